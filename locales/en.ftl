@@ -1,0 +1,116 @@
+welcome = 👋 Hi! This bot gives access to a private VPN. First, a quick check that you are a human.
+captcha-question =
+    🧮 How much is <b>{ $a } + { $b }</b>? Tap the right answer.
+    Attempts left: { $attempts }.
+captcha-wrong = ❌ Wrong answer.
+captcha-cooldown = ⏳ Too many wrong answers. Try /start again in { $minutes } min.
+captcha-cooldown-short = Too many wrong answers, please wait.
+captcha-stale = This question is no longer valid. Send /start for a new one.
+captcha-expired = ⌛ The question expired. Send /start for a new one.
+captcha-passed = ✅ Check passed.
+captcha-passed-short = Correct!
+request-sent = 📨 Your request has been sent to the admins. You will get a message here as soon as they decide.
+
+status-pending = ⏳ Your request is waiting for an admin's approval.
+status-active = ✅ Your access is active. /config sends your configuration again.
+status-disabled = ⏸ Your access is suspended by an admin.
+status-rejected = 🚫 Your request was rejected.
+status-revoked = Your access was revoked. Send /start to ask again.
+status-unknown = You have no access yet. Send /start to ask for it.
+status-peer =
+    🔹 <b>{ $ip }</b>
+    ↓ { $down } · ↑ { $up }
+    Last handshake: { $handshake }
+never = never
+
+config-none = You have no active configuration. Ask an admin.
+config-caption = Your VPN configuration ({ $ip }). Keep this file private.
+config-qr-caption-awg = QR code of the same configuration: scan it in the AmneziaWG app.
+config-qr-caption-wg = QR code of the same configuration: scan it in the WireGuard app.
+config-howto-awg =
+    <b>How to connect</b>
+    • <b>AmneziaVPN</b> (Android, iOS, Windows, macOS, Linux): “+” → “File with connection settings” → choose the .conf file above.
+    • <b>AmneziaWG</b> (Android, iOS): “+” → import from file, or scan the QR code.
+    The plain WireGuard app will not work: this server uses AmneziaWG obfuscation.
+config-howto-wg =
+    <b>How to connect</b>
+    Install <b>WireGuard</b> (wireguard.com/install) or AmneziaVPN, then import the .conf file above or scan the QR code.
+
+help =
+    <b>Commands</b>
+    /start – ask for access or see your status
+    /status – status, traffic, last connection
+    /config – get your configuration again
+    /help – this text
+help-admin =
+    <b>Admin commands</b>
+    /admin – pending requests and users
+    /status, /config – as for every user
+
+not-admin = ⛔ This is for admins only.
+admin-menu = 🛠 <b>Admin menu</b>
+btn-pending = 📥 Pending requests ({ $count })
+btn-users = 👥 Users
+btn-back = « Back
+btn-approve = ✅ Approve
+btn-reject = 🚫 Reject
+btn-disable = ⏸ Disable
+btn-enable = ▶️ Enable
+btn-revoke = 🗑 Revoke
+btn-revoke-yes = 🗑 Yes, revoke
+btn-cancel = Cancel
+pending-none = No pending requests.
+users-header = 👥 <b>Users</b> — page { $page }/{ $pages }, { $total } in all
+users-line = <b>{ $name }</b> { $username } (<code>{ $id }</code>) — { $status }, { $traffic }, seen { $seen }
+
+label-pending = pending
+label-active = active
+label-disabled = disabled
+label-rejected = rejected
+label-revoked = revoked
+
+card =
+    👤 <b>{ $name }</b> { $username }
+    ID: <code>{ $id }</code>
+    Status: { $status }
+    Since: { $since }
+card-peer = 🔹 <code>{ $ip }</code> ({ $state }) ↓ { $down } ↑ { $up }, handshake: { $handshake }
+user-not-found = User not found.
+revoke-confirm = Revoke access of <b>{ $name }</b> { $username } (<code>{ $id }</code>)? Their keys are deleted; they can ask again.
+
+approval-request =
+    🆕 <b>Access request</b>
+    Name: { $name }
+    Username: { $username }
+    ID: <code>{ $id }</code>
+approval-approved-by = ✅ Approved by { $admin }
+approval-rejected-by = 🚫 Rejected by { $admin }
+approved-short = Approved
+rejected-short = Rejected
+disabled-short = Disabled
+enabled-short = Enabled
+revoked-short = Revoked
+already-decided = Already handled: the user is { $status }.
+approve-failed-short = Could not create the VPN peer. Nothing was changed.
+error-pool-exhausted = ⚠️ No free addresses are left in the VPN subnet. Nothing was changed; free some (revoke users) or enlarge VPN_SUBNET.
+error-vpn = ⚠️ The VPN server refused the change, nothing was changed, and the user was not told. You can retry.
+    <code>{ $error }</code>
+applied-later = ⚠️ Saved, but the VPN interface could not be updated yet; it will be retried automatically.
+    <code>{ $error }</code>
+delivery-failed = ⚠️ { $name } ({ $id }) is approved, but the configuration could not be delivered. They can get it with /config.
+
+you-are-approved = 🎉 Your request was approved! Your configuration follows.
+you-are-rejected = 🚫 Sorry, your request was rejected.
+you-are-disabled = ⏸ Your VPN access was suspended by an admin.
+you-are-enabled = ▶️ Your VPN access is active again. Your configuration is unchanged.
+you-are-revoked = Your VPN access was revoked. Send /start to ask again.
+
+button-outdated = This button is no longer active.
+unknown-message = I did not understand that. /help lists what I can do.
+error-generic = ⚠️ Something went wrong. Please try again later.
+
+cmd-start = Start / your status
+cmd-status = Status and traffic
+cmd-config = Get your configuration
+cmd-help = Help
+cmd-admin = Admin menu

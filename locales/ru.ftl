@@ -1,0 +1,116 @@
+welcome = 👋 Привет! Этот бот выдаёт доступ к частному VPN. Сначала короткая проверка, что вы человек.
+captcha-question =
+    🧮 Сколько будет <b>{ $a } + { $b }</b>? Нажмите правильный ответ.
+    Осталось попыток: { $attempts }.
+captcha-wrong = ❌ Неверный ответ.
+captcha-cooldown = ⏳ Слишком много неверных ответов. Повторите /start через { $minutes } мин.
+captcha-cooldown-short = Слишком много неверных ответов, подождите.
+captcha-stale = Этот вопрос больше не действует. Отправьте /start, чтобы получить новый.
+captcha-expired = ⌛ Время на ответ вышло. Отправьте /start, чтобы получить новый вопрос.
+captcha-passed = ✅ Проверка пройдена.
+captcha-passed-short = Верно!
+request-sent = 📨 Заявка отправлена администраторам. Вы получите сообщение здесь, как только они примут решение.
+
+status-pending = ⏳ Ваша заявка ждёт одобрения администратора.
+status-active = ✅ Доступ активен. /config пришлёт конфигурацию ещё раз.
+status-disabled = ⏸ Доступ приостановлен администратором.
+status-rejected = 🚫 Ваша заявка отклонена.
+status-revoked = Доступ отозван. Отправьте /start, чтобы подать заявку снова.
+status-unknown = У вас пока нет доступа. Отправьте /start, чтобы его запросить.
+status-peer =
+    🔹 <b>{ $ip }</b>
+    ↓ { $down } · ↑ { $up }
+    Последнее рукопожатие: { $handshake }
+never = никогда
+
+config-none = У вас нет активной конфигурации. Обратитесь к администратору.
+config-caption = Ваша конфигурация VPN ({ $ip }). Никому не передавайте этот файл.
+config-qr-caption-awg = QR-код той же конфигурации: отсканируйте его в приложении AmneziaWG.
+config-qr-caption-wg = QR-код той же конфигурации: отсканируйте его в приложении WireGuard.
+config-howto-awg =
+    <b>Как подключиться</b>
+    • <b>AmneziaVPN</b> (Android, iOS, Windows, macOS, Linux): «+» → «Файл с настройками подключения» → выберите .conf-файл выше.
+    • <b>AmneziaWG</b> (Android, iOS): «+» → импорт из файла или сканирование QR-кода.
+    Обычное приложение WireGuard не подойдёт: сервер использует обфускацию AmneziaWG.
+config-howto-wg =
+    <b>Как подключиться</b>
+    Установите <b>WireGuard</b> (wireguard.com/install) или AmneziaVPN, затем импортируйте .conf-файл выше или отсканируйте QR-код.
+
+help =
+    <b>Команды</b>
+    /start – запросить доступ или узнать статус
+    /status – статус, трафик, последнее подключение
+    /config – получить конфигурацию ещё раз
+    /help – эта справка
+help-admin =
+    <b>Команды администратора</b>
+    /admin – заявки и пользователи
+    /status, /config – как у всех пользователей
+
+not-admin = ⛔ Только для администраторов.
+admin-menu = 🛠 <b>Меню администратора</b>
+btn-pending = 📥 Заявки ({ $count })
+btn-users = 👥 Пользователи
+btn-back = « Назад
+btn-approve = ✅ Одобрить
+btn-reject = 🚫 Отклонить
+btn-disable = ⏸ Отключить
+btn-enable = ▶️ Включить
+btn-revoke = 🗑 Отозвать
+btn-revoke-yes = 🗑 Да, отозвать
+btn-cancel = Отмена
+pending-none = Новых заявок нет.
+users-header = 👥 <b>Пользователи</b> — страница { $page }/{ $pages }, всего { $total }
+users-line = <b>{ $name }</b> { $username } (<code>{ $id }</code>) — { $status }, { $traffic }, был(а) { $seen }
+
+label-pending = ожидает
+label-active = активен
+label-disabled = отключён
+label-rejected = отклонён
+label-revoked = отозван
+
+card =
+    👤 <b>{ $name }</b> { $username }
+    ID: <code>{ $id }</code>
+    Статус: { $status }
+    С нами с: { $since }
+card-peer = 🔹 <code>{ $ip }</code> ({ $state }) ↓ { $down } ↑ { $up }, рукопожатие: { $handshake }
+user-not-found = Пользователь не найден.
+revoke-confirm = Отозвать доступ у <b>{ $name }</b> { $username } (<code>{ $id }</code>)? Ключи будут удалены; пользователь сможет подать заявку снова.
+
+approval-request =
+    🆕 <b>Заявка на доступ</b>
+    Имя: { $name }
+    Username: { $username }
+    ID: <code>{ $id }</code>
+approval-approved-by = ✅ Одобрил(а) { $admin }
+approval-rejected-by = 🚫 Отклонил(а) { $admin }
+approved-short = Одобрено
+rejected-short = Отклонено
+disabled-short = Отключено
+enabled-short = Включено
+revoked-short = Отозвано
+already-decided = Уже обработано: статус пользователя — { $status }.
+approve-failed-short = Не удалось создать пир VPN. Ничего не изменено.
+error-pool-exhausted = ⚠️ В подсети VPN не осталось свободных адресов. Ничего не изменено; освободите адреса (отзовите пользователей) или расширьте VPN_SUBNET.
+error-vpn = ⚠️ VPN-сервер не принял изменение, ничего не изменено, пользователю ничего не сообщено. Можно повторить.
+    <code>{ $error }</code>
+applied-later = ⚠️ Сохранено, но интерфейс VPN пока не обновлён; попытка повторится автоматически.
+    <code>{ $error }</code>
+delivery-failed = ⚠️ { $name } ({ $id }) одобрен(а), но конфигурацию доставить не удалось. Её можно получить командой /config.
+
+you-are-approved = 🎉 Ваша заявка одобрена! Конфигурация ниже.
+you-are-rejected = 🚫 К сожалению, ваша заявка отклонена.
+you-are-disabled = ⏸ Ваш доступ к VPN приостановлен администратором.
+you-are-enabled = ▶️ Ваш доступ к VPN снова активен. Конфигурация не изменилась.
+you-are-revoked = Ваш доступ к VPN отозван. Отправьте /start, чтобы подать заявку снова.
+
+button-outdated = Эта кнопка больше не действует.
+unknown-message = Не понял. /help покажет, что я умею.
+error-generic = ⚠️ Что-то пошло не так. Попробуйте позже.
+
+cmd-start = Начать / ваш статус
+cmd-status = Статус и трафик
+cmd-config = Получить конфигурацию
+cmd-help = Справка
+cmd-admin = Меню администратора

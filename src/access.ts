@@ -1,0 +1,101 @@
+import type { Logger } from 'pino';
+import type { Db } from './db/index.js';
+import { audit } from './db/misc.js';
+import { deletePeer, peersOfUser, setPeerStatus } from './db/peers.js';
+import type { Peer, User, UserStatus } from './db/schema.js';
+import { findUser, transitionUser } from './db/users.js';
+import type { VpnService } from './vpn/service.js';
+
+export type Decision =
+  | { kind: 'ok'; user: User; peers: Peer[] }
+  | { kind: 'not-found' }
+  | { kind: 'wrong-state'; user: User }
+  /** The decision is stored, but the interface could not be updated; the monitor retries. */
+  | { kind: 'applied-later'; user: User; error: unknown }
+  /** Nothing changed (the step was rolled back); the admin may retry. */
+  | { kind: 'failed'; user: User; error: unknown };
+
+/**
+ * Access decisions. Each starts with one conditional status update, so double taps and
+ * several admins at once produce exactly one winner; the loser gets 'wrong-state'.
+ */
+export class AccessService {
+  constructor(
+    private readonly db: Db,
+    private readonly vpn: VpnService,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private async decide(userId: number, from: UserStatus[], to: UserStatus, actorId: number): Promise<Decision | User> {
+    if (await transitionUser(this.db, userId, from, to, actorId, this.now())) {
+      return (await findUser(this.db, userId))!;
+    }
+    const user = await findUser(this.db, userId);
+    return user ? { kind: 'wrong-state', user } : { kind: 'not-found' };
+  }
+
+  async approve(userId: number, adminId: number): Promise<Decision> {
+    const user = await this.decide(userId, ['pending'], 'active', adminId);
+    if ('kind' in user) return user;
+    try {
+      const peer = await this.vpn.addPeer(userId);
+      await audit(this.db, { actorId: adminId, action: 'approve', userId, details: { ip: peer.ip } }, this.now());
+      return { kind: 'ok', user, peers: [peer] };
+    } catch (error) {
+      // Roll back so that nobody is "approved" without a working peer; the admin can retry.
+      await transitionUser(this.db, userId, 'active', 'pending', null, this.now());
+      await audit(this.db, { actorId: adminId, action: 'approve_failed', userId, details: { error: String(error) } }, this.now());
+      this.log.error({ err: error, userId }, 'approval failed, user back to pending');
+      return { kind: 'failed', user: { ...user, status: 'pending' }, error };
+    }
+  }
+
+  async reject(userId: number, adminId: number): Promise<Decision> {
+    const user = await this.decide(userId, ['pending'], 'rejected', adminId);
+    if ('kind' in user) return user;
+    await audit(this.db, { actorId: adminId, action: 'reject', userId }, this.now());
+    return { kind: 'ok', user, peers: [] };
+  }
+
+  /** Disable keeps keys and address; the peer leaves the interface. */
+  async disable(userId: number, adminId: number): Promise<Decision> {
+    return this.switchPeers(userId, adminId, 'active', 'disabled');
+  }
+
+  /** Enable brings back the same keys and address. */
+  async enable(userId: number, adminId: number): Promise<Decision> {
+    return this.switchPeers(userId, adminId, 'disabled', 'active');
+  }
+
+  private async switchPeers(userId: number, adminId: number, from: 'active' | 'disabled', to: 'active' | 'disabled'): Promise<Decision> {
+    const user = await this.decide(userId, [from], to, adminId);
+    if ('kind' in user) return user;
+    const peers: Peer[] = [];
+    for (const p of await peersOfUser(this.db, userId)) {
+      if (await setPeerStatus(this.db, p.id, from, to)) peers.push({ ...p, status: to });
+    }
+    await audit(this.db, { actorId: adminId, action: to === 'active' ? 'enable' : 'disable', userId }, this.now());
+    return this.applyAll(user, peers, to === 'active');
+  }
+
+  /** Revoke deletes peers and keys; the user may ask again with /start. */
+  async revoke(userId: number, adminId: number): Promise<Decision> {
+    const user = await this.decide(userId, ['active', 'disabled', 'pending'], 'revoked', adminId);
+    if ('kind' in user) return user;
+    const peers = await peersOfUser(this.db, userId);
+    for (const p of peers) await deletePeer(this.db, p.id);
+    await audit(this.db, { actorId: adminId, action: 'revoke', userId, details: { ips: peers.map((p) => p.ip) } }, this.now());
+    return this.applyAll(user, peers, false);
+  }
+
+  private async applyAll(user: User, peers: Peer[], present: boolean): Promise<Decision> {
+    try {
+      for (const p of peers) await this.vpn.apply(p, present);
+      return { kind: 'ok', user, peers };
+    } catch (error) {
+      this.log.error({ err: error, userId: user.id }, 'interface update failed; the monitor will reconcile');
+      return { kind: 'applied-later', user, error };
+    }
+  }
+}

@@ -1,0 +1,48 @@
+// Typed callback data: one codec per action, `prefix:field:field`, checked against
+// Telegram's 64-byte limit when packed and validated field by field when unpacked.
+
+type Field = 'int' | 'id';
+type Shape = Record<string, Field>;
+type Values<S extends Shape> = { [K in keyof S]: S[K] extends 'int' ? number : string };
+
+const FIELD_RE: Record<Field, RegExp> = { int: /^-?\d{1,20}$/, id: /^[A-Za-z0-9_-]{1,32}$/ };
+
+export function codec<S extends Shape>(prefix: string, shape: S) {
+  const keys = Object.keys(shape) as (keyof S & string)[];
+  return {
+    filter: new RegExp(`^${prefix}(:|$)`),
+    pack(v: Values<S>): string {
+      const data = [prefix, ...keys.map((k) => String(v[k]))].join(':');
+      if (Buffer.byteLength(data) > 64) throw new Error(`callback data over 64 bytes: ${data}`);
+      return data;
+    },
+    unpack(data: string | undefined): Values<S> | null {
+      const parts = data?.split(':');
+      if (!parts || parts[0] !== prefix || parts.length !== keys.length + 1) return null;
+      const out: Record<string, string | number> = {};
+      for (const [i, k] of keys.entries()) {
+        const raw = parts[i + 1]!;
+        if (!FIELD_RE[shape[k]!].test(raw)) return null;
+        out[k] = shape[k] === 'int' ? Number(raw) : raw;
+      }
+      return out as Values<S>;
+    },
+  };
+}
+
+export const cb = {
+  captcha: codec('cap', { nonce: 'id', answer: 'int' }),
+  approve: codec('apr', { userId: 'int' }),
+  reject: codec('rej', { userId: 'int' }),
+  adminMenu: codec('adm', {}),
+  pending: codec('pnd', {}),
+  users: codec('usl', { page: 'int' }),
+  card: codec('usr', { userId: 'int' }),
+  disable: codec('dis', { userId: 'int' }),
+  enable: codec('ena', { userId: 'int' }),
+  revokeAsk: codec('rvk', { userId: 'int' }),
+  revokeYes: codec('rvy', { userId: 'int' }),
+};
+
+/** Prefixes only admins may use; anyone else pressing them is refused and logged. */
+export const ADMIN_CALLBACKS = /^(apr|rej|adm|pnd|usl|usr|dis|ena|rvk|rvy)(:|$)/;

@@ -1,0 +1,29 @@
+import type { Context } from 'grammy';
+import type { Logger } from 'pino';
+import type { AccessService } from '../access.js';
+import type { Db } from '../db/index.js';
+import type { VpnService } from '../vpn/service.js';
+import type { Params, Translator } from './i18n.js';
+
+export interface BotDeps {
+  db: Db;
+  vpn: VpnService;
+  access: AccessService;
+  translator: Translator;
+  log: Logger;
+  adminIds: number[];
+  captcha: boolean;
+  now: () => number;
+  /** Uniform integer in [0, max); injectable so tests can make CAPTCHAs predictable. */
+  randomInt: (max: number) => number;
+}
+
+export interface BotFlavor {
+  deps: BotDeps;
+  locale: string;
+  /** Translate in the current user's locale; parameters are HTML-escaped. */
+  tr: (key: string, params?: Params) => string;
+  isAdmin: boolean;
+}
+
+export type BotContext = Context & BotFlavor;

@@ -1,0 +1,230 @@
+import { Composer, InlineKeyboard } from 'grammy';
+import type { Decision } from '../../access.js';
+import { peersOfUser } from '../../db/peers.js';
+import type { User } from '../../db/schema.js';
+import { findUser, listUsersByStatus, listUsersPage } from '../../db/users.js';
+import { PoolExhaustedError } from '../../vpn/service.js';
+import { ADMIN_CALLBACKS, cb } from '../callback-data.js';
+import type { BotContext } from '../context.js';
+import { formatBytes, formatTime, fullName } from '../format.js';
+import { closeApprovalMessages, isUnreachable, localeOf, safeEdit, sendApprovalRequest, sendConfig, userParams } from '../messaging.js';
+
+const PAGE_SIZE = 8;
+const HTML = { parse_mode: 'HTML' } as const;
+
+export const adminFeature = new Composer<BotContext>();
+const admin = adminFeature.filter((ctx) => ctx.isAdmin);
+
+// Reached only by non-admins: admin buttons are checked on every callback, never trusted.
+adminFeature.callbackQuery(ADMIN_CALLBACKS, async (ctx) => {
+  ctx.deps.log.warn({ from: ctx.from.id, data: ctx.callbackQuery.data }, 'admin action refused: not an admin');
+  await ctx.answerCallbackQuery({ text: ctx.tr('not-admin'), show_alert: true });
+});
+adminFeature.chatType('private').command('admin', (ctx) => ctx.reply(ctx.tr('not-admin'), HTML));
+
+function menuKeyboard(ctx: BotContext, pending: number): InlineKeyboard {
+  return new InlineKeyboard()
+    .text(ctx.tr('btn-pending', { count: pending }), cb.pending.pack({}))
+    .row()
+    .text(ctx.tr('btn-users'), cb.users.pack({ page: 0 }));
+}
+
+export async function adminMenu(ctx: BotContext): Promise<void> {
+  const pending = await listUsersByStatus(ctx.deps.db, 'pending', 1000);
+  await ctx.reply(ctx.tr('admin-menu'), { ...HTML, reply_markup: menuKeyboard(ctx, pending.length) });
+}
+
+admin.command('admin', adminMenu);
+
+admin.callbackQuery(cb.adminMenu.filter, async (ctx) => {
+  await ctx.answerCallbackQuery();
+  const pending = await listUsersByStatus(ctx.deps.db, 'pending', 1000);
+  await editCurrent(ctx, ctx.tr('admin-menu'), menuKeyboard(ctx, pending.length));
+});
+
+admin.callbackQuery(cb.pending.filter, async (ctx) => {
+  const pending = await listUsersByStatus(ctx.deps.db, 'pending', 20);
+  await ctx.answerCallbackQuery(pending.length ? undefined : { text: ctx.tr('pending-none') });
+  for (const user of pending) await sendApprovalRequest(ctx.api, ctx.deps, ctx.from.id, user);
+});
+
+async function editCurrent(ctx: BotContext, text: string, keyboard?: InlineKeyboard): Promise<void> {
+  const m = ctx.callbackQuery?.message;
+  if (m) await safeEdit(ctx.api, m.chat.id, m.message_id, text, keyboard);
+  else await ctx.reply(text, { ...HTML, reply_markup: keyboard });
+}
+
+admin.callbackQuery(cb.users.filter, async (ctx) => {
+  const data = cb.users.unpack(ctx.callbackQuery.data);
+  if (!data) return ctx.answerCallbackQuery();
+  await ctx.answerCallbackQuery();
+  const page = Math.max(0, data.page);
+  const { rows, total } = await listUsersPage(ctx.deps.db, page * PAGE_SIZE, PAGE_SIZE);
+  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+  const lines = rows.map((u) =>
+    ctx.tr('users-line', {
+      ...userParams(u),
+      status: ctx.tr(`label-${u.status}`),
+      traffic: formatBytes(u.rx_total + u.tx_total),
+      seen: u.last_handshake_at ? formatTime(u.last_handshake_at) : ctx.tr('never'),
+    }),
+  );
+  const kb = new InlineKeyboard();
+  for (const u of rows) kb.text(`${fullName(u)}`.slice(0, 40), cb.card.pack({ userId: u.id })).row();
+  if (page > 0) kb.text('‹', cb.users.pack({ page: page - 1 }));
+  if (page + 1 < pages) kb.text('›', cb.users.pack({ page: page + 1 }));
+  kb.row().text(ctx.tr('btn-back'), cb.adminMenu.pack({}));
+  const header = ctx.tr('users-header', { page: page + 1, pages, total });
+  await editCurrent(ctx, [header, ...lines].join('\n\n').slice(0, 4000), kb);
+});
+
+async function cardText(ctx: BotContext, user: User): Promise<string> {
+  const peers = await peersOfUser(ctx.deps.db, user.id);
+  const parts = [
+    ctx.tr('card', {
+      ...userParams(user),
+      status: ctx.tr(`label-${user.status}`),
+      since: formatTime(user.created_at),
+    }),
+  ];
+  for (const p of peers) {
+    parts.push(
+      ctx.tr('card-peer', {
+        ip: p.ip,
+        state: ctx.tr(`label-${p.status}`),
+        down: formatBytes(p.tx_total),
+        up: formatBytes(p.rx_total),
+        handshake: p.last_handshake_at ? formatTime(p.last_handshake_at) : ctx.tr('never'),
+      }),
+    );
+  }
+  return parts.join('\n');
+}
+
+function cardKeyboard(ctx: BotContext, user: User): InlineKeyboard {
+  const kb = new InlineKeyboard();
+  const userId = user.id;
+  if (user.status === 'pending') kb.text(ctx.tr('btn-approve'), cb.approve.pack({ userId })).text(ctx.tr('btn-reject'), cb.reject.pack({ userId }));
+  if (user.status === 'active') kb.text(ctx.tr('btn-disable'), cb.disable.pack({ userId }));
+  if (user.status === 'disabled') kb.text(ctx.tr('btn-enable'), cb.enable.pack({ userId }));
+  if (user.status === 'active' || user.status === 'disabled') kb.text(ctx.tr('btn-revoke'), cb.revokeAsk.pack({ userId }));
+  return kb.row().text(ctx.tr('btn-back'), cb.users.pack({ page: 0 }));
+}
+
+async function showCard(ctx: BotContext, userId: number, notice?: string): Promise<void> {
+  const user = await findUser(ctx.deps.db, userId);
+  if (!user) return editCurrent(ctx, ctx.tr('user-not-found'));
+  const text = await cardText(ctx, user);
+  await editCurrent(ctx, notice ? `${text}\n\n${notice}` : text, cardKeyboard(ctx, user));
+}
+
+admin.callbackQuery(cb.card.filter, async (ctx) => {
+  const data = cb.card.unpack(ctx.callbackQuery.data);
+  await ctx.answerCallbackQuery();
+  if (data) await showCard(ctx, data.userId);
+});
+
+function errorText(ctx: BotContext, error: unknown): string {
+  if (error instanceof PoolExhaustedError) return ctx.tr('error-pool-exhausted');
+  return ctx.tr('error-vpn', { error: String(error instanceof Error ? error.message : error).slice(0, 500) });
+}
+
+/** Tells the user about a decision in their own language; a user who blocked the bot is only logged. */
+async function tellUser(ctx: BotContext, userId: number, key: string): Promise<boolean> {
+  try {
+    await ctx.api.sendMessage(userId, ctx.deps.translator.t(await localeOf(ctx.deps, userId), key), HTML);
+    return true;
+  } catch (err) {
+    ctx.deps.log.warn({ err, userId }, 'could not message the user');
+    if (!isUnreachable(err)) throw err;
+    return false;
+  }
+}
+
+/** Common answer for a decision that lost the race or hit an unknown user. */
+async function answerNotApplied(ctx: BotContext, r: Decision): Promise<boolean> {
+  if (r.kind === 'not-found') {
+    await ctx.answerCallbackQuery({ text: ctx.tr('user-not-found'), show_alert: true });
+    return true;
+  }
+  if (r.kind === 'wrong-state') {
+    await ctx.answerCallbackQuery({ text: ctx.tr('already-decided', { status: ctx.tr(`label-${r.user.status}`) }), show_alert: true });
+    return true;
+  }
+  return false;
+}
+
+admin.callbackQuery(cb.approve.filter, async (ctx) => {
+  const data = cb.approve.unpack(ctx.callbackQuery.data);
+  if (!data) return ctx.answerCallbackQuery();
+  const r = await ctx.deps.access.approve(data.userId, ctx.from.id);
+  if (await answerNotApplied(ctx, r)) {
+    if (r.kind === 'wrong-state') await editCurrent(ctx, await cardText(ctx, r.user));
+    return;
+  }
+  if (r.kind !== 'ok') {
+    const error = 'error' in r ? r.error : undefined;
+    await ctx.answerCallbackQuery({ text: ctx.tr('approve-failed-short'), show_alert: true });
+    // The buttons stay on the request, so the admin can retry once the cause is fixed.
+    await ctx.reply(errorText(ctx, error), HTML);
+    return;
+  }
+  await ctx.answerCallbackQuery({ text: ctx.tr('approved-short') });
+  await closeApprovalMessages(ctx.api, ctx.deps, r.user, 'approval-approved-by', { admin: adminName(ctx) });
+  const locale = await localeOf(ctx.deps, r.user.id);
+  try {
+    await ctx.api.sendMessage(r.user.id, ctx.deps.translator.t(locale, 'you-are-approved'), HTML);
+    for (const p of r.peers) await sendConfig(ctx.api, ctx.deps, r.user.id, locale, p);
+  } catch (err) {
+    ctx.deps.log.warn({ err, userId: r.user.id }, 'config delivery failed');
+    await ctx.reply(ctx.tr('delivery-failed', userParams(r.user)), HTML);
+  }
+});
+
+function adminName(ctx: BotContext): string {
+  return ctx.from ? fullName(ctx.from) : '?';
+}
+
+admin.callbackQuery(cb.reject.filter, async (ctx) => {
+  const data = cb.reject.unpack(ctx.callbackQuery.data);
+  if (!data) return ctx.answerCallbackQuery();
+  const r = await ctx.deps.access.reject(data.userId, ctx.from.id);
+  if (await answerNotApplied(ctx, r)) {
+    if (r.kind === 'wrong-state') await editCurrent(ctx, await cardText(ctx, r.user));
+    return;
+  }
+  await ctx.answerCallbackQuery({ text: ctx.tr('rejected-short') });
+  if (r.kind === 'ok') await closeApprovalMessages(ctx.api, ctx.deps, r.user, 'approval-rejected-by', { admin: adminName(ctx) });
+  await tellUser(ctx, data.userId, 'you-are-rejected');
+});
+
+const statusChanges = [
+  { codec: cb.disable, run: 'disable', userKey: 'you-are-disabled', done: 'disabled-short' },
+  { codec: cb.enable, run: 'enable', userKey: 'you-are-enabled', done: 'enabled-short' },
+  { codec: cb.revokeYes, run: 'revoke', userKey: 'you-are-revoked', done: 'revoked-short' },
+] as const;
+
+for (const change of statusChanges) {
+  admin.callbackQuery(change.codec.filter, async (ctx) => {
+    const data = change.codec.unpack(ctx.callbackQuery.data);
+    if (!data) return ctx.answerCallbackQuery();
+    const r = await ctx.deps.access[change.run](data.userId, ctx.from.id);
+    if (await answerNotApplied(ctx, r)) return showCard(ctx, data.userId);
+    await ctx.answerCallbackQuery({ text: ctx.tr(change.done) });
+    const notice = r.kind === 'applied-later' ? ctx.tr('applied-later', { error: String(r.error).slice(0, 300) }) : undefined;
+    await showCard(ctx, data.userId, notice);
+    await tellUser(ctx, data.userId, change.userKey);
+  });
+}
+
+admin.callbackQuery(cb.revokeAsk.filter, async (ctx) => {
+  const data = cb.revokeAsk.unpack(ctx.callbackQuery.data);
+  await ctx.answerCallbackQuery();
+  if (!data) return;
+  const user = await findUser(ctx.deps.db, data.userId);
+  if (!user) return editCurrent(ctx, ctx.tr('user-not-found'));
+  const kb = new InlineKeyboard()
+    .text(ctx.tr('btn-revoke-yes'), cb.revokeYes.pack({ userId: user.id }))
+    .text(ctx.tr('btn-cancel'), cb.card.pack({ userId: user.id }));
+  await editCurrent(ctx, ctx.tr('revoke-confirm', userParams(user)), kb);
+});

@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import { Composer, InlineKeyboard } from 'grammy';
+import { consumeCaptcha, getCaptcha, putCaptcha, recordCaptchaFailure, updateCaptcha } from '../../db/misc.js';
+import { findUser, requestAccess, updateProfile } from '../../db/users.js';
+import { cb } from '../callback-data.js';
+import type { BotContext } from '../context.js';
+import { notifyAdmins, safeEdit } from '../messaging.js';
+import { adminMenu } from './admin.js';
+import { sendStatus } from './user.js';
+
+export const CAPTCHA_MAX_ATTEMPTS = 3;
+export const CAPTCHA_TTL_MS = 5 * 60_000;
+export const CAPTCHA_COOLDOWN_MS = 15 * 60_000;
+const CAPTCHA_OPTIONS = 6;
+
+export const onboarding = new Composer<BotContext>();
+const priv = onboarding.chatType('private');
+
+priv.command('start', async (ctx) => {
+  if (ctx.isAdmin) return adminMenu(ctx);
+  const { db, now } = ctx.deps;
+  const user = await findUser(db, ctx.from.id);
+  if (user && user.status !== 'revoked') {
+    await updateProfile(db, ctx.from, now());
+    return sendStatus(ctx, user);
+  }
+  if (!ctx.deps.captcha) return submitRequest(ctx);
+  const existing = await getCaptcha(db, ctx.from.id);
+  if (existing?.cooldown_until && existing.cooldown_until > now()) {
+    return ctx.reply(ctx.tr('captcha-cooldown', { minutes: Math.ceil((existing.cooldown_until - now()) / 60_000) }), { parse_mode: 'HTML' });
+  }
+  const challenge = await newChallenge(ctx, ctx.from.id);
+  await ctx.reply(`${ctx.tr('welcome')}\n\n${challenge.text}`, { parse_mode: 'HTML', reply_markup: challenge.keyboard });
+});
+
+/** A new arithmetic question; stored with a fresh nonce so buttons of older questions stop counting. */
+async function newChallenge(ctx: BotContext, userId: number, attempts = 0) {
+  const { randomInt, now, db } = ctx.deps;
+  const a = 1 + randomInt(9);
+  const b = 1 + randomInt(9);
+  const answer = a + b;
+  const options = new Set([answer]);
+  while (options.size < CAPTCHA_OPTIONS) options.add(2 + randomInt(17));
+  const shuffled = [...options];
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+  }
+  const nonce = randomBytes(6).toString('base64url');
+  await putCaptcha(db, { user_id: userId, nonce, answer, attempts, expires_at: now() + CAPTCHA_TTL_MS, cooldown_until: null });
+  const keyboard = new InlineKeyboard();
+  shuffled.forEach((n, i) => {
+    keyboard.text(String(n), cb.captcha.pack({ nonce, answer: n }));
+    if (i % 3 === 2) keyboard.row();
+  });
+  const text = ctx.tr('captcha-question', { a, b, attempts: CAPTCHA_MAX_ATTEMPTS - attempts });
+  return { text, keyboard };
+}
+
+onboarding.callbackQuery(cb.captcha.filter, async (ctx) => {
+  const data = cb.captcha.unpack(ctx.callbackQuery.data);
+  const { db, now } = ctx.deps;
+  const captcha = await getCaptcha(db, ctx.from.id);
+  const message = ctx.callbackQuery.message;
+  if (!data || !captcha || captcha.nonce !== data.nonce || !message) {
+    return ctx.answerCallbackQuery({ text: ctx.tr('captcha-stale') });
+  }
+  if (captcha.cooldown_until && captcha.cooldown_until > now()) {
+    return ctx.answerCallbackQuery({ text: ctx.tr('captcha-cooldown-short') });
+  }
+  if (captcha.expires_at <= now()) {
+    await ctx.answerCallbackQuery();
+    return safeEdit(ctx.api, message.chat.id, message.message_id, ctx.tr('captcha-expired'));
+  }
+  if (data.answer === captcha.answer) {
+    // Only one of several concurrent taps consumes the challenge.
+    if (!(await consumeCaptcha(db, ctx.from.id, data.nonce))) return ctx.answerCallbackQuery();
+    await ctx.answerCallbackQuery({ text: ctx.tr('captcha-passed-short') });
+    await safeEdit(ctx.api, message.chat.id, message.message_id, ctx.tr('captcha-passed'));
+    return submitRequest(ctx);
+  }
+  const failed = await recordCaptchaFailure(db, ctx.from.id, data.nonce);
+  if (!failed) return ctx.answerCallbackQuery({ text: ctx.tr('captcha-stale') });
+  if (failed.attempts >= CAPTCHA_MAX_ATTEMPTS) {
+    const until = now() + CAPTCHA_COOLDOWN_MS;
+    await updateCaptcha(db, ctx.from.id, { cooldown_until: until, nonce: randomBytes(6).toString('base64url') });
+    await ctx.answerCallbackQuery();
+    return safeEdit(ctx.api, message.chat.id, message.message_id, ctx.tr('captcha-cooldown', { minutes: CAPTCHA_COOLDOWN_MS / 60_000 }));
+  }
+  await ctx.answerCallbackQuery({ text: ctx.tr('captcha-wrong') });
+  const challenge = await newChallenge(ctx, ctx.from.id, failed.attempts);
+  await safeEdit(ctx.api, message.chat.id, message.message_id, `${ctx.tr('captcha-wrong')}\n\n${challenge.text}`, challenge.keyboard);
+});
+
+async function submitRequest(ctx: BotContext): Promise<void> {
+  const { db, now } = ctx.deps;
+  const from = ctx.from!;
+  if (!(await requestAccess(db, from, now()))) {
+    const user = await findUser(db, from.id);
+    if (user) await sendStatus(ctx, user);
+    return;
+  }
+  const user = (await findUser(db, from.id))!;
+  ctx.deps.log.info({ userId: user.id }, 'access requested');
+  await ctx.reply(ctx.tr('request-sent'), { parse_mode: 'HTML' });
+  await notifyAdmins(ctx.api, ctx.deps, user);
+}

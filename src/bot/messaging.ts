@@ -1,0 +1,118 @@
+import { type Api, GrammyError, InlineKeyboard, InputFile } from 'grammy';
+import { approvalMessages, deleteApprovalMessages, getChatLocale, saveApprovalMessage } from '../db/misc.js';
+import { activeUsersWithoutPeers, markDelivered, undeliveredPeers } from '../db/peers.js';
+import type { Peer, User } from '../db/schema.js';
+import { renderQrPng } from '../vpn/qr.js';
+import { clientConfigFileName } from '../vpn/render.js';
+import { cb } from './callback-data.js';
+import type { BotDeps } from './context.js';
+import { fullName } from './format.js';
+import { DEFAULT_LOCALE } from './i18n.js';
+
+const HTML = { parse_mode: 'HTML' } as const;
+
+export function isNotModified(e: unknown): boolean {
+  return e instanceof GrammyError && /message is not modified/i.test(e.description);
+}
+
+/** The user blocked the bot or deleted their account: retrying will not help. */
+export function isUnreachable(e: unknown): boolean {
+  return e instanceof GrammyError && e.error_code === 403;
+}
+
+/** Editing to identical content is success, not an error. */
+export async function safeEdit(api: Api, chatId: number, messageId: number, text: string, keyboard?: InlineKeyboard): Promise<void> {
+  try {
+    await api.editMessageText(chatId, messageId, text, { ...HTML, reply_markup: keyboard });
+  } catch (e) {
+    if (!isNotModified(e)) throw e;
+  }
+}
+
+export async function localeOf(deps: BotDeps, chatId: number): Promise<string> {
+  return (await getChatLocale(deps.db, chatId)) ?? DEFAULT_LOCALE;
+}
+
+export function userParams(user: Pick<User, 'id' | 'first_name' | 'last_name' | 'username'>) {
+  return { name: fullName(user), username: user.username ? `@${user.username}` : '—', id: String(user.id) };
+}
+
+export function approvalKeyboard(deps: BotDeps, locale: string, userId: number): InlineKeyboard {
+  const t = deps.translator;
+  return new InlineKeyboard()
+    .text(t.t(locale, 'btn-approve'), cb.approve.pack({ userId }))
+    .text(t.t(locale, 'btn-reject'), cb.reject.pack({ userId }));
+}
+
+/** Sends the approval request to every admin and remembers the messages so all can be updated later. */
+export async function notifyAdmins(api: Api, deps: BotDeps, user: User): Promise<void> {
+  for (const adminId of deps.adminIds) {
+    try {
+      await sendApprovalRequest(api, deps, adminId, user);
+    } catch (err) {
+      deps.log.warn({ err, adminId, userId: user.id }, 'could not notify an admin');
+    }
+  }
+}
+
+export async function sendApprovalRequest(api: Api, deps: BotDeps, adminId: number, user: User): Promise<void> {
+  const locale = await localeOf(deps, adminId);
+  const msg = await api.sendMessage(adminId, deps.translator.t(locale, 'approval-request', userParams(user)), {
+    ...HTML,
+    reply_markup: approvalKeyboard(deps, locale, user.id),
+  });
+  await saveApprovalMessage(deps.db, user.id, adminId, msg.message_id);
+}
+
+/** Replaces every admin's approval request for this user with an outcome line ("approved by …"). */
+export async function closeApprovalMessages(api: Api, deps: BotDeps, user: User, key: string, params: Record<string, string>): Promise<void> {
+  for (const m of await approvalMessages(deps.db, user.id)) {
+    const locale = await localeOf(deps, m.chat_id);
+    const text = `${deps.translator.t(locale, 'approval-request', userParams(user))}\n\n${deps.translator.t(locale, key, params)}`;
+    try {
+      await safeEdit(api, m.chat_id, m.message_id, text);
+    } catch (err) {
+      deps.log.warn({ err, chatId: m.chat_id }, 'could not update an approval message');
+    }
+  }
+  await deleteApprovalMessages(deps.db, user.id);
+}
+
+/** The .conf as a document, the same text as a QR code, and how to import it. */
+export async function sendConfig(api: Api, deps: BotDeps, chatId: number, locale: string, peer: Peer): Promise<void> {
+  const t = deps.translator;
+  const text = deps.vpn.clientConfig(peer);
+  const amnezia = deps.vpn.settings.flavor === 'amneziawg';
+  await api.sendDocument(chatId, new InputFile(Buffer.from(text), clientConfigFileName(`andreyvpn-${peer.id}`)), {
+    ...HTML,
+    caption: t.t(locale, 'config-caption', { ip: peer.ip }),
+  });
+  await api.sendPhoto(chatId, new InputFile(await renderQrPng(text), 'qr.png'), {
+    ...HTML,
+    caption: t.t(locale, amnezia ? 'config-qr-caption-awg' : 'config-qr-caption-wg'),
+  });
+  await api.sendMessage(chatId, t.t(locale, amnezia ? 'config-howto-awg' : 'config-howto-wg'), { ...HTML, link_preview_options: { is_disabled: true } });
+  if (peer.delivered_at === null) await markDelivered(deps.db, peer.id, deps.now());
+}
+
+/**
+ * Finishes approvals that a crash or an outage interrupted: active users get their
+ * missing peer, and every config not yet delivered is sent.
+ */
+export async function resumeDeliveries(api: Api, deps: BotDeps): Promise<void> {
+  for (const userId of await activeUsersWithoutPeers(deps.db)) {
+    try {
+      await deps.vpn.addPeer(userId);
+    } catch (err) {
+      deps.log.error({ err, userId }, 'could not create the missing peer of an active user');
+    }
+  }
+  for (const peer of await undeliveredPeers(deps.db)) {
+    try {
+      await sendConfig(api, deps, peer.user_id, await localeOf(deps, peer.user_id), peer);
+    } catch (err) {
+      deps.log.warn({ err, userId: peer.user_id }, 'config delivery failed again; /config still works');
+      if (isUnreachable(err)) await markDelivered(deps.db, peer.id, deps.now());
+    }
+  }
+}

@@ -1,0 +1,129 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const IFACE_RE = /^[a-zA-Z0-9_=+.-]{1,15}$/;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+function isIpv4(s: string): boolean {
+  const parts = s.split('.');
+  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+}
+
+function isIpv4Cidr(s: string, maxPrefix = 32): boolean {
+  const [ip, prefix, ...rest] = s.split('/');
+  return rest.length === 0 && !!ip && isIpv4(ip) && !!prefix && /^\d{1,2}$/.test(prefix) && Number(prefix) <= maxPrefix;
+}
+
+function isCidr(s: string): boolean {
+  if (isIpv4Cidr(s)) return true;
+  const [ip, prefix, ...rest] = s.split('/');
+  return rest.length === 0 && !!ip && ip.includes(':') && /^[0-9a-fA-F:]+$/.test(ip) && !!prefix && /^\d{1,3}$/.test(prefix) && Number(prefix) <= 128;
+}
+
+const list = (s: string) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+const HOST_RE = /^(?:\[[0-9a-fA-F:]+\]|[a-zA-Z0-9.-]+)(?::(\d{1,5}))?$/;
+
+const schema = z.object({
+  BOT_TOKEN: z.string({ error: 'is required' }).trim().regex(/^\d+:[A-Za-z0-9_-]+$/, 'must look like 123456:ABC-DEF…'),
+  ADMIN_IDS: z
+    .string({ error: 'is required' })
+    .transform(list)
+    .pipe(z.array(z.string().regex(/^\d{1,20}$/, 'each id must be a numeric Telegram user id').transform(Number)).min(1, 'needs at least one id')),
+  TELEGRAM_API_ROOT: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).default('https://api.telegram.org'),
+  DATA_DIR: z.string().trim().min(1).default('./data'),
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .regex(/^sqlite:.+/, 'must be sqlite:<path> (PostgreSQL support is not built yet)')
+    .optional(),
+  VPN_FLAVOR: z.enum(['amneziawg', 'wireguard'], { error: 'must be amneziawg or wireguard' }).default('amneziawg'),
+  VPN_INTERFACE: z.string().trim().regex(IFACE_RE, 'must be 1-15 characters of a-z A-Z 0-9 _ = + . -').optional(),
+  VPN_CONFIG_DIR: z.string().trim().min(1).optional(),
+  VPN_ENDPOINT: z.string({ error: 'is required' }).trim().regex(HOST_RE, 'must be host or host:port'),
+  VPN_PORT: int(1, 65535).default(51820),
+  VPN_SUBNET: z
+    .string()
+    .trim()
+    .refine((s) => isIpv4Cidr(s, 30), 'must be an IPv4 CIDR like 10.8.0.0/24 (prefix ≤ 30)')
+    .default('10.8.0.0/24'),
+  VPN_DNS: z
+    .string()
+    .transform(list)
+    .pipe(z.array(z.string().refine((s) => isIpv4(s) || /^[0-9a-fA-F:]+$/.test(s), 'each DNS server must be an IP address')))
+    .default(['1.1.1.1', '1.0.0.1']),
+  VPN_ALLOWED_IPS: z
+    .string()
+    .transform(list)
+    .pipe(z.array(z.string().refine(isCidr, 'each entry must be a CIDR like 0.0.0.0/0')).min(1))
+    .default(['0.0.0.0/0']),
+  VPN_MTU: int(576, 9000).optional(),
+  AWG_PROTOCOL: z.enum(['1', '2'], { error: 'must be 1 or 2' }).transform(Number).pipe(z.union([z.literal(1), z.literal(2)])).default(1),
+  CAPTCHA: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
+  MONITOR_INTERVAL_SECONDS: int(1, 86400).default(60),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+});
+
+export type Config = ReturnType<typeof loadConfig>;
+
+/** Parses the environment once; throws ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined>) {
+  // Empty strings in .env mean "not set", so defaults apply.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => {
+      const key = String(i.path[0] ?? '?');
+      const got = cleaned[key];
+      const shown = got === undefined ? 'missing' : key === 'BOT_TOKEN' ? 'given' : JSON.stringify(got);
+      return `${key}: ${i.message} (${shown})`;
+    });
+    throw new ConfigError([...new Set(problems)]);
+  }
+  const e = parsed.data;
+  const wireguard = e.VPN_FLAVOR === 'wireguard';
+  const dataDir = path.resolve(e.DATA_DIR);
+  const iface = e.VPN_INTERFACE ?? (wireguard ? 'wg0' : 'awg0');
+  const endpointHasPort = /:\d{1,5}$/.test(e.VPN_ENDPOINT) && (!e.VPN_ENDPOINT.includes('[') || e.VPN_ENDPOINT.includes(']:'));
+  return {
+    botToken: e.BOT_TOKEN,
+    adminIds: e.ADMIN_IDS,
+    telegramApiRoot: e.TELEGRAM_API_ROOT.replace(/\/+$/, ''),
+    dataDir,
+    databasePath: e.DATABASE_URL ? path.resolve(e.DATABASE_URL.slice('sqlite:'.length)) : path.join(dataDir, 'bot.db'),
+    captcha: e.CAPTCHA === 'on',
+    monitorIntervalMs: e.MONITOR_INTERVAL_SECONDS * 1000,
+    logLevel: e.LOG_LEVEL,
+    vpn: {
+      flavor: e.VPN_FLAVOR,
+      iface,
+      configDir: path.resolve(e.VPN_CONFIG_DIR ?? (wireguard ? '/etc/wireguard' : '/etc/amnezia/amneziawg')),
+      endpoint: endpointHasPort ? e.VPN_ENDPOINT : `${e.VPN_ENDPOINT}:${e.VPN_PORT}`,
+      port: e.VPN_PORT,
+      subnet: e.VPN_SUBNET,
+      dns: e.VPN_DNS,
+      allowedIps: e.VPN_ALLOWED_IPS,
+      mtu: e.VPN_MTU,
+      awgProtocol: e.AWG_PROTOCOL,
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import type { Kysely } from 'kysely';
+import type { Captcha, Database, Server } from './schema.js';
+
+type Q = Kysely<Database>;
+
+export function getServer(db: Q, iface: string): Promise<Server | undefined> {
+  return db.selectFrom('servers').selectAll().where('iface', '=', iface).executeTakeFirst();
+}
+
+/** Inserts the server row unless another process did first; returns the stored row either way. */
+export async function insertServerOnce(db: Q, s: Omit<Server, 'ifindex'>): Promise<Server> {
+  await db.insertInto('servers').values({ ...s, ifindex: null }).onConflict((oc) => oc.column('iface').doNothing()).execute();
+  return db.selectFrom('servers').selectAll().where('iface', '=', s.iface).executeTakeFirstOrThrow();
+}
+
+export async function setServerIfindex(db: Q, iface: string, ifindex: number | null): Promise<void> {
+  await db.updateTable('servers').set({ ifindex }).where('iface', '=', iface).execute();
+}
+
+export function getCaptcha(db: Q, userId: number): Promise<Captcha | undefined> {
+  return db.selectFrom('captchas').selectAll().where('user_id', '=', userId).executeTakeFirst();
+}
+
+export async function putCaptcha(db: Q, c: Captcha): Promise<void> {
+  await db
+    .insertInto('captchas')
+    .values(c)
+    .onConflict((oc) => oc.column('user_id').doUpdateSet({ nonce: c.nonce, answer: c.answer, attempts: c.attempts, expires_at: c.expires_at, cooldown_until: c.cooldown_until }))
+    .execute();
+}
+
+/** Counts a wrong answer only if the challenge is still the one answered (nonce), atomically. */
+export async function recordCaptchaFailure(db: Q, userId: number, nonce: string): Promise<Captcha | undefined> {
+  return db
+    .updateTable('captchas')
+    .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
+    .where('user_id', '=', userId)
+    .where('nonce', '=', nonce)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function updateCaptcha(db: Q, userId: number, values: Partial<Omit<Captcha, 'user_id'>>): Promise<void> {
+  await db.updateTable('captchas').set(values).where('user_id', '=', userId).execute();
+}
+
+/** Deletes the challenge if it is still the given one; true for exactly one caller. */
+export async function consumeCaptcha(db: Q, userId: number, nonce: string): Promise<boolean> {
+  const res = await db.deleteFrom('captchas').where('user_id', '=', userId).where('nonce', '=', nonce).executeTakeFirst();
+  return Number(res.numDeletedRows) === 1;
+}
+
+export async function saveApprovalMessage(db: Q, userId: number, chatId: number, messageId: number): Promise<void> {
+  await db
+    .insertInto('approval_messages')
+    .values({ user_id: userId, chat_id: chatId, message_id: messageId })
+    .onConflict((oc) => oc.columns(['user_id', 'chat_id']).doUpdateSet({ message_id: messageId }))
+    .execute();
+}
+
+export function approvalMessages(db: Q, userId: number) {
+  return db.selectFrom('approval_messages').selectAll().where('user_id', '=', userId).execute();
+}
+
+export async function deleteApprovalMessages(db: Q, userId: number): Promise<void> {
+  await db.deleteFrom('approval_messages').where('user_id', '=', userId).execute();
+}
+
+export async function audit(db: Q, e: { actorId: number | null; action: string; userId: number | null; details?: unknown }, now: number): Promise<void> {
+  await db
+    .insertInto('audit_log')
+    .values({ at: now, actor_id: e.actorId, action: e.action, user_id: e.userId, details: e.details === undefined ? null : JSON.stringify(e.details) })
+    .execute();
+}
+
+export async function setChatLocale(db: Q, chatId: number, locale: string): Promise<void> {
+  await db
+    .insertInto('chat_locales')
+    .values({ chat_id: chatId, locale })
+    .onConflict((oc) => oc.column('chat_id').doUpdateSet({ locale }).where('chat_locales.locale', '!=', locale))
+    .execute();
+}
+
+export async function getChatLocale(db: Q, chatId: number): Promise<string | undefined> {
+  const row = await db.selectFrom('chat_locales').select('locale').where('chat_id', '=', chatId).executeTakeFirst();
+  return row?.locale;
+}

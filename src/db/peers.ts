@@ -1,0 +1,103 @@
+import type { Kysely } from 'kysely';
+import type { Database, Peer, PeerStatus } from './schema.js';
+
+type Q = Kysely<Database>;
+
+export interface NewPeer {
+  user_id: number;
+  iface: string;
+  public_key: string;
+  private_key: string;
+  preshared_key: string;
+  ip: string;
+}
+
+export async function insertPeer(db: Q, p: NewPeer, now: number): Promise<Peer> {
+  return db
+    .insertInto('peers')
+    .values({ ...p, status: 'active', created_at: now, rx_total: 0, tx_total: 0, rx_last: 0, tx_last: 0 })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function usedIps(db: Q, iface: string): Promise<string[]> {
+  const rows = await db.selectFrom('peers').select('ip').where('iface', '=', iface).execute();
+  return rows.map((r) => r.ip);
+}
+
+export function peersOfUser(db: Q, userId: number): Promise<Peer[]> {
+  return db.selectFrom('peers').selectAll().where('user_id', '=', userId).orderBy('id').execute();
+}
+
+export function peersOnIface(db: Q, iface: string, status?: PeerStatus): Promise<Peer[]> {
+  let q = db.selectFrom('peers').selectAll().where('iface', '=', iface);
+  if (status) q = q.where('status', '=', status);
+  return q.orderBy('id').execute();
+}
+
+export async function setPeerStatus(db: Q, id: number, from: PeerStatus, to: PeerStatus): Promise<boolean> {
+  // Re-adding a peer to the interface starts its counters from zero.
+  const res = await db
+    .updateTable('peers')
+    .set({ status: to, rx_last: 0, tx_last: 0 })
+    .where('id', '=', id)
+    .where('status', '=', from)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+export async function deletePeer(db: Q, id: number): Promise<void> {
+  await db.deleteFrom('peers').where('id', '=', id).execute();
+}
+
+export async function markDelivered(db: Q, id: number, now: number): Promise<void> {
+  await db.updateTable('peers').set({ delivered_at: now }).where('id', '=', id).execute();
+}
+
+export async function resetBaselines(db: Q, ids: number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.updateTable('peers').set({ rx_last: 0, tx_last: 0 }).where('id', 'in', ids).execute();
+}
+
+export interface TrafficUpdate {
+  id: number;
+  rx_total: number;
+  tx_total: number;
+  rx_last: number;
+  tx_last: number;
+  last_handshake_at: number | null;
+}
+
+export async function applyTraffic(db: Q, updates: TrafficUpdate[]): Promise<void> {
+  for (const u of updates) {
+    await db
+      .updateTable('peers')
+      .set({ rx_total: u.rx_total, tx_total: u.tx_total, rx_last: u.rx_last, tx_last: u.tx_last, last_handshake_at: u.last_handshake_at })
+      .where('id', '=', u.id)
+      .execute();
+  }
+}
+
+/** Active peers of active users whose config never reached the user (e.g. a crash right after approval). */
+export function undeliveredPeers(db: Q): Promise<Peer[]> {
+  return db
+    .selectFrom('peers')
+    .innerJoin('users', 'users.id', 'peers.user_id')
+    .selectAll('peers')
+    .where('peers.status', '=', 'active')
+    .where('users.status', '=', 'active')
+    .where('peers.delivered_at', 'is', null)
+    .execute();
+}
+
+/** Active users without any peer: approved, then interrupted before the peer was stored. */
+export async function activeUsersWithoutPeers(db: Q): Promise<number[]> {
+  const rows = await db
+    .selectFrom('users')
+    .leftJoin('peers', 'peers.user_id', 'users.id')
+    .select('users.id')
+    .where('users.status', '=', 'active')
+    .where('peers.id', 'is', null)
+    .execute();
+  return rows.map((r) => r.id);
+}

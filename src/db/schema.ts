@@ -1,0 +1,92 @@
+import type { Generated, Insertable, Selectable } from 'kysely';
+
+export type UserStatus = 'pending' | 'active' | 'disabled' | 'rejected' | 'revoked';
+export type PeerStatus = 'active' | 'disabled';
+
+// Timestamps are epoch milliseconds.
+export interface UsersTable {
+  id: number; // Telegram user id
+  first_name: string;
+  last_name: string | null;
+  username: string | null;
+  status: UserStatus;
+  created_at: number;
+  updated_at: number;
+  decided_by: number | null;
+  decided_at: number | null;
+}
+
+export interface CaptchasTable {
+  user_id: number;
+  nonce: string;
+  answer: number;
+  attempts: number;
+  expires_at: number;
+  cooldown_until: number | null;
+}
+
+export interface PeersTable {
+  id: Generated<number>;
+  user_id: number;
+  iface: string;
+  public_key: string;
+  private_key: string;
+  preshared_key: string;
+  ip: string;
+  status: PeerStatus;
+  created_at: number;
+  rx_total: number;
+  tx_total: number;
+  // Raw interface counters at the last monitor tick; deltas are taken against these.
+  rx_last: number;
+  tx_last: number;
+  last_handshake_at: number | null;
+  delivered_at: number | null;
+}
+
+export interface ServersTable {
+  iface: string;
+  private_key: string;
+  public_key: string;
+  address: string;
+  listen_port: number;
+  awg_params: string | null; // JSON of AwgParams
+  ifindex: number | null; // last seen; a change means the interface was recreated
+  created_at: number;
+}
+
+export interface ApprovalMessagesTable {
+  user_id: number;
+  chat_id: number;
+  message_id: number;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  actor_id: number | null;
+  action: string;
+  user_id: number | null;
+  details: string | null;
+}
+
+export interface ChatLocalesTable {
+  chat_id: number;
+  locale: string;
+}
+
+export interface Database {
+  users: UsersTable;
+  captchas: CaptchasTable;
+  peers: PeersTable;
+  servers: ServersTable;
+  approval_messages: ApprovalMessagesTable;
+  audit_log: AuditLogTable;
+  chat_locales: ChatLocalesTable;
+}
+
+export type User = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type Captcha = Selectable<CaptchasTable>;
+export type Peer = Selectable<PeersTable>;
+export type Server = Selectable<ServersTable>;

@@ -1,0 +1,109 @@
+import { randomInt } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { run } from '@grammyjs/runner';
+import { AccessService } from './access.js';
+import { createBot } from './bot/create-bot.js';
+import type { BotDeps } from './bot/context.js';
+import { LOCALES, Translator } from './bot/i18n.js';
+import { resumeDeliveries } from './bot/messaging.js';
+import { ConfigError, loadConfig } from './config.js';
+import { migrate, openSqlite } from './db/index.js';
+import { createLogger } from './logger.js';
+import { startMonitor } from './monitor/index.js';
+import { createCli } from './vpn/cli.js';
+import { VpnService } from './vpn/service.js';
+
+const SHUTDOWN_DEADLINE_MS = 9_000;
+
+function readConfig() {
+  // Variables already in the environment win over .env.
+  const envFile = process.env.ENV_FILE ?? '.env';
+  if (fs.existsSync(envFile)) process.loadEnvFile(envFile);
+  try {
+    return loadConfig(process.env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  // Everything we write (database, server config, logs) holds secrets: owner-only.
+  process.umask(0o077);
+  const log = createLogger(config.logLevel);
+
+  const db = await openSqlite(config.databasePath);
+  await migrate(db);
+
+  const cli = createCli(config.vpn.flavor, { logDir: path.join(config.dataDir, 'logs') });
+  const vpn = new VpnService(db, cli, config.vpn, log.child({ module: 'vpn' }));
+  const reconciled = await vpn.start();
+  log.info({ iface: config.vpn.iface, flavor: config.vpn.flavor, ...reconciled }, 'VPN interface ready');
+
+  const translator = new Translator();
+  const deps: BotDeps = {
+    db,
+    vpn,
+    access: new AccessService(db, vpn, log.child({ module: 'access' })),
+    translator,
+    log: log.child({ module: 'bot' }),
+    adminIds: config.adminIds,
+    captcha: config.captcha,
+    now: Date.now,
+    randomInt: (max) => randomInt(max),
+  };
+  const bot = createBot(config.botToken, deps, { botConfig: { client: { apiRoot: config.telegramApiRoot } } });
+  await bot.init();
+  log.info({ username: bot.botInfo.username }, 'bot connected');
+
+  for (const locale of LOCALES) {
+    const commands = ['start', 'status', 'config', 'help'].map((c) => ({ command: c, description: translator.t(locale, `cmd-${c}`) }));
+    const adminCommands = [...commands, { command: 'admin', description: translator.t(locale, 'cmd-admin') }];
+    try {
+      await bot.api.setMyCommands(commands, { language_code: locale === 'en' ? undefined : locale });
+      for (const id of config.adminIds) {
+        await bot.api.setMyCommands(adminCommands, { scope: { type: 'chat', chat_id: id }, language_code: locale === 'en' ? undefined : locale });
+      }
+    } catch (err) {
+      log.warn({ err }, 'could not set the command menu');
+    }
+  }
+
+  await resumeDeliveries(bot.api, deps);
+  const monitor = startMonitor({ db, vpn, log: log.child({ module: 'monitor' }), intervalMs: config.monitorIntervalMs });
+  const runner = run(bot);
+  log.info('polling for updates');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      log.error('shutdown took too long, exiting');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+    // Stop taking updates and finish the ones in flight, then the monitor, then the DB.
+    if (runner.isRunning()) await runner.stop();
+    await monitor.stop();
+    await db.destroy();
+    log.info('stopped');
+    process.exit(signal === 'runner stopped' ? 1 : 0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  // A crashed runner (e.g. the token was revoked) ends the process so a supervisor restarts it.
+  void runner.task()?.then(() => {
+    if (!stopping) void shutdown('runner stopped');
+  });
+}
+
+main().catch((err) => {
+  process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

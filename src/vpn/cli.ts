@@ -1,0 +1,127 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { VpnFlavor } from './types.js';
+
+// The one module that runs the VPN binaries. argv arrays only, never a shell;
+// keys go through stdin, never argv.
+
+export class CommandError extends Error {
+  constructor(
+    readonly argv: string[],
+    readonly code: number | null,
+    readonly stderr: string,
+    reason: string,
+  ) {
+    super(`${argv.join(' ')}: ${reason}${stderr.trim() ? `: ${stderr.trim().slice(0, 500)}` : ''}`);
+    this.name = 'CommandError';
+  }
+}
+
+export interface RunOptions {
+  input?: string;
+  timeoutMs?: number;
+}
+
+export function run(bin: string, args: string[], opts: RunOptions = {}): Promise<string> {
+  const argv = [bin, ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 10_000);
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new CommandError(argv, null, '', e.message));
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const stderr = Buffer.concat(err).toString();
+      if (timedOut) reject(new CommandError(argv, code, stderr, `timed out after ${opts.timeoutMs ?? 10_000} ms`));
+      else if (code !== 0) reject(new CommandError(argv, code, stderr, `exited with code ${code}`));
+      else resolve(Buffer.concat(out).toString());
+    });
+    child.stdin.on('error', () => {}); // the child may exit before reading stdin; 'close' reports it
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+export interface PeerOnWire {
+  publicKey: string;
+  presharedKey: string;
+  ip: string;
+}
+
+export interface VpnCli {
+  dump(iface: string): Promise<string>;
+  setPeer(iface: string, peer: PeerOnWire): Promise<void>;
+  removePeer(iface: string, publicKey: string): Promise<void>;
+  /** Interface index in this network namespace, null when the interface does not exist. */
+  ifindex(iface: string): Promise<number | null>;
+  /** `<flavor>-quick up <confPath>`; the file must be named `<iface>.conf`. */
+  up(confPath: string): Promise<void>;
+}
+
+export function createCli(flavor: VpnFlavor, opts: { logDir: string; timeoutMs?: number }): VpnCli {
+  const bin = flavor === 'amneziawg' ? 'awg' : 'wg';
+  const quick = `${bin}-quick`;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  return {
+    dump: (iface) => run(bin, ['show', iface, 'dump'], { timeoutMs }),
+    async setPeer(iface, p) {
+      await run(bin, ['set', iface, 'peer', p.publicKey, 'preshared-key', '/dev/stdin', 'allowed-ips', `${p.ip}/32`], {
+        input: `${p.presharedKey}\n`,
+        timeoutMs,
+      });
+    },
+    async removePeer(iface, publicKey) {
+      await run(bin, ['set', iface, 'peer', publicKey, 'remove'], { timeoutMs });
+    },
+    async ifindex(iface) {
+      try {
+        const text = await fs.readFile(path.join('/sys/class/net', iface, 'ifindex'), 'utf8');
+        return Number(text.trim());
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw e;
+      }
+    },
+    up: (confPath) => quickUp(quick, confPath, opts.logDir, Math.max(timeoutMs, 30_000)),
+  };
+}
+
+// *-quick may start a userspace daemon (wireguard-go / amneziawg-go) that inherits
+// stdout/stderr; waiting on pipes would hang forever. Output goes to a log file
+// instead and we wait for the process's own exit.
+async function quickUp(quick: string, confPath: string, logDir: string, timeoutMs: number): Promise<void> {
+  await fs.mkdir(logDir, { recursive: true, mode: 0o700 });
+  const logFile = path.join(logDir, `${path.basename(confPath, '.conf')}-quick.log`);
+  const log = await fs.open(logFile, 'w', 0o600);
+  const argv = [quick, 'up', confPath];
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(quick, ['up', confPath], { stdio: ['ignore', log.fd, log.fd] });
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        reject(new CommandError(argv, null, '', e.message));
+      });
+      child.on('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    if (code !== 0) {
+      const output = await fs.readFile(logFile, 'utf8').catch(() => '');
+      throw new CommandError(argv, code, output, code === null ? 'killed (timeout?)' : `exited with code ${code}`);
+    }
+  } finally {
+    await log.close();
+  }
+}

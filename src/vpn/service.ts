@@ -1,0 +1,214 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Db } from '../db/index.js';
+import { getServer, insertServerOnce } from '../db/misc.js';
+import { deletePeer, insertPeer, peersOnIface, resetBaselines, usedIps } from '../db/peers.js';
+import type { Peer, Server } from '../db/schema.js';
+import type { VpnCli } from './cli.js';
+import { parseDump } from './dump.js';
+import { generateKeyPair, generatePresharedKey } from './keys.js';
+import { generateAwgParams, validateAwgParams } from './params.js';
+import { nextFreeIp, serverAddressWithPrefix } from './pool.js';
+import { renderClientConfig, renderServerConfig } from './render.js';
+import type { AwgParams, AwgProtocol, Dump, VpnFlavor } from './types.js';
+
+export interface VpnSettings {
+  flavor: VpnFlavor;
+  iface: string;
+  configDir: string;
+  endpoint: string;
+  port: number;
+  subnet: string;
+  dns: string[];
+  allowedIps: string[];
+  mtu?: number | undefined;
+  awgProtocol: AwgProtocol;
+}
+
+export class PoolExhaustedError extends Error {
+  constructor(subnet: string) {
+    super(`no free address left in ${subnet}`);
+    this.name = 'PoolExhaustedError';
+  }
+}
+
+export interface ReconcileResult {
+  added: string[];
+  removed: string[];
+}
+
+/**
+ * Keeps the live interface equal to the database. The DB is the source of truth:
+ * every change is written there first, then applied with O(1) `set peer` calls,
+ * and the server config file is rewritten so a restart keeps the peers.
+ */
+export class VpnService {
+  private server?: Server;
+  private writeChain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: Db,
+    private readonly cli: VpnCli,
+    readonly settings: VpnSettings,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get confPath(): string {
+    return path.join(this.settings.configDir, `${this.settings.iface}.conf`);
+  }
+
+  /** Generates the server keys and obfuscation parameters once and stores them. */
+  async ensureServer(): Promise<Server> {
+    const { iface, flavor, subnet, port, awgProtocol } = this.settings;
+    let server = await getServer(this.db, iface);
+    if (!server) {
+      const keys = generateKeyPair();
+      const awg = flavor === 'amneziawg' ? generateAwgParams(awgProtocol) : null;
+      server = await insertServerOnce(this.db, {
+        iface,
+        private_key: keys.privateKey,
+        public_key: keys.publicKey,
+        address: serverAddressWithPrefix(subnet),
+        listen_port: port,
+        awg_params: awg ? JSON.stringify(awg) : null,
+        created_at: this.now(),
+      });
+      this.log.info({ iface, publicKey: server.public_key }, 'generated server keys');
+    }
+    const awg = this.awgParamsOf(server);
+    if (awg) {
+      const problems = validateAwgParams(awg);
+      if (problems.length) throw new Error(`stored AmneziaWG parameters are invalid: ${problems.join('; ')}`);
+    }
+    this.server = server;
+    return server;
+  }
+
+  private awgParamsOf(server: Server): AwgParams | undefined {
+    return this.settings.flavor === 'amneziawg' && server.awg_params ? (JSON.parse(server.awg_params) as AwgParams) : undefined;
+  }
+
+  private requireServer(): Server {
+    if (!this.server) throw new Error('VpnService.start() was not called');
+    return this.server;
+  }
+
+  /** On every start: config file written, interface up, live peers reconciled. */
+  async start(): Promise<ReconcileResult> {
+    await this.ensureServer();
+    await this.writeServerConfig();
+    if ((await this.cli.ifindex(this.settings.iface)) === null) {
+      this.log.info({ conf: this.confPath }, 'bringing the interface up');
+      await this.cli.up(this.confPath);
+    }
+    return this.reconcile(parseDump(await this.cli.dump(this.settings.iface)));
+  }
+
+  /** Rewrites `<iface>.conf` (0600, atomically); writes are serialized so the last one reflects the latest DB state. */
+  writeServerConfig(): Promise<void> {
+    const next = this.writeChain.then(async () => {
+      const server = this.requireServer();
+      const peers = await peersOnIface(this.db, this.settings.iface, 'active');
+      const text = renderServerConfig(
+        { flavor: this.settings.flavor, privateKey: server.private_key, address: server.address, listenPort: server.listen_port, awg: this.awgParamsOf(server) },
+        peers.map((p) => ({ publicKey: p.public_key, presharedKey: p.preshared_key, ip: p.ip })),
+      );
+      await fs.mkdir(this.settings.configDir, { recursive: true, mode: 0o700 });
+      const tmp = `${this.confPath}.${process.pid}.tmp`;
+      await fs.writeFile(tmp, text, { mode: 0o600 });
+      await fs.chmod(tmp, 0o600);
+      await fs.rename(tmp, this.confPath);
+    });
+    this.writeChain = next.catch(() => {});
+    return next;
+  }
+
+  /** Allocates keys and an address, stores the peer, adds it to the live interface. Nothing is left behind on failure. */
+  async addPeer(userId: number): Promise<Peer> {
+    const { iface, subnet } = this.settings;
+    let peer: Peer | undefined;
+    for (let attempt = 0; !peer; attempt++) {
+      const ip = nextFreeIp(subnet, await usedIps(this.db, iface));
+      if (!ip) throw new PoolExhaustedError(subnet);
+      const keys = generateKeyPair();
+      try {
+        peer = await insertPeer(
+          this.db,
+          { user_id: userId, iface, public_key: keys.publicKey, private_key: keys.privateKey, preshared_key: generatePresharedKey(), ip },
+          this.now(),
+        );
+      } catch (e) {
+        // Another writer took the address between our read and insert: pick again.
+        if (attempt >= 5 || !/unique/i.test(String(e))) throw e;
+      }
+    }
+    try {
+      await this.cli.setPeer(iface, { publicKey: peer.public_key, presharedKey: peer.preshared_key, ip: peer.ip });
+    } catch (e) {
+      await deletePeer(this.db, peer.id);
+      throw e;
+    }
+    await this.writeServerConfig();
+    this.log.info({ userId, ip: peer.ip, publicKey: peer.public_key }, 'peer added');
+    return peer;
+  }
+
+  /** Applies a peer's current DB state to the interface. */
+  async apply(peer: Pick<Peer, 'public_key' | 'preshared_key' | 'ip'>, present: boolean): Promise<void> {
+    if (present) await this.cli.setPeer(this.settings.iface, { publicKey: peer.public_key, presharedKey: peer.preshared_key, ip: peer.ip });
+    else await this.cli.removePeer(this.settings.iface, peer.public_key);
+    await this.writeServerConfig();
+  }
+
+  /**
+   * Adds active DB peers missing from the interface and removes everything else.
+   * Peers already right are not touched, so connected clients are undisturbed.
+   */
+  async reconcile(dump: Dump): Promise<ReconcileResult> {
+    const { iface } = this.settings;
+    const active = await peersOnIface(this.db, iface, 'active');
+    const live = new Map(dump.peers.map((p) => [p.publicKey, p]));
+    const wanted = new Set(active.map((p) => p.public_key));
+    const missing = active.filter((p) => {
+      const l = live.get(p.public_key);
+      return !l || l.presharedKey !== p.preshared_key || l.allowedIps.length !== 1 || l.allowedIps[0] !== `${p.ip}/32`;
+    });
+    const extra = dump.peers.filter((p) => !wanted.has(p.publicKey));
+    for (const p of missing) {
+      await this.cli.setPeer(iface, { publicKey: p.public_key, presharedKey: p.preshared_key, ip: p.ip });
+    }
+    // Freshly (re)added peers count from zero on the interface.
+    await resetBaselines(this.db, missing.filter((p) => !live.has(p.public_key)).map((p) => p.id));
+    for (const p of extra) await this.cli.removePeer(iface, p.publicKey);
+    const result = { added: missing.map((p) => p.public_key), removed: extra.map((p) => p.publicKey) };
+    if (result.added.length || result.removed.length) this.log.info(result, 'reconciled interface with the database');
+    return result;
+  }
+
+  clientConfig(peer: Peer): string {
+    const server = this.requireServer();
+    const s = this.settings;
+    return renderClientConfig({
+      flavor: s.flavor,
+      privateKey: peer.private_key,
+      ip: peer.ip,
+      dns: s.dns,
+      mtu: s.mtu,
+      awg: this.awgParamsOf(server),
+      serverPublicKey: server.public_key,
+      presharedKey: peer.preshared_key,
+      endpoint: s.endpoint,
+      allowedIps: s.allowedIps,
+    });
+  }
+
+  readDump(): Promise<Dump> {
+    return this.cli.dump(this.settings.iface).then(parseDump);
+  }
+
+  ifindex(): Promise<number | null> {
+    return this.cli.ifindex(this.settings.iface);
+  }
+}

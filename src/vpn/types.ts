@@ -1,0 +1,94 @@
+export type VpnFlavor = 'amneziawg' | 'wireguard';
+export type AwgProtocol = 1 | 2;
+
+/** A value or an inclusive range; AWG 2.0 allows `H1 = 100-200`. */
+export type HValue = number | { min: number; max: number };
+
+/**
+ * AmneziaWG obfuscation parameters. Protocol 1 uses Jc..H4 (H as plain numbers);
+ * protocol 2 adds S3, S4, I1..I5 and allows H ranges.
+ */
+export interface AwgParams {
+  protocol: AwgProtocol;
+  jc: number;
+  jmin: number;
+  jmax: number;
+  s1: number;
+  s2: number;
+  s3?: number;
+  s4?: number;
+  h1: HValue;
+  h2: HValue;
+  h3: HValue;
+  h4: HValue;
+  /** I1..I5 special-junk tags (protocol 2); undefined = not set. */
+  i1?: string;
+  i2?: string;
+  i3?: string;
+  i4?: string;
+  i5?: string;
+}
+
+export interface KeyPair {
+  privateKey: string; // base64, 32 bytes
+  publicKey: string; // base64, 32 bytes
+}
+
+export interface ServerSpec {
+  flavor: VpnFlavor;
+  privateKey: string;
+  /** Server address with prefix, e.g. 10.8.0.1/24 */
+  address: string;
+  listenPort: number;
+  awg?: AwgParams; // only for amneziawg
+}
+
+export interface ServerPeerSpec {
+  publicKey: string;
+  presharedKey: string;
+  /** Peer address without prefix, e.g. 10.8.0.2 */
+  ip: string;
+}
+
+export interface ClientSpec {
+  flavor: VpnFlavor;
+  privateKey: string;
+  /** Peer address without prefix; rendered as ip/32 */
+  ip: string;
+  dns: string[];
+  mtu?: number;
+  awg?: AwgParams;
+  serverPublicKey: string;
+  presharedKey: string;
+  /** host:port */
+  endpoint: string;
+  allowedIps: string[];
+}
+
+export interface DumpInterface {
+  privateKey: string;
+  publicKey: string;
+  listenPort: number;
+  fwmark: string;
+  /** Everything between listen-port and fwmark, raw (AWG parameters), in order. */
+  extra: string[];
+}
+
+export interface DumpPeer {
+  publicKey: string;
+  presharedKey: string | null;
+  endpoint: string | null;
+  allowedIps: string[];
+  /** epoch seconds, null when never */
+  latestHandshake: number | null;
+  /** bytes received by the server from this peer (uploaded by the client) */
+  rx: number;
+  /** bytes sent by the server to this peer (downloaded by the client) */
+  tx: number;
+  keepalive: number | null;
+}
+
+export interface Dump {
+  iface: DumpInterface;
+  peers: DumpPeer[];
+}

@@ -1,0 +1,166 @@
+// Runs a BotApiStandIn as its own process, typically inside a network namespace:
+//   ip netns exec NS node --import tsx test/support/bot-api-process.ts
+// env: STANDIN_TOKEN, STANDIN_PORT (0 = random), STANDIN_CONTROL_SOCKET (unix socket path),
+//      STANDIN_EXIT_ON_STDIN_END=1 to exit when the parent closes our stdin (orphan guard).
+// The Bot API listens on 127.0.0.1 of the namespace; the control API listens on the unix
+// socket, which the test process outside the namespace can reach (unix sockets are not
+// network-namespaced). Prints one line `{"port":N}` on stdout once both are listening.
+import fs from 'node:fs';
+import http from 'node:http';
+import { BotApiStandIn } from './bot-api.js';
+import { filesToWire, type WireCall, type WireSentMessage } from './bot-api-wire.js';
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return {};
+  const parsed = JSON.parse(text) as unknown;
+  if (typeof parsed !== 'object' || parsed === null) throw new HttpError(400, 'body must be a JSON object');
+  return parsed as Record<string, unknown>;
+}
+
+async function main(): Promise<void> {
+  const token = process.env.STANDIN_TOKEN;
+  const socketPath = process.env.STANDIN_CONTROL_SOCKET;
+  const port = Number(process.env.STANDIN_PORT ?? '0');
+  if (!token || !socketPath || !Number.isInteger(port)) {
+    throw new Error('STANDIN_TOKEN and STANDIN_CONTROL_SOCKET are required; STANDIN_PORT must be an integer');
+  }
+
+  const api = new BotApiStandIn({ token });
+  const apiPort = await api.listen(port, '127.0.0.1');
+
+  const route = async (req: http.IncomingMessage): Promise<unknown> => {
+    const url = new URL(req.url ?? '/', 'http://control');
+    const key = `${req.method ?? 'GET'} ${url.pathname}`;
+    switch (key) {
+      case 'GET /health':
+        return { port: apiPort };
+      case 'POST /sendText': {
+        const b = await readJson(req);
+        return api.sendText(b.from as Parameters<BotApiStandIn['sendText']>[0], String(b.text));
+      }
+      case 'POST /pressButton': {
+        const b = await readJson(req);
+        return api.pressButton(
+          b.from as Parameters<BotApiStandIn['pressButton']>[0],
+          b.message as Parameters<BotApiStandIn['pressButton']>[1],
+          String(b.data),
+        );
+      }
+      case 'POST /clickButton': {
+        const b = await readJson(req);
+        try {
+          return api.clickButton(
+            b.from as Parameters<BotApiStandIn['clickButton']>[0],
+            b.message as Parameters<BotApiStandIn['clickButton']>[1],
+            String(b.text),
+          );
+        } catch (err) {
+          throw new HttpError(404, err instanceof Error ? err.message : String(err));
+        }
+      }
+      case 'POST /pushUpdate': {
+        const b = await readJson(req);
+        return api.pushUpdate((b.update ?? {}) as object);
+      }
+      case 'POST /failNext': {
+        const b = await readJson(req);
+        api.failNext(String(b.method), b.error as Parameters<BotApiStandIn['failNext']>[1], Number(b.times ?? 1));
+        return true;
+      }
+      case 'POST /blockUser': {
+        const b = await readJson(req);
+        api.blockUser(Number(b.chatId));
+        return true;
+      }
+      case 'POST /unblockUser': {
+        const b = await readJson(req);
+        api.unblockUser(Number(b.chatId));
+        return true;
+      }
+      case 'GET /calls': {
+        const since = Math.max(0, Number(url.searchParams.get('since') ?? '0') || 0);
+        const calls: WireCall[] = api.calls.slice(since).map((c) => ({ ...c, files: filesToWire(c.files) }));
+        return { since, total: api.calls.length, calls };
+      }
+      case 'GET /messages': {
+        const chatId = Number(url.searchParams.get('chatId'));
+        const messages: WireSentMessage[] = api.messagesTo(chatId).map((m) => ({ ...m, files: filesToWire(m.files) }));
+        return messages;
+      }
+      case 'GET /unansweredCallbackQueries':
+        return api.unansweredCallbackQueries();
+      default:
+        throw new HttpError(404, `no control route ${key}`);
+    }
+  };
+
+  const control = http.createServer((req, res) => {
+    route(req).then(
+      (result) => {
+        const text = JSON.stringify(result ?? null);
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+      },
+      (err: unknown) => {
+        const status = err instanceof HttpError ? err.status : 500;
+        const text = JSON.stringify({ error: err instanceof Error ? err.message : String(err) });
+        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+      },
+    );
+  });
+
+  fs.rmSync(socketPath, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    control.once('error', reject);
+    control.listen(socketPath, () => {
+      control.off('error', reject);
+      resolve();
+    });
+  });
+  fs.chmodSync(socketPath, 0o600);
+
+  let stopping = false;
+  const shutdown = async (code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await Promise.race([
+      Promise.all([
+        api.close(),
+        new Promise<void>((resolve) => {
+          control.close(() => resolve());
+          control.closeAllConnections();
+        }),
+      ]),
+      new Promise((resolve) => setTimeout(resolve, 2000)),
+    ]);
+    fs.rmSync(socketPath, { force: true });
+    process.exit(code);
+  };
+  process.on('SIGTERM', () => void shutdown(0));
+  process.on('SIGINT', () => void shutdown(0));
+  if (process.env.STANDIN_EXIT_ON_STDIN_END === '1') {
+    process.stdin.on('end', () => void shutdown(0));
+    process.stdin.on('error', () => void shutdown(0));
+    process.stdin.resume();
+  }
+
+  process.stdout.write(`${JSON.stringify({ port: apiPort })}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bot-api-process: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -141,7 +141,9 @@ export function validateAwgParams(p: AwgParams): string[] {
     for (let j = i + 1; j < intervals.length; j++) {
       const [na, aMin, aMax] = intervals[i]!;
       const [nb, bMin, bMax] = intervals[j]!;
-      if (aMin <= bMax && bMin <= aMax) errors.push(`${na} and ${nb} overlap`);
+      if (aMin <= bMax && bMin <= aMax) {
+        errors.push(aMin === aMax && bMin === bMax ? `${na} and ${nb} must differ` : `${na} and ${nb} overlap`);
+      }
     }
   }
 

@@ -161,7 +161,7 @@ describe('validateAwgParams', () => {
     ['p1: S4 set', { ...v1, s4: 10 }, /S4 is not allowed/],
     ['H below 5', { ...v1, h1: 4 }, /H1/],
     ['H above 2^31-1', { ...v1, h2: 2 ** 31 }, /H2/],
-    ['H duplicate', { ...v1, h3: 1000 }, /H1 and H3 overlap/],
+    ['H duplicate', { ...v1, h3: 1000 }, /H1 and H3 must differ/],
     ['p1: H range', { ...v1, h1: { min: 10, max: 20 } }, /H1.*protocol 1/],
     ['p2: overlapping ranges', { ...v2, h2: { min: 150, max: 400 } }, /H1 and H2 overlap/],
     ['p2: number inside range', { ...v2, h3: 350 }, /H2 and H3 overlap/],

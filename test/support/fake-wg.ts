@@ -1,0 +1,65 @@
+import type { PeerOnWire, VpnCli } from '../../src/vpn/cli.js';
+import { CommandError } from '../../src/vpn/cli.js';
+
+interface LivePeer extends PeerOnWire {
+  rx: number;
+  tx: number;
+  handshake: number;
+}
+
+/**
+ * An in-memory interface behind the VpnCli boundary for fast bot tests; it prints a
+ * real `wg show dump` so the real parser runs. The real binaries are exercised in
+ * test/vpn/cli.test.ts and the end-to-end test.
+ */
+export class FakeWg implements VpnCli {
+  readonly peers = new Map<string, LivePeer>();
+  readonly calls: string[] = [];
+  up_ = false;
+  index = 7;
+  /** Set to make the next CLI call(s) fail like a broken `wg`. */
+  failing: string | null = null;
+
+  private check(what: string) {
+    this.calls.push(what);
+    if (this.failing) throw new CommandError(['wg', what], 1, this.failing, 'exited with code 1');
+  }
+
+  async dump(iface: string): Promise<string> {
+    this.check(`dump ${iface}`);
+    const lines = ['cHJpdmF0ZXByaXZhdGVwcml2YXRlcHJpdmF0ZXByaXY=\tcHVibGljcHVibGljcHVibGljcHVibGljcHVibGljcHU=\t51820\toff'];
+    for (const p of this.peers.values()) {
+      lines.push([p.publicKey, p.presharedKey, '(none)', `${p.ip}/32`, String(p.handshake), String(p.rx), String(p.tx), 'off'].join('\t'));
+    }
+    return `${lines.join('\n')}\n`;
+  }
+
+  async setPeer(iface: string, p: PeerOnWire): Promise<void> {
+    this.check(`set ${iface} ${p.publicKey}`);
+    const old = this.peers.get(p.publicKey);
+    this.peers.set(p.publicKey, { ...p, rx: old?.rx ?? 0, tx: old?.tx ?? 0, handshake: old?.handshake ?? 0 });
+  }
+
+  async removePeer(iface: string, publicKey: string): Promise<void> {
+    this.check(`remove ${iface} ${publicKey}`);
+    this.peers.delete(publicKey);
+  }
+
+  async ifindex(): Promise<number | null> {
+    return this.up_ ? this.index : null;
+  }
+
+  async up(confPath: string): Promise<void> {
+    this.check(`up ${confPath}`);
+    this.up_ = true;
+  }
+
+  /** Simulates traffic from a client. */
+  traffic(publicKey: string, rx: number, tx: number, handshakeSec: number) {
+    const p = this.peers.get(publicKey);
+    if (!p) throw new Error('no such peer on the fake interface');
+    p.rx += rx;
+    p.tx += tx;
+    p.handshake = handshakeSec;
+  }
+}

@@ -1,0 +1,119 @@
+import { randomInt } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { AccessService } from '../../src/access.js';
+import type { BotDeps } from '../../src/bot/context.js';
+import { createBot } from '../../src/bot/create-bot.js';
+import { Translator } from '../../src/bot/i18n.js';
+import { type Db, migrate, openSqlite } from '../../src/db/index.js';
+import { VpnService, type VpnSettings } from '../../src/vpn/service.js';
+import { FakeWg } from './fake-wg.js';
+import { BOT_INFO, Recorder, callbackUpdate, textUpdate, type Call, type From } from './recorder.js';
+
+export const ADMIN_A: From = { id: 900001, first_name: 'Alice', username: 'alice_admin', language_code: 'en' };
+export const ADMIN_B: From = { id: 900002, first_name: 'Boris', username: 'boris_admin', language_code: 'ru' };
+
+export interface HarnessOptions {
+  captcha?: boolean;
+  subnet?: string;
+  flavor?: VpnSettings['flavor'];
+}
+
+/** A bot wired to real parts (migrated SQLite file, real VpnService and renderers) and an in-memory interface. */
+export async function createHarness(opts: HarnessOptions = {}) {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'avpn-bot-'));
+  const db: Db = await openSqlite(path.join(dir, 'bot.db'));
+  await migrate(db);
+  const logs: Record<string, any>[] = [];
+  const log = pino(
+    { level: 'debug' },
+    new Writable({
+      write(chunk, _enc, cb) {
+        logs.push(JSON.parse(String(chunk)));
+        cb();
+      },
+    }),
+  );
+  let clock = Date.UTC(2026, 10, 1, 12, 0, 0);
+  const now = () => clock;
+  const wg = new FakeWg();
+  const settings: VpnSettings = {
+    flavor: opts.flavor ?? 'amneziawg',
+    iface: 'awg0',
+    configDir: path.join(dir, 'conf'),
+    endpoint: 'vpn.example.com:51820',
+    port: 51820,
+    subnet: opts.subnet ?? '10.8.0.0/24',
+    dns: ['1.1.1.1', '1.0.0.1'],
+    allowedIps: ['0.0.0.0/0'],
+    awgProtocol: 1,
+  };
+  const vpn = new VpnService(db, wg, settings, log, now);
+  await vpn.start();
+  const deps: BotDeps = {
+    db,
+    vpn,
+    access: new AccessService(db, vpn, log, now),
+    translator: new Translator(),
+    log,
+    adminIds: [ADMIN_A.id, ADMIN_B.id],
+    captcha: opts.captcha ?? true,
+    now,
+    randomInt: (max) => randomInt(max),
+  };
+  const bot = createBot('123:TEST', deps, { botConfig: { botInfo: BOT_INFO }, throttle: false });
+  const rec = new Recorder();
+  rec.install(bot);
+  await bot.init();
+
+  const h = {
+    dir,
+    db,
+    wg,
+    vpn,
+    deps,
+    bot,
+    rec,
+    logs,
+    advance(ms: number) {
+      clock += ms;
+    },
+    send: (from: From, text: string) => bot.handleUpdate(textUpdate(from, text)),
+    press: (from: From, data: string, onMessage?: Call) =>
+      bot.handleUpdate(
+        callbackUpdate(from, data, onMessage ? { chatId: onMessage.payload.chat_id, messageId: messageIdOf(h.rec, onMessage) } : undefined),
+      ),
+    /** Passes the CAPTCHA the way a person does: reads the sum and taps the button with the answer. */
+    async solveCaptcha(from: From) {
+      const q = captchaCall(h.rec, from.id);
+      const [, a, b] = /<b>(\d+) \+ (\d+)<\/b>/.exec(q.payload.text as string)!;
+      const answer = String(Number(a) + Number(b));
+      const button = (q.payload.reply_markup.inline_keyboard.flat() as { text: string; callback_data: string }[]).find((x) => x.text === answer)!;
+      await h.press(from, button.callback_data, q);
+    },
+    async close() {
+      await db.destroy();
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+  return h;
+}
+
+export type Harness = Awaited<ReturnType<typeof createHarness>>;
+
+/** The most recent message (sent or edited) to this chat that carries CAPTCHA buttons. */
+export function captchaCall(rec: Recorder, chatId: number): Call {
+  const c = rec.calls.filter(
+    (x) => (x.method === 'sendMessage' || x.method === 'editMessageText') && x.payload.chat_id === chatId && JSON.stringify(x.payload.reply_markup ?? '').includes('"cap:'),
+  );
+  if (!c.length) throw new Error('no CAPTCHA was sent');
+  return c.at(-1)!;
+}
+
+/** message_id of the message a call produced or edited. */
+export function messageIdOf(_rec: Recorder, call: Call): number {
+  return call.result?.message_id ?? call.payload.message_id;
+}

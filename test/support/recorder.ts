@@ -1,0 +1,173 @@
+import { type Bot, GrammyError, InputFile } from 'grammy';
+import type { Update, UserFromGetMe } from 'grammy/types';
+import { parseTelegramHtml } from './telegram-html.js';
+
+export interface Call {
+  method: string;
+  payload: Record<string, any>;
+  files: Record<string, { name: string | undefined; data: Buffer }>;
+  result?: any;
+}
+
+export const BOT_INFO: UserFromGetMe = {
+  id: 4242,
+  is_bot: true,
+  first_name: 'AndreyVPN',
+  username: 'andreyvpn_test_bot',
+  can_join_groups: false,
+  can_read_all_group_messages: false,
+  supports_inline_queries: false,
+  can_connect_to_business: false,
+  has_main_web_app: false,
+  has_topics_enabled: false,
+  allows_users_to_create_topics: false,
+} as UserFromGetMe;
+
+async function bytesOf(f: InputFile): Promise<Buffer> {
+  const raw = await f.toRaw();
+  if (raw instanceof Uint8Array) return Buffer.from(raw);
+  const parts: Uint8Array[] = [];
+  for await (const chunk of raw as AsyncIterable<Uint8Array>) parts.push(chunk);
+  return Buffer.concat(parts);
+}
+
+/**
+ * A recording API transformer for in-process tests: no HTTP, but realistic results
+ * (message objects with ids) and Telegram's checks on what the bot sends: HTML that
+ * parses, text and caption lengths, callback data ≤ 64 bytes.
+ */
+export class Recorder {
+  readonly calls: Call[] = [];
+  private nextId = new Map<number, number>();
+  private faults: { method: string; code: number; description: string }[] = [];
+  private texts = new Map<string, string>();
+
+  install(bot: Bot<any>): void {
+    bot.api.config.use(async (_prev, method, payload) => {
+      const p = { ...(payload as Record<string, any>) };
+      const files: Call['files'] = {};
+      for (const [k, v] of Object.entries(p)) {
+        if (v instanceof InputFile) {
+          files[k] = { name: v.filename, data: await bytesOf(v) };
+          p[k] = `attach://${k}`;
+        }
+      }
+      const call: Call = { method, payload: p, files };
+      this.calls.push(call);
+      const fault = this.faults.findIndex((f) => f.method === method);
+      if (fault >= 0) {
+        const f = this.faults.splice(fault, 1)[0]!;
+        throw new GrammyError(`Call to '${method}' failed!`, { ok: false, error_code: f.code, description: f.description }, method, payload as any);
+      }
+      this.validate(method, p);
+      call.result = this.result(method, p);
+      return { ok: true, result: call.result } as any;
+    });
+  }
+
+  failNext(method: string, code: number, description: string): void {
+    this.faults.push({ method, code, description });
+  }
+
+  private validate(method: string, p: Record<string, any>): void {
+    const bad = (d: string) => {
+      throw new Error(`${method}: Telegram would refuse this: ${d}`);
+    };
+    for (const field of ['text', 'caption'] as const) {
+      if (typeof p[field] !== 'string') continue;
+      const visible = p.parse_mode === 'HTML' ? parseTelegramHtml(p[field]).text : p[field];
+      if (visible.length > (field === 'text' ? 4096 : 1024)) bad(`${field} too long`);
+    }
+    for (const row of p.reply_markup?.inline_keyboard ?? []) {
+      for (const b of row) if (b.callback_data && Buffer.byteLength(b.callback_data) > 64) bad(`callback_data over 64 bytes: ${b.callback_data}`);
+    }
+  }
+
+  private message(chatId: number, extra: Record<string, unknown>) {
+    const id = (this.nextId.get(chatId) ?? 1000) + 1;
+    this.nextId.set(chatId, id);
+    return { message_id: id, date: Math.floor(Date.now() / 1000), chat: { id: chatId, type: 'private' }, from: BOT_INFO, ...extra };
+  }
+
+  private result(method: string, p: Record<string, any>): unknown {
+    switch (method) {
+      case 'sendMessage': {
+        const m = this.message(p.chat_id, { text: p.text, reply_markup: p.reply_markup });
+        this.texts.set(`${p.chat_id}:${m.message_id}`, `${p.text}|${JSON.stringify(p.reply_markup ?? null)}`);
+        return m;
+      }
+      case 'sendDocument':
+        return this.message(p.chat_id, { caption: p.caption, document: { file_id: `doc${this.calls.length}`, file_unique_id: `u${this.calls.length}`, file_name: 'x.conf' } });
+      case 'sendPhoto':
+        return this.message(p.chat_id, { caption: p.caption, photo: [{ file_id: `ph${this.calls.length}`, file_unique_id: `p${this.calls.length}`, width: 300, height: 300 }] });
+      case 'editMessageText': {
+        const key = `${p.chat_id}:${p.message_id}`;
+        const now = `${p.text}|${JSON.stringify(p.reply_markup ?? null)}`;
+        if (this.texts.get(key) === now) {
+          throw new GrammyError("Call to 'editMessageText' failed!", { ok: false, error_code: 400, description: 'Bad Request: message is not modified' }, method, p as any);
+        }
+        this.texts.set(key, now);
+        return { message_id: p.message_id, date: Math.floor(Date.now() / 1000), chat: { id: p.chat_id, type: 'private' }, text: p.text };
+      }
+      case 'getMe':
+        return BOT_INFO;
+      default:
+        return true;
+    }
+  }
+
+  /** Calls since index `from`, optionally of one method and to one chat. */
+  find(method: string, chatId?: number, from = 0): Call[] {
+    return this.calls.slice(from).filter((c) => c.method === method && (chatId === undefined || c.payload.chat_id === chatId));
+  }
+
+  last(method: string, chatId?: number): Call | undefined {
+    return this.find(method, chatId).at(-1);
+  }
+}
+
+let updateId = 1;
+let messageId = 1;
+
+export interface From {
+  id: number;
+  first_name: string;
+  last_name?: string;
+  username?: string;
+  language_code?: string;
+}
+
+export function textUpdate(from: From, text: string): Update {
+  const entities = text.startsWith('/') ? [{ type: 'bot_command' as const, offset: 0, length: text.split(' ')[0]!.length }] : undefined;
+  return {
+    update_id: updateId++,
+    message: {
+      message_id: messageId++,
+      date: Math.floor(Date.now() / 1000),
+      chat: { id: from.id, type: 'private', first_name: from.first_name },
+      from: { is_bot: false, ...from },
+      text,
+      ...(entities ? { entities } : {}),
+    },
+  } as Update;
+}
+
+export function callbackUpdate(from: From, data: string, message?: { chatId: number; messageId: number; text?: string }): Update {
+  return {
+    update_id: updateId++,
+    callback_query: {
+      id: `cq${updateId}`,
+      from: { is_bot: false, ...from },
+      chat_instance: 'ci',
+      data,
+      message: message
+        ? { message_id: message.messageId, date: Math.floor(Date.now() / 1000), chat: { id: message.chatId, type: 'private', first_name: 'x' }, text: message.text ?? '' }
+        : undefined,
+    },
+  } as Update;
+}
+
+/** The buttons of a recorded call's inline keyboard, flattened. */
+export function buttons(call: Call | undefined): { text: string; callback_data: string }[] {
+  return (call?.payload.reply_markup?.inline_keyboard ?? []).flat();
+}

@@ -51,7 +51,7 @@ admin.callbackQuery(cb.pending.filter, async (ctx) => {
 async function editCurrent(ctx: BotContext, text: string, keyboard?: InlineKeyboard): Promise<void> {
   const m = ctx.callbackQuery?.message;
   if (m) await safeEdit(ctx.api, m.chat.id, m.message_id, text, keyboard);
-  else await ctx.reply(text, { ...HTML, reply_markup: keyboard });
+  else await ctx.api.sendMessage(ctx.from!.id, text, { ...HTML, reply_markup: keyboard });
 }
 
 admin.callbackQuery(cb.users.filter, async (ctx) => {
@@ -166,7 +166,7 @@ admin.callbackQuery(cb.approve.filter, async (ctx) => {
     const error = 'error' in r ? r.error : undefined;
     await ctx.answerCallbackQuery({ text: ctx.tr('approve-failed-short'), show_alert: true });
     // The buttons stay on the request, so the admin can retry once the cause is fixed.
-    await ctx.reply(errorText(ctx, error), HTML);
+    await ctx.api.sendMessage(ctx.from.id, errorText(ctx, error), HTML);
     return;
   }
   await ctx.answerCallbackQuery({ text: ctx.tr('approved-short') });
@@ -177,7 +177,7 @@ admin.callbackQuery(cb.approve.filter, async (ctx) => {
     for (const p of r.peers) await sendConfig(ctx.api, ctx.deps, r.user.id, locale, p);
   } catch (err) {
     ctx.deps.log.warn({ err, userId: r.user.id }, 'config delivery failed');
-    await ctx.reply(ctx.tr('delivery-failed', userParams(r.user)), HTML);
+    await ctx.api.sendMessage(ctx.from.id, ctx.tr('delivery-failed', userParams(r.user)), HTML);
   }
 });
 

@@ -1,0 +1,81 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+const GOOD = { BOT_TOKEN: '123456:ABC-def_ghi', ADMIN_IDS: '1, 22', VPN_ENDPOINT: 'vpn.example.com' };
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+describe('config', () => {
+  it('applies the documented defaults', () => {
+    const c = loadConfig(GOOD);
+    expect(c.adminIds).toEqual([1, 22]);
+    expect(c.telegramApiRoot).toBe('https://api.telegram.org');
+    expect(c.databasePath).toBe(path.resolve('data/bot.db'));
+    expect(c.vpn).toMatchObject({
+      flavor: 'amneziawg',
+      iface: 'awg0',
+      configDir: '/etc/amnezia/amneziawg',
+      endpoint: 'vpn.example.com:51820',
+      port: 51820,
+      subnet: '10.8.0.0/24',
+      dns: ['1.1.1.1', '1.0.0.1'],
+      allowedIps: ['0.0.0.0/0'],
+      mtu: undefined,
+      awgProtocol: 1,
+    });
+    expect(c.captcha).toBe(true);
+    expect(c.monitorIntervalMs).toBe(60_000);
+  });
+
+  it('wireguard flavor changes the interface and config dir defaults; explicit values win', () => {
+    const c = loadConfig({ ...GOOD, VPN_FLAVOR: 'wireguard', VPN_ENDPOINT: '203.0.113.5:443', DATA_DIR: '/srv/x', AWG_PROTOCOL: '2', CAPTCHA: 'off', VPN_MTU: '1280' });
+    expect(c.vpn).toMatchObject({ iface: 'wg0', configDir: '/etc/wireguard', endpoint: '203.0.113.5:443', awgProtocol: 2, mtu: 1280 });
+    expect(c.databasePath).toBe('/srv/x/bot.db');
+    expect(c.captcha).toBe(false);
+    expect(loadConfig({ ...GOOD, DATABASE_URL: 'sqlite:/tmp/a.db' }).databasePath).toBe('/tmp/a.db');
+  });
+
+  it('names every bad variable at once', () => {
+    const p = problems({
+      ADMIN_IDS: '12,abc',
+      VPN_FLAVOR: 'openvpn',
+      VPN_PORT: '70000',
+      VPN_SUBNET: '10.8.0.0/31',
+      VPN_INTERFACE: 'this-name-is-way-too-long',
+      AWG_PROTOCOL: '3',
+      CAPTCHA: 'maybe',
+      MONITOR_INTERVAL_SECONDS: '0',
+      DATABASE_URL: 'mysql://x',
+      VPN_DNS: '1.1.1.1, dns.google',
+      LOG_LEVEL: 'loud',
+    });
+    const named = p.map((x) => x.split(':')[0]);
+    for (const v of ['BOT_TOKEN', 'ADMIN_IDS', 'VPN_ENDPOINT', 'VPN_FLAVOR', 'VPN_PORT', 'VPN_SUBNET', 'VPN_INTERFACE', 'AWG_PROTOCOL', 'CAPTCHA', 'MONITOR_INTERVAL_SECONDS', 'DATABASE_URL', 'VPN_DNS', 'LOG_LEVEL']) {
+      expect(named).toContain(v);
+    }
+    expect(p.join('\n')).toContain('BOT_TOKEN: is required (missing)');
+  });
+
+  it('the process exits with code 2 and starts nothing on a bad env', async () => {
+    const main = path.resolve('dist/main.js');
+    const err = await promisify(execFile)(process.execPath, [main], {
+      env: { PATH: process.env.PATH, ENV_FILE: '/nonexistent', ADMIN_IDS: 'x' },
+      timeout: 10_000,
+    }).catch((e) => e);
+    expect(err.code).toBe(2);
+    expect(err.stderr).toContain('BOT_TOKEN');
+    expect(err.stderr).toContain('ADMIN_IDS');
+    expect(err.stderr).toContain('VPN_ENDPOINT');
+  });
+});

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   const db = await openSqlite(config.databasePath);
   await migrate(db);
 
-  const cli = createCli(config.vpn.flavor, { logDir: path.join(config.dataDir, 'logs') });
+  const cli = createCli(config.vpn.flavor, { logDir: path.join(config.dataDir, 'logs'), secretsDir: path.join(config.dataDir, 'run') });
   const vpn = new VpnService(db, cli, config.vpn, log.child({ module: 'vpn' }));
   const reconciled = await vpn.start();
   log.info({ iface: config.vpn.iface, flavor: config.vpn.flavor, ...reconciled }, 'VPN interface ready');

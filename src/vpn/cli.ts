@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { VpnFlavor } from './types.js';
@@ -68,17 +69,32 @@ export interface VpnCli {
   up(confPath: string): Promise<void>;
 }
 
-export function createCli(flavor: VpnFlavor, opts: { logDir: string; timeoutMs?: number }): VpnCli {
+/**
+ * `wg set … preshared-key <file>` wants a file: /dev/stdin does not work because Node's
+ * stdio pipes are sockets, which cannot be reopened through /proc. The key goes to a
+ * 0600 file in a 0700 directory for the duration of the call.
+ */
+async function withSecretFile<T>(dir: string, secret: string, fn: (file: string) => Promise<T>): Promise<T> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, `psk-${randomBytes(8).toString('hex')}`);
+  await fs.writeFile(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    return await fn(file);
+  } finally {
+    await fs.rm(file, { force: true });
+  }
+}
+
+export function createCli(flavor: VpnFlavor, opts: { logDir: string; secretsDir: string; timeoutMs?: number }): VpnCli {
   const bin = flavor === 'amneziawg' ? 'awg' : 'wg';
   const quick = `${bin}-quick`;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   return {
     dump: (iface) => run(bin, ['show', iface, 'dump'], { timeoutMs }),
     async setPeer(iface, p) {
-      await run(bin, ['set', iface, 'peer', p.publicKey, 'preshared-key', '/dev/stdin', 'allowed-ips', `${p.ip}/32`], {
-        input: `${p.presharedKey}\n`,
-        timeoutMs,
-      });
+      await withSecretFile(opts.secretsDir, p.presharedKey, (file) =>
+        run(bin, ['set', iface, 'peer', p.publicKey, 'preshared-key', file, 'allowed-ips', `${p.ip}/32`], { timeoutMs }),
+      );
     },
     async removePeer(iface, publicKey) {
       await run(bin, ['set', iface, 'peer', publicKey, 'remove'], { timeoutMs });

@@ -336,6 +336,8 @@ export class BotApiStandIn {
     this.webhook = null;
     const server = this.server;
     if (!server) return;
+    // Let the released polls' empty answers go out before the sockets are cut.
+    await new Promise((r) => setTimeout(r, 20));
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();

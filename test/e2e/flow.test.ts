@@ -1,0 +1,165 @@
+import { randomInt } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StandInClient } from '../support/bot-api-client.js';
+import type { SentMessage } from '../support/bot-api.js';
+import { NetnsLab, type LabProcess, realPartsGate, run } from '../support/netns.js';
+
+// The whole product as a user meets it: the built bot runs as a process inside a
+// server namespace, manages a real WireGuard interface (userspace wireguard-go), talks
+// to a Bot API stand-in over HTTP, and the config it hands out brings up a client in a
+// second namespace that pings the server through the tunnel.
+
+const ready = await realPartsGate();
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const TOKEN = '424242:e2e-token';
+const ADMIN = { id: 111001, first_name: 'Admin', username: 'boss', language_code: 'en' };
+const USER = { id: 222002, first_name: 'Ира <&>', username: 'ira', language_code: 'ru' };
+
+/**
+ * After the server drops and re-adds a peer it has no session with the client any more;
+ * the client notices and handshakes again within ~15 s (WireGuard's rekey timeout).
+ */
+async function pingsWithin(lab: NetnsLab, ip: string, ms: number): Promise<boolean> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
+    if (await lab.ping(lab.clientNs, ip, 1)) return true;
+  }
+  return false;
+}
+
+const buttonsOf = (m: SentMessage) =>
+  ((m.message.reply_markup as { inline_keyboard?: { text: string; callback_data?: string }[][] } | undefined)?.inline_keyboard ?? []).flat();
+
+describe.skipIf(!ready)('end to end on a real tunnel (VPN_FLAVOR=wireguard)', () => {
+  let lab: NetnsLab;
+  let api: StandInClient;
+  let bot: LabProcess | undefined;
+  let env: NodeJS.ProcessEnv;
+  let iface: string;
+  let serverTunnelIp: string;
+  const clientIface = () => `avc${lab.suffix}`;
+
+  const startBot = async () => {
+    const proc = lab.spawn(lab.serverNs, [process.execPath, path.join(ROOT, 'dist/main.js')], { env, cwd: lab.tmpDir });
+    bot = proc;
+    let exited = false;
+    void proc.exited.then(() => (exited = true));
+    for (const deadline = Date.now() + 30_000; !proc.output().includes('polling for updates'); ) {
+      if (exited || Date.now() > deadline) throw new Error(`the bot did not start:\n${proc.output()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+
+  beforeAll(async () => {
+    lab = await NetnsLab.create();
+    api = await StandInClient.start({ token: TOKEN, netns: lab.serverNs });
+    iface = `avs${lab.suffix}`;
+    const net = `10.${100 + randomInt(90)}.${randomInt(256)}`;
+    serverTunnelIp = `${net}.1`;
+    env = {
+      PATH: process.env.PATH,
+      ENV_FILE: path.join(lab.tmpDir, 'no.env'),
+      WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1',
+      BOT_TOKEN: TOKEN,
+      ADMIN_IDS: String(ADMIN.id),
+      TELEGRAM_API_ROOT: api.apiRoot,
+      DATA_DIR: path.join(lab.tmpDir, 'data'),
+      VPN_FLAVOR: 'wireguard',
+      VPN_INTERFACE: iface,
+      VPN_CONFIG_DIR: path.join(lab.tmpDir, 'wg'),
+      VPN_ENDPOINT: lab.serverIp,
+      VPN_PORT: String(20000 + randomInt(30000)),
+      VPN_SUBNET: `${net}.0/24`,
+      VPN_ALLOWED_IPS: `${net}.0/24`,
+      MONITOR_INTERVAL_SECONDS: '1',
+      LOG_LEVEL: 'debug',
+    };
+    lab.trackInterface(iface);
+    await startBot();
+  }, 90_000);
+
+  afterAll(async () => {
+    await bot?.stop(3000);
+    await api?.stop();
+    await lab?.cleanup();
+  }, 60_000);
+
+  it('/start → CAPTCHA → approve → the .conf and its QR bring up a client that pings the server; /status shows traffic', async () => {
+    const wg = (argv: string[]) => run(['wg', ...argv]);
+    expect((await wg(['show', iface, 'dump'])).stdout.trim().split('\n')).toHaveLength(1);
+    expect((await fs.stat(path.join(env.VPN_CONFIG_DIR!, `${iface}.conf`))).mode & 0o777).toBe(0o600);
+
+    await api.sendText(USER, '/start');
+    const q = await api.waitForMessage(USER.id, (m) => /Сколько будет/.test(m.message.text ?? ''));
+    const [, a, b] = /(\d+) \+ (\d+)/.exec(q.message.text!)!;
+    const right = buttonsOf(q).find((x) => x.text === String(Number(a) + Number(b)))!;
+    await api.pressButton(USER, q.message, right.callback_data!);
+
+    const request = await api.waitForMessage(ADMIN.id, (m) => buttonsOf(m).some((x) => x.callback_data === `apr:${USER.id}`));
+    expect(request.params.text).toContain('Ира &lt;&amp;&gt;');
+    const mark = await api.mark();
+    await api.pressButton(ADMIN, request.message, `apr:${USER.id}`);
+
+    const doc = await api.waitForMessage(USER.id, (m) => m.method === 'sendDocument', 15_000, mark);
+    const photo = await api.waitForMessage(USER.id, (m) => m.method === 'sendPhoto', 15_000, mark);
+    await api.waitForMessage(USER.id, (m) => /WireGuard/.test(m.message.text ?? ''), 15_000, mark);
+    const conf = Object.values(doc.files)[0]!.data.toString();
+    expect(conf).toContain(`Endpoint = ${lab.serverIp}:${env.VPN_PORT}`);
+    expect(conf).not.toMatch(/^Jc/m);
+
+    const png = path.join(lab.tmpDir, 'qr.png');
+    await fs.writeFile(png, Object.values(photo.files)[0]!.data);
+    expect((await run(['zbarimg', '--raw', '-q', png])).stdout.replace(/\n$/, '')).toBe(conf);
+
+    await lab.bringUpClient(conf, clientIface());
+    expect(await lab.ping(lab.clientNs, serverTunnelIp, 3)).toBe(true);
+
+    const dump = (await wg(['show', iface, 'dump'])).stdout;
+    expect(dump.trim().split('\n')).toHaveLength(2);
+
+    // The monitor runs every second; /status must show the ping's bytes both ways.
+    let status = '';
+    for (let i = 0; i < 20 && !/↓ [1-9].*↑ [1-9]/s.test(status); i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const m = await api.mark();
+      await api.sendText(USER, '/status');
+      status = (await api.waitForMessage(USER.id, (x) => /↓/.test(x.message.text ?? ''), 10_000, m)).message.text ?? '';
+    }
+    expect(status).toMatch(/↓ [1-9][\d.]* (B|KiB)/);
+    expect(status).toMatch(/↑ [1-9][\d.]* (B|KiB)/);
+  }, 120_000);
+
+  it('disable takes the peer off the live interface, enable brings the same one back', async () => {
+    await api.sendText(ADMIN, '/admin');
+    let mark = await api.mark();
+    const menu = await api.waitForMessage(ADMIN.id, (m) => /Admin menu/.test(m.message.text ?? ''));
+    await api.pressButton(ADMIN, menu.message, `dis:${USER.id}`);
+    await api.waitForMessage(USER.id, (m) => /приостановлен/.test(m.message.text ?? ''), 10_000, mark);
+    expect((await run(['wg', 'show', iface, 'dump'])).stdout.trim().split('\n')).toHaveLength(1);
+    expect(await lab.ping(lab.clientNs, serverTunnelIp, 1)).toBe(false);
+
+    mark = await api.mark();
+    await api.pressButton(ADMIN, menu.message, `ena:${USER.id}`);
+    await api.waitForMessage(USER.id, (m) => /снова активен/.test(m.message.text ?? ''), 10_000, mark);
+    expect((await run(['wg', 'show', iface, 'dump'])).stdout.trim().split('\n')).toHaveLength(2);
+    expect(await pingsWithin(lab, serverTunnelIp, 40_000)).toBe(true);
+  }, 60_000);
+
+  it('a restart reconciles the interface from the database and keeps the tunnel working; SIGTERM stops it in under 10 s', async () => {
+    const started = Date.now();
+    await bot!.stop(10_000);
+    const { code } = await bot!.exited;
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+
+    // Someone removed the peer by hand while the bot was down.
+    const peerKey = (await run(['wg', 'show', iface, 'peers'])).stdout.trim();
+    await run(['wg', 'set', iface, 'peer', peerKey, 'remove']);
+    expect(await lab.ping(lab.clientNs, serverTunnelIp, 1)).toBe(false);
+
+    await startBot();
+    expect((await run(['wg', 'show', iface, 'peers'])).stdout.trim()).toBe(peerKey);
+    expect(await pingsWithin(lab, serverTunnelIp, 40_000)).toBe(true);
+  }, 90_000);
+});

@@ -1,0 +1,70 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { resumeDeliveries } from '../../src/bot/messaging.js';
+import { peersOfUser } from '../../src/db/peers.js';
+import { findUser, requestAccess, transitionUser } from '../../src/db/users.js';
+import { ADMIN_A, createHarness, type Harness } from '../support/harness.js';
+import type { From } from '../support/recorder.js';
+
+const USER: From = { id: 6001, first_name: 'Nina', language_code: 'en' };
+
+describe('interrupted work and errors', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await createHarness({ captcha: false });
+  });
+  afterEach(() => h.close());
+
+  it('on start, an approval cut short by a crash gets its peer and its config delivered, once', async () => {
+    // Crash right after the status change, before the peer existed.
+    await requestAccess(h.db, USER, 0);
+    await transitionUser(h.db, USER.id, 'pending', 'active', ADMIN_A.id, 0);
+    await resumeDeliveries(h.bot.api, h.deps);
+    const [peer] = await peersOfUser(h.db, USER.id);
+    expect(h.wg.peers.has(peer!.public_key)).toBe(true);
+    expect(h.rec.find('sendDocument', USER.id)).toHaveLength(1);
+    await resumeDeliveries(h.bot.api, h.deps);
+    expect(h.rec.find('sendDocument', USER.id)).toHaveLength(1);
+    expect(await peersOfUser(h.db, USER.id)).toHaveLength(1);
+  });
+
+  it('a config that could not be delivered is sent on the next start', async () => {
+    await h.send(USER, '/start');
+    h.rec.failNext('sendDocument', 502, 'Bad Gateway');
+    await h.press(ADMIN_A, `apr:${USER.id}`);
+    expect((await peersOfUser(h.db, USER.id))[0]?.delivered_at).toBeNull();
+    expect(h.rec.last('sendMessage', ADMIN_A.id)?.payload.text).toContain('could not be delivered');
+    await resumeDeliveries(h.bot.api, h.deps);
+    expect(h.rec.find('sendDocument', USER.id).at(-1)?.files.document).toBeDefined();
+    expect((await peersOfUser(h.db, USER.id))[0]?.delivered_at).not.toBeNull();
+  });
+
+  it('/status and /config before approval explain the state instead of sending anything', async () => {
+    await h.send(USER, '/status');
+    expect(h.rec.last('sendMessage', USER.id)?.payload.text).toContain('/start');
+    await h.send(USER, '/config');
+    expect(h.rec.last('sendMessage', USER.id)?.payload.text).toContain('/start');
+    await h.send(USER, '/start');
+    await h.send(USER, '/config');
+    expect(h.rec.last('sendMessage', USER.id)?.payload.text).toContain('waiting');
+    expect(h.rec.find('sendDocument', USER.id)).toHaveLength(0);
+  });
+
+  it('an error inside a handler is logged and the user gets an apology, not silence', async () => {
+    await h.send(USER, '/start');
+    await h.press(ADMIN_A, `apr:${USER.id}`);
+    h.rec.failNext('sendPhoto', 500, 'Internal Server Error');
+    await h.send(USER, '/config');
+    expect(h.rec.last('sendMessage', USER.id)?.payload.text).toContain('Something went wrong');
+    expect(h.logs.some((l) => l.msg === 'update handling failed')).toBe(true);
+    expect((await findUser(h.db, USER.id))?.status).toBe('active');
+  });
+
+  it('no log line carries a private or preshared key', async () => {
+    await h.send(USER, '/start');
+    await h.press(ADMIN_A, `apr:${USER.id}`);
+    const [peer] = await peersOfUser(h.db, USER.id);
+    const all = JSON.stringify(h.logs);
+    expect(all).not.toContain(peer!.private_key);
+    expect(all).not.toContain(peer!.preshared_key);
+  });
+});

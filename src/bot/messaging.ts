@@ -83,7 +83,7 @@ export async function sendConfig(api: Api, deps: BotDeps, chatId: number, locale
   const t = deps.translator;
   const text = deps.vpn.clientConfig(peer);
   const amnezia = deps.vpn.settings.flavor === 'amneziawg';
-  await api.sendDocument(chatId, new InputFile(Buffer.from(text), clientConfigFileName(`andreyvpn-${peer.id}`)), {
+  await api.sendDocument(chatId, new InputFile(Buffer.from(text), clientConfigFileName(String(peer.id))), {
     ...HTML,
     caption: t.t(locale, 'config-caption', { ip: peer.ip }),
   });

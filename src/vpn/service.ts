@@ -146,11 +146,13 @@ export class VpnService {
     }
     try {
       await this.cli.setPeer(iface, { publicKey: peer.public_key, presharedKey: peer.preshared_key, ip: peer.ip });
+      await this.writeServerConfig();
     } catch (e) {
       await deletePeer(this.db, peer.id);
+      // Best effort: if this fails too, the next reconcile removes the peer the DB no longer has.
+      await this.cli.removePeer(iface, peer.public_key).catch(() => {});
       throw e;
     }
-    await this.writeServerConfig();
     this.log.info({ userId, ip: peer.ip, publicKey: peer.public_key }, 'peer added');
     return peer;
   }

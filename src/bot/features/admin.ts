@@ -129,15 +129,12 @@ function errorText(ctx: BotContext, error: unknown): string {
   return ctx.tr('error-vpn', { error: String(error instanceof Error ? error.message : error).slice(0, 500) });
 }
 
-/** Tells the user about a decision in their own language; a user who blocked the bot is only logged. */
-async function tellUser(ctx: BotContext, userId: number, key: string): Promise<boolean> {
+/** Tells the user about a decision in their own language. The decision stands either way, so a failure is only logged. */
+async function tellUser(ctx: BotContext, userId: number, key: string): Promise<void> {
   try {
     await ctx.api.sendMessage(userId, ctx.deps.translator.t(await localeOf(ctx.deps, userId), key), HTML);
-    return true;
   } catch (err) {
-    ctx.deps.log.warn({ err, userId }, 'could not message the user');
-    if (!isUnreachable(err)) throw err;
-    return false;
+    ctx.deps.log.warn({ err, userId, unreachable: isUnreachable(err) }, 'could not message the user');
   }
 }
 

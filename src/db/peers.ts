@@ -1,16 +1,9 @@
 import type { Kysely } from 'kysely';
-import type { Database, Peer, PeerStatus } from './schema.js';
+import type { Database, Peer, PeersTable, PeerStatus } from './schema.js';
 
 type Q = Kysely<Database>;
 
-export interface NewPeer {
-  user_id: number;
-  iface: string;
-  public_key: string;
-  private_key: string;
-  preshared_key: string;
-  ip: string;
-}
+export type NewPeer = Pick<PeersTable, 'user_id' | 'iface' | 'public_key' | 'private_key' | 'preshared_key' | 'ip'>;
 
 export async function insertPeer(db: Q, p: NewPeer, now: number): Promise<Peer> {
   return db

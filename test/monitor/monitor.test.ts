@@ -1,0 +1,56 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startMonitor } from '../../src/monitor/index.js';
+import { peersOfUser } from '../../src/db/peers.js';
+import { requestAccess, transitionUser } from '../../src/db/users.js';
+import { createHarness, type Harness } from '../support/harness.js';
+
+describe('monitor loop', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await createHarness();
+  });
+  afterEach(() => h.close());
+
+  it('reads the dump once per tick, never runs two ticks at once, and stop() waits for the running one', async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let dumps = 0;
+    const realDump = h.wg.dump.bind(h.wg);
+    h.wg.dump = async (iface) => {
+      dumps++;
+      maxInFlight = Math.max(maxInFlight, ++inFlight);
+      await new Promise((r) => setTimeout(r, 30));
+      inFlight--;
+      return realDump(iface);
+    };
+    const monitor = startMonitor({ db: h.db, vpn: h.vpn, log: h.deps.log, intervalMs: 10 });
+    await Promise.all([monitor.tick(), monitor.tick(), monitor.tick()]);
+    const last = monitor.tick();
+    await monitor.stop();
+    expect(inFlight).toBe(0);
+    await last;
+    expect(maxInFlight).toBe(1);
+    const after = dumps;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(dumps).toBe(after); // stopped means stopped
+    expect(dumps).toBeGreaterThanOrEqual(4);
+  });
+
+  it('a failing tick is logged and the next one still runs; traffic and reconcile use the same dump', async () => {
+    await requestAccess(h.db, { id: 1, first_name: 'A' }, 0);
+    await transitionUser(h.db, 1, 'pending', 'active', null, 0);
+    const peer = await h.vpn.addPeer(1);
+    const monitor = startMonitor({ db: h.db, vpn: h.vpn, log: h.deps.log, intervalMs: 3_600_000 });
+    h.wg.failing = 'Unable to access interface: No such device';
+    await monitor.tick();
+    expect(h.logs.some((l) => l.msg === 'monitor tick failed' && JSON.stringify(l).includes('No such device'))).toBe(true);
+    h.wg.failing = null;
+    h.wg.peers.delete(peer.public_key); // lost from the interface: reconcile puts it back
+    h.wg.calls.length = 0;
+    await monitor.tick();
+    await monitor.stop();
+    expect(h.wg.calls.filter((c) => c.startsWith('dump'))).toHaveLength(1);
+    expect(h.wg.peers.has(peer.public_key)).toBe(true);
+    expect((await peersOfUser(h.db, 1))[0]).toMatchObject({ rx_last: 0, tx_last: 0 });
+  });
+});

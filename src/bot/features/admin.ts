@@ -138,36 +138,28 @@ async function tellUser(ctx: BotContext, userId: number, key: string): Promise<v
   }
 }
 
-/** Common answer for a decision that lost the race or hit an unknown user. */
-async function answerNotApplied(ctx: BotContext, r: Decision): Promise<boolean> {
-  if (r.kind === 'not-found') {
-    await ctx.answerCallbackQuery({ text: ctx.tr('user-not-found'), show_alert: true });
-    return true;
-  }
-  if (r.kind === 'wrong-state') {
-    await ctx.answerCallbackQuery({ text: ctx.tr('already-decided', { status: ctx.tr(`label-${r.user.status}`) }), show_alert: true });
-    return true;
-  }
-  return false;
+/** A decision that lost the race or hit an unknown user: say so, and show where the user stands now. */
+async function answerNotApplied(ctx: BotContext, r: Decision, userId: number): Promise<boolean> {
+  if (r.kind !== 'not-found' && r.kind !== 'wrong-state') return false;
+  const text = r.kind === 'not-found' ? ctx.tr('user-not-found') : ctx.tr('already-decided', { status: ctx.tr(`label-${r.user.status}`) });
+  await ctx.answerCallbackQuery({ text, show_alert: true });
+  if (r.kind === 'wrong-state') await showCard(ctx, userId);
+  return true;
 }
 
 admin.callbackQuery(cb.approve.filter, async (ctx) => {
   const data = cb.approve.unpack(ctx.callbackQuery.data);
   if (!data) return ctx.answerCallbackQuery();
   const r = await ctx.deps.access.approve(data.userId, ctx.from.id);
-  if (await answerNotApplied(ctx, r)) {
-    if (r.kind === 'wrong-state') await editCurrent(ctx, await cardText(ctx, r.user));
-    return;
-  }
+  if (await answerNotApplied(ctx, r, data.userId)) return;
   if (r.kind !== 'ok') {
-    const error = 'error' in r ? r.error : undefined;
     await ctx.answerCallbackQuery({ text: ctx.tr('approve-failed-short'), show_alert: true });
     // The buttons stay on the request, so the admin can retry once the cause is fixed.
-    await ctx.api.sendMessage(ctx.from.id, errorText(ctx, error), HTML);
+    await ctx.api.sendMessage(ctx.from.id, errorText(ctx, 'error' in r ? r.error : undefined), HTML);
     return;
   }
   await ctx.answerCallbackQuery({ text: ctx.tr('approved-short') });
-  await closeApprovalMessages(ctx.api, ctx.deps, r.user, 'approval-approved-by', { admin: adminName(ctx) });
+  await closeApprovalMessages(ctx.api, ctx.deps, r.user, 'approval-approved-by', { admin: fullName(ctx.from) });
   const locale = await localeOf(ctx.deps, r.user.id);
   try {
     await ctx.api.sendMessage(r.user.id, ctx.deps.translator.t(locale, 'you-are-approved'), HTML);
@@ -178,20 +170,13 @@ admin.callbackQuery(cb.approve.filter, async (ctx) => {
   }
 });
 
-function adminName(ctx: BotContext): string {
-  return ctx.from ? fullName(ctx.from) : '?';
-}
-
 admin.callbackQuery(cb.reject.filter, async (ctx) => {
   const data = cb.reject.unpack(ctx.callbackQuery.data);
   if (!data) return ctx.answerCallbackQuery();
   const r = await ctx.deps.access.reject(data.userId, ctx.from.id);
-  if (await answerNotApplied(ctx, r)) {
-    if (r.kind === 'wrong-state') await editCurrent(ctx, await cardText(ctx, r.user));
-    return;
-  }
+  if (await answerNotApplied(ctx, r, data.userId) || r.kind !== 'ok') return;
   await ctx.answerCallbackQuery({ text: ctx.tr('rejected-short') });
-  if (r.kind === 'ok') await closeApprovalMessages(ctx.api, ctx.deps, r.user, 'approval-rejected-by', { admin: adminName(ctx) });
+  await closeApprovalMessages(ctx.api, ctx.deps, r.user, 'approval-rejected-by', { admin: fullName(ctx.from) });
   await tellUser(ctx, data.userId, 'you-are-rejected');
 });
 
@@ -206,7 +191,7 @@ for (const change of statusChanges) {
     const data = change.codec.unpack(ctx.callbackQuery.data);
     if (!data) return ctx.answerCallbackQuery();
     const r = await ctx.deps.access[change.run](data.userId, ctx.from.id);
-    if (await answerNotApplied(ctx, r)) return showCard(ctx, data.userId);
+    if (await answerNotApplied(ctx, r, data.userId)) return;
     await ctx.answerCallbackQuery({ text: ctx.tr(change.done) });
     const notice = r.kind === 'applied-later' ? ctx.tr('applied-later', { error: String(r.error).slice(0, 300) }) : undefined;
     await showCard(ctx, data.userId, notice);

@@ -12,6 +12,7 @@ captcha-passed-short = Correct!
 request-sent = 📨 Your request has been sent to the admins. You will get a message here as soon as they decide.
 
 status-pending = ⏳ Your request is waiting for an admin's approval.
+status-provisioning = ⚙️ Your request was approved; your configuration is being prepared.
 status-active = ✅ Your access is active. /config sends your configuration again.
 status-disabled = ⏸ Your access is suspended by an admin.
 status-rejected = 🚫 Your request was rejected.
@@ -64,6 +65,7 @@ users-header = 👥 <b>Users</b> — page { $page }/{ $pages }, { $total } in al
 users-line = <b>{ $name }</b> { $username } (<code>{ $id }</code>) — { $status }, { $traffic }, seen { $seen }
 
 label-pending = pending
+label-provisioning = being set up
 label-active = active
 label-disabled = disabled
 label-rejected = rejected

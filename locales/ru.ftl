@@ -12,6 +12,7 @@ captcha-passed-short = Верно!
 request-sent = 📨 Заявка отправлена администраторам. Вы получите сообщение здесь, как только они примут решение.
 
 status-pending = ⏳ Ваша заявка ждёт одобрения администратора.
+status-provisioning = ⚙️ Заявка одобрена, конфигурация готовится.
 status-active = ✅ Доступ активен. /config пришлёт конфигурацию ещё раз.
 status-disabled = ⏸ Доступ приостановлен администратором.
 status-rejected = 🚫 Ваша заявка отклонена.
@@ -64,6 +65,7 @@ users-header = 👥 <b>Пользователи</b> — страница { $page
 users-line = <b>{ $name }</b> { $username } (<code>{ $id }</code>) — { $status }, { $traffic }, был(а) { $seen }
 
 label-pending = ожидает
+label-provisioning = настраивается
 label-active = активен
 label-disabled = отключён
 label-rejected = отклонён

@@ -3,7 +3,7 @@ import type { Db } from './db/index.js';
 import { audit } from './db/misc.js';
 import { deletePeer, peersOfUser, setPeerStatus } from './db/peers.js';
 import type { Peer, User, UserStatus } from './db/schema.js';
-import { findUser, transitionUser } from './db/users.js';
+import { findUser, listUsersByStatus, transitionUser } from './db/users.js';
 import type { VpnService } from './vpn/service.js';
 
 export type Decision =
@@ -36,19 +36,40 @@ export class AccessService {
   }
 
   async approve(userId: number, adminId: number): Promise<Decision> {
-    const user = await this.decide(userId, ['pending'], 'active', adminId);
+    const user = await this.decide(userId, ['pending'], 'provisioning', adminId);
     if ('kind' in user) return user;
+    return this.provision(user, adminId);
+  }
+
+  /**
+   * provisioning → active once the peer is stored, on the interface and in the config file;
+   * back to pending if that fails, so nobody is "approved" without a working peer.
+   */
+  private async provision(user: User, actorId: number | null): Promise<Decision> {
+    const userId = user.id;
     try {
-      const peer = await this.vpn.addPeer(userId);
-      await audit(this.db, { actorId: adminId, action: 'approve', userId, details: { ip: peer.ip } }, this.now());
-      return { kind: 'ok', user, peers: [peer] };
+      const existing = (await peersOfUser(this.db, userId)).filter((p) => p.status === 'active');
+      // A peer stored before a crash is reused: reconcile at start has already put it back on the interface.
+      const peers = existing.length ? existing : [await this.vpn.addPeer(userId)];
+      await transitionUser(this.db, userId, 'provisioning', 'active', actorId ?? user.decided_by, this.now());
+      await audit(this.db, { actorId, action: 'approve', userId, details: { ips: peers.map((p) => p.ip) } }, this.now());
+      return { kind: 'ok', user: { ...user, status: 'active' }, peers };
     } catch (error) {
-      // Roll back so that nobody is "approved" without a working peer; the admin can retry.
-      await transitionUser(this.db, userId, 'active', 'pending', null, this.now());
-      await audit(this.db, { actorId: adminId, action: 'approve_failed', userId, details: { error: String(error) } }, this.now());
-      this.log.error({ err: error, userId }, 'approval failed, user back to pending');
+      await transitionUser(this.db, userId, 'provisioning', 'pending', null, this.now());
+      await audit(this.db, { actorId, action: 'approve_failed', userId, details: { error: String(error) } }, this.now());
+      this.log.error({ err: error, userId }, 'provisioning failed, user back to pending');
       return { kind: 'failed', user: { ...user, status: 'pending' }, error };
     }
+  }
+
+  /** At start: approvals a crash interrupted are finished (or rolled back to pending). */
+  async recoverInterrupted(): Promise<Decision[]> {
+    const results: Decision[] = [];
+    for (const user of await listUsersByStatus(this.db, 'provisioning', 10_000)) {
+      this.log.warn({ userId: user.id }, 'finishing an approval interrupted by a restart');
+      results.push(await this.provision(user, null));
+    }
+    return results;
   }
 
   async reject(userId: number, adminId: number): Promise<Decision> {

@@ -1,6 +1,6 @@
 import { type Api, GrammyError, InlineKeyboard, InputFile } from 'grammy';
 import { approvalMessages, deleteApprovalMessages, getChatLocale, saveApprovalMessage } from '../db/misc.js';
-import { activeUsersWithoutPeers, markDelivered, undeliveredPeers } from '../db/peers.js';
+import { markDelivered, undeliveredPeers } from '../db/peers.js';
 import type { Peer, User } from '../db/schema.js';
 import { renderQrPng } from '../vpn/qr.js';
 import { clientConfigFileName } from '../vpn/render.js';
@@ -96,16 +96,12 @@ export async function sendConfig(api: Api, deps: BotDeps, chatId: number, locale
 }
 
 /**
- * Finishes approvals that a crash or an outage interrupted: active users get their
- * missing peer, and every config not yet delivered is sent.
+ * At start: approvals a crash interrupted are finished (or rolled back, and the admins asked
+ * again), and every config not yet delivered is sent.
  */
 export async function resumeDeliveries(api: Api, deps: BotDeps): Promise<void> {
-  for (const userId of await activeUsersWithoutPeers(deps.db)) {
-    try {
-      await deps.vpn.addPeer(userId);
-    } catch (err) {
-      deps.log.error({ err, userId }, 'could not create the missing peer of an active user');
-    }
+  for (const r of await deps.access.recoverInterrupted()) {
+    if (r.kind === 'failed') await notifyAdmins(api, deps, r.user);
   }
   for (const peer of await undeliveredPeers(deps.db)) {
     try {

@@ -82,15 +82,3 @@ export function undeliveredPeers(db: Q): Promise<Peer[]> {
     .where('peers.delivered_at', 'is', null)
     .execute();
 }
-
-/** Active users without any peer: approved, then interrupted before the peer was stored. */
-export async function activeUsersWithoutPeers(db: Q): Promise<number[]> {
-  const rows = await db
-    .selectFrom('users')
-    .leftJoin('peers', 'peers.user_id', 'users.id')
-    .select('users.id')
-    .where('users.status', '=', 'active')
-    .where('peers.id', 'is', null)
-    .execute();
-  return rows.map((r) => r.id);
-}

@@ -1,6 +1,8 @@
 import type { Generated, Insertable, Selectable } from 'kysely';
 
-export type UserStatus = 'pending' | 'active' | 'disabled' | 'rejected' | 'revoked';
+// pending → provisioning → active: the middle state is persisted so that a crash during
+// peer creation is finished (or rolled back) on the next start.
+export type UserStatus = 'pending' | 'provisioning' | 'active' | 'disabled' | 'rejected' | 'revoked';
 export type PeerStatus = 'active' | 'disabled';
 
 // Timestamps are epoch milliseconds.

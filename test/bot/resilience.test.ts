@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resumeDeliveries } from '../../src/bot/messaging.js';
 import { peersOfUser } from '../../src/db/peers.js';
-import { findUser, requestAccess, transitionUser } from '../../src/db/users.js';
+import { findUser } from '../../src/db/users.js';
 import { ADMIN_A, createHarness, type Harness } from '../support/harness.js';
 import type { From } from '../support/recorder.js';
 
@@ -13,19 +13,6 @@ describe('interrupted work and errors', () => {
     h = await createHarness({ captcha: false });
   });
   afterEach(() => h.close());
-
-  it('on start, an approval cut short by a crash gets its peer and its config delivered, once', async () => {
-    // Crash right after the status change, before the peer existed.
-    await requestAccess(h.db, USER, 0);
-    await transitionUser(h.db, USER.id, 'pending', 'active', ADMIN_A.id, 0);
-    await resumeDeliveries(h.bot.api, h.deps);
-    const [peer] = await peersOfUser(h.db, USER.id);
-    expect(h.wg.peers.has(peer!.public_key)).toBe(true);
-    expect(h.rec.find('sendDocument', USER.id)).toHaveLength(1);
-    await resumeDeliveries(h.bot.api, h.deps);
-    expect(h.rec.find('sendDocument', USER.id)).toHaveLength(1);
-    expect(await peersOfUser(h.db, USER.id)).toHaveLength(1);
-  });
 
   it('a config that could not be delivered is sent on the next start', async () => {
     await h.send(USER, '/start');

@@ -17,6 +17,8 @@ export const ADMIN_A: From = { id: 900001, first_name: 'Alice', username: 'alice
 export const ADMIN_B: From = { id: 900002, first_name: 'Boris', username: 'boris_admin', language_code: 'ru' };
 
 export interface HarnessOptions {
+  /** Reuse the state (database, config dir) and interface of an earlier harness: a restart. */
+  restartOf?: { dir: string; wg: FakeWg };
   captcha?: boolean;
   subnet?: string;
   flavor?: VpnSettings['flavor'];
@@ -24,7 +26,7 @@ export interface HarnessOptions {
 
 /** A bot wired to real parts (migrated SQLite file, real VpnService and renderers) and an in-memory interface. */
 export async function createHarness(opts: HarnessOptions = {}) {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'avpn-bot-'));
+  const dir = opts.restartOf?.dir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'avpn-bot-')));
   const db: Db = await openSqlite(path.join(dir, 'bot.db'));
   await migrate(db);
   const logs: Record<string, any>[] = [];
@@ -39,7 +41,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
   );
   let clock = Date.UTC(2026, 10, 1, 12, 0, 0);
   const now = () => clock;
-  const wg = new FakeWg();
+  const wg = opts.restartOf?.wg ?? new FakeWg();
   const settings: VpnSettings = {
     flavor: opts.flavor ?? 'amneziawg',
     iface: 'awg0',
@@ -97,6 +99,10 @@ export async function createHarness(opts: HarnessOptions = {}) {
     async close() {
       await db.destroy();
       await fs.rm(dir, { recursive: true, force: true });
+    },
+    /** Closes the database but keeps the files, as a killed process would. */
+    async crash() {
+      await db.destroy();
     },
   };
   return h;

@@ -107,6 +107,9 @@ you-are-disabled = ⏸ Your VPN access was suspended by an admin.
 you-are-enabled = ▶️ Your VPN access is active again. Your configuration is unchanged.
 you-are-revoked = Your VPN access was revoked. Send /start to ask again.
 
+monitor-interface-down = ⚠️ The VPN interface <code>{ $iface }</code> is gone. Bringing it back with every peer…
+monitor-interface-restored = ✅ The VPN interface <code>{ $iface }</code> is back up with its peers.
+
 button-outdated = This button is no longer active.
 unknown-message = I did not understand that. /help lists what I can do.
 error-generic = ⚠️ Something went wrong. Please try again later.

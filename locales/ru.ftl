@@ -107,6 +107,9 @@ you-are-disabled = ⏸ Ваш доступ к VPN приостановлен а�
 you-are-enabled = ▶️ Ваш доступ к VPN снова активен. Конфигурация не изменилась.
 you-are-revoked = Ваш доступ к VPN отозван. Отправьте /start, чтобы подать заявку снова.
 
+monitor-interface-down = ⚠️ Интерфейс VPN <code>{ $iface }</code> пропал. Поднимаю его заново со всеми пирами…
+monitor-interface-restored = ✅ Интерфейс VPN <code>{ $iface }</code> снова работает, пиры восстановлены.
+
 button-outdated = Эта кнопка больше не действует.
 unknown-message = Не понял. /help покажет, что я умею.
 error-generic = ⚠️ Что-то пошло не так. Попробуйте позже.

@@ -6,7 +6,7 @@ import { AccessService } from './access.js';
 import { createBot } from './bot/create-bot.js';
 import type { BotDeps } from './bot/context.js';
 import { LOCALES, Translator } from './bot/i18n.js';
-import { resumeDeliveries } from './bot/messaging.js';
+import { broadcastToAdmins, resumeDeliveries } from './bot/messaging.js';
 import { ConfigError, loadConfig } from './config.js';
 import { migrate, openSqlite } from './db/index.js';
 import { createLogger } from './logger.js';
@@ -75,7 +75,13 @@ async function main(): Promise<void> {
   }
 
   await resumeDeliveries(bot.api, deps);
-  const monitor = startMonitor({ db, vpn, log: log.child({ module: 'monitor' }), intervalMs: config.monitorIntervalMs });
+  const monitor = startMonitor({
+    db,
+    vpn,
+    log: log.child({ module: 'monitor' }),
+    intervalMs: config.monitorIntervalMs,
+    onEvent: (e) => broadcastToAdmins(bot.api, deps, `monitor-${e.kind}`, { iface: e.iface }),
+  });
   const runner = run(bot);
   log.info('polling for updates');
 

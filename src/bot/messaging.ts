@@ -44,6 +44,17 @@ export function approvalKeyboard(deps: BotDeps, locale: string, userId: number):
     .text(t.t(locale, 'btn-reject'), cb.reject.pack({ userId }));
 }
 
+/** A notice to every admin, each in their language; an unreachable admin is only logged. */
+export async function broadcastToAdmins(api: Api, deps: BotDeps, key: string, params: Record<string, string | number> = {}): Promise<void> {
+  for (const adminId of deps.adminIds) {
+    try {
+      await api.sendMessage(adminId, deps.translator.t(await localeOf(deps, adminId), key, params), HTML);
+    } catch (err) {
+      deps.log.warn({ err, adminId }, 'could not notify an admin');
+    }
+  }
+}
+
 /** Sends the approval request to every admin and remembers the messages so all can be updated later. */
 export async function notifyAdmins(api: Api, deps: BotDeps, user: User): Promise<void> {
   for (const adminId of deps.adminIds) {

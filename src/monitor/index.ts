@@ -3,24 +3,66 @@ import type { Db } from '../db/index.js';
 import type { VpnService } from '../vpn/service.js';
 import { recordTraffic } from './traffic.js';
 
+export type MonitorEvent = { kind: 'interface-down'; iface: string } | { kind: 'interface-restored'; iface: string; peers: number };
+
 export interface Monitor {
   /** Runs one tick now (waits for a running one first); ticks never overlap. */
   tick(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Every interval: one dump, traffic recorded in one transaction, then the interface reconciled from the DB. */
-export function startMonitor(deps: { db: Db; vpn: VpnService; log: Logger; intervalMs: number }): Monitor {
+export interface MonitorDeps {
+  db: Db;
+  vpn: VpnService;
+  log: Logger;
+  intervalMs: number;
+  /** Told once when the interface disappears and once when it is back (e.g. to message the admins). */
+  onEvent?: (e: MonitorEvent) => Promise<void>;
+}
+
+/**
+ * Every interval: one dump, traffic recorded in one transaction, then the interface reconciled
+ * from the DB. An interface that vanished (its daemon killed, the module reloaded) is brought
+ * back with all its peers; the changed ifindex then zeroes the traffic baselines.
+ */
+export function startMonitor(deps: MonitorDeps): Monitor {
   const { db, vpn, log, intervalMs } = deps;
+  const iface = vpn.settings.iface;
   let running: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  let down = false;
+
+  const emit = async (e: MonitorEvent) => {
+    try {
+      await deps.onEvent?.(e);
+    } catch (err) {
+      log.warn({ err, event: e.kind }, 'could not report a monitor event');
+    }
+  };
+
+  const restore = async () => {
+    if (!down) {
+      down = true;
+      log.error({ iface }, 'the VPN interface is gone; bringing it back');
+      await emit({ kind: 'interface-down', iface });
+    }
+    try {
+      const r = await vpn.start();
+      down = false;
+      log.info({ iface, ...r }, 'VPN interface restored');
+      await emit({ kind: 'interface-restored', iface, peers: r.added.length });
+    } catch (err) {
+      log.error({ err, iface }, 'could not bring the VPN interface back; retrying next tick');
+    }
+  };
 
   const once = async () => {
     try {
       const ifindex = await vpn.ifindex();
+      if (ifindex === null) return await restore();
       const dump = await vpn.readDump();
-      const updates = await recordTraffic(db, vpn.settings.iface, dump, ifindex);
+      const updates = await recordTraffic(db, iface, dump, ifindex);
       log.debug({ updated: updates.length }, 'traffic recorded');
       await vpn.reconcile(dump);
     } catch (err) {

@@ -146,6 +146,22 @@ describe.skipIf(!ready)('end to end on a real tunnel (VPN_FLAVOR=wireguard)', ()
     expect(await pingsWithin(lab, serverTunnelIp, 40_000)).toBe(true);
   }, 60_000);
 
+  it('a killed wireguard-go is noticed by the monitor: the interface comes back with its peer and the admin is told', async () => {
+    const pids = (await run(['ip', 'netns', 'pids', lab.serverNs])).stdout.split(/\s+/).filter(Boolean);
+    const daemon = [];
+    for (const pid of pids) {
+      const cmd = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (cmd.split('\0').includes(iface) && cmd.includes('wireguard-go')) daemon.push(Number(pid));
+    }
+    expect(daemon).toHaveLength(1);
+    const mark = await api.mark();
+    process.kill(daemon[0]!, 'SIGKILL');
+    await api.waitForMessage(ADMIN.id, (m) => /is gone/.test(m.message.text ?? ''), 15_000, mark);
+    await api.waitForMessage(ADMIN.id, (m) => /back up/.test(m.message.text ?? ''), 30_000, mark);
+    expect((await run(['wg', 'show', iface, 'dump'])).stdout.trim().split('\n')).toHaveLength(2);
+    expect(await pingsWithin(lab, serverTunnelIp, 40_000)).toBe(true);
+  }, 90_000);
+
   it('a restart reconciles the interface from the database and keeps the tunnel working; SIGTERM stops it in under 10 s', async () => {
     const started = Date.now();
     await bot!.stop(10_000);

@@ -54,3 +54,39 @@ describe('monitor loop', () => {
     expect((await peersOfUser(h.db, 1))[0]).toMatchObject({ rx_last: 0, tx_last: 0 });
   });
 });
+
+describe('interface gone', () => {
+  it('is brought back with every active peer, the admins hear of it once, and counted traffic is kept', async () => {
+    const h = await createHarness();
+    try {
+      await requestAccess(h.db, { id: 1, first_name: 'A' }, 0);
+      await transitionUser(h.db, 1, 'pending', 'active', null, 0);
+      const peer = await h.vpn.addPeer(1);
+      const events: string[] = [];
+      const monitor = startMonitor({ db: h.db, vpn: h.vpn, log: h.deps.log, intervalMs: 3_600_000, onEvent: async (e) => void events.push(e.kind) });
+      h.wg.traffic(peer.public_key, 1000, 2000, 1_800_000_000);
+      await monitor.tick();
+
+      // The daemon dies: the device and its peers are gone.
+      h.wg.up_ = false;
+      h.wg.peers.clear();
+      h.wg.failing = 'Unable to access interface: No such device';
+      await monitor.tick();
+      await monitor.tick();
+      expect(events).toEqual(['interface-down']);
+      h.wg.failing = null;
+      h.wg.index = 99;
+      await monitor.tick();
+      expect(events).toEqual(['interface-down', 'interface-restored']);
+      expect(h.wg.up_).toBe(true);
+      expect(h.wg.peers.has(peer.public_key)).toBe(true);
+
+      h.wg.traffic(peer.public_key, 10, 20, 1_800_000_100);
+      await monitor.tick();
+      await monitor.stop();
+      expect((await peersOfUser(h.db, 1))[0]).toMatchObject({ rx_total: 1010, tx_total: 2020 });
+    } finally {
+      await h.close();
+    }
+  });
+});

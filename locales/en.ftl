@@ -76,6 +76,7 @@ card =
     ID: <code>{ $id }</code>
     Status: { $status }
     Since: { $since }
+card-blocked = 🚫 Blocked the bot on { $since }
 card-peer = 🔹 <code>{ $ip }</code> ({ $state }) ↓ { $down } ↑ { $up }, handshake: { $handshake }
 user-not-found = User not found.
 revoke-confirm = Revoke access of <b>{ $name }</b> { $username } (<code>{ $id }</code>)? Their keys are deleted; they can ask again.
@@ -110,6 +111,7 @@ you-are-revoked = Your VPN access was revoked. Send /start to ask again.
 monitor-interface-down = ⚠️ The VPN interface <code>{ $iface }</code> is gone. Bringing it back with every peer…
 monitor-interface-restored = ✅ The VPN interface <code>{ $iface }</code> is back up with its peers.
 
+rate-limited = Too many requests. Please wait a few seconds.
 button-outdated = This button is no longer active.
 unknown-message = I did not understand that. /help lists what I can do.
 error-generic = ⚠️ Something went wrong. Please try again later.

@@ -76,6 +76,7 @@ card =
     ID: <code>{ $id }</code>
     Статус: { $status }
     С нами с: { $since }
+card-blocked = 🚫 Заблокировал(а) бота { $since }
 card-peer = 🔹 <code>{ $ip }</code> ({ $state }) ↓ { $down } ↑ { $up }, рукопожатие: { $handshake }
 user-not-found = Пользователь не найден.
 revoke-confirm = Отозвать доступ у <b>{ $name }</b> { $username } (<code>{ $id }</code>)? Ключи будут удалены; пользователь сможет подать заявку снова.
@@ -110,6 +111,7 @@ you-are-revoked = Ваш доступ к VPN отозван. Отправьте 
 monitor-interface-down = ⚠️ Интерфейс VPN <code>{ $iface }</code> пропал. Поднимаю его заново со всеми пирами…
 monitor-interface-restored = ✅ Интерфейс VPN <code>{ $iface }</code> снова работает, пиры восстановлены.
 
+rate-limited = Слишком много запросов. Подождите несколько секунд.
 button-outdated = Эта кнопка больше не действует.
 unknown-message = Не понял. /help покажет, что я умею.
 error-generic = ⚠️ Что-то пошло не так. Попробуйте позже.

@@ -3,12 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { run } from '@grammyjs/runner';
 import { AccessService } from './access.js';
+import { installApiTransformers } from './bot/api.js';
 import { createBot } from './bot/create-bot.js';
 import type { BotDeps } from './bot/context.js';
 import { LOCALES, Translator } from './bot/i18n.js';
 import { broadcastToAdmins, resumeDeliveries } from './bot/messaging.js';
 import { ConfigError, loadConfig } from './config.js';
 import { migrate, openSqlite } from './db/index.js';
+import { setBlocked } from './db/users.js';
 import { createLogger } from './logger.js';
 import { startMonitor } from './monitor/index.js';
 import { createCli } from './vpn/cli.js';
@@ -35,6 +37,8 @@ async function main(): Promise<void> {
   const config = readConfig();
   // Everything we write (database, server config, logs) holds secrets: owner-only.
   process.umask(0o077);
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(config.dataDir, 0o700);
   const log = createLogger(config.logLevel);
 
   const db = await openSqlite(config.databasePath);
@@ -57,7 +61,8 @@ async function main(): Promise<void> {
     now: Date.now,
     randomInt: (max) => randomInt(max),
   };
-  const bot = createBot(config.botToken, deps, { botConfig: { client: { apiRoot: config.telegramApiRoot } } });
+  const bot = createBot(config.botToken, deps, { client: { apiRoot: config.telegramApiRoot } });
+  installApiTransformers(bot.api, { log: deps.log, onBlocked: (chatId) => setBlocked(db, chatId, Date.now()) });
   await bot.init();
   log.info({ username: bot.botInfo.username }, 'bot connected');
 

@@ -1,25 +1,20 @@
-import { autoRetry } from '@grammyjs/auto-retry';
-import { apiThrottler } from '@grammyjs/transformer-throttler';
 import { Bot, type BotConfig, GrammyError, HttpError } from 'grammy';
 import { setChatLocale } from '../db/misc.js';
 import type { BotContext, BotDeps } from './context.js';
 import { adminFeature } from './features/admin.js';
+import { membership } from './features/membership.js';
 import { onboarding } from './features/onboarding.js';
 import { unhandled } from './features/unhandled.js';
 import { userFeature } from './features/user.js';
 import { negotiateLocale } from './i18n.js';
+import { rateLimit } from './rate-limit.js';
 
-export interface CreateBotOptions {
-  botConfig?: BotConfig<BotContext>;
-  /** Telegram's rate limits (30 msg/s, ~1/s per chat); off in fast in-process tests. */
-  throttle?: boolean;
-}
+/** The bot's update handling; its outgoing-call policy is installed separately (installApiTransformers) so tests can put a recorder beneath it. */
+export function createBot(token: string, deps: BotDeps, botConfig?: BotConfig<BotContext>): Bot<BotContext> {
+  const bot = new Bot<BotContext>(token, botConfig);
 
-export function createBot(token: string, deps: BotDeps, opts: CreateBotOptions = {}): Bot<BotContext> {
-  const bot = new Bot<BotContext>(token, opts.botConfig);
-  if (opts.throttle !== false) bot.api.config.use(apiThrottler());
-  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60 }));
-
+  // The bot talks only in private chats; group and channel updates are ignored.
+  bot.drop((ctx) => ctx.chat?.type !== 'private');
   bot.use(async (ctx, next) => {
     ctx.deps = deps;
     ctx.isAdmin = ctx.from !== undefined && deps.adminIds.includes(ctx.from.id);
@@ -29,6 +24,8 @@ export function createBot(token: string, deps: BotDeps, opts: CreateBotOptions =
     if (ctx.chat?.type === 'private') await setChatLocale(deps.db, ctx.chat.id, ctx.locale);
     await next();
   });
+
+  bot.use(rateLimit({ max: 20, windowMs: 10_000, now: deps.now }));
 
   const features = bot.errorBoundary(async (err) => {
     const ctx = err.ctx;
@@ -40,7 +37,7 @@ export function createBot(token: string, deps: BotDeps, opts: CreateBotOptions =
       // Already failing; the log line above is what matters.
     }
   });
-  features.use(onboarding, userFeature, adminFeature, unhandled);
+  features.use(membership, onboarding, userFeature, adminFeature, unhandled);
 
   bot.catch((err) => {
     const e = err.error;

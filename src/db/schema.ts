@@ -16,6 +16,8 @@ export interface UsersTable {
   updated_at: number;
   decided_by: number | null;
   decided_at: number | null;
+  /** When Telegram last answered 403 for this user (blocked the bot); null when reachable. */
+  blocked_at: number | null;
 }
 
 export interface CaptchasTable {

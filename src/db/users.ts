@@ -10,6 +10,11 @@ export interface Profile {
   username?: string | undefined;
 }
 
+// Telegram caps names at 64 and usernames at 32 characters; the caps here hold whatever arrives.
+function profileColumns(p: Profile) {
+  return { first_name: p.first_name.slice(0, 64), last_name: p.last_name?.slice(0, 64) ?? null, username: p.username?.slice(0, 32) ?? null };
+}
+
 export function findUser(db: Q, id: number): Promise<User | undefined> {
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }
@@ -20,9 +25,7 @@ export async function requestAccess(db: Q, p: Profile, now: number): Promise<boo
     .insertInto('users')
     .values({
       id: p.id,
-      first_name: p.first_name,
-      last_name: p.last_name ?? null,
-      username: p.username ?? null,
+      ...profileColumns(p),
       status: 'pending',
       created_at: now,
       updated_at: now,
@@ -37,7 +40,7 @@ export async function requestAccess(db: Q, p: Profile, now: number): Promise<boo
 export async function updateProfile(db: Q, p: Profile, now: number): Promise<void> {
   await db
     .updateTable('users')
-    .set({ first_name: p.first_name, last_name: p.last_name ?? null, username: p.username ?? null, updated_at: now })
+    .set({ ...profileColumns(p), updated_at: now })
     .where('id', '=', p.id)
     .execute();
 }
@@ -61,6 +64,16 @@ export async function transitionUser(
     .where('status', 'in', Array.isArray(from) ? from : [from])
     .executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
+}
+
+/** Marks or clears "blocked the bot"; only writes when it changes. */
+export async function setBlocked(db: Q, id: number, at: number | null): Promise<void> {
+  await db
+    .updateTable('users')
+    .set({ blocked_at: at })
+    .where('id', '=', id)
+    .where('blocked_at', at === null ? 'is not' : 'is', null)
+    .execute();
 }
 
 export function listUsersByStatus(db: Q, status: UserStatus, limit = 50): Promise<User[]> {

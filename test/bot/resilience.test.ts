@@ -16,7 +16,7 @@ describe('interrupted work and errors', () => {
 
   it('a config that could not be delivered is sent on the next start', async () => {
     await h.send(USER, '/start');
-    h.rec.failNext('sendDocument', 502, 'Bad Gateway');
+    h.rec.failNext('sendDocument', 400, 'Bad Request: wrong file identifier/HTTP URL specified');
     await h.press(ADMIN_A, `apr:${USER.id}`);
     expect((await peersOfUser(h.db, USER.id))[0]?.delivered_at).toBeNull();
     expect(h.rec.last('sendMessage', ADMIN_A.id)?.payload.text).toContain('could not be delivered');
@@ -39,7 +39,7 @@ describe('interrupted work and errors', () => {
   it('an error inside a handler is logged and the user gets an apology, not silence', async () => {
     await h.send(USER, '/start');
     await h.press(ADMIN_A, `apr:${USER.id}`);
-    h.rec.failNext('sendPhoto', 500, 'Internal Server Error');
+    h.rec.failNext('sendPhoto', 400, 'Bad Request: IMAGE_PROCESS_FAILED');
     await h.send(USER, '/config');
     expect(h.rec.last('sendMessage', USER.id)?.payload.text).toContain('Something went wrong');
     expect(h.logs.some((l) => l.msg === 'update handling failed')).toBe(true);

@@ -6,9 +6,11 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { AccessService } from '../../src/access.js';
 import type { BotDeps } from '../../src/bot/context.js';
+import { installApiTransformers } from '../../src/bot/api.js';
 import { createBot } from '../../src/bot/create-bot.js';
 import { Translator } from '../../src/bot/i18n.js';
 import { type Db, migrate, openSqlite } from '../../src/db/index.js';
+import { setBlocked } from '../../src/db/users.js';
 import { VpnService, type VpnSettings } from '../../src/vpn/service.js';
 import { FakeWg } from './fake-wg.js';
 import { BOT_INFO, Recorder, callbackUpdate, textUpdate, type Call, type From } from './recorder.js';
@@ -66,9 +68,10 @@ export async function createHarness(opts: HarnessOptions = {}) {
     now,
     randomInt: (max) => randomInt(max),
   };
-  const bot = createBot('123:TEST', deps, { botConfig: { botInfo: BOT_INFO }, throttle: false });
+  const bot = createBot('123:TEST', deps, { botInfo: BOT_INFO });
   const rec = new Recorder();
   rec.install(bot);
+  installApiTransformers(bot.api, { log, throttle: false, onBlocked: (chatId) => setBlocked(db, chatId, now()) });
   await bot.init();
 
   const h = {
@@ -99,6 +102,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     async close() {
       await db.destroy();
       await fs.rm(dir, { recursive: true, force: true });
+      if (rec.violations.length) throw new Error(`Telegram would have refused:\n${rec.violations.join('\n')}`);
     },
     /** Closes the database but keeps the files, as a killed process would. */
     async crash() {

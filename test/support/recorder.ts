@@ -1,4 +1,4 @@
-import { type Bot, GrammyError, InputFile } from 'grammy';
+import { type Bot, InputFile } from 'grammy';
 import type { Update, UserFromGetMe } from 'grammy/types';
 import { parseTelegramHtml } from './telegram-html.js';
 
@@ -7,6 +7,7 @@ export interface Call {
   payload: Record<string, any>;
   files: Record<string, { name: string | undefined; data: Buffer }>;
   result?: any;
+  error?: string;
 }
 
 export const BOT_INFO: UserFromGetMe = {
@@ -31,17 +32,27 @@ async function bytesOf(f: InputFile): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
+class Refusal extends Error {
+  constructor(readonly description: string) {
+    super(description);
+  }
+}
+
 /**
- * A recording API transformer for in-process tests: no HTTP, but realistic results
- * (message objects with ids) and Telegram's checks on what the bot sends: HTML that
- * parses, text and caption lengths, callback data ≤ 64 bytes.
+ * Stands in for the network beneath the bot's own API transformers in in-process tests:
+ * no HTTP, but realistic results (message objects with ids) and Telegram's answers, including
+ * its refusals (400 for bad HTML, lengths, callback data over 64 bytes). A refusal the test did
+ * not ask for is also kept in `violations`, which the harness checks, so a fallback that hides
+ * unescaped text cannot hide it from the tests.
  */
 export class Recorder {
   readonly calls: Call[] = [];
+  readonly violations: string[] = [];
   private nextId = new Map<number, number>();
-  private faults: { method: string; code: number; description: string }[] = [];
+  private faults: { method: string; code: number; description: string; parameters?: { retry_after?: number } }[] = [];
   private texts = new Map<string, string>();
 
+  /** Install before the bot's own transformers, so they wrap it as they wrap the network. */
   install(bot: Bot<any>): void {
     bot.api.config.use(async (_prev, method, payload) => {
       const p = { ...(payload as Record<string, any>) };
@@ -57,29 +68,42 @@ export class Recorder {
       const fault = this.faults.findIndex((f) => f.method === method);
       if (fault >= 0) {
         const f = this.faults.splice(fault, 1)[0]!;
-        throw new GrammyError(`Call to '${method}' failed!`, { ok: false, error_code: f.code, description: f.description }, method, payload as any);
+        call.error = f.description;
+        return { ok: false, error_code: f.code, description: f.description, parameters: f.parameters } as any;
       }
-      this.validate(method, p);
-      call.result = this.result(method, p);
+      try {
+        this.validate(method, p);
+        call.result = this.result(method, p);
+      } catch (e) {
+        if (!(e instanceof Refusal)) throw e;
+        call.error = e.description;
+        if (!/message is not modified/.test(e.description)) this.violations.push(`${method}: ${e.description}`);
+        return { ok: false, error_code: 400, description: e.description } as any;
+      }
       return { ok: true, result: call.result } as any;
     });
   }
 
-  failNext(method: string, code: number, description: string): void {
-    this.faults.push({ method, code, description });
+  failNext(method: string, code: number, description: string, parameters?: { retry_after?: number }): void {
+    this.faults.push({ method, code, description, parameters });
   }
 
   private validate(method: string, p: Record<string, any>): void {
-    const bad = (d: string) => {
-      throw new Error(`${method}: Telegram would refuse this: ${d}`);
-    };
     for (const field of ['text', 'caption'] as const) {
       if (typeof p[field] !== 'string') continue;
-      const visible = p.parse_mode === 'HTML' ? parseTelegramHtml(p[field]).text : p[field];
-      if (visible.length > (field === 'text' ? 4096 : 1024)) bad(`${field} too long`);
+      let visible: string = p[field];
+      if (p.parse_mode === 'HTML') {
+        try {
+          visible = parseTelegramHtml(p[field]).text;
+        } catch (e) {
+          throw new Refusal(`Bad Request: ${(e as Error).message}`);
+        }
+      }
+      if (field === 'text' && visible.length > 4096) throw new Refusal('Bad Request: message is too long');
+      if (field === 'caption' && visible.length > 1024) throw new Refusal('Bad Request: message caption is too long');
     }
     for (const row of p.reply_markup?.inline_keyboard ?? []) {
-      for (const b of row) if (b.callback_data && Buffer.byteLength(b.callback_data) > 64) bad(`callback_data over 64 bytes: ${b.callback_data}`);
+      for (const b of row) if (b.callback_data && Buffer.byteLength(b.callback_data) > 64) throw new Refusal('Bad Request: BUTTON_DATA_INVALID');
     }
   }
 
@@ -103,9 +127,7 @@ export class Recorder {
       case 'editMessageText': {
         const key = `${p.chat_id}:${p.message_id}`;
         const now = `${p.text}|${JSON.stringify(p.reply_markup ?? null)}`;
-        if (this.texts.get(key) === now) {
-          throw new GrammyError("Call to 'editMessageText' failed!", { ok: false, error_code: 400, description: 'Bad Request: message is not modified' }, method, p as any);
-        }
+        if (this.texts.get(key) === now) throw new Refusal('Bad Request: message is not modified');
         this.texts.set(key, now);
         return { message_id: p.message_id, date: Math.floor(Date.now() / 1000), chat: { id: p.chat_id, type: 'private' }, text: p.text };
       }

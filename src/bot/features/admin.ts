@@ -87,6 +87,7 @@ async function cardText(ctx: BotContext, user: User): Promise<string> {
       since: formatTime(user.created_at),
     }),
   ];
+  if (user.blocked_at) parts.push(ctx.tr('card-blocked', { since: formatTime(user.blocked_at) }));
   for (const p of peers) {
     parts.push(
       ctx.tr('card-peer', {

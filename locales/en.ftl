@@ -111,7 +111,10 @@ you-are-revoked = Your VPN access was revoked. Send /start to ask again.
 monitor-interface-down = ⚠️ The VPN interface <code>{ $iface }</code> is gone. Bringing it back with every peer…
 monitor-interface-restored = ✅ The VPN interface <code>{ $iface }</code> is back up with its peers.
 
-rate-limited = Too many requests. Please wait a few seconds.
+rate-limited = Too many requests. Please wait a few seconds.monitor-unknown-peers =
+    ⚠️ Peers on <code>{ $iface }</code> that the bot does not know (left in place; RECONCILE_REMOVE_UNKNOWN=on removes them):
+    <code>{ $keys }</code>
+
 button-outdated = This button is no longer active.
 unknown-message = I did not understand that. /help lists what I can do.
 error-generic = ⚠️ Something went wrong. Please try again later.

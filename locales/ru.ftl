@@ -111,7 +111,10 @@ you-are-revoked = Ваш доступ к VPN отозван. Отправьте 
 monitor-interface-down = ⚠️ Интерфейс VPN <code>{ $iface }</code> пропал. Поднимаю его заново со всеми пирами…
 monitor-interface-restored = ✅ Интерфейс VPN <code>{ $iface }</code> снова работает, пиры восстановлены.
 
-rate-limited = Слишком много запросов. Подождите несколько секунд.
+rate-limited = Слишком много запросов. Подождите несколько секунд.monitor-unknown-peers =
+    ⚠️ На <code>{ $iface }</code> есть пиры, неизвестные боту (оставлены; RECONCILE_REMOVE_UNKNOWN=on удаляет их):
+    <code>{ $keys }</code>
+
 button-outdated = Эта кнопка больше не действует.
 unknown-message = Не понял. /help покажет, что я умею.
 error-generic = ⚠️ Что-то пошло не так. Попробуйте позже.

@@ -105,7 +105,7 @@ export class AccessService {
     const user = await this.decide(userId, ['active', 'disabled', 'pending'], 'revoked', adminId);
     if ('kind' in user) return user;
     const peers = await peersOfUser(this.db, userId);
-    for (const p of peers) await deletePeer(this.db, p.id);
+    for (const p of peers) await deletePeer(this.db, p, this.now());
     await audit(this.db, { actorId: adminId, action: 'revoke', userId, details: { ips: peers.map((p) => p.ip) } }, this.now());
     return this.applyAll(user, peers, false);
   }

@@ -79,6 +79,7 @@ const schema = z.object({
   VPN_MTU: int(576, 9000).optional(),
   AWG_PROTOCOL: z.enum(['1', '2'], { error: 'must be 1 or 2' }).transform(Number).pipe(z.union([z.literal(1), z.literal(2)])).default(1),
   CAPTCHA: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
+  RECONCILE_REMOVE_UNKNOWN: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
   MONITOR_INTERVAL_SECONDS: int(1, 86400).default(60),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
@@ -124,6 +125,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
       allowedIps: e.VPN_ALLOWED_IPS,
       mtu: e.VPN_MTU,
       awgProtocol: e.AWG_PROTOCOL,
+      removeUnknown: e.RECONCILE_REMOVE_UNKNOWN === 'on',
     },
   };
 }

@@ -85,7 +85,7 @@ async function main(): Promise<void> {
     vpn,
     log: log.child({ module: 'monitor' }),
     intervalMs: config.monitorIntervalMs,
-    onEvent: (e) => broadcastToAdmins(bot.api, deps, `monitor-${e.kind}`, { iface: e.iface }),
+    onEvent: (e) => broadcastToAdmins(bot.api, deps, `monitor-${e.kind}`, { iface: e.iface, keys: 'keys' in e ? e.keys.join('\n') : '' }),
   });
   const runner = run(bot);
   log.info('polling for updates');

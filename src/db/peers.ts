@@ -39,8 +39,22 @@ export async function setPeerStatus(db: Q, id: number, from: PeerStatus, to: Pee
   return Number(res.numUpdatedRows) === 1;
 }
 
-export async function deletePeer(db: Q, id: number): Promise<void> {
-  await db.deleteFrom('peers').where('id', '=', id).execute();
+/** Deletes the peer and keeps a tombstone of its public key, both or neither. */
+export async function deletePeer(db: Q, peer: Pick<Peer, 'id' | 'iface' | 'public_key'>, now: number): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('peers').where('id', '=', peer.id).execute();
+    await trx
+      .insertInto('removed_peers')
+      .values({ public_key: peer.public_key, iface: peer.iface, removed_at: now })
+      .onConflict((oc) => oc.column('public_key').doNothing())
+      .execute();
+  });
+}
+
+export async function removedKeys(db: Q, iface: string, keys: string[]): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const rows = await db.selectFrom('removed_peers').select('public_key').where('iface', '=', iface).where('public_key', 'in', keys).execute();
+  return new Set(rows.map((r) => r.public_key));
 }
 
 export async function markDelivered(db: Q, id: number, now: number): Promise<void> {

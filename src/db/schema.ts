@@ -48,6 +48,12 @@ export interface PeersTable {
   delivered_at: number | null;
 }
 
+export interface RemovedPeersTable {
+  public_key: string;
+  iface: string;
+  removed_at: number;
+}
+
 export interface ServersTable {
   iface: string;
   private_key: string;
@@ -84,6 +90,7 @@ export interface Database {
   captchas: CaptchasTable;
   peers: PeersTable;
   servers: ServersTable;
+  removed_peers: RemovedPeersTable;
   approval_messages: ApprovalMessagesTable;
   audit_log: AuditLogTable;
   chat_locales: ChatLocalesTable;

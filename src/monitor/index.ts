@@ -3,7 +3,10 @@ import type { Db } from '../db/index.js';
 import type { VpnService } from '../vpn/service.js';
 import { recordTraffic } from './traffic.js';
 
-export type MonitorEvent = { kind: 'interface-down'; iface: string } | { kind: 'interface-restored'; iface: string; peers: number };
+export type MonitorEvent =
+  | { kind: 'interface-down'; iface: string }
+  | { kind: 'interface-restored'; iface: string }
+  | { kind: 'unknown-peers'; iface: string; keys: string[] };
 
 export interface Monitor {
   /** Runs one tick now (waits for a running one first); ticks never overlap. */
@@ -32,6 +35,7 @@ export function startMonitor(deps: MonitorDeps): Monitor {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let down = false;
+  const reported = new Set<string>();
 
   const emit = async (e: MonitorEvent) => {
     try {
@@ -51,7 +55,7 @@ export function startMonitor(deps: MonitorDeps): Monitor {
       const r = await vpn.start();
       down = false;
       log.info({ iface, ...r }, 'VPN interface restored');
-      await emit({ kind: 'interface-restored', iface, peers: r.added.length });
+      await emit({ kind: 'interface-restored', iface });
     } catch (err) {
       log.error({ err, iface }, 'could not bring the VPN interface back; retrying next tick');
     }
@@ -64,7 +68,13 @@ export function startMonitor(deps: MonitorDeps): Monitor {
       const dump = await vpn.readDump();
       const updates = await recordTraffic(db, iface, dump, ifindex);
       log.debug({ updated: updates.length }, 'traffic recorded');
-      await vpn.reconcile(dump);
+      const { unknown } = await vpn.reconcile(dump);
+      const fresh = unknown.filter((k) => !reported.has(k));
+      if (fresh.length) {
+        fresh.forEach((k) => reported.add(k));
+        log.warn({ keys: fresh }, 'peers on the interface that the database does not know');
+        await emit({ kind: 'unknown-peers', iface, keys: fresh });
+      }
     } catch (err) {
       log.error({ err }, 'monitor tick failed');
     }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
 import { getServer, insertServerOnce } from '../db/misc.js';
-import { deletePeer, insertPeer, peersOnIface, resetBaselines, usedIps } from '../db/peers.js';
+import { deletePeer, insertPeer, peersOnIface, removedKeys, resetBaselines, usedIps } from '../db/peers.js';
 import type { Peer, Server } from '../db/schema.js';
 import type { VpnCli } from './cli.js';
 import { parseDump } from './dump.js';
@@ -24,6 +24,8 @@ export interface VpnSettings {
   allowedIps: string[];
   mtu?: number | undefined;
   awgProtocol: AwgProtocol;
+  /** Remove peers on the interface that the database never knew (e.g. added by hand). */
+  removeUnknown?: boolean;
 }
 
 export class PoolExhaustedError extends Error {
@@ -36,6 +38,8 @@ export class PoolExhaustedError extends Error {
 export interface ReconcileResult {
   added: string[];
   removed: string[];
+  /** On the interface, never known to the database; kept unless removeUnknown. */
+  unknown: string[];
 }
 
 /**
@@ -148,7 +152,7 @@ export class VpnService {
       await this.cli.setPeer(iface, { publicKey: peer.public_key, presharedKey: peer.preshared_key, ip: peer.ip });
       await this.writeServerConfig();
     } catch (e) {
-      await deletePeer(this.db, peer.id);
+      await deletePeer(this.db, peer, this.now());
       // Best effort: if this fails too, the next reconcile removes the peer the DB no longer has.
       await this.cli.removePeer(iface, peer.public_key).catch(() => {});
       throw e;
@@ -165,26 +169,32 @@ export class VpnService {
   }
 
   /**
-   * Adds active DB peers missing from the interface and removes everything else.
-   * Peers already right are not touched, so connected clients are undisturbed.
+   * Adds active DB peers missing from the interface (or set up differently) and removes the
+   * disabled and deleted ones. Peers never known to the database are only reported, unless
+   * removeUnknown. Peers already right are not touched, so connected clients are undisturbed.
    */
   async reconcile(dump: Dump): Promise<ReconcileResult> {
     const { iface } = this.settings;
-    const active = await peersOnIface(this.db, iface, 'active');
+    const all = await peersOnIface(this.db, iface);
+    const active = all.filter((p) => p.status === 'active');
     const live = new Map(dump.peers.map((p) => [p.publicKey, p]));
     const wanted = new Set(active.map((p) => p.public_key));
+    const known = new Set(all.map((p) => p.public_key));
     const missing = active.filter((p) => {
       const l = live.get(p.public_key);
       return !l || l.presharedKey !== p.preshared_key || l.allowedIps.length !== 1 || l.allowedIps[0] !== `${p.ip}/32`;
     });
-    const extra = dump.peers.filter((p) => !wanted.has(p.publicKey));
+    const extra = dump.peers.map((p) => p.publicKey).filter((k) => !wanted.has(k));
+    const tombstoned = await removedKeys(this.db, iface, extra);
+    const unknown = extra.filter((k) => !known.has(k) && !tombstoned.has(k));
+    const remove = this.settings.removeUnknown ? extra : extra.filter((k) => known.has(k) || tombstoned.has(k));
     for (const p of missing) {
       await this.cli.setPeer(iface, { publicKey: p.public_key, presharedKey: p.preshared_key, ip: p.ip });
     }
     // Freshly (re)added peers count from zero on the interface.
     await resetBaselines(this.db, missing.filter((p) => !live.has(p.public_key)).map((p) => p.id));
-    for (const p of extra) await this.cli.removePeer(iface, p.publicKey);
-    const result = { added: missing.map((p) => p.public_key), removed: extra.map((p) => p.publicKey) };
+    for (const k of remove) await this.cli.removePeer(iface, k);
+    const result = { added: missing.map((p) => p.public_key), removed: remove, unknown };
     if (result.added.length || result.removed.length) this.log.info(result, 'reconciled interface with the database');
     return result;
   }

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resumeDeliveries } from '../../src/bot/messaging.js';
-import { insertPeer, peersOfUser } from '../../src/db/peers.js';
+import { deletePeer, insertPeer, peersOfUser } from '../../src/db/peers.js';
 import { findUser, transitionUser } from '../../src/db/users.js';
 import { generateKeyPair, generatePresharedKey } from '../../src/vpn/keys.js';
 import { ADMIN_A, createHarness, type Harness } from '../support/harness.js';
@@ -73,17 +73,24 @@ describe('killed during an approval, then restarted', () => {
     }
   });
 
-  it('a peer on the interface that the database does not know is removed at start', async () => {
+  it('a revoked peer that a crash left on the interface is removed at start; a peer the DB never knew is kept unless RECONCILE_REMOVE_UNKNOWN', async () => {
     const first = await createHarness({ captcha: false });
+    await first.send(USER, '/start');
+    await first.press(ADMIN_A, `apr:${USER.id}`);
+    const [peer] = await peersOfUser(first.db, USER.id);
+    // Revoke got as far as the database: the peer row is gone, the interface still has it.
+    await deletePeer(first.db, peer!, 2);
     const stray = generateKeyPair().publicKey;
     await first.wg.setPeer('awg0', { publicKey: stray, presharedKey: generatePresharedKey(), ip: '10.8.0.9' });
     await first.crash();
+
     const h = await createHarness({ captcha: false, restartOf: { dir: first.dir, wg: first.wg } });
-    try {
-      expect(h.wg.peers.has(stray)).toBe(false);
-    } finally {
-      await h.close();
-    }
+    expect(h.wg.peers.has(peer!.public_key)).toBe(false);
+    expect(h.wg.peers.has(stray)).toBe(true);
+    await h.crash();
+    const strict = await createHarness({ captcha: false, removeUnknown: true, restartOf: { dir: first.dir, wg: first.wg } });
+    expect(strict.wg.peers.size).toBe(0);
+    await strict.close();
   });
 
   it('when the interrupted approval cannot be finished, the user is back to pending and the admins are asked again', async () => {

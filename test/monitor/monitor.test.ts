@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startMonitor } from '../../src/monitor/index.js';
+import { type MonitorEvent, startMonitor } from '../../src/monitor/index.js';
+import { generateKeyPair } from '../../src/vpn/keys.js';
 import { peersOfUser } from '../../src/db/peers.js';
 import { requestAccess, transitionUser } from '../../src/db/users.js';
 import { createHarness, type Harness } from '../support/harness.js';
@@ -85,6 +86,25 @@ describe('interface gone', () => {
       await monitor.tick();
       await monitor.stop();
       expect((await peersOfUser(h.db, 1))[0]).toMatchObject({ rx_total: 1010, tx_total: 2020 });
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('unknown peers', () => {
+  it('are reported to the admins once, and left in place', async () => {
+    const h = await createHarness();
+    try {
+      const events: MonitorEvent[] = [];
+      const monitor = startMonitor({ db: h.db, vpn: h.vpn, log: h.deps.log, intervalMs: 3_600_000, onEvent: async (e) => void events.push(e) });
+      const stranger = generateKeyPair().publicKey;
+      await h.wg.setPeer('awg0', { publicKey: stranger, presharedKey: generateKeyPair().publicKey, ip: '10.8.0.50' });
+      await monitor.tick();
+      await monitor.tick();
+      await monitor.stop();
+      expect(events).toEqual([{ kind: 'unknown-peers', iface: 'awg0', keys: [stranger] }]);
+      expect(h.wg.peers.has(stranger)).toBe(true);
     } finally {
       await h.close();
     }

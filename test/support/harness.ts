@@ -22,6 +22,7 @@ export interface HarnessOptions {
   /** Reuse the state (database, config dir) and interface of an earlier harness: a restart. */
   restartOf?: { dir: string; wg: FakeWg };
   captcha?: boolean;
+  removeUnknown?: boolean;
   subnet?: string;
   flavor?: VpnSettings['flavor'];
 }
@@ -54,6 +55,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     dns: ['1.1.1.1', '1.0.0.1'],
     allowedIps: ['0.0.0.0/0'],
     awgProtocol: 1,
+    removeUnknown: opts.removeUnknown ?? false,
   };
   const vpn = new VpnService(db, wg, settings, log, now);
   await vpn.start();

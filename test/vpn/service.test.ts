@@ -4,7 +4,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, migrate, openSqlite } from '../../src/db/index.js';
-import { peersOnIface } from '../../src/db/peers.js';
+import { deletePeer, peersOnIface, setPeerStatus } from '../../src/db/peers.js';
 import { requestAccess } from '../../src/db/users.js';
 import { generateKeyPair } from '../../src/vpn/keys.js';
 import { PoolExhaustedError, VpnService, type VpnSettings } from '../../src/vpn/service.js';
@@ -82,19 +82,29 @@ describe('VpnService (real database, in-memory interface)', () => {
     expect(await peersOnIface(db, 'awg0')).toHaveLength(5);
   });
 
-  it('reconcile adds missing peers, removes unknown ones and leaves correct ones untouched', async () => {
+  it('reconcile adds missing peers, removes disabled and deleted ones, reports unknown ones and leaves correct ones untouched', async () => {
     const vpn = new VpnService(db, wg, settings, log);
     await vpn.start();
     const keep = await vpn.addPeer(1);
     const lost = await vpn.addPeer(2);
+    const off = await vpn.addPeer(3);
+    const gone = await vpn.addPeer(4);
     wg.peers.delete(lost.public_key);
+    await setPeerStatus(db, off.id, 'active', 'disabled');
+    await deletePeer(db, gone, 1);
     const stranger = generateKeyPair().publicKey;
     await wg.setPeer('awg0', { publicKey: stranger, presharedKey: generateKeyPair().publicKey, ip: '10.8.0.7' });
     wg.calls.length = 0;
 
     const r = await vpn.reconcile(await vpn.readDump());
-    expect(r).toEqual({ added: [lost.public_key], removed: [stranger] });
+    expect(r.added).toEqual([lost.public_key]);
+    expect(r.removed.sort()).toEqual([off.public_key, gone.public_key].sort());
+    expect(r.unknown).toEqual([stranger]);
     expect(wg.calls.some((c) => c.includes(keep.public_key))).toBe(false);
-    expect([...wg.peers.keys()].sort()).toEqual([keep.public_key, lost.public_key].sort());
+    expect([...wg.peers.keys()].sort()).toEqual([keep.public_key, lost.public_key, stranger].sort());
+
+    const strict = new VpnService(db, wg, { ...settings, removeUnknown: true }, log);
+    await strict.start();
+    expect(wg.peers.has(stranger)).toBe(false);
   });
 });

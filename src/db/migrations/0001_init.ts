@@ -51,6 +51,15 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema.createIndex('peers_user_idx').on('peers').column('user_id').execute();
 
+  // Public keys of deleted peers: a crash between the delete and `set peer … remove` must not
+  // leave a revoked peer working, and such a key is not an "unknown" peer to report.
+  await db.schema
+    .createTable('removed_peers')
+    .addColumn('public_key', 'text', (c) => c.primaryKey())
+    .addColumn('iface', 'text', (c) => c.notNull())
+    .addColumn('removed_at', 'bigint', (c) => c.notNull())
+    .execute();
+
   await db.schema
     .createTable('servers')
     .addColumn('iface', 'text', (c) => c.primaryKey())
@@ -89,7 +98,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const t of ['chat_locales', 'audit_log', 'approval_messages', 'servers', 'peers', 'captchas', 'users']) {
+  for (const t of ['chat_locales', 'audit_log', 'approval_messages', 'servers', 'removed_peers', 'peers', 'captchas', 'users']) {
     await db.schema.dropTable(t).execute();
   }
 }

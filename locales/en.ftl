@@ -46,8 +46,10 @@ help =
 help-admin =
     <b>Admin commands</b>
     /admin – pending requests and users
+    /backup – a copy of the database
     /status, /config – as for every user
 
+backup-caption = 💾 Database backup. It holds every key: keep it private. Restore: see the README.
 not-admin = ⛔ This is for admins only.
 admin-menu = 🛠 <b>Admin menu</b>
 btn-pending = 📥 Pending requests ({ $count })
@@ -124,3 +126,4 @@ cmd-status = Status and traffic
 cmd-config = Get your configuration
 cmd-help = Help
 cmd-admin = Admin menu
+cmd-backup = Database backup

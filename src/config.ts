@@ -81,6 +81,8 @@ const schema = z.object({
   CAPTCHA: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   RECONCILE_REMOVE_UNKNOWN: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
   MONITOR_INTERVAL_SECONDS: int(1, 86400).default(60),
+  BACKUP_INTERVAL_HOURS: int(0, 8760).default(24),
+  BACKUP_KEEP: int(1, 1000).default(7),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
 
@@ -113,6 +115,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     databasePath: e.DATABASE_URL ? path.resolve(e.DATABASE_URL.slice('sqlite:'.length)) : path.join(dataDir, 'bot.db'),
     captcha: e.CAPTCHA === 'on',
     monitorIntervalMs: e.MONITOR_INTERVAL_SECONDS * 1000,
+    backups: { dir: path.join(dataDir, 'backups'), intervalMs: e.BACKUP_INTERVAL_HOURS * 3_600_000, keep: e.BACKUP_KEEP },
     logLevel: e.LOG_LEVEL,
     vpn: {
       flavor: e.VPN_FLAVOR,

@@ -9,9 +9,11 @@ import type { BotDeps } from './bot/context.js';
 import { LOCALES, Translator } from './bot/i18n.js';
 import { broadcastToAdmins, resumeDeliveries } from './bot/messaging.js';
 import { ConfigError, loadConfig } from './config.js';
+import { backupSqlite, pruneBackups } from './db/backup.js';
 import { migrate, openSqlite } from './db/index.js';
 import { setBlocked } from './db/users.js';
 import { createLogger } from './logger.js';
+import { startBackups } from './monitor/backups.js';
 import { startMonitor } from './monitor/index.js';
 import { createCli } from './vpn/cli.js';
 import { VpnService } from './vpn/service.js';
@@ -58,6 +60,11 @@ async function main(): Promise<void> {
     log: log.child({ module: 'bot' }),
     adminIds: config.adminIds,
     captcha: config.captcha,
+    backup: async () => {
+      const file = await backupSqlite(config.databasePath, config.backups.dir, Date.now());
+      await pruneBackups(config.backups.dir, config.backups.keep);
+      return file;
+    },
     now: Date.now,
     randomInt: (max) => randomInt(max),
   };
@@ -68,7 +75,7 @@ async function main(): Promise<void> {
 
   for (const locale of LOCALES) {
     const commands = ['start', 'status', 'config', 'help'].map((c) => ({ command: c, description: translator.t(locale, `cmd-${c}`) }));
-    const adminCommands = [...commands, { command: 'admin', description: translator.t(locale, 'cmd-admin') }];
+    const adminCommands = [...commands, ...['admin', 'backup'].map((c) => ({ command: c, description: translator.t(locale, `cmd-${c}`) }))];
     try {
       await bot.api.setMyCommands(commands, { language_code: locale === 'en' ? undefined : locale });
       for (const id of config.adminIds) {
@@ -87,6 +94,10 @@ async function main(): Promise<void> {
     intervalMs: config.monitorIntervalMs,
     onEvent: (e) => broadcastToAdmins(bot.api, deps, `monitor-${e.kind}`, { iface: e.iface, keys: 'keys' in e ? e.keys.join('\n') : '' }),
   });
+  const backups =
+    config.backups.intervalMs > 0
+      ? startBackups({ dbFile: config.databasePath, ...config.backups, log: log.child({ module: 'backup' }) })
+      : undefined;
   const runner = run(bot);
   log.info('polling for updates');
 
@@ -102,6 +113,8 @@ async function main(): Promise<void> {
     // Stop taking updates and finish the ones in flight, then the monitor, then the DB.
     if (runner.isRunning()) await runner.stop();
     await monitor.stop();
+    await monitor.tick(); // final flush: traffic up to this moment is counted
+    await backups?.stop();
     await db.destroy();
     log.info('stopped');
     process.exit(signal === 'runner stopped' ? 1 : 0);

@@ -14,6 +14,8 @@ export interface BotDeps {
   adminIds: number[];
   captcha: boolean;
   now: () => number;
+  /** Writes a consistent snapshot of the database and returns the file's path. */
+  backup: () => Promise<string>;
   /** Uniform integer in [0, max); injectable so tests can make CAPTCHAs predictable. */
   randomInt: (max: number) => number;
 }

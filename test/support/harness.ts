@@ -11,6 +11,7 @@ import { createBot } from '../../src/bot/create-bot.js';
 import { Translator } from '../../src/bot/i18n.js';
 import { type Db, migrate, openSqlite } from '../../src/db/index.js';
 import { setBlocked } from '../../src/db/users.js';
+import { backupSqlite } from '../../src/db/backup.js';
 import { VpnService, type VpnSettings } from '../../src/vpn/service.js';
 import { FakeWg } from './fake-wg.js';
 import { BOT_INFO, Recorder, callbackUpdate, textUpdate, type Call, type From } from './recorder.js';
@@ -67,6 +68,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     log,
     adminIds: [ADMIN_A.id, ADMIN_B.id],
     captcha: opts.captcha ?? true,
+    backup: () => backupSqlite(path.join(dir, 'bot.db'), path.join(dir, 'backups'), now()),
     now,
     randomInt: (max) => randomInt(max),
   };

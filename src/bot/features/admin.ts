@@ -1,4 +1,5 @@
-import { Composer, InlineKeyboard } from 'grammy';
+import path from 'node:path';
+import { Composer, InlineKeyboard, InputFile } from 'grammy';
 import type { Decision } from '../../access.js';
 import { peersOfUser } from '../../db/peers.js';
 import type { User } from '../../db/schema.js';
@@ -20,7 +21,7 @@ adminFeature.callbackQuery(ADMIN_CALLBACKS, async (ctx) => {
   ctx.deps.log.warn({ from: ctx.from.id, data: ctx.callbackQuery.data }, 'admin action refused: not an admin');
   await ctx.answerCallbackQuery({ text: ctx.tr('not-admin'), show_alert: true });
 });
-adminFeature.chatType('private').command('admin', (ctx) => ctx.reply(ctx.tr('not-admin'), HTML));
+adminFeature.chatType('private').command(['admin', 'backup'], (ctx) => ctx.reply(ctx.tr('not-admin'), HTML));
 
 function menuKeyboard(ctx: BotContext, pending: number): InlineKeyboard {
   return new InlineKeyboard()
@@ -35,6 +36,12 @@ export async function adminMenu(ctx: BotContext): Promise<void> {
 }
 
 admin.command('admin', adminMenu);
+
+admin.command('backup', async (ctx) => {
+  const file = await ctx.deps.backup();
+  ctx.deps.log.info({ adminId: ctx.from?.id, file }, 'backup sent to an admin');
+  await ctx.replyWithDocument(new InputFile(file, path.basename(file)), { caption: ctx.tr('backup-caption'), parse_mode: 'HTML' });
+});
 
 admin.callbackQuery(cb.adminMenu.filter, async (ctx) => {
   await ctx.answerCallbackQuery();

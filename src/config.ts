@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { parseSecretsKey } from './vpn/secrets.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -83,6 +84,11 @@ const schema = z.object({
   MONITOR_INTERVAL_SECONDS: int(1, 86400).default(60),
   BACKUP_INTERVAL_HOURS: int(0, 8760).default(24),
   BACKUP_KEEP: int(1, 1000).default(7),
+  SECRETS_KEY: z
+    .string()
+    .trim()
+    .refine((s) => parseSecretsKey(s) !== null, 'must be 32 bytes as base64 (openssl rand -base64 32) or 64 hex digits')
+    .optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
 
@@ -97,7 +103,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     const problems = parsed.error.issues.map((i) => {
       const key = String(i.path[0] ?? '?');
       const got = cleaned[key];
-      const shown = got === undefined ? 'missing' : key === 'BOT_TOKEN' ? 'given' : JSON.stringify(got);
+      const shown = got === undefined ? 'missing' : key === 'BOT_TOKEN' || key === 'SECRETS_KEY' ? 'given' : JSON.stringify(got);
       return `${key}: ${i.message} (${shown})`;
     });
     throw new ConfigError([...new Set(problems)]);
@@ -114,6 +120,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     dataDir,
     databasePath: e.DATABASE_URL ? path.resolve(e.DATABASE_URL.slice('sqlite:'.length)) : path.join(dataDir, 'bot.db'),
     captcha: e.CAPTCHA === 'on',
+    secretsKey: e.SECRETS_KEY ? parseSecretsKey(e.SECRETS_KEY) : null,
     monitorIntervalMs: e.MONITOR_INTERVAL_SECONDS * 1000,
     backups: { dir: path.join(dataDir, 'backups'), intervalMs: e.BACKUP_INTERVAL_HOURS * 3_600_000, keep: e.BACKUP_KEEP },
     logLevel: e.LOG_LEVEL,

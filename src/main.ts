@@ -16,6 +16,7 @@ import { createLogger } from './logger.js';
 import { startBackups } from './monitor/backups.js';
 import { startMonitor } from './monitor/index.js';
 import { createCli } from './vpn/cli.js';
+import { SecretBox, SecretsKeyError } from './vpn/secrets.js';
 import { VpnService } from './vpn/service.js';
 
 const SHUTDOWN_DEADLINE_MS = 9_000;
@@ -47,8 +48,16 @@ async function main(): Promise<void> {
   await migrate(db);
 
   const cli = createCli(config.vpn.flavor, { logDir: path.join(config.dataDir, 'logs'), secretsDir: path.join(config.dataDir, 'run') });
-  const vpn = new VpnService(db, cli, config.vpn, log.child({ module: 'vpn' }));
-  const reconciled = await vpn.start();
+  const secrets = config.secretsKey ? new SecretBox(config.secretsKey) : undefined;
+  const vpn = new VpnService(db, cli, config.vpn, log.child({ module: 'vpn' }), Date.now, secrets);
+  let reconciled;
+  try {
+    reconciled = await vpn.start();
+  } catch (e) {
+    if (!(e instanceof SecretsKeyError)) throw e;
+    process.stderr.write(`Refusing to start: ${e.message}\n`);
+    process.exit(2);
+  }
   log.info({ iface: config.vpn.iface, flavor: config.vpn.flavor, ...reconciled }, 'VPN interface ready');
 
   const translator = new Translator();

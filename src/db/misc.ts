@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Captcha, Database, Server } from './schema.js';
 
 type Q = Kysely<Database>;
@@ -71,6 +71,19 @@ export async function audit(db: Q, e: { actorId: number | null; action: string; 
     .insertInto('audit_log')
     .values({ at: now, actor_id: e.actorId, action: e.action, user_id: e.userId, details: e.details === undefined ? null : JSON.stringify(e.details) })
     .execute();
+}
+
+/** Moves the WAL into the database file and truncates it (SQLite). */
+export async function flushWal(db: Q): Promise<void> {
+  await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
+}
+
+export async function getMeta(db: Q, key: string): Promise<string | undefined> {
+  return (await db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst())?.value;
+}
+
+export async function setMeta(db: Q, key: string, value: string): Promise<void> {
+  await db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
 }
 
 export async function setChatLocale(db: Q, chatId: number, locale: string): Promise<void> {

@@ -57,6 +57,15 @@ export async function removedKeys(db: Q, iface: string, keys: string[]): Promise
   return new Set(rows.map((r) => r.public_key));
 }
 
+/** Peers whose private key is still stored in plain text. */
+export function plainKeyPeers(db: Q): Promise<Pick<Peer, 'id' | 'private_key'>[]> {
+  return db.selectFrom('peers').select(['id', 'private_key']).where('private_key', 'not like', 'enc:%').execute();
+}
+
+export async function setPrivateKey(db: Q, id: number, privateKey: string): Promise<void> {
+  await db.updateTable('peers').set({ private_key: privateKey }).where('id', '=', id).execute();
+}
+
 export async function markDelivered(db: Q, id: number, now: number): Promise<void> {
   await db.updateTable('peers').set({ delivered_at: now }).where('id', '=', id).execute();
 }

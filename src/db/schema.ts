@@ -80,6 +80,11 @@ export interface AuditLogTable {
   details: string | null;
 }
 
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
 export interface ChatLocalesTable {
   chat_id: number;
   locale: string;
@@ -94,6 +99,7 @@ export interface Database {
   approval_messages: ApprovalMessagesTable;
   audit_log: AuditLogTable;
   chat_locales: ChatLocalesTable;
+  meta: MetaTable;
 }
 
 export type User = Selectable<UsersTable>;

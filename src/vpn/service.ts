@@ -2,8 +2,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
-import { getServer, insertServerOnce } from '../db/misc.js';
-import { deletePeer, insertPeer, peersOnIface, removedKeys, resetBaselines, usedIps } from '../db/peers.js';
+import { flushWal, getMeta, getServer, insertServerOnce, setMeta } from '../db/misc.js';
+import { deletePeer, insertPeer, peersOnIface, plainKeyPeers, removedKeys, resetBaselines, setPrivateKey, usedIps } from '../db/peers.js';
 import type { Peer, Server } from '../db/schema.js';
 import type { VpnCli } from './cli.js';
 import { parseDump } from './dump.js';
@@ -11,7 +11,11 @@ import { generateKeyPair, generatePresharedKey } from './keys.js';
 import { generateAwgParams, validateAwgParams } from './params.js';
 import { nextFreeIp, serverAddressWithPrefix } from './pool.js';
 import { renderClientConfig, renderServerConfig } from './render.js';
+import { SecretBox, SecretsKeyError } from './secrets.js';
 import type { AwgParams, AwgProtocol, Dump, VpnFlavor } from './types.js';
+
+const SECRETS_CHECK_KEY = 'secrets_check';
+const SECRETS_CHECK_VALUE = 'andreyvpn secrets check v1';
 
 export interface VpnSettings {
   flavor: VpnFlavor;
@@ -57,7 +61,31 @@ export class VpnService {
     readonly settings: VpnSettings,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
+    /** Encrypts client private keys at rest when SECRETS_KEY is set. */
+    private readonly secrets?: SecretBox,
   ) {}
+
+  /**
+   * With a key: refuses a key that does not match the stored data, and encrypts keys still
+   * stored in plain text. Without one: refuses data that is encrypted. Runs before anything else.
+   */
+  private async checkSecrets(): Promise<void> {
+    const check = await getMeta(this.db, SECRETS_CHECK_KEY);
+    const box = this.secrets;
+    if (!box) {
+      if (check) throw new SecretsKeyError('the stored private keys are encrypted: set SECRETS_KEY to the key they were encrypted with');
+      return;
+    }
+    if (check && box.open(check) !== SECRETS_CHECK_VALUE) throw new SecretsKeyError('SECRETS_KEY does not match the stored data');
+    await this.db.transaction().execute(async (trx) => {
+      const plain = await plainKeyPeers(trx);
+      for (const p of plain) await setPrivateKey(trx, p.id, box.seal(p.private_key));
+      if (!check) await setMeta(trx, SECRETS_CHECK_KEY, box.seal(SECRETS_CHECK_VALUE));
+      if (plain.length) this.log.info({ peers: plain.length }, 'encrypted stored private keys with SECRETS_KEY');
+    });
+    // Old page images with the plain keys live on in the WAL until a checkpoint.
+    await flushWal(this.db);
+  }
 
   get confPath(): string {
     return path.join(this.settings.configDir, `${this.settings.iface}.conf`);
@@ -101,6 +129,7 @@ export class VpnService {
 
   /** On every start: config file written, interface up, live peers reconciled. */
   async start(): Promise<ReconcileResult> {
+    await this.checkSecrets();
     await this.ensureServer();
     await this.writeServerConfig();
     if ((await this.cli.ifindex(this.settings.iface)) === null) {
@@ -140,7 +169,7 @@ export class VpnService {
       try {
         peer = await insertPeer(
           this.db,
-          { user_id: userId, iface, public_key: keys.publicKey, private_key: keys.privateKey, preshared_key: generatePresharedKey(), ip },
+          { user_id: userId, iface, public_key: keys.publicKey, private_key: this.secrets?.seal(keys.privateKey) ?? keys.privateKey, preshared_key: generatePresharedKey(), ip },
           this.now(),
         );
       } catch (e) {
@@ -204,7 +233,7 @@ export class VpnService {
     const s = this.settings;
     return renderClientConfig({
       flavor: s.flavor,
-      privateKey: peer.private_key,
+      privateKey: SecretBox.isSealed(peer.private_key) && this.secrets ? this.secrets.open(peer.private_key) : peer.private_key,
       ip: peer.ip,
       dns: s.dns,
       mtu: s.mtu,

@@ -12,6 +12,7 @@ import { Translator } from '../../src/bot/i18n.js';
 import { type Db, migrate, openSqlite } from '../../src/db/index.js';
 import { setBlocked } from '../../src/db/users.js';
 import { backupSqlite } from '../../src/db/backup.js';
+import { SecretBox } from '../../src/vpn/secrets.js';
 import { VpnService, type VpnSettings } from '../../src/vpn/service.js';
 import { FakeWg } from './fake-wg.js';
 import { BOT_INFO, Recorder, callbackUpdate, textUpdate, type Call, type From } from './recorder.js';
@@ -24,6 +25,7 @@ export interface HarnessOptions {
   restartOf?: { dir: string; wg: FakeWg };
   captcha?: boolean;
   removeUnknown?: boolean;
+  secretsKey?: Buffer;
   subnet?: string;
   flavor?: VpnSettings['flavor'];
 }
@@ -58,8 +60,13 @@ export async function createHarness(opts: HarnessOptions = {}) {
     awgProtocol: 1,
     removeUnknown: opts.removeUnknown ?? false,
   };
-  const vpn = new VpnService(db, wg, settings, log, now);
-  await vpn.start();
+  const vpn = new VpnService(db, wg, settings, log, now, opts.secretsKey ? new SecretBox(opts.secretsKey) : undefined);
+  try {
+    await vpn.start();
+  } catch (e) {
+    await db.destroy();
+    throw e;
+  }
   const deps: BotDeps = {
     db,
     vpn,

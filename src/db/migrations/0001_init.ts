@@ -91,6 +91,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
 
   await db.schema
+    .createTable('meta')
+    .addColumn('key', 'text', (c) => c.primaryKey())
+    .addColumn('value', 'text', (c) => c.notNull())
+    .execute();
+
+  await db.schema
     .createTable('chat_locales')
     .addColumn('chat_id', 'bigint', (c) => c.primaryKey())
     .addColumn('locale', 'text', (c) => c.notNull())
@@ -98,7 +104,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const t of ['chat_locales', 'audit_log', 'approval_messages', 'servers', 'removed_peers', 'peers', 'captchas', 'users']) {
+  for (const t of ['chat_locales', 'meta', 'audit_log', 'approval_messages', 'servers', 'removed_peers', 'peers', 'captchas', 'users']) {
     await db.schema.dropTable(t).execute();
   }
 }

@@ -30,10 +30,12 @@ export function run(bin: string, args: string[], opts: RunOptions = {}): Promise
     const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    let timedOut = false;
+    // On timeout we answer at once: a grandchild may hold the pipes open long after the kill.
     const timer = setTimeout(() => {
-      timedOut = true;
       child.kill('SIGKILL');
+      child.stdout.destroy();
+      child.stderr.destroy();
+      reject(new CommandError(argv, null, Buffer.concat(err).toString(), `timed out after ${opts.timeoutMs ?? 10_000} ms`));
     }, opts.timeoutMs ?? 10_000);
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
@@ -44,8 +46,7 @@ export function run(bin: string, args: string[], opts: RunOptions = {}): Promise
     child.on('close', (code) => {
       clearTimeout(timer);
       const stderr = Buffer.concat(err).toString();
-      if (timedOut) reject(new CommandError(argv, code, stderr, `timed out after ${opts.timeoutMs ?? 10_000} ms`));
-      else if (code !== 0) reject(new CommandError(argv, code, stderr, `exited with code ${code}`));
+      if (code !== 0) reject(new CommandError(argv, code, stderr, `exited with code ${code}`));
       else resolve(Buffer.concat(out).toString());
     });
     child.stdin.on('error', () => {}); // the child may exit before reading stdin; 'close' reports it

@@ -1,0 +1,72 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CommandError, createCli, run } from '../../src/vpn/cli.js';
+import { generateKeyPair, generatePresharedKey } from '../../src/vpn/keys.js';
+
+// Stand-in binaries on PATH record what they were given, so we can check what a real `wg`
+// would have seen: the argv (what `ps` shows) and the files it was pointed at.
+describe('cli: how the binaries are called', () => {
+  let dir: string;
+  let oldPath: string | undefined;
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'avpn-cli-'));
+    await fs.mkdir(path.join(dir, 'bin'));
+    const log = path.join(dir, 'calls.log');
+    await fs.writeFile(
+      path.join(dir, 'bin', 'wg'),
+      `#!/bin/bash
+printf '%s\\n' "$*" >> ${log}
+if [ "$1" = set ]; then f="$6"; stat -c 'mode %a' "$f" >> ${log}; cat "$f" >> ${log}; fi
+if [ "$1" = show ] && [ "$2" = broken ]; then echo "Unable to access interface: No such device" >&2; exit 1; fi
+if [ "$1" = show ] && [ "$2" = slow ]; then sleep 5; fi
+exit 0
+`,
+      { mode: 0o755 },
+    );
+    // Like wg-quick with a userspace fallback: leaves a daemon running that keeps stdout open.
+    await fs.writeFile(path.join(dir, 'bin', 'wg-quick'), `#!/bin/bash\n(sleep 30 &)\necho "[#] up $2"\n[ "$2" = /fail/x.conf ] && { echo "boom: RTNETLINK answers" >&2; exit 1; }\nexit 0\n`, { mode: 0o755 });
+    oldPath = process.env.PATH;
+    process.env.PATH = `${path.join(dir, 'bin')}:${oldPath}`;
+  });
+  afterAll(async () => {
+    process.env.PATH = oldPath;
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  const cli = () => createCli('wireguard', { logDir: path.join(dir, 'logs'), secretsDir: path.join(dir, 'run'), timeoutMs: 1000 });
+
+  it('set peer: the preshared key is never in argv; it comes from a 0600 file that is gone afterwards', async () => {
+    const psk = generatePresharedKey();
+    const { publicKey } = generateKeyPair();
+    await cli().setPeer('wg9', { publicKey, presharedKey: psk, ip: '10.8.0.2' });
+    const log = await fs.readFile(path.join(dir, 'calls.log'), 'utf8');
+    const [argv] = log.split('\n');
+    expect(argv).toMatch(new RegExp(`^set wg9 peer ${publicKey.replace(/[+/]/g, '\\$&')} preshared-key \\S+/psk-[0-9a-f]{16} allowed-ips 10\\.8\\.0\\.2/32$`));
+    expect(argv).not.toContain(psk);
+    expect(log).toContain('mode 600');
+    expect(log).toContain(psk); // what wg read from the file
+    expect(await fs.readdir(path.join(dir, 'run'))).toEqual([]);
+  });
+
+  it('errors carry the command and its stderr; a hung command is killed at the timeout', async () => {
+    const err = await cli().dump('broken').catch((e) => e);
+    expect(err).toBeInstanceOf(CommandError);
+    expect(err.message).toContain('wg show broken dump');
+    expect(err.message).toContain('No such device');
+    const started = Date.now();
+    const slow = await cli().dump('slow').catch((e) => e);
+    expect(slow.message).toMatch(/timed out after 1000 ms/);
+    expect(Date.now() - started).toBeLessThan(4000);
+    await expect(run('missing-binary-xyz', [])).rejects.toThrow(/missing-binary-xyz.*ENOENT/);
+  });
+
+  it('*-quick up returns when the command exits even though its daemon keeps the output open; failures show its output', async () => {
+    const started = Date.now();
+    await cli().up('/etc/x/wg9.conf');
+    expect(Date.now() - started).toBeLessThan(5000);
+    const err = await cli().up('/fail/x.conf').catch((e) => e);
+    expect(err.message).toContain('RTNETLINK answers');
+  });
+});

@@ -178,4 +178,38 @@ describe.skipIf(!ready)('end to end on a real tunnel (VPN_FLAVOR=wireguard)', ()
     expect((await run(['wg', 'show', iface, 'peers'])).stdout.trim()).toBe(peerKey);
     expect(await pingsWithin(lab, serverTunnelIp, 40_000)).toBe(true);
   }, 90_000);
+
+  it('SIGKILL at any moment of an approval: after a restart the user is active with exactly one peer, the interface matches the DB, the config is delivered', async () => {
+    const SQLite = (await import('better-sqlite3')).default;
+    for (const [n, delayMs] of [0, 40, 120, 400].entries()) {
+      const u = { id: 333000 + n, first_name: `Kill${n}`, language_code: 'en' };
+      await api.sendText(u, '/start');
+      const q = await api.waitForMessage(u.id, (m) => /How much is/.test(m.message.text ?? ''));
+      const [, a, b] = /(\d+) \+ (\d+)/.exec(q.message.text!)!;
+      await api.pressButton(u, q.message, buttonsOf(q).find((x) => x.text === String(Number(a) + Number(b)))!.callback_data!);
+      const request = await api.waitForMessage(ADMIN.id, (m) => buttonsOf(m).some((x) => x.callback_data === `apr:${u.id}`));
+      await api.pressButton(ADMIN, request.message, `apr:${u.id}`);
+      await new Promise((r) => setTimeout(r, delayMs));
+      process.kill(bot!.pid!, 'SIGKILL');
+      await bot!.exited;
+      await startBot();
+
+      await api.waitForMessage(u.id, (m) => m.method === 'sendDocument', 20_000);
+      const db = new SQLite(path.join(env.DATA_DIR!, 'bot.db'), { readonly: true });
+      try {
+        for (let i = 0; i < 50; i++) {
+          const s = (db.prepare('SELECT status FROM users WHERE id = ?').get(u.id) as { status: string }).status;
+          if (s === 'active') break;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        expect(db.prepare('SELECT status FROM users WHERE id = ?').get(u.id)).toEqual({ status: 'active' });
+        expect(db.prepare('SELECT count(*) AS n FROM peers WHERE user_id = ?').get(u.id)).toEqual({ n: 1 });
+        const wanted = (db.prepare("SELECT public_key FROM peers WHERE status = 'active'").all() as { public_key: string }[]).map((r) => r.public_key).sort();
+        const live = (await run(['wg', 'show', iface, 'peers'])).stdout.trim().split('\n').filter(Boolean).sort();
+        expect(live).toEqual(wanted);
+      } finally {
+        db.close();
+      }
+    }
+  }, 180_000);
 });

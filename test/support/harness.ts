@@ -26,6 +26,8 @@ export interface HarnessOptions {
   captcha?: boolean;
   removeUnknown?: boolean;
   secretsKey?: Buffer;
+  /** Talk HTTP to a Bot API server at this root instead of the in-process recorder. */
+  apiRoot?: string;
   subnet?: string;
   flavor?: VpnSettings['flavor'];
 }
@@ -79,9 +81,9 @@ export async function createHarness(opts: HarnessOptions = {}) {
     now,
     randomInt: (max) => randomInt(max),
   };
-  const bot = createBot('123:TEST', deps, { botInfo: BOT_INFO });
+  const bot = createBot(opts.apiRoot ? '424242:http-test' : '123:TEST', deps, opts.apiRoot ? { client: { apiRoot: opts.apiRoot } } : { botInfo: BOT_INFO });
   const rec = new Recorder();
-  rec.install(bot);
+  if (!opts.apiRoot) rec.install(bot);
   installApiTransformers(bot.api, { log, throttle: false, onBlocked: (chatId) => setBlocked(db, chatId, now()) });
   await bot.init();
 

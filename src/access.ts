@@ -47,14 +47,20 @@ export class AccessService {
    */
   private async provision(user: User, actorId: number | null): Promise<Decision> {
     const userId = user.id;
+    let created: Peer | undefined;
     try {
       const existing = (await peersOfUser(this.db, userId)).filter((p) => p.status === 'active');
       // A peer stored before a crash is reused: reconcile at start has already put it back on the interface.
-      const peers = existing.length ? existing : [await this.vpn.addPeer(userId)];
+      const peers = existing.length ? existing : [(created = await this.vpn.addPeer(userId))];
       await transitionUser(this.db, userId, 'provisioning', 'active', actorId ?? user.decided_by, this.now());
       await audit(this.db, { actorId, action: 'approve', userId, details: { ips: peers.map((p) => p.ip) } }, this.now());
       return { kind: 'ok', user: { ...user, status: 'active' }, peers };
     } catch (error) {
+      // A pending user must not keep a working peer.
+      if (created) {
+        await deletePeer(this.db, created, this.now());
+        await this.vpn.apply(created, false).catch(() => {});
+      }
       await transitionUser(this.db, userId, 'provisioning', 'pending', null, this.now());
       await audit(this.db, { actorId, action: 'approve_failed', userId, details: { error: String(error) } }, this.now());
       this.log.error({ err: error, userId }, 'provisioning failed, user back to pending');

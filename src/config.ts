@@ -78,6 +78,15 @@ const schema = z.object({
     .pipe(z.array(z.string().refine(isCidr, 'each entry must be a CIDR like 0.0.0.0/0')).min(1))
     .default(['0.0.0.0/0']),
   VPN_MTU: int(576, 9000).optional(),
+  VPN_NAT: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
+  VPN_WAN_INTERFACE: z.string().trim().regex(IFACE_RE, 'must be a network interface name like eth0').optional(),
+  VPN_POST_UP: z.string().regex(/^[^\r\n]+$/, 'must be one line').optional(),
+  VPN_POST_DOWN: z.string().regex(/^[^\r\n]+$/, 'must be one line').optional(),
+  BOT_MODE: z.enum(['polling', 'webhook'], { error: 'must be polling or webhook' }).default('polling'),
+  WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  WEBHOOK_SECRET: z.string().regex(/^[A-Za-z0-9_-]{16,256}$/, 'must be 16-256 characters of A-Z a-z 0-9 _ -').optional(),
+  WEBHOOK_PORT: int(1, 65535).default(8080),
+  HTTP_HOST: z.string().trim().min(1).default('127.0.0.1'),
   AWG_PROTOCOL: z.enum(['1', '2'], { error: 'must be 1 or 2' }).transform(Number).pipe(z.union([z.literal(1), z.literal(2)])).default(1),
   CAPTCHA: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   RECONCILE_REMOVE_UNKNOWN: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
@@ -99,15 +108,20 @@ export function loadConfig(env: Record<string, string | undefined>) {
   // Empty strings in .env mean "not set", so defaults apply.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const parsed = schema.safeParse(cleaned);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => {
-      const key = String(i.path[0] ?? '?');
-      const got = cleaned[key];
-      const shown = got === undefined ? 'missing' : key === 'BOT_TOKEN' || key === 'SECRETS_KEY' ? 'given' : JSON.stringify(got);
-      return `${key}: ${i.message} (${shown})`;
-    });
-    throw new ConfigError([...new Set(problems)]);
+  const secret = new Set(['BOT_TOKEN', 'SECRETS_KEY', 'WEBHOOK_SECRET']);
+  const problems = (parsed.success ? [] : parsed.error.issues).map((i) => {
+    const key = String(i.path[0] ?? '?');
+    const got = cleaned[key];
+    const shown = got === undefined ? 'missing' : secret.has(key) ? 'given' : JSON.stringify(got);
+    return `${key}: ${i.message} (${shown})`;
+  });
+  // Checked on the raw values so they are reported together with everything else.
+  if (cleaned.BOT_MODE === 'webhook') {
+    for (const key of ['WEBHOOK_URL', 'WEBHOOK_SECRET']) {
+      if (!cleaned[key]) problems.push(`${key}: is required when BOT_MODE=webhook (missing)`);
+    }
   }
+  if (!parsed.success || problems.length) throw new ConfigError([...new Set(problems)]);
   const e = parsed.data;
   const wireguard = e.VPN_FLAVOR === 'wireguard';
   const dataDir = path.resolve(e.DATA_DIR);
@@ -124,6 +138,11 @@ export function loadConfig(env: Record<string, string | undefined>) {
     monitorIntervalMs: e.MONITOR_INTERVAL_SECONDS * 1000,
     backups: { dir: path.join(dataDir, 'backups'), intervalMs: e.BACKUP_INTERVAL_HOURS * 3_600_000, keep: e.BACKUP_KEEP },
     logLevel: e.LOG_LEVEL,
+    http: {
+      host: e.HTTP_HOST,
+      port: e.WEBHOOK_PORT,
+      webhook: e.BOT_MODE === 'webhook' ? { url: e.WEBHOOK_URL!, secret: e.WEBHOOK_SECRET! } : null,
+    },
     vpn: {
       flavor: e.VPN_FLAVOR,
       iface,
@@ -136,6 +155,10 @@ export function loadConfig(env: Record<string, string | undefined>) {
       mtu: e.VPN_MTU,
       awgProtocol: e.AWG_PROTOCOL,
       removeUnknown: e.RECONCILE_REMOVE_UNKNOWN === 'on',
+      nat: e.VPN_NAT === 'on',
+      wanInterface: e.VPN_WAN_INTERFACE,
+      postUp: e.VPN_POST_UP,
+      postDown: e.VPN_POST_DOWN,
     },
   };
 }

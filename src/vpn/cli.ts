@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { parseDefaultRoute } from './nat.js';
 import type { VpnFlavor } from './types.js';
 
 // The one module that runs the VPN binaries. argv arrays only, never a shell;
@@ -68,6 +69,8 @@ export interface VpnCli {
   ifindex(iface: string): Promise<number | null>;
   /** `<flavor>-quick up <confPath>`; the file must be named `<iface>.conf`. */
   up(confPath: string): Promise<void>;
+  /** The interface of the IPv4 default route (for NAT), null when there is none. */
+  defaultRouteInterface(): Promise<string | null>;
 }
 
 /**
@@ -110,6 +113,7 @@ export function createCli(flavor: VpnFlavor, opts: { logDir: string; secretsDir:
       }
     },
     up: (confPath) => quickUp(quick, confPath, opts.logDir, Math.max(timeoutMs, 30_000)),
+    defaultRouteInterface: async () => parseDefaultRoute(await run('ip', ['-4', 'route', 'show', 'default'], { timeoutMs })),
   };
 }
 

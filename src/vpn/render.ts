@@ -31,6 +31,8 @@ export function renderServerConfig(server: ServerSpec, peers: ServerPeerSpec[]):
     kv('ListenPort', server.listenPort),
     ...awgLines(server.flavor, server.awg),
   ];
+  if (server.postUp) iface.push(kv('PostUp', server.postUp));
+  if (server.postDown) iface.push(kv('PostDown', server.postDown));
   const peerBlocks = peers.map((p) => [
     '[Peer]',
     kv('PublicKey', p.publicKey),

@@ -9,6 +9,7 @@ import type { VpnCli } from './cli.js';
 import { parseDump } from './dump.js';
 import { generateKeyPair, generatePresharedKey } from './keys.js';
 import { generateAwgParams, validateAwgParams } from './params.js';
+import { natRules } from './nat.js';
 import { nextFreeIp, serverAddressWithPrefix } from './pool.js';
 import { renderClientConfig, renderServerConfig } from './render.js';
 import { SecretBox, SecretsKeyError } from './secrets.js';
@@ -30,6 +31,13 @@ export interface VpnSettings {
   awgProtocol: AwgProtocol;
   /** Remove peers on the interface that the database never knew (e.g. added by hand). */
   removeUnknown?: boolean;
+  /** Write NAT rules (PostUp/PostDown) into the server config. */
+  nat?: boolean;
+  /** Outgoing interface for NAT; the default route's when unset. */
+  wanInterface?: string | undefined;
+  /** Own PostUp/PostDown lines instead of the generated NAT rules. */
+  postUp?: string | undefined;
+  postDown?: string | undefined;
 }
 
 export class PoolExhaustedError extends Error {
@@ -53,6 +61,7 @@ export interface ReconcileResult {
  */
 export class VpnService {
   private server?: Server;
+  private hooks: { postUp?: string | undefined; postDown?: string | undefined } = {};
   private writeChain: Promise<void> = Promise.resolve();
 
   constructor(
@@ -131,6 +140,7 @@ export class VpnService {
   async start(): Promise<ReconcileResult> {
     await this.checkSecrets();
     await this.ensureServer();
+    this.hooks = await this.natHooks();
     await this.writeServerConfig();
     if ((await this.cli.ifindex(this.settings.iface)) === null) {
       this.log.info({ conf: this.confPath }, 'bringing the interface up');
@@ -139,13 +149,25 @@ export class VpnService {
     return this.reconcile(parseDump(await this.cli.dump(this.settings.iface)));
   }
 
+  private async natHooks(): Promise<{ postUp?: string | undefined; postDown?: string | undefined }> {
+    const s = this.settings;
+    if (s.postUp || s.postDown) return { postUp: s.postUp, postDown: s.postDown };
+    if (!s.nat) return {};
+    const wan = s.wanInterface ?? (await this.cli.defaultRouteInterface());
+    if (!wan) {
+      this.log.warn('no IPv4 default route: NAT rules not written (set VPN_WAN_INTERFACE or VPN_NAT=off)');
+      return {};
+    }
+    return natRules(s.subnet, s.iface, wan);
+  }
+
   /** Rewrites `<iface>.conf` (0600, atomically); writes are serialized so the last one reflects the latest DB state. */
   writeServerConfig(): Promise<void> {
     const next = this.writeChain.then(async () => {
       const server = this.requireServer();
       const peers = await peersOnIface(this.db, this.settings.iface, 'active');
       const text = renderServerConfig(
-        { flavor: this.settings.flavor, privateKey: server.private_key, address: server.address, listenPort: server.listen_port, awg: this.awgParamsOf(server) },
+        { flavor: this.settings.flavor, privateKey: server.private_key, address: server.address, listenPort: server.listen_port, awg: this.awgParamsOf(server), ...this.hooks },
         peers.map((p) => ({ publicKey: p.public_key, presharedKey: p.preshared_key, ip: p.ip })),
       );
       await fs.mkdir(this.settings.configDir, { recursive: true, mode: 0o700 });

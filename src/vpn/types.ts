@@ -41,6 +41,9 @@ export interface ServerSpec {
   address: string;
   listenPort: number;
   awg?: AwgParams; // only for amneziawg
+  /** Run by *-quick after the interface is up / before it goes down (NAT rules). */
+  postUp?: string;
+  postDown?: string;
 }
 
 export interface ServerPeerSpec {

@@ -54,6 +54,12 @@ export class FakeWg implements VpnCli {
     this.up_ = true;
   }
 
+  defaultRoute: string | null = 'eth0';
+
+  async defaultRouteInterface(): Promise<string | null> {
+    return this.defaultRoute;
+  }
+
   /** Simulates traffic from a client. */
   traffic(publicKey: string, rx: number, tx: number, handshakeSec: number) {
     const p = this.peers.get(publicKey);

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { run } from '@grammyjs/runner';
+import { type RunnerHandle, run } from '@grammyjs/runner';
 import { AccessService } from './access.js';
 import { installApiTransformers } from './bot/api.js';
 import { createBot } from './bot/create-bot.js';
@@ -12,7 +12,9 @@ import { ConfigError, loadConfig } from './config.js';
 import { backupSqlite, pruneBackups } from './db/backup.js';
 import { migrate, openSqlite } from './db/index.js';
 import { setBlocked } from './db/users.js';
+import { startHttp } from './http/server.js';
 import { createLogger } from './logger.js';
+import { createMetrics } from './metrics.js';
 import { startBackups } from './monitor/backups.js';
 import { startMonitor } from './monitor/index.js';
 import { createCli } from './vpn/cli.js';
@@ -35,6 +37,8 @@ function readConfig() {
     throw e;
   }
 }
+
+let stopping = false;
 
 async function main(): Promise<void> {
   const config = readConfig();
@@ -61,7 +65,9 @@ async function main(): Promise<void> {
   log.info({ iface: config.vpn.iface, flavor: config.vpn.flavor, ...reconciled }, 'VPN interface ready');
 
   const translator = new Translator();
+  const metrics = createMetrics(db);
   const deps: BotDeps = {
+    metrics,
     db,
     vpn,
     access: new AccessService(db, vpn, log.child({ module: 'access' })),
@@ -102,15 +108,35 @@ async function main(): Promise<void> {
     log: log.child({ module: 'monitor' }),
     intervalMs: config.monitorIntervalMs,
     onEvent: (e) => broadcastToAdmins(bot.api, deps, `monitor-${e.kind}`, { iface: e.iface, keys: 'keys' in e ? e.keys.join('\n') : '' }),
+    onTick: (s) => metrics.monitorTick.observe(s),
   });
   const backups =
     config.backups.intervalMs > 0
       ? startBackups({ dbFile: config.databasePath, ...config.backups, log: log.child({ module: 'backup' }) })
       : undefined;
-  const runner = run(bot);
-  log.info('polling for updates');
+  // Webhook mode: Telegram POSTs updates to WEBHOOK_URL (proxied to our HTTP server).
+  // Polling mode: any webhook left from an earlier run is removed first, or getUpdates fails.
+  const { webhook } = config.http;
+  let runner: RunnerHandle | undefined;
+  if (webhook) {
+    await bot.api.setWebhook(webhook.url, { secret_token: webhook.secret });
+  } else {
+    await bot.api.deleteWebhook();
+  }
+  const httpServer = await startHttp({
+    ...config.http,
+    bot,
+    metrics,
+    log: log.child({ module: 'http' }),
+    health: async () => {
+      const botUp = webhook ? !stopping : (runner?.isRunning() ?? false);
+      const ifaceUp = (await vpn.ifindex()) !== null;
+      return { ok: botUp && ifaceUp, bot: botUp ? 'up' : 'down', interface: ifaceUp ? 'up' : 'down' };
+    },
+  });
+  if (!webhook) runner = run(bot);
+  log.info({ mode: webhook ? 'webhook' : 'polling', http: `${config.http.host}:${httpServer.port}` }, 'taking updates');
 
-  let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -120,7 +146,8 @@ async function main(): Promise<void> {
       process.exit(1);
     }, SHUTDOWN_DEADLINE_MS).unref();
     // Stop taking updates and finish the ones in flight, then the monitor, then the DB.
-    if (runner.isRunning()) await runner.stop();
+    await httpServer.close();
+    if (runner?.isRunning()) await runner.stop();
     await monitor.stop();
     await monitor.tick(); // final flush: traffic up to this moment is counted
     await backups?.stop();
@@ -131,7 +158,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
   // A crashed runner (e.g. the token was revoked) ends the process so a supervisor restarts it.
-  void runner.task()?.then(() => {
+  void runner?.task()?.then(() => {
     if (!stopping) void shutdown('runner stopped');
   });
 }

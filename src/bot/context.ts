@@ -2,6 +2,7 @@ import type { Context } from 'grammy';
 import type { Logger } from 'pino';
 import type { AccessService } from '../access.js';
 import type { Db } from '../db/index.js';
+import type { Metrics } from '../metrics.js';
 import type { VpnService } from '../vpn/service.js';
 import type { Params, Translator } from './i18n.js';
 
@@ -16,6 +17,7 @@ export interface BotDeps {
   now: () => number;
   /** Writes a consistent snapshot of the database and returns the file's path. */
   backup: () => Promise<string>;
+  metrics?: Metrics;
   /** Uniform integer in [0, max); injectable so tests can make CAPTCHAs predictable. */
   randomInt: (max: number) => number;
 }

@@ -16,6 +16,7 @@ export function createBot(token: string, deps: BotDeps, botConfig?: BotConfig<Bo
   // The bot talks only in private chats; group and channel updates are ignored.
   bot.drop((ctx) => ctx.chat?.type !== 'private');
   bot.use(async (ctx, next) => {
+    deps.metrics?.updates.inc();
     ctx.deps = deps;
     ctx.isAdmin = ctx.from !== undefined && deps.adminIds.includes(ctx.from.id);
     ctx.locale = negotiateLocale(ctx.from?.language_code);
@@ -29,6 +30,7 @@ export function createBot(token: string, deps: BotDeps, botConfig?: BotConfig<Bo
 
   const features = bot.errorBoundary(async (err) => {
     const ctx = err.ctx;
+    deps.metrics?.errors.inc();
     deps.log.error({ err: err.error, update: ctx.update.update_id }, 'update handling failed');
     try {
       if (ctx.callbackQuery) await ctx.answerCallbackQuery({ text: ctx.tr('error-generic') });

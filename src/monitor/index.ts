@@ -21,6 +21,8 @@ export interface MonitorDeps {
   intervalMs: number;
   /** Told once when the interface disappears and once when it is back (e.g. to message the admins). */
   onEvent?: (e: MonitorEvent) => Promise<void>;
+  /** Duration of each tick, in seconds. */
+  onTick?: (seconds: number) => void;
 }
 
 /**
@@ -81,7 +83,11 @@ export function startMonitor(deps: MonitorDeps): Monitor {
   };
 
   const tick = () => {
-    running = running.then(once);
+    running = running.then(async () => {
+      const started = performance.now();
+      await once();
+      deps.onTick?.((performance.now() - started) / 1000);
+    });
     return running;
   };
 

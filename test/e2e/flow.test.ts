@@ -45,7 +45,7 @@ describe.skipIf(!ready)('end to end on a real tunnel (VPN_FLAVOR=wireguard)', ()
     bot = proc;
     let exited = false;
     void proc.exited.then(() => (exited = true));
-    for (const deadline = Date.now() + 30_000; !proc.output().includes('polling for updates'); ) {
+    for (const deadline = Date.now() + 30_000; !proc.output().includes('taking updates'); ) {
       if (exited || Date.now() > deadline) throw new Error(`the bot did not start:\n${proc.output()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -117,6 +117,10 @@ describe.skipIf(!ready)('end to end on a real tunnel (VPN_FLAVOR=wireguard)', ()
 
     const dump = (await wg(['show', iface, 'dump'])).stdout;
     expect(dump.trim().split('\n')).toHaveLength(2);
+
+    // The health endpoint a container HEALTHCHECK polls, from inside the bot's namespace.
+    const health = await lab.exec(lab.serverNs, [process.execPath, '-e', "fetch('http://127.0.0.1:8080/healthz').then(async (r) => console.log(r.status, await r.text()))"]);
+    expect(health.stdout.trim()).toBe('200 {"ok":true,"bot":"up","interface":"up"}');
 
     // The monitor runs every second; /status must show the ping's bytes both ways.
     let status = '';

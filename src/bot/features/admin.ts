@@ -158,7 +158,9 @@ async function answerNotApplied(ctx: BotContext, r: Decision, userId: number): P
 admin.callbackQuery(cb.approve.filter, async (ctx) => {
   const data = cb.approve.unpack(ctx.callbackQuery.data);
   if (!data) return ctx.answerCallbackQuery();
+  const stopTimer = ctx.deps.metrics?.provisioning.startTimer();
   const r = await ctx.deps.access.approve(data.userId, ctx.from.id);
+  if (r.kind === 'ok') stopTimer?.();
   if (await answerNotApplied(ctx, r, data.userId)) return;
   if (r.kind !== 'ok') {
     await ctx.answerCallbackQuery({ text: ctx.tr('approve-failed-short'), show_alert: true });

@@ -1,0 +1,52 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Db } from './db/index.js';
+import { countByStatus, trafficSummary } from './db/stats.js';
+
+const ONLINE_WINDOW_MS = 3 * 60_000; // a handshake at least every 2 min while traffic flows
+
+/** One registry per app (no prom-client global), so tests and several bots in a process stay apart. */
+export function createMetrics(db: Db, now: () => number = Date.now) {
+  const registry = new Registry();
+  const metrics = {
+    registry,
+    updates: new Counter({ name: 'andreyvpn_updates_total', help: 'Telegram updates handled', registers: [registry] }),
+    errors: new Counter({ name: 'andreyvpn_errors_total', help: 'Errors while handling updates', registers: [registry] }),
+    provisioning: new Histogram({
+      name: 'andreyvpn_provisioning_seconds',
+      help: 'From the Approve tap to a working peer',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    monitorTick: new Histogram({
+      name: 'andreyvpn_monitor_tick_seconds',
+      help: 'Duration of one monitor tick (dump, traffic, reconcile)',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+  };
+  // Read from the database at scrape time, so they are right whichever replica is scraped.
+  const users = new Gauge({ name: 'andreyvpn_users', help: 'Users by status', labelNames: ['status'], registers: [registry] });
+  const peers = new Gauge({ name: 'andreyvpn_peers', help: 'Peers by status', labelNames: ['status'], registers: [registry] });
+  const online = new Gauge({ name: 'andreyvpn_peers_online', help: 'Peers with a handshake in the last 3 minutes', registers: [registry] });
+  const bytes = new Gauge({ name: 'andreyvpn_traffic_bytes', help: 'Traffic counted since each peer was created', labelNames: ['direction'], registers: [registry] });
+  const collect = async () => {
+    users.reset();
+    peers.reset();
+    for (const r of await countByStatus(db, 'users')) users.set({ status: r.status }, r.n);
+    for (const r of await countByStatus(db, 'peers')) peers.set({ status: r.status }, r.n);
+    const t = await trafficSummary(db, now() - ONLINE_WINDOW_MS);
+    online.set(t.online);
+    // Server's view: rx is what clients uploaded.
+    bytes.set({ direction: 'from_clients' }, Number(t.rx));
+    bytes.set({ direction: 'to_clients' }, Number(t.tx));
+  };
+  return {
+    ...metrics,
+    async text(): Promise<string> {
+      await collect();
+      return registry.metrics();
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

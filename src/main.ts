@@ -44,8 +44,8 @@ async function main(): Promise<void> {
   const config = readConfig();
   // Everything we write (database, server config, logs) holds secrets: owner-only.
   process.umask(0o077);
-  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  fs.chmodSync(config.dataDir, 0o700);
+  await fs.promises.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await fs.promises.chmod(config.dataDir, 0o700);
   const log = createLogger(config.logLevel);
 
   const db = await openSqlite(config.databasePath);

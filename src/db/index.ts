@@ -9,6 +9,9 @@ export type Db = Kysely<Database>;
 
 const migrations: Record<string, Migration> = { '0001_init': m0001 };
 
+/** Names of every migration this version knows; `npm run doctor` compares them with the database. */
+export const MIGRATIONS: readonly string[] = Object.keys(migrations);
+
 export async function openSqlite(file: string): Promise<Db> {
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const sqlite = new SQLite(file);

@@ -101,6 +101,9 @@ const schema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
 
+/** Every variable the bot reads (README and .env.example must document each). */
+export const CONFIG_VARIABLES = Object.keys(schema.shape);
+
 export type Config = ReturnType<typeof loadConfig>;
 
 /** Parses the environment once; throws ConfigError naming every bad variable. */

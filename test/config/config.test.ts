@@ -2,7 +2,8 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import fs from 'node:fs';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../src/config.js';
 
 const GOOD = { BOT_TOKEN: '123456:ABC-def_ghi', ADMIN_IDS: '1, 22', VPN_ENDPOINT: 'vpn.example.com' };
 
@@ -65,6 +66,16 @@ describe('config', () => {
       expect(named).toContain(v);
     }
     expect(p.join('\n')).toContain('BOT_TOKEN: is required (missing)');
+  });
+
+  it('README and .env.example document every variable', () => {
+    const readme = fs.readFileSync('README.md', 'utf8');
+    const example = fs.readFileSync('.env.example', 'utf8');
+    expect(CONFIG_VARIABLES.length).toBeGreaterThan(30);
+    for (const v of CONFIG_VARIABLES) {
+      expect(readme, `README config table lacks ${v}`).toMatch(new RegExp(`^\\| [^|]*\`${v}\`[^|]*\\|`, 'm'));
+      expect(example, `.env.example lacks ${v}`).toMatch(new RegExp(`^#? ?${v}=`, 'm'));
+    }
   });
 
   it('the process exits with code 2 and starts nothing on a bad env', async () => {

@@ -90,6 +90,9 @@ describe.skipIf(!ready)('end to end on a real tunnel (VPN_FLAVOR=wireguard)', ()
     expect((await wg(['show', iface, 'dump'])).stdout.trim().split('\n')).toHaveLength(1);
     expect((await fs.stat(path.join(env.VPN_CONFIG_DIR!, `${iface}.conf`))).mode & 0o777).toBe(0o600);
 
+    // Polling mode removes any webhook left from an earlier run, or getUpdates would fail.
+    expect((await api.calls()).some((c) => c.method === 'deleteWebhook')).toBe(true);
+
     await api.sendText(USER, '/start');
     const q = await api.waitForMessage(USER.id, (m) => /Сколько будет/.test(m.message.text ?? ''));
     const [, a, b] = /(\d+) \+ (\d+)/.exec(q.message.text!)!;

@@ -1,0 +1,144 @@
+import { randomInt } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { type RunnerHandle, run } from '@grammyjs/runner';
+import type { Logger } from 'pino';
+import { AccessService } from './access.js';
+import { installApiTransformers } from './bot/api.js';
+import type { BotDeps } from './bot/context.js';
+import { createBot } from './bot/create-bot.js';
+import { LOCALES, Translator } from './bot/i18n.js';
+import { broadcastToAdmins, resumeDeliveries } from './bot/messaging.js';
+import type { Config } from './config.js';
+import { backupSqlite, pruneBackups } from './db/backup.js';
+import { migrate, openSqlite } from './db/index.js';
+import { setBlocked } from './db/users.js';
+import { startHttp } from './http/server.js';
+import { createMetrics } from './metrics.js';
+import { startBackups } from './monitor/backups.js';
+import { startMonitor } from './monitor/index.js';
+import { createCli, type VpnCli } from './vpn/cli.js';
+import { SecretBox } from './vpn/secrets.js';
+import { VpnService } from './vpn/service.js';
+
+export interface App {
+  httpPort: number;
+  /** Resolves when the app stops by itself (the long-polling runner died); true = crashed. */
+  done: Promise<boolean>;
+  /** Stop taking updates, finish the ones in flight, flush the monitor, close the DB. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root: config → db → vpn → bot → monitor → updates (polling or webhook).
+ * `cli` can be replaced so tests run the whole app against an in-memory interface.
+ */
+export async function startApp(config: Config, log: Logger, overrides: { cli?: VpnCli } = {}): Promise<App> {
+  await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await fs.chmod(config.dataDir, 0o700);
+  const db = await openSqlite(config.databasePath);
+  await migrate(db);
+
+  const cli = overrides.cli ?? createCli(config.vpn.flavor, { logDir: path.join(config.dataDir, 'logs'), secretsDir: path.join(config.dataDir, 'run') });
+  const secrets = config.secretsKey ? new SecretBox(config.secretsKey) : undefined;
+  const vpn = new VpnService(db, cli, config.vpn, log.child({ module: 'vpn' }), Date.now, secrets);
+  try {
+    const reconciled = await vpn.start();
+    log.info({ iface: config.vpn.iface, flavor: config.vpn.flavor, ...reconciled }, 'VPN interface ready');
+  } catch (e) {
+    await db.destroy();
+    throw e;
+  }
+
+  const translator = new Translator();
+  const metrics = createMetrics(db);
+  const deps: BotDeps = {
+    db,
+    vpn,
+    access: new AccessService(db, vpn, log.child({ module: 'access' })),
+    translator,
+    log: log.child({ module: 'bot' }),
+    adminIds: config.adminIds,
+    captcha: config.captcha,
+    backup: async () => {
+      const file = await backupSqlite(config.databasePath, config.backups.dir, Date.now());
+      await pruneBackups(config.backups.dir, config.backups.keep);
+      return file;
+    },
+    metrics,
+    now: Date.now,
+    randomInt: (max) => randomInt(max),
+  };
+  const bot = createBot(config.botToken, deps, { client: { apiRoot: config.telegramApiRoot } });
+  installApiTransformers(bot.api, { log: deps.log, onBlocked: (chatId) => setBlocked(db, chatId, Date.now()) });
+  await bot.init();
+  log.info({ username: bot.botInfo.username }, 'bot connected');
+
+  for (const locale of LOCALES) {
+    const describe = (c: string) => ({ command: c, description: translator.t(locale, `cmd-${c}`) });
+    const languageCode = locale === 'en' ? undefined : locale;
+    try {
+      await bot.api.setMyCommands(['start', 'status', 'config', 'help'].map(describe), { language_code: languageCode });
+      for (const id of config.adminIds) {
+        const all = ['start', 'status', 'config', 'help', 'admin', 'backup'].map(describe);
+        await bot.api.setMyCommands(all, { scope: { type: 'chat', chat_id: id }, language_code: languageCode });
+      }
+    } catch (err) {
+      log.warn({ err }, 'could not set the command menu');
+    }
+  }
+
+  await resumeDeliveries(bot.api, deps);
+  const monitor = startMonitor({
+    db,
+    vpn,
+    log: log.child({ module: 'monitor' }),
+    intervalMs: config.monitorIntervalMs,
+    onEvent: (e) => broadcastToAdmins(bot.api, deps, `monitor-${e.kind}`, { iface: e.iface, keys: 'keys' in e ? e.keys.join('\n') : '' }),
+    onTick: (s) => metrics.monitorTick.observe(s),
+  });
+  const backups =
+    config.backups.intervalMs > 0 ? startBackups({ dbFile: config.databasePath, ...config.backups, log: log.child({ module: 'backup' }) }) : undefined;
+
+  // Webhook mode: Telegram POSTs updates to WEBHOOK_URL (proxied to our HTTP server).
+  // Polling mode: any webhook left from an earlier run is removed first, or getUpdates fails.
+  const { webhook } = config.http;
+  let runner: RunnerHandle | undefined;
+  let stopping = false;
+  const httpServer = await startHttp({
+    ...config.http,
+    bot,
+    metrics,
+    log: log.child({ module: 'http' }),
+    health: async () => {
+      const botUp = !stopping && (webhook !== null || (runner?.isRunning() ?? false));
+      const ifaceUp = (await vpn.ifindex()) !== null;
+      return { ok: botUp && ifaceUp, bot: botUp ? 'up' : 'down', interface: ifaceUp ? 'up' : 'down' };
+    },
+  });
+  if (webhook) {
+    await bot.api.setWebhook(webhook.url, { secret_token: webhook.secret });
+  } else {
+    await bot.api.deleteWebhook();
+    runner = run(bot);
+  }
+  log.info({ mode: webhook ? 'webhook' : 'polling', http: `${config.http.host}:${httpServer.port}` }, 'taking updates');
+
+  // A runner that dies (e.g. the token was revoked) ends the app, so a supervisor restarts it.
+  const done = runner?.task()?.then(() => !stopping) ?? new Promise<boolean>(() => {});
+
+  return {
+    httpPort: httpServer.port,
+    done,
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      await httpServer.close();
+      if (runner?.isRunning()) await runner.stop();
+      await monitor.stop();
+      await monitor.tick(); // final flush: traffic up to this moment is counted
+      await backups?.stop();
+      await db.destroy();
+    },
+  };
+}

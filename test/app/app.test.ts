@@ -1,0 +1,90 @@
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { BotApiStandIn } from '../support/bot-api.js';
+import { FakeWg } from '../support/fake-wg.js';
+
+const TOKEN = '515151:app-test';
+const ADMIN = { id: 42, first_name: 'Admin', language_code: 'en' };
+const USER = { id: 43, first_name: 'User', language_code: 'en' };
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+// The whole app (startApp, as main.ts runs it) over real HTTP against the Bot API stand-in,
+// with only the VPN binaries replaced by the in-memory interface.
+describe('the app, webhook and polling', () => {
+  let dir: string;
+  let api: BotApiStandIn;
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'avpn-app-'));
+    api = new BotApiStandIn({ token: TOKEN });
+    await api.listen();
+  });
+  afterEach(async () => {
+    await api.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  const config = (extra: Record<string, string>) =>
+    loadConfig({
+      BOT_TOKEN: TOKEN,
+      ADMIN_IDS: String(ADMIN.id),
+      TELEGRAM_API_ROOT: api.apiRoot,
+      DATA_DIR: path.join(dir, 'data'),
+      VPN_FLAVOR: 'wireguard',
+      VPN_CONFIG_DIR: path.join(dir, 'wg'),
+      VPN_ENDPOINT: 'vpn.example.com',
+      CAPTCHA: 'off',
+      BACKUP_INTERVAL_HOURS: '0',
+      ...extra,
+    });
+
+  it('webhook mode: registers the webhook with its secret, takes updates on the URL path, and polling mode removes it again', async () => {
+    const port = await freePort();
+    const wg = new FakeWg();
+    const log = pino({ level: 'silent' });
+    const hooked = await startApp(
+      config({ BOT_MODE: 'webhook', WEBHOOK_URL: `http://127.0.0.1:${port}/tg-updates`, WEBHOOK_SECRET: 'a-very-secret-token-123', WEBHOOK_PORT: String(port) }),
+      log,
+      { cli: wg },
+    );
+    try {
+      const set = api.calls.find((c) => c.method === 'setWebhook')!;
+      expect(set.params).toMatchObject({ url: `http://127.0.0.1:${port}/tg-updates`, secret_token: 'a-very-secret-token-123' });
+      expect(api.calls.some((c) => c.method === 'getUpdates')).toBe(false);
+
+      api.sendText(USER, '/start');
+      const request = await api.waitForMessage(ADMIN.id, (m) => /Access request/.test(m.message.text ?? ''));
+      api.pressButton(ADMIN, request.message, `apr:${USER.id}`);
+      await api.waitForMessage(USER.id, (m) => m.method === 'sendDocument');
+      expect(wg.peers.size).toBe(1);
+      expect(api.webhookDeliveries.every((d) => d.status === 200)).toBe(true);
+      expect((await fs.stat(path.join(dir, 'data'))).mode & 0o777).toBe(0o700);
+
+      const health = await fetch(`http://127.0.0.1:${hooked.httpPort}/healthz`);
+      expect(await health.json()).toEqual({ ok: true, bot: 'up', interface: 'up' });
+    } finally {
+      await hooked.stop();
+    }
+
+    const polling = await startApp(config({ WEBHOOK_PORT: String(await freePort()) }), log, { cli: wg });
+    try {
+      expect(api.calls.some((c) => c.method === 'deleteWebhook')).toBe(true);
+      api.sendText(USER, '/status');
+      await api.waitForMessage(USER.id, (m) => /access is active/.test(m.message.text ?? ''));
+    } finally {
+      await polling.stop();
+    }
+  }, 30_000);
+});

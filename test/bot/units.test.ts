@@ -27,9 +27,13 @@ describe('callback data codecs', () => {
 
 describe('translations', () => {
   const t = new Translator();
+  // Each locale is a folder of .ftl files (one per feature); all of them together.
   const ids = (locale: string) =>
     fs
-      .readFileSync(path.resolve('locales', `${locale}.ftl`), 'utf8')
+      .readdirSync(path.resolve('locales', locale))
+      .filter((f) => f.endsWith('.ftl'))
+      .map((f) => fs.readFileSync(path.resolve('locales', locale, f), 'utf8'))
+      .join('\n')
       .split('\n')
       .filter((l) => /^[a-z][a-z0-9-]* =/.test(l))
       .map((l) => l.split(' ')[0])

@@ -77,6 +77,9 @@ export async function resetBaselines(db: Q, ids: number[]): Promise<void> {
 
 export interface TrafficUpdate {
   id: number;
+  /** Bytes new since the last tick. */
+  rx_delta: number;
+  tx_delta: number;
   rx_total: number;
   tx_total: number;
   rx_last: number;

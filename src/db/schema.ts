@@ -48,6 +48,21 @@ export interface PeersTable {
   delivered_at: number | null;
 }
 
+/** Traffic per peer and hour (kept 14 days) and per UTC day (kept 13 months), from the user's side of the dump: rx = upload. */
+export interface TrafficHourlyTable {
+  peer_id: number;
+  hour: number; // epoch ms of the hour's start
+  rx: number;
+  tx: number;
+}
+
+export interface TrafficDailyTable {
+  peer_id: number;
+  day: string; // YYYY-MM-DD, UTC
+  rx: number;
+  tx: number;
+}
+
 export interface RemovedPeersTable {
   public_key: string;
   iface: string;
@@ -94,6 +109,8 @@ export interface Database {
   users: UsersTable;
   captchas: CaptchasTable;
   peers: PeersTable;
+  traffic_hourly: TrafficHourlyTable;
+  traffic_daily: TrafficDailyTable;
   servers: ServersTable;
   removed_peers: RemovedPeersTable;
   approval_messages: ApprovalMessagesTable;

@@ -23,6 +23,7 @@ export interface MonitorDeps {
   onEvent?: (e: MonitorEvent) => Promise<void>;
   /** Duration of each tick, in seconds. */
   onTick?: (seconds: number) => void;
+  now?: () => number;
 }
 
 /**
@@ -32,6 +33,7 @@ export interface MonitorDeps {
  */
 export function startMonitor(deps: MonitorDeps): Monitor {
   const { db, vpn, log, intervalMs } = deps;
+  const now = deps.now ?? Date.now;
   const iface = vpn.settings.iface;
   let running: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
@@ -68,7 +70,7 @@ export function startMonitor(deps: MonitorDeps): Monitor {
       const ifindex = await vpn.ifindex();
       if (ifindex === null) return await restore();
       const dump = await vpn.readDump();
-      const updates = await recordTraffic(db, iface, dump, ifindex);
+      const updates = await recordTraffic(db, iface, dump, ifindex, now());
       log.debug({ updated: updates.length }, 'traffic recorded');
       const { unknown } = await vpn.reconcile(dump);
       const fresh = unknown.filter((k) => !reported.has(k));

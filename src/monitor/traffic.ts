@@ -2,6 +2,7 @@ import type { Db } from '../db/index.js';
 import { getServer, setServerIfindex } from '../db/misc.js';
 import { applyTraffic, peersOnIface, type TrafficUpdate } from '../db/peers.js';
 import type { Peer } from '../db/schema.js';
+import { addToBuckets, pruneBuckets } from '../db/traffic.js';
 import type { Dump } from '../vpn/types.js';
 
 /**
@@ -24,6 +25,8 @@ export function computeTraffic(peers: Peer[], dump: Dump, interfaceRecreated: bo
     if (rxDelta === 0 && txDelta === 0 && l.rx === p.rx_last && l.tx === p.tx_last && handshake === p.last_handshake_at) continue;
     updates.push({
       id: p.id,
+      rx_delta: rxDelta,
+      tx_delta: txDelta,
       rx_total: p.rx_total + rxDelta,
       tx_total: p.tx_total + txDelta,
       rx_last: l.rx,
@@ -34,13 +37,15 @@ export function computeTraffic(peers: Peer[], dump: Dump, interfaceRecreated: bo
   return updates;
 }
 
-/** One tick: the dump (read once by the caller) applied in one transaction. */
-export async function recordTraffic(db: Db, iface: string, dump: Dump, ifindex: number | null): Promise<TrafficUpdate[]> {
+/** One tick: the dump (read once by the caller) applied to totals and history buckets in one transaction. */
+export async function recordTraffic(db: Db, iface: string, dump: Dump, ifindex: number | null, now: number): Promise<TrafficUpdate[]> {
   return db.transaction().execute(async (trx) => {
     const server = await getServer(trx, iface);
     const recreated = server?.ifindex != null && ifindex !== null && server.ifindex !== ifindex;
     const updates = computeTraffic(await peersOnIface(trx, iface, 'active'), dump, recreated);
     await applyTraffic(trx, updates);
+    await addToBuckets(trx, updates.map((u) => ({ peerId: u.id, rx: u.rx_delta, tx: u.tx_delta })), now);
+    await pruneBuckets(trx, now);
     if (server && server.ifindex !== ifindex) await setServerIfindex(trx, iface, ifindex);
     return updates;
   });

@@ -7,8 +7,11 @@ import { insertServerOnce } from '../../src/db/misc.js';
 import { insertPeer, peersOnIface } from '../../src/db/peers.js';
 import { requestAccess } from '../../src/db/users.js';
 import { recordTraffic } from '../../src/monitor/traffic.js';
+import { hourOf } from '../../src/db/traffic.js';
 import { generateKeyPair } from '../../src/vpn/keys.js';
 import type { Dump } from '../../src/vpn/types.js';
+
+const T0 = Date.UTC(2026, 10, 20, 10, 5);
 
 describe('traffic accounting on a real database', () => {
   let dir: string;
@@ -40,20 +43,38 @@ describe('traffic accounting on a real database', () => {
   };
 
   it('adds deltas, and after a counter reset counts the new raw value, never losing or doubling', async () => {
-    await recordTraffic(db, 'awg0', dump(100, 1000, 1700000000), 5);
-    await recordTraffic(db, 'awg0', dump(150, 1500), 5);
+    await recordTraffic(db, 'awg0', dump(100, 1000, 1700000000), 5, T0);
+    await recordTraffic(db, 'awg0', dump(150, 1500), 5, T0);
     expect(await totals()).toEqual({ rx: 150, tx: 1500, hs: 1700000000_000 });
     // Same values again: nothing is double counted (e.g. a tick repeated after a crash).
-    await recordTraffic(db, 'awg0', dump(150, 1500), 5);
+    await recordTraffic(db, 'awg0', dump(150, 1500), 5, T0);
     expect(await totals()).toMatchObject({ rx: 150, tx: 1500 });
     // Interface restarted: counters start from 0.
-    await recordTraffic(db, 'awg0', dump(30, 40), 5);
+    await recordTraffic(db, 'awg0', dump(30, 40), 5, T0);
     expect(await totals()).toMatchObject({ rx: 180, tx: 1540 });
   });
 
   it('a recreated interface (new ifindex) zeroes the baseline even when raw values grew past it', async () => {
-    await recordTraffic(db, 'awg0', dump(100, 100), 5);
-    await recordTraffic(db, 'awg0', dump(500, 700), 9);
+    await recordTraffic(db, 'awg0', dump(100, 100), 5, T0);
+    await recordTraffic(db, 'awg0', dump(500, 700), 9, T0);
     expect(await totals()).toMatchObject({ rx: 600, tx: 800 });
+  });
+
+  it('history: hourly and daily buckets add up to the totals across an interface restart, and old hours are pruned', async () => {
+    await recordTraffic(db, 'awg0', dump(100, 1000), 5, T0);
+    await recordTraffic(db, 'awg0', dump(150, 1500), 5, T0 + 10 * 60_000);
+    // Interface recreated between ticks, with traffic on both sides of the restart.
+    await recordTraffic(db, 'awg0', dump(30, 40), 6, T0 + 2 * 3_600_000);
+    expect(await totals()).toMatchObject({ rx: 180, tx: 1540 });
+    const hourly = await db.selectFrom('traffic_hourly').select(['hour', 'rx', 'tx']).orderBy('hour').execute();
+    expect(hourly).toEqual([
+      { hour: Date.UTC(2026, 10, 20, 10), rx: 150, tx: 1500 },
+      { hour: Date.UTC(2026, 10, 20, 12), rx: 30, tx: 40 },
+    ]);
+    expect(await db.selectFrom('traffic_daily').select(['day', 'rx', 'tx']).execute()).toEqual([{ day: '2026-11-20', rx: 180, tx: 1540 }]);
+
+    await recordTraffic(db, 'awg0', dump(31, 41), 6, T0 + 15 * 86_400_000);
+    expect((await db.selectFrom('traffic_hourly').select('hour').execute()).map((r) => r.hour)).toEqual([hourOf(T0 + 15 * 86_400_000)]);
+    expect(await db.selectFrom('traffic_daily').select('day').orderBy('day').execute()).toEqual([{ day: '2026-11-20' }, { day: '2026-12-05' }]);
   });
 });

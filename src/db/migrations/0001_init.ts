@@ -51,6 +51,18 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema.createIndex('peers_user_idx').on('peers').column('user_id').execute();
 
+  for (const [table, bucket, type] of [['traffic_hourly', 'hour', 'bigint'], ['traffic_daily', 'day', 'text']] as const) {
+    await db.schema
+      .createTable(table)
+      .addColumn('peer_id', 'integer', (c) => c.notNull().references('peers.id').onDelete('cascade'))
+      .addColumn(bucket, type, (c) => c.notNull())
+      .addColumn('rx', 'bigint', (c) => c.notNull().defaultTo(0))
+      .addColumn('tx', 'bigint', (c) => c.notNull().defaultTo(0))
+      .addPrimaryKeyConstraint(`${table}_pk`, ['peer_id', bucket])
+      .execute();
+    await db.schema.createIndex(`${table}_${bucket}_idx`).on(table).column(bucket).execute();
+  }
+
   // Public keys of deleted peers: a crash between the delete and `set peer … remove` must not
   // leave a revoked peer working, and such a key is not an "unknown" peer to report.
   await db.schema
@@ -104,7 +116,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const t of ['chat_locales', 'meta', 'audit_log', 'approval_messages', 'servers', 'removed_peers', 'peers', 'captchas', 'users']) {
+  for (const t of ['traffic_daily', 'traffic_hourly', 'chat_locales', 'meta', 'audit_log', 'approval_messages', 'servers', 'removed_peers', 'peers', 'captchas', 'users']) {
     await db.schema.dropTable(t).execute();
   }
 }

@@ -7,19 +7,22 @@ import { findUser, listUsersByStatus, transitionUser } from './db/users.js';
 import type { VpnService } from './vpn/service.js';
 
 export type Decision =
-  | { kind: 'ok'; user: User; peers: Peer[] }
+  /** recovered: the first success after provisioning had failed (an incident ends). */
+  | { kind: 'ok'; user: User; peers: Peer[]; recovered?: boolean }
   | { kind: 'not-found' }
   | { kind: 'wrong-state'; user: User }
   /** The decision is stored, but the interface could not be updated; the monitor retries. */
   | { kind: 'applied-later'; user: User; error: unknown }
-  /** Nothing changed (the step was rolled back); the admin may retry. */
-  | { kind: 'failed'; user: User; error: unknown };
+  /** Nothing changed (the step was rolled back); the admin may retry. first: an incident starts. */
+  | { kind: 'failed'; user: User; error: unknown; first?: boolean };
 
 /**
  * Access decisions. Each starts with one conditional status update, so double taps and
  * several admins at once produce exactly one winner; the loser gets 'wrong-state'.
  */
 export class AccessService {
+  private provisioningFailing = false;
+
   constructor(
     private readonly db: Db,
     private readonly vpn: VpnService,
@@ -54,7 +57,9 @@ export class AccessService {
       const peers = existing.length ? existing : [(created = await this.vpn.addPeer(userId))];
       await transitionUser(this.db, userId, 'provisioning', 'active', actorId ?? user.decided_by, this.now());
       await audit(this.db, { actorId, action: 'approve', userId, details: { ips: peers.map((p) => p.ip) } }, this.now());
-      return { kind: 'ok', user: { ...user, status: 'active' }, peers };
+      const recovered = this.provisioningFailing;
+      this.provisioningFailing = false;
+      return { kind: 'ok', user: { ...user, status: 'active' }, peers, recovered };
     } catch (error) {
       // A pending user must not keep a working peer.
       if (created) {
@@ -64,7 +69,9 @@ export class AccessService {
       await transitionUser(this.db, userId, 'provisioning', 'pending', null, this.now());
       await audit(this.db, { actorId, action: 'approve_failed', userId, details: { error: String(error) } }, this.now());
       this.log.error({ err: error, userId }, 'provisioning failed, user back to pending');
-      return { kind: 'failed', user: { ...user, status: 'pending' }, error };
+      const first = !this.provisioningFailing;
+      this.provisioningFailing = true;
+      return { kind: 'failed', user: { ...user, status: 'pending' }, error, first };
     }
   }
 
@@ -108,11 +115,28 @@ export class AccessService {
 
   /** Revoke deletes peers and keys; the user may ask again with /start. */
   async revoke(userId: number, adminId: number): Promise<Decision> {
-    const user = await this.decide(userId, ['active', 'disabled', 'pending'], 'revoked', adminId);
+    return this.removeAccess(userId, adminId, ['active', 'disabled', 'pending'], 'revoked');
+  }
+
+  /** Ban: like revoke, and /start cannot ask again until an admin unbans. */
+  async ban(userId: number, adminId: number): Promise<Decision> {
+    return this.removeAccess(userId, adminId, ['pending', 'active', 'disabled', 'rejected', 'revoked'], 'banned');
+  }
+
+  /** Unban: the user may ask again with /start, as after a revoke. */
+  async unban(userId: number, adminId: number): Promise<Decision> {
+    const user = await this.decide(userId, ['banned'], 'revoked', adminId);
+    if ('kind' in user) return user;
+    await audit(this.db, { actorId: adminId, action: 'unban', userId }, this.now());
+    return { kind: 'ok', user, peers: [] };
+  }
+
+  private async removeAccess(userId: number, adminId: number, from: UserStatus[], to: 'revoked' | 'banned'): Promise<Decision> {
+    const user = await this.decide(userId, from, to, adminId);
     if ('kind' in user) return user;
     const peers = await peersOfUser(this.db, userId);
     for (const p of peers) await deletePeer(this.db, p, this.now());
-    await audit(this.db, { actorId: adminId, action: 'revoke', userId, details: { ips: peers.map((p) => p.ip) } }, this.now());
+    await audit(this.db, { actorId: adminId, action: to === 'banned' ? 'ban' : 'revoke', userId, details: { ips: peers.map((p) => p.ip) } }, this.now());
     return this.applyAll(user, peers, false);
   }
 

@@ -2,9 +2,11 @@ import { randomInt } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { type RunnerHandle, run } from '@grammyjs/runner';
+import { Api } from 'grammy';
 import type { Logger } from 'pino';
 import { AccessService } from './access.js';
 import { installApiTransformers } from './bot/api.js';
+import { Broadcaster } from './broadcast/broadcaster.js';
 import type { BotDeps } from './bot/context.js';
 import { createBot } from './bot/create-bot.js';
 import { LOCALES, Translator } from './bot/i18n.js';
@@ -71,6 +73,11 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
   };
   const bot = createBot(config.botToken, deps, { client: { apiRoot: config.telegramApiRoot } });
   installApiTransformers(bot.api, { log: deps.log, onBlocked: (chatId) => setBlocked(db, chatId, Date.now()) });
+  // Broadcasts get an API of their own that never repeats a request lost on the network.
+  const broadcastApi = new Api(config.botToken, { apiRoot: config.telegramApiRoot });
+  installApiTransformers(broadcastApi, { log: deps.log, retryNetworkErrors: false, onBlocked: (chatId) => setBlocked(db, chatId, Date.now()) });
+  const broadcaster = new Broadcaster(broadcastApi, deps);
+  deps.broadcasts = broadcaster;
   await bot.init();
   log.info({ username: bot.botInfo.username }, 'bot connected');
 
@@ -80,7 +87,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     try {
       await bot.api.setMyCommands(['start', 'status', 'config', 'help'].map(describe), { language_code: languageCode });
       for (const id of config.adminIds) {
-        const all = ['start', 'status', 'config', 'help', 'admin', 'backup'].map(describe);
+        const all = ['start', 'status', 'config', 'help', 'admin', 'backup', 'broadcast'].map(describe);
         await bot.api.setMyCommands(all, { scope: { type: 'chat', chat_id: id }, language_code: languageCode });
       }
     } catch (err) {
@@ -89,12 +96,20 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
   }
 
   await resumeDeliveries(bot.api, deps);
+  // Broadcasts a restart interrupted continue where they were (see Broadcaster for the exactly-once rule).
+  await broadcaster.resume();
   const monitor = startMonitor({
     db,
     vpn,
     log: log.child({ module: 'monitor' }),
     intervalMs: config.monitorIntervalMs,
-    onEvent: (e) => broadcastToAdmins(bot.api, deps, `monitor-${e.kind}`, { iface: e.iface, keys: 'keys' in e ? e.keys.join('\n') : '' }),
+    onEvent: (e) =>
+      broadcastToAdmins(bot.api, deps, `monitor-${e.kind}`, {
+        iface: e.iface,
+        keys: 'keys' in e ? e.keys.join('\n') : '',
+        ticks: 'ticks' in e ? e.ticks : 0,
+        error: 'error' in e ? e.error : '',
+      }),
     onTick: (s) => metrics.monitorTick.observe(s),
   });
   const backups =
@@ -135,6 +150,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
       stopping = true;
       await httpServer.close();
       if (runner?.isRunning()) await runner.stop();
+      await broadcaster.stop(); // what is not sent yet stays queued for the next start
       await monitor.stop();
       await monitor.tick(); // final flush: traffic up to this moment is counted
       await backups?.stop();

@@ -17,6 +17,7 @@ status-active = ✅ Your access is active. /config sends your configuration agai
 status-disabled = ⏸ Your access is suspended by an admin.
 status-rejected = 🚫 Your request was rejected.
 status-revoked = Your access was revoked. Send /start to ask again.
+status-banned = 🚫 An admin has blocked your access to this VPN.
 status-unknown = You have no access yet. Send /start to ask for it.
 status-peer =
     🔹 <b>{ $ip }</b>
@@ -47,11 +48,12 @@ help-admin =
     <b>Admin commands</b>
     /admin – pending requests and users
     /backup – a copy of the database
+    /broadcast – a message to all users
     /status, /config – as for every user
 
 backup-caption = 💾 Database backup. It holds every key: keep it private. Restore: see the README.
 not-admin = ⛔ This is for admins only.
-admin-menu = 🛠 <b>Admin menu</b>
+
 btn-pending = 📥 Pending requests ({ $count })
 btn-users = 👥 Users
 btn-back = « Back
@@ -72,6 +74,7 @@ label-active = active
 label-disabled = disabled
 label-rejected = rejected
 label-revoked = revoked
+label-banned = blocked by an admin
 
 card =
     👤 <b>{ $name }</b> { $username }
@@ -113,7 +116,9 @@ you-are-revoked = Your VPN access was revoked. Send /start to ask again.
 monitor-interface-down = ⚠️ The VPN interface <code>{ $iface }</code> is gone. Bringing it back with every peer…
 monitor-interface-restored = ✅ The VPN interface <code>{ $iface }</code> is back up with its peers.
 
-rate-limited = Too many requests. Please wait a few seconds.monitor-unknown-peers =
+rate-limited = Too many requests. Please wait a few seconds.
+
+monitor-unknown-peers =
     ⚠️ Peers on <code>{ $iface }</code> that the bot does not know (left in place; RECONCILE_REMOVE_UNKNOWN=on removes them):
     <code>{ $keys }</code>
 
@@ -127,3 +132,47 @@ cmd-config = Get your configuration
 cmd-help = Help
 cmd-admin = Admin menu
 cmd-backup = Database backup
+
+overview =
+    🛠 <b>Overview</b>
+    Users: ✅ { $active } active · ⏳ { $pending } pending · ⏸ { $disabled } disabled · 🚫 { $banned } blocked
+    Blocked the bot: { $unreachable }
+    Online now: { $online }
+    Traffic today: { $today } · this month: { $month } · all time: { $all }
+    Interface <code>{ $iface }</code>: { $health }
+health-ok = ✅ up, { $live } peers, as in the database
+health-diverged = ⚠️ up, { $live } peers on the interface but { $wanted } in the database
+health-down = ❌ down
+health-error = ⚠️ cannot be read: <code>{ $error }</code>
+btn-top = 🏆 Top this month
+btn-search = 🔍 Search
+btn-refresh = 🔄 Refresh
+sort-new = 🆕 New
+sort-traffic = 📊 Traffic
+sort-seen = 👀 Last seen
+top-header = 🏆 <b>Top users this month</b>
+top-line = { $n }. <b>{ $name }</b> { $username } — { $total } (↓ { $down } · ↑ { $up })
+top-none = No traffic this month yet.
+search-prompt = 🔍 Send an id, @username or part of a name as a reply to this message.
+search-results = 🔍 Results for “{ $query }”:
+search-none = 🔍 Nobody matches “{ $query }”.
+btn-ban = 🚫 Block
+btn-ban-yes = 🚫 Yes, block
+btn-unban = ✅ Unblock
+ban-confirm = Block <b>{ $name }</b> { $username } (<code>{ $id }</code>)? Their keys are deleted and they cannot ask again until unblocked.
+banned-short = Blocked
+unbanned-short = Unblocked
+you-are-banned = 🚫 An admin has blocked your access to this VPN.
+you-are-unbanned = An admin has unblocked you. Send /start to ask for access again.
+btn-chart = 📈 Traffic chart
+chart-title = Traffic of { $name }, last { $days } days
+chart-upload = Upload
+chart-download = Download
+chart-no-data = No traffic in these days
+chart-caption = 📈 { $name } { $username } — traffic per day (UTC)
+monitor-failing = ⚠️ The monitor has failed { $ticks } times in a row on <code>{ $iface }</code>; traffic is not being counted.
+    <code>{ $error }</code>
+monitor-recovered = ✅ The monitor on <code>{ $iface }</code> works again.
+alert-provisioning-failed = ⚠️ Creating VPN peers fails: approvals are rolled back until this is fixed.
+    <code>{ $error }</code>
+alert-provisioning-recovered = ✅ Creating VPN peers works again.

@@ -17,6 +17,7 @@ status-active = ✅ Доступ активен. /config пришлёт конф
 status-disabled = ⏸ Доступ приостановлен администратором.
 status-rejected = 🚫 Ваша заявка отклонена.
 status-revoked = Доступ отозван. Отправьте /start, чтобы подать заявку снова.
+status-banned = 🚫 Администратор заблокировал вам доступ к этому VPN.
 status-unknown = У вас пока нет доступа. Отправьте /start, чтобы его запросить.
 status-peer =
     🔹 <b>{ $ip }</b>
@@ -47,11 +48,12 @@ help-admin =
     <b>Команды администратора</b>
     /admin – заявки и пользователи
     /backup – копия базы данных
+    /broadcast – сообщение всем пользователям
     /status, /config – как у всех пользователей
 
 backup-caption = 💾 Резервная копия базы. В ней все ключи: храните её в тайне. Восстановление описано в README.
 not-admin = ⛔ Только для администраторов.
-admin-menu = 🛠 <b>Меню администратора</b>
+
 btn-pending = 📥 Заявки ({ $count })
 btn-users = 👥 Пользователи
 btn-back = « Назад
@@ -72,6 +74,7 @@ label-active = активен
 label-disabled = отключён
 label-rejected = отклонён
 label-revoked = отозван
+label-banned = заблокирован администратором
 
 card =
     👤 <b>{ $name }</b> { $username }
@@ -113,7 +116,9 @@ you-are-revoked = Ваш доступ к VPN отозван. Отправьте 
 monitor-interface-down = ⚠️ Интерфейс VPN <code>{ $iface }</code> пропал. Поднимаю его заново со всеми пирами…
 monitor-interface-restored = ✅ Интерфейс VPN <code>{ $iface }</code> снова работает, пиры восстановлены.
 
-rate-limited = Слишком много запросов. Подождите несколько секунд.monitor-unknown-peers =
+rate-limited = Слишком много запросов. Подождите несколько секунд.
+
+monitor-unknown-peers =
     ⚠️ На <code>{ $iface }</code> есть пиры, неизвестные боту (оставлены; RECONCILE_REMOVE_UNKNOWN=on удаляет их):
     <code>{ $keys }</code>
 
@@ -127,3 +132,47 @@ cmd-config = Получить конфигурацию
 cmd-help = Справка
 cmd-admin = Меню администратора
 cmd-backup = Резервная копия базы
+
+overview =
+    🛠 <b>Обзор</b>
+    Пользователи: ✅ { $active } активны · ⏳ { $pending } ждут · ⏸ { $disabled } отключены · 🚫 { $banned } заблокированы
+    Заблокировали бота: { $unreachable }
+    Сейчас онлайн: { $online }
+    Трафик сегодня: { $today } · за месяц: { $month } · всего: { $all }
+    Интерфейс <code>{ $iface }</code>: { $health }
+health-ok = ✅ работает, пиров: { $live }, как в базе
+health-diverged = ⚠️ работает, на интерфейсе { $live } пиров, а в базе { $wanted }
+health-down = ❌ не работает
+health-error = ⚠️ не читается: <code>{ $error }</code>
+btn-top = 🏆 Топ за месяц
+btn-search = 🔍 Поиск
+btn-refresh = 🔄 Обновить
+sort-new = 🆕 Новые
+sort-traffic = 📊 Трафик
+sort-seen = 👀 Активность
+top-header = 🏆 <b>Топ пользователей за месяц</b>
+top-line = { $n }. <b>{ $name }</b> { $username } — { $total } (↓ { $down } · ↑ { $up })
+top-none = В этом месяце трафика ещё нет.
+search-prompt = 🔍 Пришлите id, @username или часть имени ответом на это сообщение.
+search-results = 🔍 Найдено по «{ $query }»:
+search-none = 🔍 По «{ $query }» никого не нашлось.
+btn-ban = 🚫 Заблокировать
+btn-ban-yes = 🚫 Да, заблокировать
+btn-unban = ✅ Разблокировать
+ban-confirm = Заблокировать <b>{ $name }</b> { $username } (<code>{ $id }</code>)? Ключи будут удалены, и подать заявку снова нельзя, пока не разблокируют.
+banned-short = Заблокирован
+unbanned-short = Разблокирован
+you-are-banned = 🚫 Администратор заблокировал вам доступ к этому VPN.
+you-are-unbanned = Администратор снял блокировку. Отправьте /start, чтобы снова запросить доступ.
+btn-chart = 📈 График трафика
+chart-title = Трафик: { $name }, последние { $days } дней
+chart-upload = Отдано
+chart-download = Получено
+chart-no-data = За эти дни трафика нет
+chart-caption = 📈 { $name } { $username } — трафик по дням (UTC)
+monitor-failing = ⚠️ Мониторинг { $ticks } раз подряд не смог прочитать <code>{ $iface }</code>; трафик не считается.
+    <code>{ $error }</code>
+monitor-recovered = ✅ Мониторинг <code>{ $iface }</code> снова работает.
+alert-provisioning-failed = ⚠️ Пиры VPN не создаются: одобрения откатываются, пока это не исправят.
+    <code>{ $error }</code>
+alert-provisioning-recovered = ✅ Пиры VPN снова создаются.

@@ -11,6 +11,11 @@ export interface ApiOptions {
   throttle?: boolean;
   /** A chat answered 403: the user blocked the bot or is gone. Retrying will not help. */
   onBlocked?: (chatId: number) => Promise<void>;
+  /**
+   * Retry requests that failed on the network (default true). Such a request may have reached
+   * Telegram: broadcasts turn this off so nobody gets a message twice.
+   */
+  retryNetworkErrors?: boolean;
 }
 
 /**
@@ -20,7 +25,7 @@ export interface ApiOptions {
  */
 export function installApiTransformers(api: Api, opts: ApiOptions): void {
   if (opts.throttle !== false) api.config.use(apiThrottler());
-  api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60 }));
+  api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60, rethrowHttpErrors: opts.retryNetworkErrors === false }));
   api.config.use(plainTextFallback(opts.log));
   if (opts.onBlocked) api.config.use(blockedWatcher(opts.onBlocked, opts.log));
 }

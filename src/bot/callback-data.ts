@@ -36,13 +36,25 @@ export const cb = {
   reject: codec('rej', { userId: 'int' }),
   adminMenu: codec('adm', {}),
   pending: codec('pnd', {}),
-  users: codec('usl', { page: 'int' }),
+  users: codec('usl', { page: 'int', sort: 'int' }),
+  search: codec('srch', {}),
+  top: codec('top', {}),
+  banAsk: codec('ban', { userId: 'int' }),
+  banYes: codec('bny', { userId: 'int' }),
+  unban: codec('unb', { userId: 'int' }),
+  chart: codec('cht', { userId: 'int' }),
   card: codec('usr', { userId: 'int' }),
   disable: codec('dis', { userId: 'int' }),
   enable: codec('ena', { userId: 'int' }),
   revokeAsk: codec('rvk', { userId: 'int' }),
   revokeYes: codec('rvy', { userId: 'int' }),
+  // Broadcasts (src/bot/features/broadcast.ts).
+  broadcastQuit: codec('bcq', {}),
+  broadcastAudience: codec('bca', { id: 'int', audience: 'id' }),
+  broadcastSend: codec('bcs', { id: 'int' }),
+  broadcastDiscard: codec('bcd', { id: 'int' }),
+  broadcastStop: codec('bcx', { id: 'int' }),
 };
 
 /** Prefixes only admins may use; anyone else pressing them is refused and logged. */
-export const ADMIN_CALLBACKS = /^(apr|rej|adm|pnd|usl|usr|dis|ena|rvk|rvy)(:|$)/;
+export const ADMIN_CALLBACKS = /^(apr|rej|adm|pnd|usl|usr|dis|ena|rvk|rvy|srch|top|ban|bny|unb|cht|bcq|bca|bcs|bcd|bcx)(:|$)/;

@@ -1,6 +1,7 @@
 import type { Context } from 'grammy';
 import type { Logger } from 'pino';
 import type { AccessService } from '../access.js';
+import type { Broadcaster } from '../broadcast/broadcaster.js';
 import type { Db } from '../db/index.js';
 import type { Metrics } from '../metrics.js';
 import type { VpnService } from '../vpn/service.js';
@@ -18,8 +19,12 @@ export interface BotDeps {
   /** Writes a consistent snapshot of the database and returns the file's path. */
   backup: () => Promise<string>;
   metrics?: Metrics;
+  /** A peer counts as online when its latest handshake is this recent. */
+  onlineWindowMs?: number;
   /** Uniform integer in [0, max); injectable so tests can make CAPTCHAs predictable. */
   randomInt: (max: number) => number;
+  /** Sends admin broadcasts; without it /broadcast says broadcasts are unavailable. */
+  broadcasts?: Broadcaster;
 }
 
 export interface BotFlavor {

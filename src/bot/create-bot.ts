@@ -2,6 +2,7 @@ import { Bot, type BotConfig, GrammyError, HttpError } from 'grammy';
 import { setChatLocale } from '../db/misc.js';
 import type { BotContext, BotDeps } from './context.js';
 import { adminFeature } from './features/admin.js';
+import { broadcastFeature } from './features/broadcast.js';
 import { membership } from './features/membership.js';
 import { onboarding } from './features/onboarding.js';
 import { unhandled } from './features/unhandled.js';
@@ -39,7 +40,8 @@ export function createBot(token: string, deps: BotDeps, botConfig?: BotConfig<Bo
       // Already failing; the log line above is what matters.
     }
   });
-  features.use(membership, onboarding, userFeature, adminFeature, unhandled);
+  // broadcastFeature before adminFeature, which refuses every admin callback it does not handle.
+  features.use(membership, onboarding, userFeature, broadcastFeature, adminFeature, unhandled);
 
   bot.catch((err) => {
     const e = err.error;

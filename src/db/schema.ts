@@ -2,7 +2,8 @@ import type { Generated, Insertable, Selectable } from 'kysely';
 
 // pending → provisioning → active: the middle state is persisted so that a crash during
 // peer creation is finished (or rolled back) on the next start.
-export type UserStatus = 'pending' | 'provisioning' | 'active' | 'disabled' | 'rejected' | 'revoked';
+// banned: blocked by an admin: no peer, and /start cannot ask again.
+export type UserStatus = 'pending' | 'provisioning' | 'active' | 'disabled' | 'rejected' | 'revoked' | 'banned';
 export type PeerStatus = 'active' | 'disabled';
 
 // Timestamps are epoch milliseconds.
@@ -117,6 +118,9 @@ export interface Database {
   audit_log: AuditLogTable;
   chat_locales: ChatLocalesTable;
   meta: MetaTable;
+  broadcast_prompts: BroadcastPromptsTable;
+  broadcasts: BroadcastsTable;
+  broadcast_deliveries: BroadcastDeliveriesTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -124,3 +128,40 @@ export type NewUser = Insertable<UsersTable>;
 export type Captcha = Selectable<CaptchasTable>;
 export type Peer = Selectable<PeersTable>;
 export type Server = Selectable<ServersTable>;
+
+// Broadcasts (migration 0002). Content is stored as Telegram gave it: text or caption plus its
+// entities (JSON), re-sent with entities rather than parse_mode so formatting survives exactly.
+export type BroadcastStatus = 'draft' | 'sending' | 'done' | 'cancelled';
+export type BroadcastAudience = 'active' | 'all' | 'pending';
+export type DeliveryStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'blocked' | 'unknown' | 'cancelled';
+
+export interface BroadcastPromptsTable {
+  admin_id: number;
+  expires_at: number;
+}
+
+export interface BroadcastsTable {
+  id: Generated<number>;
+  admin_id: number;
+  status: BroadcastStatus;
+  audience: BroadcastAudience;
+  kind: 'text' | 'photo';
+  text: string | null;
+  entities: string | null;
+  photo: string | null;
+  progress_chat_id: number | null;
+  progress_message_id: number | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+export interface BroadcastDeliveriesTable {
+  broadcast_id: number;
+  user_id: number;
+  status: DeliveryStatus;
+  error: string | null;
+  updated_at: number;
+}
+
+export type Broadcast = Selectable<BroadcastsTable>;

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Database, User, UserStatus } from './schema.js';
 
 type Q = Kysely<Database>;
@@ -86,9 +86,11 @@ export interface UserRow extends User {
   last_handshake_at: number | null;
 }
 
-/** Users with their traffic summed over peers, newest first. */
-export async function listUsersPage(db: Q, offset: number, limit: number): Promise<{ rows: UserRow[]; total: number }> {
-  const rows = await db
+export const USER_SORTS = ['new', 'traffic', 'seen'] as const;
+export type UserSort = (typeof USER_SORTS)[number];
+
+function usersWithTraffic(db: Q) {
+  return db
     .selectFrom('users')
     .leftJoin('peers', 'peers.user_id', 'users.id')
     .selectAll('users')
@@ -97,12 +99,43 @@ export async function listUsersPage(db: Q, offset: number, limit: number): Promi
       eb.fn.coalesce(eb.fn.sum<number>('peers.tx_total'), eb.lit(0)).as('tx_total'),
       eb.fn.max('peers.last_handshake_at').as('last_handshake_at'),
     ])
-    .groupBy('users.id')
+    .groupBy('users.id');
+}
+
+const numbers = <T extends { rx_total: unknown; tx_total: unknown }>(r: T) => ({ ...r, rx_total: Number(r.rx_total), tx_total: Number(r.tx_total) });
+
+/** Users with their traffic summed over peers: newest first, most traffic first, or most recently seen first. */
+export async function listUsersPage(db: Q, offset: number, limit: number, sort: UserSort = 'new'): Promise<{ rows: UserRow[]; total: number }> {
+  let q = usersWithTraffic(db);
+  if (sort === 'traffic') q = q.orderBy(sql`coalesce(sum(peers.rx_total), 0) + coalesce(sum(peers.tx_total), 0)`, 'desc');
+  if (sort === 'seen') q = q.orderBy(sql`max(peers.last_handshake_at) is null`).orderBy(sql`max(peers.last_handshake_at)`, 'desc');
+  const rows = await q.orderBy('users.created_at', 'desc').orderBy('users.id', 'desc').offset(offset).limit(limit).execute();
+  const { n } = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  return { rows: rows.map(numbers) as UserRow[], total: Number(n) };
+}
+
+/** By exact id, @username (case-insensitive) or a part of the name. */
+export async function searchUsers(db: Q, query: string, limit = 10): Promise<UserRow[]> {
+  const q = query.trim().slice(0, 64);
+  if (!q) return [];
+  const like = `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const username = q.replace(/^@/, '').toLowerCase();
+  const rows = await usersWithTraffic(db)
+    .where((eb) =>
+      eb.or([
+        ...(/^\d{1,20}$/.test(q) ? [eb('users.id', '=', Number(q))] : []),
+        eb(eb.fn('lower', ['users.username']), '=', username),
+        eb(sql`lower(users.first_name || ' ' || coalesce(users.last_name, ''))`, 'like', sql`${like} escape '\\'`),
+      ]),
+    )
     .orderBy('users.created_at', 'desc')
-    .orderBy('users.id', 'desc')
-    .offset(offset)
     .limit(limit)
     .execute();
-  const { n } = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  return { rows: rows.map((r) => ({ ...r, rx_total: Number(r.rx_total), tx_total: Number(r.tx_total) })), total: Number(n) };
+  return rows.map(numbers) as UserRow[];
+}
+
+/** Users who blocked the bot (Telegram answers 403). */
+export async function countUnreachable(db: Q): Promise<number> {
+  const { n } = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).where('blocked_at', 'is not', null).executeTakeFirstOrThrow();
+  return Number(n);
 }

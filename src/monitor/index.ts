@@ -6,7 +6,12 @@ import { recordTraffic } from './traffic.js';
 export type MonitorEvent =
   | { kind: 'interface-down'; iface: string }
   | { kind: 'interface-restored'; iface: string }
-  | { kind: 'unknown-peers'; iface: string; keys: string[] };
+  | { kind: 'unknown-peers'; iface: string; keys: string[] }
+  | { kind: 'failing'; iface: string; ticks: number; error: string }
+  | { kind: 'recovered'; iface: string };
+
+/** Failed ticks in a row before the admins hear of it: one bad dump is not an incident. */
+export const FAILING_TICKS = 3;
 
 export interface Monitor {
   /** Runs one tick now (waits for a running one first); ticks never overlap. */
@@ -39,6 +44,7 @@ export function startMonitor(deps: MonitorDeps): Monitor {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let down = false;
+  let failures = 0;
   const reported = new Set<string>();
 
   const emit = async (e: MonitorEvent) => {
@@ -67,20 +73,29 @@ export function startMonitor(deps: MonitorDeps): Monitor {
 
   const once = async () => {
     try {
-      const ifindex = await vpn.ifindex();
-      if (ifindex === null) return await restore();
-      const dump = await vpn.readDump();
-      const updates = await recordTraffic(db, iface, dump, ifindex, now());
-      log.debug({ updated: updates.length }, 'traffic recorded');
-      const { unknown } = await vpn.reconcile(dump);
-      const fresh = unknown.filter((k) => !reported.has(k));
-      if (fresh.length) {
-        fresh.forEach((k) => reported.add(k));
-        log.warn({ keys: fresh }, 'peers on the interface that the database does not know');
-        await emit({ kind: 'unknown-peers', iface, keys: fresh });
-      }
+      await work();
+      if (failures >= FAILING_TICKS) await emit({ kind: 'recovered', iface });
+      failures = 0;
     } catch (err) {
-      log.error({ err }, 'monitor tick failed');
+      failures++;
+      log.error({ err, failures }, 'monitor tick failed');
+      // One message per incident: on the Nth failure in a row, and once on recovery.
+      if (failures === FAILING_TICKS) await emit({ kind: 'failing', iface, ticks: failures, error: String(err).slice(0, 300) });
+    }
+  };
+
+  const work = async () => {
+    const ifindex = await vpn.ifindex();
+    if (ifindex === null) return restore();
+    const dump = await vpn.readDump();
+    const updates = await recordTraffic(db, iface, dump, ifindex, now());
+    log.debug({ updated: updates.length }, 'traffic recorded');
+    const { unknown } = await vpn.reconcile(dump);
+    const fresh = unknown.filter((k) => !reported.has(k));
+    if (fresh.length) {
+      fresh.forEach((k) => reported.add(k));
+      log.warn({ keys: fresh }, 'peers on the interface that the database does not know');
+      await emit({ kind: 'unknown-peers', iface, keys: fresh });
     }
   };
 

@@ -114,6 +114,22 @@ describe('approval', () => {
     expect(h.rec.find('sendDocument', USER.id)).toHaveLength(1);
   });
 
+  it('provisioning failures alert the other admins once per incident, and the recovery once', async () => {
+    const second: From = { id: 7003, first_name: 'Petr', language_code: 'en' };
+    await pendingUser(h);
+    await pendingUser(h, second);
+    const alerts = (admin: From, re: RegExp) => h.rec.find('sendMessage', admin.id).filter((c) => re.test(c.payload.text)).length;
+    h.wg.failing = 'Operation not permitted';
+    await h.press(ADMIN_A, `apr:${USER.id}`);
+    await h.press(ADMIN_A, `apr:${second.id}`);
+    expect(alerts(ADMIN_B, /Creating VPN peers fails/)).toBe(1);
+    expect(alerts(ADMIN_A, /Creating VPN peers fails/)).toBe(0); // A saw the error itself
+    h.wg.failing = null;
+    await h.press(ADMIN_A, `apr:${USER.id}`);
+    await h.press(ADMIN_A, `apr:${second.id}`);
+    for (const admin of [ADMIN_A, ADMIN_B]) expect(alerts(admin, /works again/)).toBe(1);
+  });
+
   it('an exhausted pool is reported to the admin and nothing is half-created', async () => {
     await h.close();
     h = await createHarness({ subnet: '10.9.0.0/30' }); // room for one client
@@ -172,18 +188,18 @@ describe('user commands and admin tools', () => {
     await h.send(ADMIN_A, '/admin');
     const menu = h.rec.last('sendMessage', ADMIN_A.id)!;
     expect(buttons(menu)[0]?.text).toContain('(10)');
-    await h.press(ADMIN_A, 'usl:0', menu);
+    await h.press(ADMIN_A, 'usl:0:0', menu);
     const page1 = h.rec.last('editMessageText', ADMIN_A.id)!;
     expect(page1.payload.text).toContain('page 1/2, 11 in all');
-    expect(buttons(page1).map((b) => b.callback_data)).toContain('usl:1');
-    await h.press(ADMIN_A, 'usl:1', menu);
+    expect(buttons(page1).map((b) => b.callback_data)).toContain('usl:1:0');
+    await h.press(ADMIN_A, 'usl:1:0', menu);
     const page2 = h.rec.last('editMessageText', ADMIN_A.id)!;
     expect(page2.payload.text).toContain('page 2/2');
     expect(page2.payload.text).toContain('Olga');
     await h.press(ADMIN_A, `usr:${USER.id}`, menu);
     const card = h.rec.last('editMessageText', ADMIN_A.id)!;
     expect(card.payload.text).toContain('10.8.0.2');
-    expect(buttons(card).map((b) => b.callback_data)).toEqual([`dis:${USER.id}`, `rvk:${USER.id}`, 'usl:0']);
+    expect(buttons(card).map((b) => b.callback_data)).toEqual([`dis:${USER.id}`, `rvk:${USER.id}`, `cht:${USER.id}`, `ban:${USER.id}`, 'usl:0:0']);
     await h.press(ADMIN_A, 'pnd', menu);
     expect(h.rec.find('sendMessage', ADMIN_A.id).filter((c) => c.payload.text.includes('Access request')).length).toBeGreaterThanOrEqual(20);
   });

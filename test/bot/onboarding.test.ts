@@ -96,7 +96,7 @@ describe('/start and the CAPTCHA', () => {
     expect(h.rec.last('sendMessage', USER.id)?.payload.text).toContain('ждёт одобрения');
     await h.send(ADMIN_A, '/start');
     const menu = h.rec.last('sendMessage', ADMIN_A.id)!;
-    expect(menu.payload.text).toContain('Admin menu');
+    expect(menu.payload.text).toContain('Overview');
     expect(buttons(menu)[0]?.text).toContain('(1)');
   });
 

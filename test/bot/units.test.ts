@@ -21,7 +21,7 @@ describe('callback data codecs', () => {
   it('refuses to pack more than Telegram\'s 64 bytes', () => {
     const wide = codec('x', { a: 'id', b: 'id' });
     expect(() => wide.pack({ a: 'a'.repeat(32), b: 'b'.repeat(32) })).toThrow(/64 bytes/);
-    expect(Buffer.byteLength(cb.users.pack({ page: 2 ** 52 }))).toBeLessThanOrEqual(64);
+    expect(Buffer.byteLength(cb.users.pack({ page: 2 ** 52, sort: 2 }))).toBeLessThanOrEqual(64);
   });
 });
 
@@ -38,6 +38,15 @@ describe('translations', () => {
       .filter((l) => /^[a-z][a-z0-9-]* =/.test(l))
       .map((l) => l.split(' ')[0])
       .sort();
+
+  it('every message is well formed: no entry swallowed by the one before it', () => {
+    for (const locale of ['en', 'ru']) {
+      for (const f of fs.readdirSync(path.resolve('locales', locale))) {
+        const text = fs.readFileSync(path.resolve('locales', locale, f), 'utf8');
+        expect(text, `${locale}/${f}`).not.toMatch(/[^\w\s-][a-z][a-z0-9-]* =\s*$/m);
+      }
+    }
+  });
 
   it('ru and en define the same messages', () => {
     expect(ids('ru')).toEqual(ids('en'));

@@ -365,7 +365,7 @@ describe('Dockerfile: the runtime stage', () => {
       const copied = landed.some(({ at }) => p === at || p.startsWith(`${at}/`));
       expect(copied, `${p} is read at run time but nothing is copied there`).toBe(true);
     }
-    expect(fs.readdirSync(path.join(ROOT, 'locales')).some((f) => f.endsWith('.ftl'))).toBe(true);
+    expect((fs.readdirSync(path.join(ROOT, 'locales'), { recursive: true }) as string[]).some((f) => f.endsWith('.ftl'))).toBe(true);
   });
 
   it('puts awg, awg-quick and amneziawg-go on PATH and installs what awg-quick and NAT need', () => {

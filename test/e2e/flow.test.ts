@@ -140,7 +140,7 @@ describe.skipIf(!ready)('end to end on a real tunnel (VPN_FLAVOR=wireguard)', ()
   it('disable takes the peer off the live interface, enable brings the same one back', async () => {
     await api.sendText(ADMIN, '/admin');
     let mark = await api.mark();
-    const menu = await api.waitForMessage(ADMIN.id, (m) => /Admin menu/.test(m.message.text ?? ''));
+    const menu = await api.waitForMessage(ADMIN.id, (m) => /Overview/.test(m.message.text ?? ''));
     await api.pressButton(ADMIN, menu.message, `dis:${USER.id}`);
     await api.waitForMessage(USER.id, (m) => /приостановлен/.test(m.message.text ?? ''), 10_000, mark);
     expect((await run(['wg', 'show', iface, 'dump'])).stdout.trim().split('\n')).toHaveLength(1);

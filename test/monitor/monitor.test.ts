@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type MonitorEvent, startMonitor } from '../../src/monitor/index.js';
+import { FAILING_TICKS, type MonitorEvent, startMonitor } from '../../src/monitor/index.js';
 import { generateKeyPair } from '../../src/vpn/keys.js';
 import { peersOfUser } from '../../src/db/peers.js';
 import { requestAccess, transitionUser } from '../../src/db/users.js';
@@ -105,6 +105,31 @@ describe('unknown peers', () => {
       await monitor.stop();
       expect(events).toEqual([{ kind: 'unknown-peers', iface: 'awg0', keys: [stranger] }]);
       expect(h.wg.peers.has(stranger)).toBe(true);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('alerts', () => {
+  it('a monitor failing several ticks in a row is reported once, and its recovery once', async () => {
+    const h = await createHarness();
+    try {
+      const events: string[] = [];
+      const monitor = startMonitor({ db: h.db, vpn: h.vpn, log: h.deps.log, intervalMs: 3_600_000, onEvent: async (e) => void events.push(e.kind) });
+      h.wg.failing = 'Unable to access interface: Protocol not supported';
+      for (let i = 0; i < FAILING_TICKS + 3; i++) await monitor.tick();
+      expect(events).toEqual(['failing']);
+      h.wg.failing = null;
+      await monitor.tick();
+      await monitor.tick();
+      expect(events).toEqual(['failing', 'recovered']);
+      h.wg.failing = 'again';
+      await monitor.tick(); // a single bad tick is no incident
+      h.wg.failing = null;
+      await monitor.tick();
+      await monitor.stop();
+      expect(events).toEqual(['failing', 'recovered']);
     } finally {
       await h.close();
     }

@@ -1,14 +1,18 @@
 import path from 'node:path';
 import { Composer, InlineKeyboard, InputFile } from 'grammy';
 import type { Decision } from '../../access.js';
-import { peersOfUser } from '../../db/peers.js';
+import { peersOfUser, peersOnIface } from '../../db/peers.js';
 import type { User } from '../../db/schema.js';
-import { findUser, listUsersByStatus, listUsersPage } from '../../db/users.js';
+import { countByStatus, trafficSummary } from '../../db/stats.js';
+import { dailyTrafficOfUser, dayOf, topUsersSince, trafficSince } from '../../db/traffic.js';
+import { renderTrafficChart } from '../../charts/traffic-chart.js';
+import { countUnreachable, findUser, listUsersByStatus, listUsersPage, searchUsers, USER_SORTS, type UserRow } from '../../db/users.js';
 import { PoolExhaustedError } from '../../vpn/service.js';
 import { ADMIN_CALLBACKS, cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { formatBytes, formatTime, fullName } from '../format.js';
-import { closeApprovalMessages, isUnreachable, localeOf, safeEdit, sendApprovalRequest, sendConfig, userParams } from '../messaging.js';
+import { LOCALES } from '../i18n.js';
+import { broadcastToAdmins, closeApprovalMessages, isUnreachable, localeOf, safeEdit, sendApprovalRequest, sendConfig, userParams } from '../messaging.js';
 
 const PAGE_SIZE = 8;
 const HTML = { parse_mode: 'HTML' } as const;
@@ -23,16 +27,55 @@ adminFeature.callbackQuery(ADMIN_CALLBACKS, async (ctx) => {
 });
 adminFeature.chatType('private').command(['admin', 'backup'], (ctx) => ctx.reply(ctx.tr('not-admin'), HTML));
 
-function menuKeyboard(ctx: BotContext, pending: number): InlineKeyboard {
-  return new InlineKeyboard()
-    .text(ctx.tr('btn-pending', { count: pending }), cb.pending.pack({}))
+const DEFAULT_ONLINE_WINDOW_MS = 3 * 60_000;
+
+/** The admin's home: users by status, online now, traffic, interface health; refreshable in place. */
+async function overview(ctx: BotContext): Promise<{ text: string; keyboard: InlineKeyboard }> {
+  const { db, vpn, now } = ctx.deps;
+  const byStatus = Object.fromEntries((await countByStatus(db, 'users')).map((r) => [r.status, r.n]));
+  const t = now();
+  const all = await trafficSummary(db, t - (ctx.deps.onlineWindowMs ?? DEFAULT_ONLINE_WINDOW_MS));
+  const today = await trafficSince(db, dayOf(t));
+  const month = await trafficSince(db, `${dayOf(t).slice(0, 8)}01`);
+  const text = ctx.tr('overview', {
+    active: byStatus.active ?? 0,
+    pending: byStatus.pending ?? 0,
+    disabled: byStatus.disabled ?? 0,
+    banned: byStatus.banned ?? 0,
+    unreachable: await countUnreachable(db),
+    online: all.online,
+    today: formatBytes(today.rx + today.tx),
+    month: formatBytes(month.rx + month.tx),
+    all: formatBytes(all.rx + all.tx),
+    iface: vpn.settings.iface,
+    health: await interfaceHealth(ctx),
+  });
+  const keyboard = new InlineKeyboard()
+    .text(ctx.tr('btn-pending', { count: byStatus.pending ?? 0 }), cb.pending.pack({}))
+    .text(ctx.tr('btn-users'), cb.users.pack({ page: 0, sort: 0 }))
     .row()
-    .text(ctx.tr('btn-users'), cb.users.pack({ page: 0 }));
+    .text(ctx.tr('btn-top'), cb.top.pack({}))
+    .text(ctx.tr('btn-search'), cb.search.pack({}))
+    .row()
+    .text(ctx.tr('btn-refresh'), cb.adminMenu.pack({}));
+  return { text, keyboard };
+}
+
+async function interfaceHealth(ctx: BotContext): Promise<string> {
+  const { vpn, db } = ctx.deps;
+  if ((await vpn.ifindex()) === null) return ctx.tr('health-down');
+  try {
+    const live = (await vpn.readDump()).peers.length;
+    const wanted = (await peersOnIface(db, vpn.settings.iface, 'active')).length;
+    return live === wanted ? ctx.tr('health-ok', { live }) : ctx.tr('health-diverged', { live, wanted });
+  } catch (err) {
+    return ctx.tr('health-error', { error: String(err).slice(0, 200) });
+  }
 }
 
 export async function adminMenu(ctx: BotContext): Promise<void> {
-  const pending = await listUsersByStatus(ctx.deps.db, 'pending', 1000);
-  await ctx.reply(ctx.tr('admin-menu'), { ...HTML, reply_markup: menuKeyboard(ctx, pending.length) });
+  const { text, keyboard } = await overview(ctx);
+  await ctx.reply(text, { ...HTML, reply_markup: keyboard });
 }
 
 admin.command('admin', adminMenu);
@@ -45,8 +88,8 @@ admin.command('backup', async (ctx) => {
 
 admin.callbackQuery(cb.adminMenu.filter, async (ctx) => {
   await ctx.answerCallbackQuery();
-  const pending = await listUsersByStatus(ctx.deps.db, 'pending', 1000);
-  await editCurrent(ctx, ctx.tr('admin-menu'), menuKeyboard(ctx, pending.length));
+  const { text, keyboard } = await overview(ctx);
+  await editCurrent(ctx, text, keyboard);
 });
 
 admin.callbackQuery(cb.pending.filter, async (ctx) => {
@@ -61,14 +104,8 @@ async function editCurrent(ctx: BotContext, text: string, keyboard?: InlineKeybo
   else await ctx.api.sendMessage(ctx.from!.id, text, { ...HTML, reply_markup: keyboard });
 }
 
-admin.callbackQuery(cb.users.filter, async (ctx) => {
-  const data = cb.users.unpack(ctx.callbackQuery.data);
-  if (!data) return ctx.answerCallbackQuery();
-  await ctx.answerCallbackQuery();
-  const page = Math.max(0, data.page);
-  const { rows, total } = await listUsersPage(ctx.deps.db, page * PAGE_SIZE, PAGE_SIZE);
-  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
-  const lines = rows.map((u) =>
+function userLines(ctx: BotContext, rows: UserRow[]): string[] {
+  return rows.map((u) =>
     ctx.tr('users-line', {
       ...userParams(u),
       status: ctx.tr(`label-${u.status}`),
@@ -76,14 +113,65 @@ admin.callbackQuery(cb.users.filter, async (ctx) => {
       seen: u.last_handshake_at ? formatTime(u.last_handshake_at) : ctx.tr('never'),
     }),
   );
-  const kb = new InlineKeyboard();
-  for (const u of rows) kb.text(`${fullName(u)}`.slice(0, 40), cb.card.pack({ userId: u.id })).row();
-  if (page > 0) kb.text('‹', cb.users.pack({ page: page - 1 }));
-  if (page + 1 < pages) kb.text('›', cb.users.pack({ page: page + 1 }));
-  kb.row().text(ctx.tr('btn-back'), cb.adminMenu.pack({}));
+}
+
+function userButtons(kb: InlineKeyboard, rows: { id: number; first_name: string; last_name: string | null }[]): InlineKeyboard {
+  for (const u of rows) kb.text(fullName(u).slice(0, 40), cb.card.pack({ userId: u.id })).row();
+  return kb;
+}
+
+admin.callbackQuery(cb.users.filter, async (ctx) => {
+  const data = cb.users.unpack(ctx.callbackQuery.data);
+  if (!data) return ctx.answerCallbackQuery();
+  await ctx.answerCallbackQuery();
+  const sortIndex = USER_SORTS[data.sort] ? data.sort : 0;
+  const sort = USER_SORTS[sortIndex];
+  let page = Math.max(0, data.page);
+  let { rows, total } = await listUsersPage(ctx.deps.db, page * PAGE_SIZE, PAGE_SIZE, sort);
+  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+  if (page >= pages) {
+    // A stale button past the end (users were deleted meanwhile): show the last page.
+    page = pages - 1;
+    ({ rows, total } = await listUsersPage(ctx.deps.db, page * PAGE_SIZE, PAGE_SIZE, sort));
+  }
+  const kb = userButtons(new InlineKeyboard(), rows);
+  if (page > 0) kb.text('‹', cb.users.pack({ page: page - 1, sort: sortIndex }));
+  if (page + 1 < pages) kb.text('›', cb.users.pack({ page: page + 1, sort: sortIndex }));
+  kb.row();
+  USER_SORTS.forEach((s, i) => kb.text(`${i === sortIndex ? '• ' : ''}${ctx.tr(`sort-${s}`)}`, cb.users.pack({ page: 0, sort: i })));
+  kb.row().text(ctx.tr('btn-search'), cb.search.pack({})).text(ctx.tr('btn-back'), cb.adminMenu.pack({}));
   const header = ctx.tr('users-header', { page: page + 1, pages, total });
-  await editCurrent(ctx, [header, ...lines].join('\n\n').slice(0, 4000), kb);
+  await editCurrent(ctx, [header, ...userLines(ctx, rows)].join('\n\n').slice(0, 4000), kb);
 });
+
+admin.callbackQuery(cb.top.filter, async (ctx) => {
+  await ctx.answerCallbackQuery();
+  const month = `${dayOf(ctx.deps.now()).slice(0, 8)}01`;
+  const top = await topUsersSince(ctx.deps.db, month, 10);
+  const lines = top.map((u, i) =>
+    ctx.tr('top-line', { n: i + 1, ...userParams({ ...u }), down: formatBytes(u.tx), up: formatBytes(u.rx), total: formatBytes(u.rx + u.tx) }),
+  );
+  const text = [ctx.tr('top-header'), ...(lines.length ? lines : [ctx.tr('top-none')])].join('\n');
+  await editCurrent(ctx, text, userButtons(new InlineKeyboard(), top).text(ctx.tr('btn-back'), cb.adminMenu.pack({})));
+});
+
+// Search is a reply to the bot's prompt: stateless, so it survives restarts.
+admin.callbackQuery(cb.search.filter, async (ctx) => {
+  await ctx.answerCallbackQuery();
+  await ctx.api.sendMessage(ctx.from.id, ctx.tr('search-prompt'), { reply_markup: { force_reply: true, input_field_placeholder: '@username' } });
+});
+
+admin.on('message:text').filter(
+  (ctx) => {
+    const prompt = ctx.message.reply_to_message;
+    return prompt?.from?.id === ctx.me.id && LOCALES.some((l) => prompt.text === ctx.deps.translator.t(l, 'search-prompt'));
+  },
+  async (ctx) => {
+    const rows = await searchUsers(ctx.deps.db, ctx.message.text);
+    const text = rows.length ? [ctx.tr('search-results', { query: ctx.message.text.slice(0, 64) }), ...userLines(ctx, rows)].join('\n\n') : ctx.tr('search-none', { query: ctx.message.text.slice(0, 64) });
+    await ctx.reply(text.slice(0, 4000), { ...HTML, reply_markup: userButtons(new InlineKeyboard(), rows).text(ctx.tr('btn-search'), cb.search.pack({})) });
+  },
+);
 
 async function cardText(ctx: BotContext, user: User): Promise<string> {
   const peers = await peersOfUser(ctx.deps.db, user.id);
@@ -116,7 +204,10 @@ function cardKeyboard(ctx: BotContext, user: User): InlineKeyboard {
   if (user.status === 'active') kb.text(ctx.tr('btn-disable'), cb.disable.pack({ userId }));
   if (user.status === 'disabled') kb.text(ctx.tr('btn-enable'), cb.enable.pack({ userId }));
   if (user.status === 'active' || user.status === 'disabled') kb.text(ctx.tr('btn-revoke'), cb.revokeAsk.pack({ userId }));
-  return kb.row().text(ctx.tr('btn-back'), cb.users.pack({ page: 0 }));
+  kb.row().text(ctx.tr('btn-chart'), cb.chart.pack({ userId }));
+  if (user.status === 'banned') kb.text(ctx.tr('btn-unban'), cb.unban.pack({ userId }));
+  else if (user.status !== 'provisioning') kb.text(ctx.tr('btn-ban'), cb.banAsk.pack({ userId }));
+  return kb.row().text(ctx.tr('btn-back'), cb.users.pack({ page: 0, sort: 0 }));
 }
 
 async function showCard(ctx: BotContext, userId: number, notice?: string): Promise<void> {
@@ -130,6 +221,28 @@ admin.callbackQuery(cb.card.filter, async (ctx) => {
   const data = cb.card.unpack(ctx.callbackQuery.data);
   await ctx.answerCallbackQuery();
   if (data) await showCard(ctx, data.userId);
+});
+
+const CHART_DAYS = 30;
+
+/** The user's last 30 days as a PNG: download and upload per day, from the user's side. */
+admin.callbackQuery(cb.chart.filter, async (ctx) => {
+  const data = cb.chart.unpack(ctx.callbackQuery.data);
+  await ctx.answerCallbackQuery();
+  if (!data) return;
+  const user = await findUser(ctx.deps.db, data.userId);
+  if (!user) return editCurrent(ctx, ctx.tr('user-not-found'));
+  const today = Date.parse(dayOf(ctx.deps.now()));
+  const days = Array.from({ length: CHART_DAYS }, (_, i) => dayOf(today - (CHART_DAYS - 1 - i) * 86_400_000));
+  const stored = new Map((await dailyTrafficOfUser(ctx.deps.db, user.id, days[0]!)).map((r) => [r.day, r]));
+  const png = await renderTrafficChart(
+    days.map((day) => ({ day, upload: stored.get(day)?.rx ?? 0, download: stored.get(day)?.tx ?? 0 })),
+    { title: ctx.deps.translator.tRaw(ctx.locale, 'chart-title', { name: fullName(user), days: String(CHART_DAYS) }), upload: ctx.tr('chart-upload'), download: ctx.tr('chart-download'), noData: ctx.tr('chart-no-data') },
+  );
+  await ctx.api.sendPhoto(ctx.from.id, new InputFile(png, `traffic-${user.id}.png`), {
+    caption: ctx.tr('chart-caption', { ...userParams(user) }),
+    parse_mode: 'HTML',
+  });
 });
 
 function errorText(ctx: BotContext, error: unknown): string {
@@ -166,8 +279,13 @@ admin.callbackQuery(cb.approve.filter, async (ctx) => {
     await ctx.answerCallbackQuery({ text: ctx.tr('approve-failed-short'), show_alert: true });
     // The buttons stay on the request, so the admin can retry once the cause is fixed.
     await ctx.api.sendMessage(ctx.from.id, errorText(ctx, 'error' in r ? r.error : undefined), HTML);
+    if (r.kind === 'failed' && r.first) {
+      const others = { ...ctx.deps, adminIds: ctx.deps.adminIds.filter((id) => id !== ctx.from.id) };
+      await broadcastToAdmins(ctx.api, others, 'alert-provisioning-failed', { error: String(r.error instanceof Error ? r.error.message : r.error).slice(0, 300) });
+    }
     return;
   }
+  if (r.recovered) await broadcastToAdmins(ctx.api, ctx.deps, 'alert-provisioning-recovered');
   await ctx.answerCallbackQuery({ text: ctx.tr('approved-short') });
   await closeApprovalMessages(ctx.api, ctx.deps, r.user, 'approval-approved-by', { admin: fullName(ctx.from) });
   const locale = await localeOf(ctx.deps, r.user.id);
@@ -194,6 +312,8 @@ const statusChanges = [
   { codec: cb.disable, run: 'disable', userKey: 'you-are-disabled', done: 'disabled-short' },
   { codec: cb.enable, run: 'enable', userKey: 'you-are-enabled', done: 'enabled-short' },
   { codec: cb.revokeYes, run: 'revoke', userKey: 'you-are-revoked', done: 'revoked-short' },
+  { codec: cb.banYes, run: 'ban', userKey: 'you-are-banned', done: 'banned-short' },
+  { codec: cb.unban, run: 'unban', userKey: 'you-are-unbanned', done: 'unbanned-short' },
 ] as const;
 
 for (const change of statusChanges) {
@@ -209,14 +329,19 @@ for (const change of statusChanges) {
   });
 }
 
-admin.callbackQuery(cb.revokeAsk.filter, async (ctx) => {
-  const data = cb.revokeAsk.unpack(ctx.callbackQuery.data);
-  await ctx.answerCallbackQuery();
-  if (!data) return;
-  const user = await findUser(ctx.deps.db, data.userId);
-  if (!user) return editCurrent(ctx, ctx.tr('user-not-found'));
-  const kb = new InlineKeyboard()
-    .text(ctx.tr('btn-revoke-yes'), cb.revokeYes.pack({ userId: user.id }))
-    .text(ctx.tr('btn-cancel'), cb.card.pack({ userId: user.id }));
-  await editCurrent(ctx, ctx.tr('revoke-confirm', userParams(user)), kb);
-});
+const confirmations = [
+  { ask: cb.revokeAsk, yes: cb.revokeYes, question: 'revoke-confirm', button: 'btn-revoke-yes' },
+  { ask: cb.banAsk, yes: cb.banYes, question: 'ban-confirm', button: 'btn-ban-yes' },
+] as const;
+
+for (const c of confirmations) {
+  admin.callbackQuery(c.ask.filter, async (ctx) => {
+    const data = c.ask.unpack(ctx.callbackQuery.data);
+    await ctx.answerCallbackQuery();
+    if (!data) return;
+    const user = await findUser(ctx.deps.db, data.userId);
+    if (!user) return editCurrent(ctx, ctx.tr('user-not-found'));
+    const kb = new InlineKeyboard().text(ctx.tr(c.button), c.yes.pack({ userId: user.id })).text(ctx.tr('btn-cancel'), cb.card.pack({ userId: user.id }));
+    await editCurrent(ctx, ctx.tr(c.question, userParams(user)), kb);
+  });
+}

@@ -15,7 +15,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('decided_by', 'bigint')
     .addColumn('decided_at', 'bigint')
     .addColumn('blocked_at', 'bigint')
-    .addCheckConstraint('users_status', sql`status in ('pending','provisioning','active','disabled','rejected','revoked')`)
+    .addCheckConstraint('users_status', sql`status in ('pending','provisioning','active','disabled','rejected','revoked','banned')`)
     .execute();
   await db.schema.createIndex('users_status_idx').on('users').column('status').execute();
 

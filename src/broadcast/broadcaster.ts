@@ -1,0 +1,266 @@
+import { type Api, InlineKeyboard } from 'grammy';
+import type { Message, MessageEntity } from 'grammy/types';
+import type { BotDeps } from '../bot/context.js';
+import { cb } from '../bot/callback-data.js';
+import { isUnreachable, localeOf, safeEdit } from '../bot/messaging.js';
+import {
+  type BroadcastContent,
+  broadcastsInStatus,
+  cancelBroadcast,
+  claimDelivery,
+  type DeliveryCounts,
+  deliveryCounts,
+  findBroadcast,
+  finishBroadcast,
+  markInterrupted,
+  queuedRecipients,
+  settleDelivery,
+} from '../db/broadcasts.js';
+import type { Broadcast } from '../db/schema.js';
+import { setBlocked } from '../db/users.js';
+import { type Clock, realClock, TokenBucket } from './pacing.js';
+
+export interface BroadcasterOptions {
+  /** Messages per second over all broadcasts, progress edits included; Telegram allows ~30. */
+  ratePerSec?: number;
+  clock?: Clock;
+  /** The progress line is edited at most this often (and after every 5 %, but not more than once a second). */
+  progressEveryMs?: number;
+  /** How long stop() lets the message in flight finish before aborting it. */
+  stopGraceMs?: number;
+}
+
+const BATCH = 100;
+
+// grammY types its signals with the abort-controller shim; Node's own AbortSignal works at run time.
+type ApiSignal = Parameters<Api['sendMessage']>[3];
+
+/** Sends a broadcast's content: the same text and entities (or photo, caption and caption entities) the admin wrote. */
+export function sendContent(api: Api, chatId: number, c: BroadcastContent, signal?: ApiSignal): Promise<Message> {
+  const entities = c.entities ? (JSON.parse(c.entities) as MessageEntity[]) : undefined;
+  if (c.kind === 'photo') {
+    return api.sendPhoto(chatId, c.photo ?? '', { caption: c.text ?? undefined, caption_entities: entities }, signal);
+  }
+  return api.sendMessage(chatId, c.text ?? '', { entities }, signal);
+}
+
+/**
+ * Sends broadcasts to their queued recipients at a steady pace and survives restarts.
+ *
+ * Exactly once: a delivery is marked 'sending' (committed) before its message goes out and
+ * 'sent' / 'failed' / 'blocked' after Telegram answers. Only 'queued' deliveries are ever sent.
+ * A delivery still 'sending' when the process died is ambiguous: Telegram may or may not have
+ * delivered it. resume() turns those into 'unknown' and does not retry them, so at worst a user
+ * misses the message; nobody gets it twice. The report counts them separately.
+ */
+export class Broadcaster {
+  private readonly running = new Map<number, Promise<void>>();
+  private readonly cancelled = new Set<number>();
+  private readonly bucket: TokenBucket;
+  private readonly clock: Clock;
+  private readonly progressEveryMs: number;
+  private readonly stopGraceMs: number;
+  private readonly abort = new AbortController();
+  private stopping = false;
+
+  constructor(
+    private readonly api: Api,
+    private readonly deps: BotDeps,
+    opts: BroadcasterOptions = {},
+  ) {
+    this.clock = opts.clock ?? realClock;
+    this.bucket = new TokenBucket(opts.ratePerSec ?? 25, 1, this.clock);
+    this.progressEveryMs = opts.progressEveryMs ?? 2000;
+    this.stopGraceMs = opts.stopGraceMs ?? 3000;
+  }
+
+  /** Starts sending a broadcast that is in 'sending'; does nothing if it already runs here. */
+  start(id: number): void {
+    if (this.stopping || this.running.has(id)) return;
+    const run = this.run(id)
+      .catch((err) => this.deps.log.error({ err, broadcast: id }, 'broadcast halted; it resumes on the next start'))
+      .finally(() => this.running.delete(id));
+    this.running.set(id, run);
+  }
+
+  /**
+   * At start: deliveries a restart interrupted become 'unknown' (see the class comment), then
+   * every broadcast still 'sending' continues with its queued deliveries. Returns how many.
+   */
+  async resume(): Promise<number> {
+    const { db, log, now } = this.deps;
+    const broadcasts = (await broadcastsInStatus(db, 'sending')).filter((b) => !this.running.has(b.id));
+    for (const b of broadcasts) {
+      const unknown = await markInterrupted(db, b.id, now());
+      log.info({ broadcast: b.id, unknown }, 'resuming a broadcast');
+      this.start(b.id);
+    }
+    return broadcasts.length;
+  }
+
+  /** Admin pressed Stop: what is not sent yet is cancelled. False if it was not sending. */
+  async cancel(id: number): Promise<boolean> {
+    if (!(await cancelBroadcast(this.deps.db, id, this.deps.now()))) return false;
+    // The queued rows are already cancelled in the DB; this only saves the loop from walking through them.
+    if (this.running.has(id)) this.cancelled.add(id);
+    return true;
+  }
+
+  /** Resolves when no broadcast is being sent. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running.values()]);
+  }
+
+  /**
+   * Stops taking new deliveries; what is left stays queued for resume(). The message in flight
+   * gets a grace period; after it the request is aborted and that delivery ends up 'unknown'.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.stopGraceMs);
+    });
+    await Promise.race([this.idle(), grace]);
+    clearTimeout(timer);
+    this.abort.abort();
+    await this.idle();
+  }
+
+  private async run(id: number): Promise<void> {
+    const { db, now } = this.deps;
+    const b = await findBroadcast(db, id);
+    if (b?.status !== 'sending') return;
+    const progress = new Progress(this.progressEnv(), b, await deliveryCounts(db, id));
+    await progress.show(true);
+
+    while (!this.stopping && !this.cancelled.has(id)) {
+      const batch = await queuedRecipients(db, id, BATCH);
+      if (batch.length === 0) break;
+      for (const userId of batch) {
+        await this.bucket.take();
+        if (this.stopping || this.cancelled.has(id)) break;
+        if (!(await claimDelivery(db, id, userId, now()))) continue;
+        const outcome = await this.deliver(b, userId);
+        // Aborted by stop(): Telegram may have it. Left 'sending', it becomes 'unknown' on resume.
+        if (this.abort.signal.aborted) return;
+        await settleDelivery(db, id, userId, outcome.status, outcome.error, now());
+        progress.count(outcome.status);
+        await progress.show(false);
+      }
+    }
+    if (this.stopping) return; // still 'sending': resume() continues it on the next start
+    await finishBroadcast(db, id, now());
+    this.cancelled.delete(id);
+    await progress.finish(await deliveryCounts(db, id), (await findBroadcast(db, id))?.status === 'cancelled');
+  }
+
+  private progressEnv(): ProgressEnv {
+    return { api: this.api, deps: this.deps, clock: this.clock, everyMs: this.progressEveryMs, bucket: this.bucket };
+  }
+
+  private async deliver(b: Broadcast, userId: number): Promise<{ status: 'sent' | 'failed' | 'blocked'; error: string | null }> {
+    try {
+      await sendContent(this.api, userId, b, this.abort.signal as unknown as ApiSignal);
+      return { status: 'sent', error: null };
+    } catch (err) {
+      const error = String(err instanceof Error ? err.message : err).slice(0, 300);
+      if (isUnreachable(err)) {
+        // Later broadcasts skip users marked blocked; a /start or unblock clears the mark.
+        await setBlocked(this.deps.db, userId, this.deps.now());
+        return { status: 'blocked', error };
+      }
+      this.deps.log.warn({ err, broadcast: b.id, userId }, 'broadcast delivery failed');
+      return { status: 'failed', error };
+    }
+  }
+}
+
+interface ProgressEnv {
+  api: Api;
+  deps: BotDeps;
+  clock: Clock;
+  everyMs: number;
+  /** The broadcast's bucket: edits and reports count towards the same overall limit. */
+  bucket: TokenBucket;
+}
+
+/** The admin's progress line, edited in place, and the final report. Its failures never stop a broadcast. */
+class Progress {
+  private lastAt = Number.NEGATIVE_INFINITY;
+  private lastDone = -1;
+
+  constructor(
+    private readonly env: ProgressEnv,
+    private readonly b: Broadcast,
+    private readonly counts: DeliveryCounts,
+  ) {}
+
+  count(status: 'sent' | 'failed' | 'blocked'): void {
+    this.counts.queued--;
+    this.counts[status]++;
+  }
+
+  private get done(): number {
+    const c = this.counts;
+    return c.sent + c.failed + c.blocked + c.unknown;
+  }
+
+  private async text(key: string, counts: DeliveryCounts): Promise<string> {
+    const { deps } = this.env;
+    const locale = await localeOf(deps, this.b.admin_id);
+    return deps.translator.t(locale, key, {
+      id: this.b.id,
+      done: counts.sent + counts.failed + counts.blocked + counts.unknown,
+      total: counts.total,
+      sent: counts.sent,
+      failed: counts.failed,
+      blocked: counts.blocked,
+      unknown: counts.unknown,
+      cancelled: counts.cancelled,
+    });
+  }
+
+  /**
+   * Every `everyMs`, or after 5 % more is done but at most once a second: Telegram allows
+   * about one message a second in a chat, and "not modified" answers are fine.
+   */
+  async show(force: boolean): Promise<void> {
+    const { clock, everyMs, deps } = this.env;
+    const t = clock.now();
+    const step = Math.max(1, Math.ceil(this.counts.total / 20));
+    const due = t - this.lastAt >= everyMs || (this.done - this.lastDone >= step && t - this.lastAt >= 1000);
+    if (!force && !due) return;
+    this.lastAt = t;
+    this.lastDone = this.done;
+    const locale = await localeOf(deps, this.b.admin_id);
+    const stop = new InlineKeyboard().text(deps.translator.t(locale, 'broadcast-btn-stop'), cb.broadcastStop.pack({ id: this.b.id }));
+    await this.edit(await this.text('broadcast-progress', this.counts), stop);
+  }
+
+  async finish(counts: DeliveryCounts, cancelled: boolean): Promise<void> {
+    const { api, deps } = this.env;
+    await this.edit(await this.text('broadcast-progress-final', counts));
+    const report = await this.text(cancelled ? 'broadcast-report-cancelled' : 'broadcast-report', counts);
+    const unknown = counts.unknown ? `\n${await this.text('broadcast-report-unknown', counts)}` : '';
+    try {
+      await this.env.bucket.take();
+      await api.sendMessage(this.b.admin_id, report + unknown, { parse_mode: 'HTML' });
+    } catch (err) {
+      deps.log.warn({ err, broadcast: this.b.id }, 'could not send the broadcast report');
+    }
+    deps.log.info({ broadcast: this.b.id, ...counts, cancelled }, 'broadcast finished');
+  }
+
+  private async edit(text: string, keyboard?: InlineKeyboard): Promise<void> {
+    const { api, deps } = this.env;
+    const { progress_chat_id: chatId, progress_message_id: messageId } = this.b;
+    if (chatId === null || messageId === null) return;
+    try {
+      await this.env.bucket.take();
+      await safeEdit(api, chatId, messageId, text, keyboard);
+    } catch (err) {
+      deps.log.warn({ err, broadcast: this.b.id }, 'could not update the broadcast progress');
+    }
+  }
+}

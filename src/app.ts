@@ -53,7 +53,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
   }
 
   const translator = new Translator();
-  const metrics = createMetrics(db);
+  const metrics = createMetrics(db, Date.now, config.onlineWindowMs);
   const deps: BotDeps = {
     db,
     vpn,
@@ -68,6 +68,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
       return file;
     },
     metrics,
+    onlineWindowMs: config.onlineWindowMs,
     now: Date.now,
     randomInt: (max) => randomInt(max),
   };
@@ -85,9 +86,9 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     const describe = (c: string) => ({ command: c, description: translator.t(locale, `cmd-${c}`) });
     const languageCode = locale === 'en' ? undefined : locale;
     try {
-      await bot.api.setMyCommands(['start', 'status', 'config', 'help'].map(describe), { language_code: languageCode });
+      await bot.api.setMyCommands(['start', 'status', 'config', 'language', 'help'].map(describe), { language_code: languageCode });
       for (const id of config.adminIds) {
-        const all = ['start', 'status', 'config', 'help', 'admin', 'backup', 'broadcast'].map(describe);
+        const all = ['start', 'status', 'config', 'language', 'help', 'admin', 'backup', 'broadcast'].map(describe);
         await bot.api.setMyCommands(all, { scope: { type: 'chat', chat_id: id }, language_code: languageCode });
       }
     } catch (err) {

@@ -91,6 +91,7 @@ const schema = z.object({
   CAPTCHA: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   RECONCILE_REMOVE_UNKNOWN: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
   MONITOR_INTERVAL_SECONDS: int(1, 86400).default(60),
+  ONLINE_WINDOW_SECONDS: int(30, 86400).default(180),
   BACKUP_INTERVAL_HOURS: int(0, 8760).default(24),
   BACKUP_KEEP: int(1, 1000).default(7),
   SECRETS_KEY: z
@@ -139,6 +140,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     captcha: e.CAPTCHA === 'on',
     secretsKey: e.SECRETS_KEY ? parseSecretsKey(e.SECRETS_KEY) : null,
     monitorIntervalMs: e.MONITOR_INTERVAL_SECONDS * 1000,
+    onlineWindowMs: e.ONLINE_WINDOW_SECONDS * 1000,
     backups: { dir: path.join(dataDir, 'backups'), intervalMs: e.BACKUP_INTERVAL_HOURS * 3_600_000, keep: e.BACKUP_KEEP },
     logLevel: e.LOG_LEVEL,
     http: {

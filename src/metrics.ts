@@ -2,10 +2,9 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Db } from './db/index.js';
 import { countByStatus, trafficSummary } from './db/stats.js';
 
-const ONLINE_WINDOW_MS = 3 * 60_000; // a handshake at least every 2 min while traffic flows
 
 /** One registry per app (no prom-client global), so tests and several bots in a process stay apart. */
-export function createMetrics(db: Db, now: () => number = Date.now) {
+export function createMetrics(db: Db, now: () => number = Date.now, onlineWindowMs = 3 * 60_000) {
   const registry = new Registry();
   const metrics = {
     registry,
@@ -27,14 +26,14 @@ export function createMetrics(db: Db, now: () => number = Date.now) {
   // Read from the database at scrape time, so they are right whichever replica is scraped.
   const users = new Gauge({ name: 'andreyvpn_users', help: 'Users by status', labelNames: ['status'], registers: [registry] });
   const peers = new Gauge({ name: 'andreyvpn_peers', help: 'Peers by status', labelNames: ['status'], registers: [registry] });
-  const online = new Gauge({ name: 'andreyvpn_peers_online', help: 'Peers with a handshake in the last 3 minutes', registers: [registry] });
+  const online = new Gauge({ name: 'andreyvpn_peers_online', help: 'Peers with a recent handshake (ONLINE_WINDOW_SECONDS)', registers: [registry] });
   const bytes = new Gauge({ name: 'andreyvpn_traffic_bytes', help: 'Traffic counted since each peer was created', labelNames: ['direction'], registers: [registry] });
   const collect = async () => {
     users.reset();
     peers.reset();
     for (const r of await countByStatus(db, 'users')) users.set({ status: r.status }, r.n);
     for (const r of await countByStatus(db, 'peers')) peers.set({ status: r.status }, r.n);
-    const t = await trafficSummary(db, now() - ONLINE_WINDOW_MS);
+    const t = await trafficSummary(db, now() - onlineWindowMs);
     online.set(t.online);
     // Server's view: rx is what clients uploaded.
     bytes.set({ direction: 'from_clients' }, Number(t.rx));

@@ -43,6 +43,7 @@ help =
     /start – ask for access or see your status
     /status – status, traffic, last connection
     /config – get your configuration again
+    /language – English or Russian
     /help – this text
 help-admin =
     <b>Admin commands</b>
@@ -176,3 +177,7 @@ monitor-recovered = ✅ The monitor on <code>{ $iface }</code> works again.
 alert-provisioning-failed = ⚠️ Creating VPN peers fails: approvals are rolled back until this is fixed.
     <code>{ $error }</code>
 alert-provisioning-recovered = ✅ Creating VPN peers works again.
+language-name = 🇬🇧 English
+language-choose = Choose your language:
+language-set = ✅ The bot now speaks English with you.
+cmd-language = Language

@@ -43,6 +43,7 @@ help =
     /start – запросить доступ или узнать статус
     /status – статус, трафик, последнее подключение
     /config – получить конфигурацию ещё раз
+    /language – русский или английский
     /help – эта справка
 help-admin =
     <b>Команды администратора</b>
@@ -176,3 +177,7 @@ monitor-recovered = ✅ Мониторинг <code>{ $iface }</code> снова 
 alert-provisioning-failed = ⚠️ Пиры VPN не создаются: одобрения откатываются, пока это не исправят.
     <code>{ $error }</code>
 alert-provisioning-recovered = ✅ Пиры VPN снова создаются.
+language-name = 🇷🇺 Русский
+language-choose = Выберите язык:
+language-set = ✅ Теперь бот говорит с вами по-русски.
+cmd-language = Язык

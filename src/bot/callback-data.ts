@@ -43,6 +43,7 @@ export const cb = {
   banYes: codec('bny', { userId: 'int' }),
   unban: codec('unb', { userId: 'int' }),
   chart: codec('cht', { userId: 'int' }),
+  language: codec('lng', { locale: 'id' }),
   card: codec('usr', { userId: 'int' }),
   disable: codec('dis', { userId: 'int' }),
   enable: codec('ena', { userId: 'int' }),

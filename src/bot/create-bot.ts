@@ -1,5 +1,5 @@
 import { Bot, type BotConfig, GrammyError, HttpError } from 'grammy';
-import { setChatLocale } from '../db/misc.js';
+import { chatLocaleRow, setChatLocale } from '../db/misc.js';
 import type { BotContext, BotDeps } from './context.js';
 import { adminFeature } from './features/admin.js';
 import { broadcastFeature } from './features/broadcast.js';
@@ -21,9 +21,14 @@ export function createBot(token: string, deps: BotDeps, botConfig?: BotConfig<Bo
     ctx.deps = deps;
     ctx.isAdmin = ctx.from !== undefined && deps.adminIds.includes(ctx.from.id);
     ctx.locale = negotiateLocale(ctx.from?.language_code);
+    if (ctx.chat) {
+      // A language picked with /language wins; otherwise it follows Telegram's and is
+      // remembered for messages sent outside this chat's updates (admin notices, decisions).
+      const row = await chatLocaleRow(deps.db, ctx.chat.id);
+      if (row?.chosen) ctx.locale = row.locale;
+      else if (row?.locale !== ctx.locale) await setChatLocale(deps.db, ctx.chat.id, ctx.locale);
+    }
     ctx.tr = (key, params) => deps.translator.t(ctx.locale, key, params);
-    // Remembered for messages sent outside this chat's updates (admin notices, decisions).
-    if (ctx.chat?.type === 'private') await setChatLocale(deps.db, ctx.chat.id, ctx.locale);
     await next();
   });
 

@@ -86,12 +86,25 @@ export async function setMeta(db: Q, key: string, value: string): Promise<void> 
   await db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
 }
 
+/** Follows the user's Telegram language, unless they picked one with /language. */
 export async function setChatLocale(db: Q, chatId: number, locale: string): Promise<void> {
   await db
     .insertInto('chat_locales')
     .values({ chat_id: chatId, locale })
-    .onConflict((oc) => oc.column('chat_id').doUpdateSet({ locale }).where('chat_locales.locale', '!=', locale))
+    .onConflict((oc) => oc.column('chat_id').doUpdateSet({ locale }).where('chat_locales.locale', '!=', locale).where('chat_locales.chosen', '=', 0))
     .execute();
+}
+
+export async function chooseChatLocale(db: Q, chatId: number, locale: string): Promise<void> {
+  await db
+    .insertInto('chat_locales')
+    .values({ chat_id: chatId, locale, chosen: 1 })
+    .onConflict((oc) => oc.column('chat_id').doUpdateSet({ locale, chosen: 1 }))
+    .execute();
+}
+
+export function chatLocaleRow(db: Q, chatId: number): Promise<{ locale: string; chosen: number } | undefined> {
+  return db.selectFrom('chat_locales').select(['locale', 'chosen']).where('chat_id', '=', chatId).executeTakeFirst();
 }
 
 export async function getChatLocale(db: Q, chatId: number): Promise<string | undefined> {

@@ -104,6 +104,8 @@ export interface MetaTable {
 export interface ChatLocalesTable {
   chat_id: number;
   locale: string;
+  /** 1 when the user picked it with /language; otherwise it follows their Telegram language. */
+  chosen: Generated<number>;
 }
 
 export interface Database {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cb, codec } from '../../src/bot/callback-data.js';
-import { escapeHtml, formatBytes } from '../../src/bot/format.js';
+import { escapeHtml, formatBytes, formatTime } from '../../src/bot/format.js';
 import { negotiateLocale, Translator } from '../../src/bot/i18n.js';
 
 describe('callback data codecs', () => {
@@ -76,5 +76,15 @@ describe('formatting', () => {
     expect(formatBytes(5 * 1024 ** 3)).toBe('5.00 GiB');
     expect(formatBytes(123 * 1024 ** 2)).toBe('123 MiB');
     expect(escapeHtml('<a href="x">&</a>')).toBe('&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;');
+  });
+});
+
+describe('locale formatting', () => {
+  it('bytes keep KiB/MiB/GiB with the locale decimal separator; times are UTC in the locale style', () => {
+    expect(formatBytes(5 * 1024 ** 2 + 1024 ** 2 / 2, 'ru')).toBe('5,50 MiB');
+    expect(formatBytes(5 * 1024 ** 2 + 1024 ** 2 / 2, 'en')).toBe('5.50 MiB');
+    const t = Date.UTC(2026, 8, 21, 10, 7);
+    expect(formatTime(t, 'en')).toBe('2026-09-21 10:07 UTC');
+    expect(formatTime(t, 'ru')).toBe('21.09.2026, 10:07 UTC');
   });
 });

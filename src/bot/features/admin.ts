@@ -44,9 +44,9 @@ async function overview(ctx: BotContext): Promise<{ text: string; keyboard: Inli
     banned: byStatus.banned ?? 0,
     unreachable: await countUnreachable(db),
     online: all.online,
-    today: formatBytes(today.rx + today.tx),
-    month: formatBytes(month.rx + month.tx),
-    all: formatBytes(all.rx + all.tx),
+    today: formatBytes(today.rx + today.tx, ctx.locale),
+    month: formatBytes(month.rx + month.tx, ctx.locale),
+    all: formatBytes(all.rx + all.tx, ctx.locale),
     iface: vpn.settings.iface,
     health: await interfaceHealth(ctx),
   });
@@ -109,8 +109,8 @@ function userLines(ctx: BotContext, rows: UserRow[]): string[] {
     ctx.tr('users-line', {
       ...userParams(u),
       status: ctx.tr(`label-${u.status}`),
-      traffic: formatBytes(u.rx_total + u.tx_total),
-      seen: u.last_handshake_at ? formatTime(u.last_handshake_at) : ctx.tr('never'),
+      traffic: formatBytes(u.rx_total + u.tx_total, ctx.locale),
+      seen: u.last_handshake_at ? formatTime(u.last_handshake_at, ctx.locale) : ctx.tr('never'),
     }),
   );
 }
@@ -149,7 +149,7 @@ admin.callbackQuery(cb.top.filter, async (ctx) => {
   const month = `${dayOf(ctx.deps.now()).slice(0, 8)}01`;
   const top = await topUsersSince(ctx.deps.db, month, 10);
   const lines = top.map((u, i) =>
-    ctx.tr('top-line', { n: i + 1, ...userParams({ ...u }), down: formatBytes(u.tx), up: formatBytes(u.rx), total: formatBytes(u.rx + u.tx) }),
+    ctx.tr('top-line', { n: i + 1, ...userParams({ ...u }), down: formatBytes(u.tx, ctx.locale), up: formatBytes(u.rx, ctx.locale), total: formatBytes(u.rx + u.tx, ctx.locale) }),
   );
   const text = [ctx.tr('top-header'), ...(lines.length ? lines : [ctx.tr('top-none')])].join('\n');
   await editCurrent(ctx, text, userButtons(new InlineKeyboard(), top).text(ctx.tr('btn-back'), cb.adminMenu.pack({})));
@@ -179,18 +179,18 @@ async function cardText(ctx: BotContext, user: User): Promise<string> {
     ctx.tr('card', {
       ...userParams(user),
       status: ctx.tr(`label-${user.status}`),
-      since: formatTime(user.created_at),
+      since: formatTime(user.created_at, ctx.locale),
     }),
   ];
-  if (user.blocked_at) parts.push(ctx.tr('card-blocked', { since: formatTime(user.blocked_at) }));
+  if (user.blocked_at) parts.push(ctx.tr('card-blocked', { since: formatTime(user.blocked_at, ctx.locale) }));
   for (const p of peers) {
     parts.push(
       ctx.tr('card-peer', {
         ip: p.ip,
         state: ctx.tr(`label-${p.status}`),
-        down: formatBytes(p.tx_total),
-        up: formatBytes(p.rx_total),
-        handshake: p.last_handshake_at ? formatTime(p.last_handshake_at) : ctx.tr('never'),
+        down: formatBytes(p.tx_total, ctx.locale),
+        up: formatBytes(p.rx_total, ctx.locale),
+        handshake: p.last_handshake_at ? formatTime(p.last_handshake_at, ctx.locale) : ctx.tr('never'),
       }),
     );
   }

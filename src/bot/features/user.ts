@@ -1,10 +1,13 @@
-import { Composer } from 'grammy';
+import { Composer, InlineKeyboard } from 'grammy';
+import { chooseChatLocale } from '../../db/misc.js';
+import { cb } from '../callback-data.js';
+import { LOCALES } from '../i18n.js';
 import { peersOfUser } from '../../db/peers.js';
 import type { User } from '../../db/schema.js';
 import { findUser } from '../../db/users.js';
 import type { BotContext } from '../context.js';
 import { formatBytes, formatTime } from '../format.js';
-import { sendConfig } from '../messaging.js';
+import { isNotModified, sendConfig } from '../messaging.js';
 
 export const userFeature = new Composer<BotContext>();
 const priv = userFeature.chatType('private');
@@ -18,9 +21,9 @@ export async function sendStatus(ctx: BotContext, user: User): Promise<void> {
         ctx.tr('status-peer', {
           ip: p.ip,
           // rx is what the server received, i.e. what the user uploaded.
-          down: formatBytes(p.tx_total),
-          up: formatBytes(p.rx_total),
-          handshake: p.last_handshake_at ? formatTime(p.last_handshake_at) : ctx.tr('never'),
+          down: formatBytes(p.tx_total, ctx.locale),
+          up: formatBytes(p.rx_total, ctx.locale),
+          handshake: p.last_handshake_at ? formatTime(p.last_handshake_at, ctx.locale) : ctx.tr('never'),
         }),
       );
     }
@@ -41,6 +44,23 @@ priv.command('config', async (ctx) => {
   const peers = (await peersOfUser(ctx.deps.db, user.id)).filter((p) => p.status === 'active');
   if (peers.length === 0) return ctx.reply(ctx.tr('config-none'), { parse_mode: 'HTML' });
   for (const p of peers) await sendConfig(ctx.api, ctx.deps, ctx.chat.id, ctx.locale, p);
+});
+
+priv.command('language', async (ctx) => {
+  const kb = new InlineKeyboard();
+  for (const l of LOCALES) kb.text(ctx.deps.translator.t(l, 'language-name'), cb.language.pack({ locale: l }));
+  await ctx.reply(ctx.tr('language-choose'), { parse_mode: 'HTML', reply_markup: kb });
+});
+
+userFeature.callbackQuery(cb.language.filter, async (ctx) => {
+  const data = cb.language.unpack(ctx.callbackQuery.data);
+  if (!data || !(LOCALES as readonly string[]).includes(data.locale) || !ctx.chat) return ctx.answerCallbackQuery({ text: ctx.tr('button-outdated') });
+  await chooseChatLocale(ctx.deps.db, ctx.chat.id, data.locale);
+  ctx.locale = data.locale;
+  await ctx.answerCallbackQuery();
+  await ctx.editMessageText(ctx.tr('language-set'), { parse_mode: 'HTML' }).catch((e) => {
+    if (!isNotModified(e)) throw e;
+  });
 });
 
 priv.command('help', (ctx) => ctx.reply(ctx.tr(ctx.isAdmin ? 'help-admin' : 'help'), { parse_mode: 'HTML' }));

@@ -112,6 +112,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .createTable('chat_locales')
     .addColumn('chat_id', 'bigint', (c) => c.primaryKey())
     .addColumn('locale', 'text', (c) => c.notNull())
+    .addColumn('chosen', 'integer', (c) => c.notNull().defaultTo(0))
     .execute();
 }
 

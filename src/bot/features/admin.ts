@@ -12,7 +12,7 @@ import { ADMIN_CALLBACKS, cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { formatBytes, formatTime, fullName } from '../format.js';
 import { LOCALES } from '../i18n.js';
-import { broadcastToAdmins, closeApprovalMessages, isUnreachable, localeOf, safeEdit, sendApprovalRequest, sendConfig, userParams } from '../messaging.js';
+import { broadcastToAdmins, closeApprovalMessages, deliverApproval, isUnreachable, localeOf, safeEdit, sendApprovalRequest, userParams } from '../messaging.js';
 
 const PAGE_SIZE = 8;
 const HTML = { parse_mode: 'HTML' } as const;
@@ -152,7 +152,7 @@ admin.callbackQuery(cb.top.filter, async (ctx) => {
     ctx.tr('top-line', { n: i + 1, ...userParams({ ...u }), down: formatBytes(u.tx, ctx.locale), up: formatBytes(u.rx, ctx.locale), total: formatBytes(u.rx + u.tx, ctx.locale) }),
   );
   const text = [ctx.tr('top-header'), ...(lines.length ? lines : [ctx.tr('top-none')])].join('\n');
-  await editCurrent(ctx, text, userButtons(new InlineKeyboard(), top).text(ctx.tr('btn-back'), cb.adminMenu.pack({})));
+  await editCurrent(ctx, text, userButtons(new InlineKeyboard(), top).text(ctx.tr('btn-refresh'), cb.top.pack({})).text(ctx.tr('btn-back'), cb.adminMenu.pack({})));
 });
 
 // Search is a reply to the bot's prompt: stateless, so it survives restarts.
@@ -207,7 +207,7 @@ function cardKeyboard(ctx: BotContext, user: User): InlineKeyboard {
   kb.row().text(ctx.tr('btn-chart'), cb.chart.pack({ userId }));
   if (user.status === 'banned') kb.text(ctx.tr('btn-unban'), cb.unban.pack({ userId }));
   else if (user.status !== 'provisioning') kb.text(ctx.tr('btn-ban'), cb.banAsk.pack({ userId }));
-  return kb.row().text(ctx.tr('btn-back'), cb.users.pack({ page: 0, sort: 0 }));
+  return kb.row().text(ctx.tr('btn-refresh'), cb.card.pack({ userId })).text(ctx.tr('btn-back'), cb.users.pack({ page: 0, sort: 0 }));
 }
 
 async function showCard(ctx: BotContext, userId: number, notice?: string): Promise<void> {
@@ -288,12 +288,7 @@ admin.callbackQuery(cb.approve.filter, async (ctx) => {
   if (r.recovered) await broadcastToAdmins(ctx.api, ctx.deps, 'alert-provisioning-recovered');
   await ctx.answerCallbackQuery({ text: ctx.tr('approved-short') });
   await closeApprovalMessages(ctx.api, ctx.deps, r.user, 'approval-approved-by', { admin: fullName(ctx.from) });
-  const locale = await localeOf(ctx.deps, r.user.id);
-  try {
-    await ctx.api.sendMessage(r.user.id, ctx.deps.translator.t(locale, 'you-are-approved'), HTML);
-    for (const p of r.peers) await sendConfig(ctx.api, ctx.deps, r.user.id, locale, p);
-  } catch (err) {
-    ctx.deps.log.warn({ err, userId: r.user.id }, 'config delivery failed');
+  if (!(await deliverApproval(ctx.api, ctx.deps, r.user, r.peers))) {
     await ctx.api.sendMessage(ctx.from.id, ctx.tr('delivery-failed', userParams(r.user)), HTML);
   }
 });

@@ -88,7 +88,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     try {
       await bot.api.setMyCommands(['start', 'status', 'config', 'language', 'help'].map(describe), { language_code: languageCode });
       for (const id of config.adminIds) {
-        const all = ['start', 'status', 'config', 'language', 'help', 'admin', 'backup', 'broadcast'].map(describe);
+        const all = ['start', 'status', 'config', 'language', 'help', 'admin', 'invite', 'invites', 'broadcast', 'backup'].map(describe);
         await bot.api.setMyCommands(all, { scope: { type: 'chat', chat_id: id }, language_code: languageCode });
       }
     } catch (err) {

@@ -48,6 +48,8 @@ help =
 help-admin =
     <b>Admin commands</b>
     /admin – pending requests and users
+    /invite – an invite link that skips the approval
+    /invites – active invite links
     /backup – a copy of the database
     /broadcast – a message to all users
     /status, /config – as for every user

@@ -55,7 +55,13 @@ export const cb = {
   broadcastSend: codec('bcs', { id: 'int' }),
   broadcastDiscard: codec('bcd', { id: 'int' }),
   broadcastStop: codec('bcx', { id: 'int' }),
+  // Invite links (src/bot/features/invites.ts). uses 0 = unlimited, days 0 = no expiry.
+  inviteUses: codec('ivu', { nonce: 'id', uses: 'int' }),
+  inviteCreate: codec('ivc', { nonce: 'id', uses: 'int', days: 'int' }),
+  inviteQuit: codec('ivq', { nonce: 'id' }),
+  invitesPage: codec('ivl', { page: 'int' }),
+  inviteRevoke: codec('ivr', { id: 'id', page: 'int' }),
 };
 
 /** Prefixes only admins may use; anyone else pressing them is refused and logged. */
-export const ADMIN_CALLBACKS = /^(apr|rej|adm|pnd|usl|usr|dis|ena|rvk|rvy|srch|top|ban|bny|unb|cht|bcq|bca|bcs|bcd|bcx)(:|$)/;
+export const ADMIN_CALLBACKS = /^(apr|rej|adm|pnd|usl|usr|dis|ena|rvk|rvy|srch|top|ban|bny|unb|cht|bcq|bca|bcs|bcd|bcx|ivu|ivc|ivq|ivl|ivr)(:|$)/;

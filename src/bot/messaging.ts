@@ -107,6 +107,22 @@ export async function sendConfig(api: Api, deps: BotDeps, chatId: number, locale
 }
 
 /**
+ * After an approval (by an admin, or through an invite): the welcome line and every config, in
+ * the user's language. False when delivery failed (logged); the user can still use /config.
+ */
+export async function deliverApproval(api: Api, deps: BotDeps, user: User, peers: Peer[], key = 'you-are-approved'): Promise<boolean> {
+  const locale = await localeOf(deps, user.id);
+  try {
+    await api.sendMessage(user.id, deps.translator.t(locale, key), HTML);
+    for (const p of peers) await sendConfig(api, deps, user.id, locale, p);
+    return true;
+  } catch (err) {
+    deps.log.warn({ err, userId: user.id }, 'config delivery failed');
+    return false;
+  }
+}
+
+/**
  * At start: approvals a crash interrupted are finished (or rolled back, and the admins asked
  * again), and every config not yet delivered is sent.
  */

@@ -123,6 +123,10 @@ export interface Database {
   broadcast_prompts: BroadcastPromptsTable;
   broadcasts: BroadcastsTable;
   broadcast_deliveries: BroadcastDeliveriesTable;
+  invites: InvitesTable;
+  invite_uses: InviteUsesTable;
+  pending_invites: PendingInvitesTable;
+  invite_drafts: InviteDraftsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -167,3 +171,41 @@ export interface BroadcastDeliveriesTable {
 }
 
 export type Broadcast = Selectable<BroadcastsTable>;
+
+// Invite links (migration 0003). Only a SHA-256 of each code is stored: the code itself is shown
+// once, to the admin who created it. id is the short public id used to list and revoke.
+export interface InvitesTable {
+  id: string;
+  code_hash: string;
+  created_by: number;
+  /** The creator's name when the invite was made, for the list and the "joined" notice. */
+  creator_name: string;
+  created_at: number;
+  /** null: unlimited. */
+  max_uses: number | null;
+  uses: Generated<number>;
+  expires_at: number | null;
+  revoked_at: number | null;
+  note: string | null;
+}
+
+export interface InviteUsesTable {
+  invite_id: string;
+  user_id: number;
+  used_at: number;
+}
+
+export interface PendingInvitesTable {
+  user_id: number;
+  invite_id: string;
+  created_at: number;
+}
+
+export interface InviteDraftsTable {
+  admin_id: number;
+  nonce: string;
+  note: string | null;
+  created_at: number;
+}
+
+export type Invite = Selectable<InvitesTable>;

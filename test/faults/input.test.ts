@@ -63,7 +63,7 @@ describe('hostile input', () => {
   it('junk and forged callback data is answered and changes nothing', async () => {
     const victim: From = { id: 30_001, first_name: 'V', language_code: 'en' };
     await h.send(victim, '/start');
-    const junk = ['', ':', 'apr', 'apr:', 'apr:-1', 'apr:99999999999999999999', 'apr:1:2', 'apr:abc', 'usl:-5', 'usr:0', 'cap::', 'cap:x:y', 'rvy:1e5', 'x'.repeat(64), 'ena:30001', 'dis:30001', '🙂', 'apr:30001\n'];
+    const junk = ['', ':', 'apr', 'apr:', 'apr:-1', 'apr:99999999999999999999', 'apr:1:2', 'apr:abc', 'usl:-5', 'usr:0', 'cap::', 'cap:x:y', 'rvy:1e5', 'x'.repeat(64), 'ena:30001', 'dis:30001', '🙂', 'apr:30001\n', 'usl:99999999999999999999:0', 'usl:1:99'];
     const stranger: From = { id: 30_002, first_name: 'M', language_code: 'en' };
     for (const data of junk) {
       const before = h.rec.find('answerCallbackQuery').length;

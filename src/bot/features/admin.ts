@@ -126,7 +126,8 @@ admin.callbackQuery(cb.users.filter, async (ctx) => {
   await ctx.answerCallbackQuery();
   const sortIndex = USER_SORTS[data.sort] ? data.sort : 0;
   const sort = USER_SORTS[sortIndex];
-  let page = Math.max(0, data.page);
+  // Clamped: a forged huge page would not even bind as an SQLite integer.
+  let page = Math.min(Math.max(0, data.page), 1_000_000);
   let { rows, total } = await listUsersPage(ctx.deps.db, page * PAGE_SIZE, PAGE_SIZE, sort);
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   if (page >= pages) {

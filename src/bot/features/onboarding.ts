@@ -6,6 +6,7 @@ import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { notifyAdmins, safeEdit } from '../messaging.js';
 import { adminMenu } from './admin.js';
+import { admitWithInvite, holdStartInvite } from './invites.js';
 import { sendStatus } from './user.js';
 
 export const CAPTCHA_MAX_ATTEMPTS = 3;
@@ -24,6 +25,8 @@ priv.command('start', async (ctx) => {
     await updateProfile(db, ctx.from, now());
     return sendStatus(ctx, user);
   }
+  // An invite link (t.me/<bot>?start=inv_<code>) is held until the request is submitted.
+  if (ctx.match) await holdStartInvite(ctx, ctx.match);
   if (!ctx.deps.captcha) return submitRequest(ctx);
   const existing = await getCaptcha(db, ctx.from.id);
   if (existing?.cooldown_until && existing.cooldown_until > now()) {
@@ -101,6 +104,8 @@ async function submitRequest(ctx: BotContext): Promise<void> {
     return;
   }
   const user = (await findUser(db, from.id))!;
+  // With a held invite the user is admitted at once, skipping the approval queue.
+  if (await admitWithInvite(ctx, user)) return;
   ctx.deps.log.info({ userId: user.id }, 'access requested');
   await ctx.reply(ctx.tr('request-sent'), { parse_mode: 'HTML' });
   await notifyAdmins(ctx.api, ctx.deps, user);

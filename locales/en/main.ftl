@@ -183,3 +183,4 @@ language-name = 🇬🇧 English
 language-choose = Choose your language:
 language-set = ✅ The bot now speaks English with you.
 cmd-language = Language
+config-amnezia-key = 🔑 <b>AmneziaVPN key</b> (tap to copy, then in AmneziaVPN: “+” → “Insert key”):

@@ -183,3 +183,4 @@ language-name = 🇷🇺 Русский
 language-choose = Выберите язык:
 language-set = ✅ Теперь бот говорит с вами по-русски.
 cmd-language = Язык
+config-amnezia-key = 🔑 <b>Ключ AmneziaVPN</b> (нажмите, чтобы скопировать, затем в AmneziaVPN: «+» → «Вставить ключ»):

@@ -103,6 +103,9 @@ export async function sendConfig(api: Api, deps: BotDeps, chatId: number, locale
     caption: t.t(locale, amnezia ? 'config-qr-caption-awg' : 'config-qr-caption-wg'),
   });
   await api.sendMessage(chatId, t.t(locale, amnezia ? 'config-howto-awg' : 'config-howto-wg'), { ...HTML, link_preview_options: { is_disabled: true } });
+  const key = deps.vpn.amneziaKey(peer, `AndreyVPN ${peer.ip}`);
+  // In <code> so a tap copies it; AmneziaVPN imports it with "+" → "Insert key".
+  if (key) await api.sendMessage(chatId, `${t.t(locale, 'config-amnezia-key')}\n<code>${key}</code>`, HTML);
   if (peer.delivered_at === null) await markDelivered(deps.db, peer.id, deps.now());
 }
 

@@ -9,6 +9,7 @@ import type { VpnCli } from './cli.js';
 import { parseDump } from './dump.js';
 import { generateKeyPair, generatePresharedKey } from './keys.js';
 import { generateAwgParams, validateAwgParams } from './params.js';
+import { amneziaKey, splitEndpoint } from './amnezia-key.js';
 import { natRules } from './nat.js';
 import { nextFreeIp, serverAddressWithPrefix } from './pool.js';
 import { renderClientConfig, renderServerConfig } from './render.js';
@@ -250,12 +251,40 @@ export class VpnService {
     return result;
   }
 
+  /** The `vpn://` key for the AmneziaVPN app; null for plain WireGuard. */
+  amneziaKey(peer: Peer, description: string): string | null {
+    const server = this.requireServer();
+    const awg = this.awgParamsOf(server);
+    if (!awg) return null;
+    const s = this.settings;
+    const { host, port } = splitEndpoint(s.endpoint);
+    return amneziaKey({
+      conf: this.clientConfig(peer),
+      host,
+      port,
+      dns: s.dns,
+      description,
+      clientIp: peer.ip,
+      clientPrivateKey: this.privateKeyOf(peer),
+      clientPublicKey: peer.public_key,
+      serverPublicKey: server.public_key,
+      presharedKey: peer.preshared_key,
+      mtu: s.mtu,
+      allowedIps: s.allowedIps,
+      awg,
+    });
+  }
+
+  private privateKeyOf(peer: Peer): string {
+    return SecretBox.isSealed(peer.private_key) && this.secrets ? this.secrets.open(peer.private_key) : peer.private_key;
+  }
+
   clientConfig(peer: Peer): string {
     const server = this.requireServer();
     const s = this.settings;
     return renderClientConfig({
       flavor: s.flavor,
-      privateKey: SecretBox.isSealed(peer.private_key) && this.secrets ? this.secrets.open(peer.private_key) : peer.private_key,
+      privateKey: this.privateKeyOf(peer),
       ip: peer.ip,
       dns: s.dns,
       mtu: s.mtu,

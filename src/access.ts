@@ -1,10 +1,17 @@
 import type { Logger } from 'pino';
 import type { Db } from './db/index.js';
 import { audit } from './db/misc.js';
-import { deletePeer, peersOfUser, setPeerStatus } from './db/peers.js';
+import { deletePeer, deviceOfUser, peersOfUser, setPeerStatus } from './db/peers.js';
 import type { Peer, User, UserStatus } from './db/schema.js';
-import { findUser, listUsersByStatus, transitionUser } from './db/users.js';
-import type { VpnService } from './vpn/service.js';
+import { findUser, listUsersByStatus, setLimits, transitionUser } from './db/users.js';
+import { DeviceRefusedError, type VpnService } from './vpn/service.js';
+
+export type DeviceResult =
+  | { kind: 'ok'; peer: Peer }
+  | { kind: 'not-active' }
+  | { kind: 'limit'; max: number }
+  | { kind: 'not-found' }
+  | { kind: 'failed'; error: unknown };
 
 export type Decision =
   /** recovered: the first success after provisioning had failed (an incident ends). */
@@ -28,9 +35,11 @@ export class AccessService {
     private readonly vpn: VpnService,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
+    /** Quota and validity given to every newly approved user (DEFAULT_QUOTA_GB, DEFAULT_DAYS). */
+    private readonly defaults: { quotaBytes?: number | undefined; days?: number | undefined } = {},
   ) {}
 
-  private async decide(userId: number, from: UserStatus[], to: UserStatus, actorId: number): Promise<Decision | User> {
+  private async decide(userId: number, from: UserStatus[], to: UserStatus, actorId: number | null): Promise<Decision | User> {
     if (await transitionUser(this.db, userId, from, to, actorId, this.now())) {
       return (await findUser(this.db, userId))!;
     }
@@ -56,6 +65,8 @@ export class AccessService {
       // A peer stored before a crash is reused: reconcile at start has already put it back on the interface.
       const peers = existing.length ? existing : [(created = await this.vpn.addPeer(userId))];
       await transitionUser(this.db, userId, 'provisioning', 'active', actorId ?? user.decided_by, this.now());
+      if (user.quota_bytes === null && this.defaults.quotaBytes) await setLimits(this.db, userId, { quota_bytes: this.defaults.quotaBytes });
+      if (user.expires_at === null && this.defaults.days) await setLimits(this.db, userId, { expires_at: this.now() + this.defaults.days * 86_400_000 });
       await audit(this.db, { actorId, action: 'approve', userId, details: { ips: peers.map((p) => p.ip) } }, this.now());
       const recovered = this.provisioningFailing;
       this.provisioningFailing = false;
@@ -94,22 +105,33 @@ export class AccessService {
 
   /** Disable keeps keys and address; the peer leaves the interface. */
   async disable(userId: number, adminId: number): Promise<Decision> {
-    return this.switchPeers(userId, adminId, 'active', 'disabled');
+    return this.switchPeers(userId, adminId, ['active'], 'disabled');
   }
 
   /** Enable brings back the same keys and address. */
   async enable(userId: number, adminId: number): Promise<Decision> {
-    return this.switchPeers(userId, adminId, 'disabled', 'active');
+    return this.switchPeers(userId, adminId, ['disabled'], 'active');
   }
 
-  private async switchPeers(userId: number, adminId: number, from: 'active' | 'disabled', to: 'active' | 'disabled'): Promise<Decision> {
-    const user = await this.decide(userId, [from], to, adminId);
+  /** Over quota or past expiry: like disable (keys kept, peers off the interface), but lifted by the limits. */
+  async limit(userId: number, to: 'limited' | 'expired'): Promise<Decision> {
+    return this.switchPeers(userId, null, ['active'], to);
+  }
+
+  /** Back within the limits (or an admin lifted them): the same peers come back at once. */
+  async lift(userId: number, actorId: number | null): Promise<Decision> {
+    return this.switchPeers(userId, actorId, ['limited', 'expired'], 'active');
+  }
+
+  private async switchPeers(userId: number, actorId: number | null, from: UserStatus[], to: UserStatus): Promise<Decision> {
+    const user = await this.decide(userId, from, to, actorId);
     if ('kind' in user) return user;
+    const [peerFrom, peerTo] = to === 'active' ? (['disabled', 'active'] as const) : (['active', 'disabled'] as const);
     const peers: Peer[] = [];
     for (const p of await peersOfUser(this.db, userId)) {
-      if (await setPeerStatus(this.db, p.id, from, to)) peers.push({ ...p, status: to });
+      if (await setPeerStatus(this.db, p.id, peerFrom, peerTo)) peers.push({ ...p, status: peerTo });
     }
-    await audit(this.db, { actorId: adminId, action: to === 'active' ? 'enable' : 'disable', userId }, this.now());
+    await audit(this.db, { actorId, action: to === 'active' ? 'enable' : to === 'disabled' ? 'disable' : to, userId }, this.now());
     return this.applyAll(user, peers, to === 'active');
   }
 
@@ -138,6 +160,39 @@ export class AccessService {
     for (const p of peers) await deletePeer(this.db, p, this.now());
     await audit(this.db, { actorId: adminId, action: to === 'banned' ? 'ban' : 'revoke', userId, details: { ips: peers.map((p) => p.ip) } }, this.now());
     return this.applyAll(user, peers, false);
+  }
+
+  /**
+   * A user adds a device (one more peer with its own keys and address). Refused unless the user is
+   * active and below maxDevices; the check and the insert are one statement (see insertPeerWithin).
+   */
+  async addDevice(userId: number, name: string, maxDevices: number): Promise<DeviceResult> {
+    try {
+      const peer = await this.vpn.addPeer(userId, { name, maxDevices });
+      await audit(this.db, { actorId: userId, action: 'device_add', userId, details: { ip: peer.ip, name } }, this.now());
+      return { kind: 'ok', peer };
+    } catch (error) {
+      if (error instanceof DeviceRefusedError) {
+        const user = await findUser(this.db, userId);
+        return user?.status === 'active' ? { kind: 'limit', max: maxDevices } : { kind: 'not-active' };
+      }
+      this.log.error({ err: error, userId }, 'adding a device failed');
+      return { kind: 'failed', error };
+    }
+  }
+
+  /** A user deletes one of their devices: gone from the database and, at once, from the interface. */
+  async removeDevice(userId: number, peerId: number): Promise<DeviceResult> {
+    const peer = await deviceOfUser(this.db, userId, peerId);
+    if (!peer) return { kind: 'not-found' };
+    await deletePeer(this.db, peer, this.now());
+    await audit(this.db, { actorId: userId, action: 'device_delete', userId, details: { ip: peer.ip, name: peer.name } }, this.now());
+    try {
+      await this.vpn.apply(peer, false);
+    } catch (error) {
+      this.log.error({ err: error, userId }, 'interface update failed; the monitor will reconcile');
+    }
+    return { kind: 'ok', peer };
   }
 
   private async applyAll(user: User, peers: Peer[], present: boolean): Promise<Decision> {

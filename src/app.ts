@@ -10,7 +10,8 @@ import { Broadcaster } from './broadcast/broadcaster.js';
 import type { BotDeps } from './bot/context.js';
 import { createBot } from './bot/create-bot.js';
 import { LOCALES, Translator } from './bot/i18n.js';
-import { broadcastToAdmins, resumeDeliveries } from './bot/messaging.js';
+import { broadcastToAdmins, notifyUser, resumeDeliveries } from './bot/messaging.js';
+import { enforceLimits } from './monitor/quotas.js';
 import type { Config } from './config.js';
 import { backupSqlite, pruneBackups } from './db/backup.js';
 import { migrate, openSqlite } from './db/index.js';
@@ -57,7 +58,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
   const deps: BotDeps = {
     db,
     vpn,
-    access: new AccessService(db, vpn, log.child({ module: 'access' })),
+    access: new AccessService(db, vpn, log.child({ module: 'access' }), Date.now, { quotaBytes: config.limits.defaultQuotaBytes, days: config.limits.defaultDays }),
     translator,
     log: log.child({ module: 'bot' }),
     adminIds: config.adminIds,
@@ -69,6 +70,8 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     },
     metrics,
     onlineWindowMs: config.onlineWindowMs,
+    maxDevicesPerUser: config.maxDevicesPerUser,
+    requireApprovalPerDevice: config.requireApprovalPerDevice,
     now: Date.now,
     randomInt: (max) => randomInt(max),
   };
@@ -86,9 +89,9 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     const describe = (c: string) => ({ command: c, description: translator.t(locale, `cmd-${c}`) });
     const languageCode = locale === 'en' ? undefined : locale;
     try {
-      await bot.api.setMyCommands(['start', 'status', 'config', 'language', 'help'].map(describe), { language_code: languageCode });
+      await bot.api.setMyCommands(['start', 'status', 'config', 'devices', 'language', 'help'].map(describe), { language_code: languageCode });
       for (const id of config.adminIds) {
-        const all = ['start', 'status', 'config', 'language', 'help', 'admin', 'invite', 'invites', 'broadcast', 'backup'].map(describe);
+        const all = ['start', 'status', 'config', 'devices', 'language', 'help', 'admin', 'invite', 'invites', 'broadcast', 'backup'].map(describe);
         await bot.api.setMyCommands(all, { scope: { type: 'chat', chat_id: id }, language_code: languageCode });
       }
     } catch (err) {
@@ -112,6 +115,17 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
         error: 'error' in e ? e.error : '',
       }),
     onTick: (s) => metrics.monitorTick.observe(s),
+    quotaResetDay: config.limits.resetDay,
+    afterTick: (now) =>
+      enforceLimits(
+        {
+          db,
+          access: deps.access,
+          notifyUser: (userId, key, params) => notifyUser(bot.api, deps, userId, key, params),
+          notifyAdmins: (key, params) => broadcastToAdmins(bot.api, deps, key, params),
+        },
+        now,
+      ),
   });
   const backups =
     config.backups.intervalMs > 0 ? startBackups({ dbFile: config.databasePath, ...config.backups, log: log.child({ module: 'backup' }) }) : undefined;

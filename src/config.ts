@@ -92,6 +92,11 @@ const schema = z.object({
   RECONCILE_REMOVE_UNKNOWN: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
   MONITOR_INTERVAL_SECONDS: int(1, 86400).default(60),
   ONLINE_WINDOW_SECONDS: int(30, 86400).default(180),
+  DEFAULT_QUOTA_GB: z.string().trim().regex(/^\d+(\.\d+)?$/, 'must be a number of GB').transform(Number).pipe(z.number().positive()).optional(),
+  DEFAULT_DAYS: int(1, 36500).optional(),
+  QUOTA_RESET_DAY: int(1, 28).default(1),
+  MAX_DEVICES_PER_USER: int(1, 100).default(3),
+  REQUIRE_APPROVAL_PER_DEVICE: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
   BACKUP_INTERVAL_HOURS: int(0, 8760).default(24),
   BACKUP_KEEP: int(1, 1000).default(7),
   SECRETS_KEY: z
@@ -141,6 +146,13 @@ export function loadConfig(env: Record<string, string | undefined>) {
     secretsKey: e.SECRETS_KEY ? parseSecretsKey(e.SECRETS_KEY) : null,
     monitorIntervalMs: e.MONITOR_INTERVAL_SECONDS * 1000,
     onlineWindowMs: e.ONLINE_WINDOW_SECONDS * 1000,
+    maxDevicesPerUser: e.MAX_DEVICES_PER_USER,
+    requireApprovalPerDevice: e.REQUIRE_APPROVAL_PER_DEVICE === 'on',
+    limits: {
+      defaultQuotaBytes: e.DEFAULT_QUOTA_GB === undefined ? undefined : Math.round(e.DEFAULT_QUOTA_GB * 1024 ** 3),
+      defaultDays: e.DEFAULT_DAYS,
+      resetDay: e.QUOTA_RESET_DAY,
+    },
     backups: { dir: path.join(dataDir, 'backups'), intervalMs: e.BACKUP_INTERVAL_HOURS * 3_600_000, keep: e.BACKUP_KEEP },
     logLevel: e.LOG_LEVEL,
     http: {

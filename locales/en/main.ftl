@@ -43,6 +43,7 @@ help =
     /start – ask for access or see your status
     /status – status, traffic, last connection
     /config – get your configuration again
+    /devices – your devices: add, rename, delete
     /language – English or Russian
     /help – this text
 help-admin =
@@ -184,3 +185,25 @@ language-choose = Choose your language:
 language-set = ✅ The bot now speaks English with you.
 cmd-language = Language
 config-amnezia-key = 🔑 <b>AmneziaVPN key</b> (tap to copy, then in AmneziaVPN: “+” → “Insert key”):
+status-limited = ⛔ You have used your monthly traffic quota. Access comes back when the next period starts or an admin raises the quota.
+status-expired = ⌛ Your access has expired. Ask an admin to extend it.
+label-limited = over quota
+label-expired = expired
+you-are-limited = ⛔ You have used your whole monthly traffic quota, so your VPN is paused until the next period (or until an admin raises it).
+you-are-expired = ⌛ Your VPN access has expired. Ask an admin to extend it.
+quota-warning = ⚠️ You have used { $percent }% of your monthly traffic quota.
+expiry-warning-3 = ⏳ Your VPN access expires in 3 days.
+expiry-warning-1 = ⏳ Your VPN access expires in less than a day.
+limit-lifted = ✅ Your VPN access works again. Your configuration is unchanged.
+admin-user-limited = ⛔ { $name } (<code>{ $id }</code>) reached the monthly quota; their VPN is paused.
+admin-user-expired = ⌛ { $name } (<code>{ $id }</code>) expired; their VPN is paused.
+card-limits = Quota: { $used } of { $quota } this period · Expires: { $expires }
+unlimited = unlimited
+no-expiry = never
+btn-limits = 📦 Quota & expiry
+btn-lift = ✅ Lift the limit
+btn-extend = +{ $days } d
+btn-no-expiry = No expiry
+btn-reset-usage = ♻️ Reset this period's usage
+limits-menu = Choose a monthly quota, extend the access, or reset the usage:
+limits-saved = Saved

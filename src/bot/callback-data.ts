@@ -43,6 +43,11 @@ export const cb = {
   banYes: codec('bny', { userId: 'int' }),
   unban: codec('unb', { userId: 'int' }),
   chart: codec('cht', { userId: 'int' }),
+  quotaMenu: codec('qmn', { userId: 'int' }),
+  setQuota: codec('qta', { userId: 'int', gb: 'int' }),
+  extend: codec('xpd', { userId: 'int', days: 'int' }),
+  resetUsage: codec('qrs', { userId: 'int' }),
+  liftLimits: codec('lft', { userId: 'int' }),
   language: codec('lng', { locale: 'id' }),
   card: codec('usr', { userId: 'int' }),
   disable: codec('dis', { userId: 'int' }),
@@ -61,7 +66,14 @@ export const cb = {
   inviteQuit: codec('ivq', { nonce: 'id' }),
   invitesPage: codec('ivl', { page: 'int' }),
   inviteRevoke: codec('ivr', { id: 'id', page: 'int' }),
+  // Devices (src/bot/features/devices.ts): user-level; each handler checks the device is the caller's own.
+  devices: codec('dvl', {}),
+  deviceAdd: codec('dva', {}),
+  deviceConfig: codec('dvc', { id: 'int' }),
+  deviceRename: codec('dvn', { id: 'int' }),
+  deviceDeleteAsk: codec('dvd', { id: 'int' }),
+  deviceDeleteYes: codec('dvy', { id: 'int' }),
 };
 
 /** Prefixes only admins may use; anyone else pressing them is refused and logged. */
-export const ADMIN_CALLBACKS = /^(apr|rej|adm|pnd|usl|usr|dis|ena|rvk|rvy|srch|top|ban|bny|unb|cht|bcq|bca|bcs|bcd|bcx|ivu|ivc|ivq|ivl|ivr)(:|$)/;
+export const ADMIN_CALLBACKS = /^(apr|rej|adm|pnd|usl|usr|dis|ena|rvk|rvy|srch|top|ban|bny|unb|cht|qmn|qta|xpd|qrs|lft|bcq|bca|bcs|bcd|bcx|ivu|ivc|ivq|ivl|ivr)(:|$)/;

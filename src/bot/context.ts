@@ -23,6 +23,10 @@ export interface BotDeps {
   onlineWindowMs?: number;
   /** Uniform integer in [0, max); injectable so tests can make CAPTCHAs predictable. */
   randomInt: (max: number) => number;
+  /** Devices per user unless the user has a limit of their own (default 3). */
+  maxDevicesPerUser?: number;
+  /** true: users cannot add devices themselves; they are told to ask an admin. */
+  requireApprovalPerDevice?: boolean;
   /** Sends admin broadcasts; without it /broadcast says broadcasts are unavailable. */
   broadcasts?: Broadcaster;
 }

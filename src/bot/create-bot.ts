@@ -3,6 +3,7 @@ import { chatLocaleRow, setChatLocale } from '../db/misc.js';
 import type { BotContext, BotDeps } from './context.js';
 import { adminFeature } from './features/admin.js';
 import { broadcastFeature } from './features/broadcast.js';
+import { devicesFeature } from './features/devices.js';
 import { invitesFeature } from './features/invites.js';
 import { membership } from './features/membership.js';
 import { onboarding } from './features/onboarding.js';
@@ -47,7 +48,7 @@ export function createBot(token: string, deps: BotDeps, botConfig?: BotConfig<Bo
     }
   });
   // broadcastFeature before adminFeature, which refuses every admin callback it does not handle.
-  features.use(membership, onboarding, userFeature, broadcastFeature, invitesFeature, adminFeature, unhandled);
+  features.use(membership, onboarding, userFeature, devicesFeature, broadcastFeature, invitesFeature, adminFeature, unhandled);
 
   bot.catch((err) => {
     const e = err.error;

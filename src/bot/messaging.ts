@@ -1,6 +1,6 @@
 import { type Api, GrammyError, InlineKeyboard, InputFile } from 'grammy';
 import { approvalMessages, deleteApprovalMessages, getChatLocale, saveApprovalMessage } from '../db/misc.js';
-import { markDelivered, undeliveredPeers } from '../db/peers.js';
+import { deviceLabel, markDelivered, peersOfUser, undeliveredPeers } from '../db/peers.js';
 import type { Peer, User } from '../db/schema.js';
 import { renderQrPng } from '../vpn/qr.js';
 import { clientConfigFileName } from '../vpn/render.js';
@@ -42,6 +42,15 @@ export function approvalKeyboard(deps: BotDeps, locale: string, userId: number):
   return new InlineKeyboard()
     .text(t.t(locale, 'btn-approve'), cb.approve.pack({ userId }))
     .text(t.t(locale, 'btn-reject'), cb.reject.pack({ userId }));
+}
+
+/** A notice to one user in their language; a user who cannot be reached is only logged. */
+export async function notifyUser(api: Api, deps: BotDeps, userId: number, key: string, params: Record<string, string | number> = {}): Promise<void> {
+  try {
+    await api.sendMessage(userId, deps.translator.t(await localeOf(deps, userId), key, params), HTML);
+  } catch (err) {
+    deps.log.warn({ err, userId, key }, 'could not notify a user');
+  }
 }
 
 /** A notice to every admin, each in their language; an unreachable admin is only logged. */
@@ -94,16 +103,18 @@ export async function sendConfig(api: Api, deps: BotDeps, chatId: number, locale
   const t = deps.translator;
   const text = deps.vpn.clientConfig(peer);
   const amnezia = deps.vpn.settings.flavor === 'amneziawg';
-  await api.sendDocument(chatId, new InputFile(Buffer.from(text), clientConfigFileName(String(peer.id))), {
+  const device = deviceLabel(peer, await peersOfUser(deps.db, peer.user_id), (n) => t.t(locale, 'device-default-name', { n }));
+  // A named device names the file (and so the tunnel in the client app); otherwise the peer id, as before devices.
+  await api.sendDocument(chatId, new InputFile(Buffer.from(text), clientConfigFileName(peer.name ?? String(peer.id))), {
     ...HTML,
-    caption: t.t(locale, 'config-caption', { ip: peer.ip }),
+    caption: `${t.t(locale, 'config-caption', { ip: peer.ip })}\n${t.t(locale, 'device-config-caption', { name: device })}`,
   });
   await api.sendPhoto(chatId, new InputFile(await renderQrPng(text), 'qr.png'), {
     ...HTML,
     caption: t.t(locale, amnezia ? 'config-qr-caption-awg' : 'config-qr-caption-wg'),
   });
   await api.sendMessage(chatId, t.t(locale, amnezia ? 'config-howto-awg' : 'config-howto-wg'), { ...HTML, link_preview_options: { is_disabled: true } });
-  const key = deps.vpn.amneziaKey(peer, `AndreyVPN ${peer.ip}`);
+  const key = deps.vpn.amneziaKey(peer, peer.name ? `AndreyVPN ${peer.name}` : `AndreyVPN ${peer.ip}`);
   // In <code> so a tap copies it; AmneziaVPN imports it with "+" → "Insert key".
   if (key) await api.sendMessage(chatId, `${t.t(locale, 'config-amnezia-key')}\n<code>${key}</code>`, HTML);
   if (peer.delivered_at === null) await markDelivered(deps.db, peer.id, deps.now());

@@ -1,9 +1,9 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Database, Peer, PeersTable, PeerStatus } from './schema.js';
 
 type Q = Kysely<Database>;
 
-export type NewPeer = Pick<PeersTable, 'user_id' | 'iface' | 'public_key' | 'private_key' | 'preshared_key' | 'ip'>;
+export type NewPeer = Pick<PeersTable, 'user_id' | 'iface' | 'public_key' | 'private_key' | 'preshared_key' | 'ip'> & { name?: string | null };
 
 export async function insertPeer(db: Q, p: NewPeer, now: number): Promise<Peer> {
   return db
@@ -77,6 +77,7 @@ export async function resetBaselines(db: Q, ids: number[]): Promise<void> {
 
 export interface TrafficUpdate {
   id: number;
+  user_id: number;
   /** Bytes new since the last tick. */
   rx_delta: number;
   tx_delta: number;
@@ -107,4 +108,50 @@ export function undeliveredPeers(db: Q): Promise<Peer[]> {
     .where('users.status', '=', 'active')
     .where('peers.delivered_at', 'is', null)
     .execute();
+}
+
+// ---------------------------------------------------------------- devices (migration 0004)
+
+/**
+ * Inserts a peer only while its user is active and has fewer than `maxDevices` peers (active or
+ * disabled). One statement, so concurrent adds (double taps, two processes) cannot pass the
+ * limit together: SQLite runs each write statement alone. undefined: refused.
+ */
+export async function insertPeerWithin(db: Q, p: NewPeer & { name: string | null }, maxDevices: number, now: number): Promise<Peer | undefined> {
+  const row = await sql<Peer>`
+    insert into peers (user_id, iface, public_key, private_key, preshared_key, ip, name, status, created_at, rx_total, tx_total, rx_last, tx_last)
+    select ${p.user_id}, ${p.iface}, ${p.public_key}, ${p.private_key}, ${p.preshared_key}, ${p.ip}, ${p.name}, 'active', ${now}, 0, 0, 0, 0
+    where (select count(*) from peers where user_id = ${p.user_id}) < ${maxDevices}
+      and exists (select 1 from users where id = ${p.user_id} and status = 'active')
+    returning *`.execute(db);
+  return row.rows[0];
+}
+
+/** One device of one user: undefined when the peer does not exist or belongs to someone else. */
+export function deviceOfUser(db: Q, userId: number, peerId: number): Promise<Peer | undefined> {
+  return db.selectFrom('peers').selectAll().where('id', '=', peerId).where('user_id', '=', userId).executeTakeFirst();
+}
+
+export async function renameDevice(db: Q, userId: number, peerId: number, name: string): Promise<boolean> {
+  const res = await db.updateTable('peers').set({ name }).where('id', '=', peerId).where('user_id', '=', userId).executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** The user's own device limit; null: back to MAX_DEVICES_PER_USER. For the admin's user card. */
+export async function setMaxDevices(db: Q, userId: number, max: number | null): Promise<boolean> {
+  const res = await db.updateTable('users').set({ max_devices: max }).where('id', '=', userId).executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** The limit that applies to this user: their own, or the global default. */
+export async function maxDevicesOf(db: Q, userId: number, fallback: number): Promise<number> {
+  const row = await db.selectFrom('users').select('max_devices').where('id', '=', userId).executeTakeFirst();
+  return row?.max_devices ?? fallback;
+}
+
+/** Display name: the chosen one, or "Device <n>" by position among the user's peers (n is 1-based). */
+export function deviceLabel(peer: Pick<Peer, 'id' | 'name'>, userPeers: Pick<Peer, 'id'>[], fallback: (n: number) => string): string {
+  if (peer.name) return peer.name;
+  const i = userPeers.findIndex((p) => p.id === peer.id);
+  return fallback(i >= 0 ? i + 1 : userPeers.length + 1);
 }

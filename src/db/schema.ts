@@ -3,7 +3,8 @@ import type { Generated, Insertable, Selectable } from 'kysely';
 // pending → provisioning → active: the middle state is persisted so that a crash during
 // peer creation is finished (or rolled back) on the next start.
 // banned: blocked by an admin: no peer, and /start cannot ask again.
-export type UserStatus = 'pending' | 'provisioning' | 'active' | 'disabled' | 'rejected' | 'revoked' | 'banned';
+// limited / expired: over the monthly quota / past the expiry date: peers off the interface, keys kept.
+export type UserStatus = 'pending' | 'provisioning' | 'active' | 'disabled' | 'limited' | 'expired' | 'rejected' | 'revoked' | 'banned';
 export type PeerStatus = 'active' | 'disabled';
 
 // Timestamps are epoch milliseconds.
@@ -19,6 +20,17 @@ export interface UsersTable {
   decided_at: number | null;
   /** When Telegram last answered 403 for this user (blocked the bot); null when reachable. */
   blocked_at: number | null;
+  /** Devices this user may have; null: MAX_DEVICES_PER_USER (migration 0004). */
+  max_devices: number | null;
+  /** Monthly traffic quota (up + down, all devices); null = unlimited. */
+  quota_bytes: number | null;
+  expires_at: number | null;
+  /** Traffic in the current quota period (usage_period = its first day, YYYY-MM-DD). */
+  usage_bytes: Generated<number>;
+  usage_period: string | null;
+  /** Highest quota warning sent this period (0, 80, 100) and expiry warning sent (0, 3, 1 days). */
+  warned_quota: Generated<number>;
+  warned_expiry: Generated<number>;
 }
 
 export interface CaptchasTable {
@@ -47,6 +59,8 @@ export interface PeersTable {
   tx_last: number;
   last_handshake_at: number | null;
   delivered_at: number | null;
+  /** The device's name, chosen by the user; null: shown as "Device <n>" (migration 0004). */
+  name: string | null;
 }
 
 /** Traffic per peer and hour (kept 14 days) and per UTC day (kept 13 months), from the user's side of the dump: rx = upload. */

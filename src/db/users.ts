@@ -139,3 +139,47 @@ export async function countUnreachable(db: Q): Promise<number> {
   const { n } = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).where('blocked_at', 'is not', null).executeTakeFirstOrThrow();
   return Number(n);
 }
+
+/** First day (YYYY-MM-DD, UTC) of the quota period that contains `now`, periods starting on `resetDay`. */
+export function quotaPeriod(now: number, resetDay: number): string {
+  const d = new Date(now);
+  let y = d.getUTCFullYear();
+  let m = d.getUTCMonth();
+  if (d.getUTCDate() < resetDay) m -= 1;
+  if (m < 0) {
+    m = 11;
+    y -= 1;
+  }
+  return `${y}-${String(m + 1).padStart(2, '0')}-${String(resetDay).padStart(2, '0')}`;
+}
+
+/** A new period starts counting from zero; totals and history are untouched. Run in the tick's transaction. */
+export async function rollUsagePeriod(db: Q, period: string): Promise<void> {
+  await db
+    .updateTable('users')
+    .set({ usage_bytes: 0, warned_quota: 0, usage_period: period })
+    .where((eb) => eb.or([eb('usage_period', 'is', null), eb('usage_period', '!=', period)]))
+    .execute();
+}
+
+export async function addUsage(db: Q, userId: number, bytes: number): Promise<void> {
+  await db.updateTable('users').set((eb) => ({ usage_bytes: eb('usage_bytes', '+', bytes) })).where('id', '=', userId).execute();
+}
+
+/** Users whose quota or expiry may need enforcing or lifting. */
+export function usersWithLimits(db: Q): Promise<User[]> {
+  return db
+    .selectFrom('users')
+    .selectAll()
+    .where((eb) =>
+      eb.or([
+        eb('status', 'in', ['limited', 'expired']),
+        eb.and([eb('status', '=', 'active'), eb.or([eb('quota_bytes', 'is not', null), eb('expires_at', 'is not', null)])]),
+      ]),
+    )
+    .execute();
+}
+
+export async function setLimits(db: Q, id: number, values: { quota_bytes?: number | null; expires_at?: number | null; usage_bytes?: number; warned_quota?: number; warned_expiry?: number }): Promise<void> {
+  await db.updateTable('users').set(values).where('id', '=', id).execute();
+}

@@ -28,6 +28,10 @@ export interface MonitorDeps {
   onEvent?: (e: MonitorEvent) => Promise<void>;
   /** Duration of each tick, in seconds. */
   onTick?: (seconds: number) => void;
+  /** Runs at the end of every successful tick, with the tick's clock (quotas and expiry). */
+  afterTick?: (now: number) => Promise<void>;
+  /** First day of the monthly quota period. */
+  quotaResetDay?: number;
   now?: () => number;
 }
 
@@ -88,7 +92,8 @@ export function startMonitor(deps: MonitorDeps): Monitor {
     const ifindex = await vpn.ifindex();
     if (ifindex === null) return restore();
     const dump = await vpn.readDump();
-    const updates = await recordTraffic(db, iface, dump, ifindex, now());
+    const t = now();
+    const updates = await recordTraffic(db, iface, dump, ifindex, t, deps.quotaResetDay);
     log.debug({ updated: updates.length }, 'traffic recorded');
     const { unknown } = await vpn.reconcile(dump);
     const fresh = unknown.filter((k) => !reported.has(k));
@@ -97,6 +102,7 @@ export function startMonitor(deps: MonitorDeps): Monitor {
       log.warn({ keys: fresh }, 'peers on the interface that the database does not know');
       await emit({ kind: 'unknown-peers', iface, keys: fresh });
     }
+    await deps.afterTick?.(t);
   };
 
   const tick = () => {

@@ -3,6 +3,7 @@ import { getServer, setServerIfindex } from '../db/misc.js';
 import { applyTraffic, peersOnIface, type TrafficUpdate } from '../db/peers.js';
 import type { Peer } from '../db/schema.js';
 import { addToBuckets, pruneBuckets } from '../db/traffic.js';
+import { addUsage, quotaPeriod, rollUsagePeriod } from '../db/users.js';
 import type { Dump } from '../vpn/types.js';
 
 /**
@@ -25,6 +26,7 @@ export function computeTraffic(peers: Peer[], dump: Dump, interfaceRecreated: bo
     if (rxDelta === 0 && txDelta === 0 && l.rx === p.rx_last && l.tx === p.tx_last && handshake === p.last_handshake_at) continue;
     updates.push({
       id: p.id,
+      user_id: p.user_id,
       rx_delta: rxDelta,
       tx_delta: txDelta,
       rx_total: p.rx_total + rxDelta,
@@ -38,7 +40,7 @@ export function computeTraffic(peers: Peer[], dump: Dump, interfaceRecreated: bo
 }
 
 /** One tick: the dump (read once by the caller) applied to totals and history buckets in one transaction. */
-export async function recordTraffic(db: Db, iface: string, dump: Dump, ifindex: number | null, now: number): Promise<TrafficUpdate[]> {
+export async function recordTraffic(db: Db, iface: string, dump: Dump, ifindex: number | null, now: number, quotaResetDay = 1): Promise<TrafficUpdate[]> {
   return db.transaction().execute(async (trx) => {
     const server = await getServer(trx, iface);
     const recreated = server?.ifindex != null && ifindex !== null && server.ifindex !== ifindex;
@@ -46,6 +48,11 @@ export async function recordTraffic(db: Db, iface: string, dump: Dump, ifindex: 
     await applyTraffic(trx, updates);
     await addToBuckets(trx, updates.map((u) => ({ peerId: u.id, rx: u.rx_delta, tx: u.tx_delta })), now);
     await pruneBuckets(trx, now);
+    // Quota usage: a new period starts from zero, then this tick's bytes count in it.
+    await rollUsagePeriod(trx, quotaPeriod(now, quotaResetDay));
+    const perUser = new Map<number, number>();
+    for (const u of updates) perUser.set(u.user_id, (perUser.get(u.user_id) ?? 0) + u.rx_delta + u.tx_delta);
+    for (const [userId, bytes] of perUser) if (bytes > 0) await addUsage(trx, userId, bytes);
     if (server && server.ifindex !== ifindex) await setServerIfindex(trx, iface, ifindex);
     return updates;
   });

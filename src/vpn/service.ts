@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
 import { flushWal, getMeta, getServer, insertServerOnce, setMeta } from '../db/misc.js';
-import { deletePeer, insertPeer, peersOnIface, plainKeyPeers, removedKeys, resetBaselines, setPrivateKey, usedIps } from '../db/peers.js';
+import { deletePeer, insertPeer, insertPeerWithin, peersOnIface, plainKeyPeers, removedKeys, resetBaselines, setPrivateKey, usedIps } from '../db/peers.js';
 import type { Peer, Server } from '../db/schema.js';
 import type { VpnCli } from './cli.js';
 import { parseDump } from './dump.js';
@@ -45,6 +45,14 @@ export class PoolExhaustedError extends Error {
   constructor(subnet: string) {
     super(`no free address left in ${subnet}`);
     this.name = 'PoolExhaustedError';
+  }
+}
+
+/** addPeer with a device limit: the user is not active, or already has that many devices. */
+export class DeviceRefusedError extends Error {
+  constructor() {
+    super('device refused: user not active or at the device limit');
+    this.name = 'DeviceRefusedError';
   }
 }
 
@@ -181,8 +189,12 @@ export class VpnService {
     return next;
   }
 
-  /** Allocates keys and an address, stores the peer, adds it to the live interface. Nothing is left behind on failure. */
-  async addPeer(userId: number): Promise<Peer> {
+  /**
+   * Allocates keys and an address, stores the peer, adds it to the live interface. Nothing is left behind on failure.
+   * With maxDevices: stored only while the user is active and below that many peers (one conditional
+   * insert, so concurrent adds cannot pass it); otherwise DeviceRefusedError.
+   */
+  async addPeer(userId: number, opts: { name?: string | null; maxDevices?: number } = {}): Promise<Peer> {
     const { iface, subnet } = this.settings;
     let peer: Peer | undefined;
     for (let attempt = 0; !peer; attempt++) {
@@ -190,12 +202,14 @@ export class VpnService {
       if (!ip) throw new PoolExhaustedError(subnet);
       const keys = generateKeyPair();
       try {
-        peer = await insertPeer(
-          this.db,
-          { user_id: userId, iface, public_key: keys.publicKey, private_key: this.secrets?.seal(keys.privateKey) ?? keys.privateKey, preshared_key: generatePresharedKey(), ip },
-          this.now(),
-        );
+        const row = { user_id: userId, iface, public_key: keys.publicKey, private_key: this.secrets?.seal(keys.privateKey) ?? keys.privateKey, preshared_key: generatePresharedKey(), ip };
+        if (opts.maxDevices === undefined) peer = await insertPeer(this.db, { ...row, ...(opts.name ? { name: opts.name } : {}) }, this.now());
+        else {
+          peer = await insertPeerWithin(this.db, { ...row, name: opts.name ?? null }, opts.maxDevices, this.now());
+          if (!peer) throw new DeviceRefusedError();
+        }
       } catch (e) {
+        if (e instanceof DeviceRefusedError) throw e;
         // Another writer took the address between our read and insert: pick again.
         if (attempt >= 5 || !/unique/i.test(String(e))) throw e;
       }

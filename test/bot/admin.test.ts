@@ -202,7 +202,7 @@ describe('user commands and admin tools', () => {
     await h.press(ADMIN_A, `usr:${USER.id}`, menu);
     const card = h.rec.last('editMessageText', ADMIN_A.id)!;
     expect(card.payload.text).toContain('10.8.0.2');
-    expect(buttons(card).map((b) => b.callback_data)).toEqual([`dis:${USER.id}`, `rvk:${USER.id}`, `cht:${USER.id}`, `ban:${USER.id}`, `usr:${USER.id}`, 'usl:0:0']);
+    expect(buttons(card).map((b) => b.callback_data)).toEqual([`dis:${USER.id}`, `rvk:${USER.id}`, `cht:${USER.id}`, `qmn:${USER.id}`, `ban:${USER.id}`, `usr:${USER.id}`, 'usl:0:0']);
     await h.press(ADMIN_A, 'pnd', menu);
     expect(h.rec.find('sendMessage', ADMIN_A.id).filter((c) => c.payload.text.includes('Access request')).length).toBeGreaterThanOrEqual(20);
   });

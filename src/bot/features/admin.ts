@@ -6,8 +6,10 @@ import type { User } from '../../db/schema.js';
 import { countByStatus, trafficSummary } from '../../db/stats.js';
 import { dailyTrafficOfUser, dayOf, topUsersSince, trafficSince } from '../../db/traffic.js';
 import { renderTrafficChart } from '../../charts/traffic-chart.js';
-import { countUnreachable, findUser, listUsersByStatus, listUsersPage, searchUsers, USER_SORTS, type UserRow } from '../../db/users.js';
+import { countUnreachable, findUser, setLimits, listUsersByStatus, listUsersPage, searchUsers, USER_SORTS, type UserRow } from '../../db/users.js';
 import { PoolExhaustedError } from '../../vpn/service.js';
+import { audit } from '../../db/misc.js';
+import { withinLimits } from '../../monitor/quotas.js';
 import { ADMIN_CALLBACKS, cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { formatBytes, formatTime, fullName } from '../format.js';
@@ -184,6 +186,13 @@ async function cardText(ctx: BotContext, user: User): Promise<string> {
     }),
   ];
   if (user.blocked_at) parts.push(ctx.tr('card-blocked', { since: formatTime(user.blocked_at, ctx.locale) }));
+  parts.push(
+    ctx.tr('card-limits', {
+      used: formatBytes(user.usage_bytes, ctx.locale),
+      quota: user.quota_bytes === null ? ctx.tr('unlimited') : formatBytes(user.quota_bytes, ctx.locale),
+      expires: user.expires_at === null ? ctx.tr('no-expiry') : formatTime(user.expires_at, ctx.locale),
+    }),
+  );
   for (const p of peers) {
     parts.push(
       ctx.tr('card-peer', {
@@ -205,7 +214,9 @@ function cardKeyboard(ctx: BotContext, user: User): InlineKeyboard {
   if (user.status === 'active') kb.text(ctx.tr('btn-disable'), cb.disable.pack({ userId }));
   if (user.status === 'disabled') kb.text(ctx.tr('btn-enable'), cb.enable.pack({ userId }));
   if (user.status === 'active' || user.status === 'disabled') kb.text(ctx.tr('btn-revoke'), cb.revokeAsk.pack({ userId }));
-  kb.row().text(ctx.tr('btn-chart'), cb.chart.pack({ userId }));
+  kb.row().text(ctx.tr('btn-chart'), cb.chart.pack({ userId })).text(ctx.tr('btn-limits'), cb.quotaMenu.pack({ userId }));
+  if (user.status === 'limited' || user.status === 'expired') kb.row().text(ctx.tr('btn-lift'), cb.liftLimits.pack({ userId }));
+  kb.row();
   if (user.status === 'banned') kb.text(ctx.tr('btn-unban'), cb.unban.pack({ userId }));
   else if (user.status !== 'provisioning') kb.text(ctx.tr('btn-ban'), cb.banAsk.pack({ userId }));
   return kb.row().text(ctx.tr('btn-refresh'), cb.card.pack({ userId })).text(ctx.tr('btn-back'), cb.users.pack({ page: 0, sort: 0 }));
@@ -222,6 +233,65 @@ admin.callbackQuery(cb.card.filter, async (ctx) => {
   const data = cb.card.unpack(ctx.callbackQuery.data);
   await ctx.answerCallbackQuery();
   if (data) await showCard(ctx, data.userId);
+});
+
+const QUOTA_CHOICES_GB = [10, 50, 100, 500];
+
+admin.callbackQuery(cb.quotaMenu.filter, async (ctx) => {
+  const data = cb.quotaMenu.unpack(ctx.callbackQuery.data);
+  await ctx.answerCallbackQuery();
+  if (!data) return;
+  const user = await findUser(ctx.deps.db, data.userId);
+  if (!user) return editCurrent(ctx, ctx.tr('user-not-found'));
+  const { userId } = data;
+  const kb = new InlineKeyboard();
+  for (const gb of QUOTA_CHOICES_GB) kb.text(`${gb} GiB`, cb.setQuota.pack({ userId, gb }));
+  kb.text('∞', cb.setQuota.pack({ userId, gb: 0 })).row();
+  for (const days of [30, 90, 365]) kb.text(ctx.tr('btn-extend', { days }), cb.extend.pack({ userId, days }));
+  kb.text(ctx.tr('btn-no-expiry'), cb.extend.pack({ userId, days: 0 })).row();
+  kb.text(ctx.tr('btn-reset-usage'), cb.resetUsage.pack({ userId })).row().text(ctx.tr('btn-back'), cb.card.pack({ userId }));
+  await editCurrent(ctx, `${await cardText(ctx, user)}\n\n${ctx.tr('limits-menu')}`, kb);
+});
+
+/** After a limit changed: a user now within limits gets their peers back at once; going over is left to the next tick, which also tells the user. */
+async function applyLimits(ctx: BotContext, userId: number, values: Parameters<typeof setLimits>[2], notice: string): Promise<void> {
+  await setLimits(ctx.deps.db, userId, values);
+  await audit(ctx.deps.db, { actorId: ctx.from!.id, action: 'limits', userId, details: values }, ctx.deps.now());
+  const user = await findUser(ctx.deps.db, userId);
+  if (user && (user.status === 'limited' || user.status === 'expired')) {
+    const ok = withinLimits(user, ctx.deps.now());
+    if (ok.quota && ok.expiry && (await ctx.deps.access.lift(userId, ctx.from!.id)).kind !== 'not-found') await tellUser(ctx, userId, 'limit-lifted');
+  }
+  await ctx.answerCallbackQuery({ text: notice });
+  await showCard(ctx, userId);
+}
+
+admin.callbackQuery(cb.setQuota.filter, async (ctx) => {
+  const data = cb.setQuota.unpack(ctx.callbackQuery.data);
+  if (!data || data.gb < 0 || data.gb > 100_000) return ctx.answerCallbackQuery();
+  await applyLimits(ctx, data.userId, { quota_bytes: data.gb ? data.gb * 1024 ** 3 : null, warned_quota: 0 }, ctx.tr('limits-saved'));
+});
+
+admin.callbackQuery(cb.extend.filter, async (ctx) => {
+  const data = cb.extend.unpack(ctx.callbackQuery.data);
+  if (!data || data.days < 0 || data.days > 36_500) return ctx.answerCallbackQuery();
+  const user = await findUser(ctx.deps.db, data.userId);
+  if (!user) return ctx.answerCallbackQuery({ text: ctx.tr('user-not-found') });
+  // Extending starts from the later of now and the current expiry.
+  const base = Math.max(ctx.deps.now(), user.expires_at ?? 0);
+  await applyLimits(ctx, data.userId, { expires_at: data.days ? base + data.days * 86_400_000 : null, warned_expiry: 0 }, ctx.tr('limits-saved'));
+});
+
+admin.callbackQuery(cb.resetUsage.filter, async (ctx) => {
+  const data = cb.resetUsage.unpack(ctx.callbackQuery.data);
+  if (!data) return ctx.answerCallbackQuery();
+  await applyLimits(ctx, data.userId, { usage_bytes: 0, warned_quota: 0 }, ctx.tr('limits-saved'));
+});
+
+admin.callbackQuery(cb.liftLimits.filter, async (ctx) => {
+  const data = cb.liftLimits.unpack(ctx.callbackQuery.data);
+  if (!data) return ctx.answerCallbackQuery();
+  await applyLimits(ctx, data.userId, { quota_bytes: null, expires_at: null, warned_quota: 0, warned_expiry: 0 }, ctx.tr('limits-saved'));
 });
 
 const CHART_DAYS = 30;

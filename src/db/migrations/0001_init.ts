@@ -15,7 +15,13 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('decided_by', 'bigint')
     .addColumn('decided_at', 'bigint')
     .addColumn('blocked_at', 'bigint')
-    .addCheckConstraint('users_status', sql`status in ('pending','provisioning','active','disabled','rejected','revoked','banned')`)
+    .addColumn('quota_bytes', 'bigint')
+    .addColumn('expires_at', 'bigint')
+    .addColumn('usage_bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+    .addColumn('usage_period', 'text')
+    .addColumn('warned_quota', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('warned_expiry', 'integer', (c) => c.notNull().defaultTo(0))
+    .addCheckConstraint('users_status', sql`status in ('pending','provisioning','active','disabled','limited','expired','rejected','revoked','banned')`)
     .execute();
   await db.schema.createIndex('users_status_idx').on('users').column('status').execute();
 

@@ -1,0 +1,155 @@
+import { randomInt } from 'node:crypto';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StandInClient } from '../support/bot-api-client.js';
+import type { SentMessage } from '../support/bot-api.js';
+import { NetnsLab, type LabProcess, realPartsGate, run } from '../support/netns.js';
+
+// Devices on a real tunnel: the built bot (dist/main.js) in a server namespace with a real
+// WireGuard interface; one user gets a second device through /devices, each device's config
+// brings up a client that pings the server, and deleting a device through the bot cuts it off
+// at once while the other keeps working. The two clients take turns in the one client namespace:
+// both would route the same server address.
+
+const ready = await realPartsGate();
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const TOKEN = '424242:e2e-devices-token';
+const ADMIN = { id: 111501, first_name: 'Admin', username: 'boss', language_code: 'en' };
+const USER = { id: 222502, first_name: 'Dana', username: 'dana', language_code: 'en' };
+
+const buttonsOf = (m: SentMessage) =>
+  ((m.message.reply_markup as { inline_keyboard?: { text: string; callback_data?: string }[][] } | undefined)?.inline_keyboard ?? []).flat();
+
+async function pingsWithin(lab: NetnsLab, ip: string, ms: number): Promise<boolean> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
+    if (await lab.ping(lab.clientNs, ip, 1)) return true;
+  }
+  return false;
+}
+
+describe.skipIf(!ready)('devices end to end on a real tunnel (VPN_FLAVOR=wireguard)', () => {
+  let lab: NetnsLab;
+  let api: StandInClient;
+  let bot: LabProcess | undefined;
+  let iface: string;
+  let serverTunnelIp: string;
+
+  beforeAll(async () => {
+    lab = await NetnsLab.create();
+    api = await StandInClient.start({ token: TOKEN, netns: lab.serverNs });
+    iface = `avd${lab.suffix}`;
+    const net = `10.${100 + randomInt(90)}.${randomInt(256)}`;
+    serverTunnelIp = `${net}.1`;
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      ENV_FILE: path.join(lab.tmpDir, 'no.env'),
+      WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1',
+      BOT_TOKEN: TOKEN,
+      ADMIN_IDS: String(ADMIN.id),
+      TELEGRAM_API_ROOT: api.apiRoot,
+      DATA_DIR: path.join(lab.tmpDir, 'data'),
+      VPN_FLAVOR: 'wireguard',
+      VPN_INTERFACE: iface,
+      VPN_CONFIG_DIR: path.join(lab.tmpDir, 'wg'),
+      VPN_ENDPOINT: lab.serverIp,
+      VPN_PORT: String(20000 + randomInt(30000)),
+      VPN_SUBNET: `${net}.0/24`,
+      // Each client routes only the server's address.
+      VPN_ALLOWED_IPS: `${serverTunnelIp}/32`,
+      MAX_DEVICES_PER_USER: '2',
+      CAPTCHA: 'off',
+      MONITOR_INTERVAL_SECONDS: '1',
+      LOG_LEVEL: 'debug',
+    };
+    lab.trackInterface(iface);
+    const proc = lab.spawn(lab.serverNs, [process.execPath, path.join(ROOT, 'dist/main.js')], { env, cwd: lab.tmpDir });
+    bot = proc;
+    let exited = false;
+    void proc.exited.then(() => (exited = true));
+    for (const deadline = Date.now() + 30_000; !proc.output().includes('taking updates'); ) {
+      if (exited || Date.now() > deadline) throw new Error(`the bot did not start:\n${proc.output()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }, 90_000);
+
+  afterAll(async () => {
+    await bot?.stop(3000);
+    await api?.stop();
+    await lab?.cleanup();
+  }, 60_000);
+
+  it('two devices each bring up a working tunnel; a device deleted through the bot stops working at once, the other keeps working', async () => {
+    const livePeers = async () => (await run(['wg', 'show', iface, 'peers'])).stdout.trim().split('\n').filter(Boolean);
+    const dev1 = `avA${lab.suffix}`;
+    const dev2 = `avB${lab.suffix}`;
+
+    // Approval gives device 1.
+    await api.sendText(USER, '/start');
+    const request = await api.waitForMessage(ADMIN.id, (m) => buttonsOf(m).some((x) => x.callback_data === `apr:${USER.id}`), 15_000);
+    let mark = await api.mark();
+    await api.pressButton(ADMIN, request.message, `apr:${USER.id}`);
+    const doc1 = await api.waitForMessage(USER.id, (m) => m.method === 'sendDocument', 15_000, mark);
+    const conf1 = Object.values(doc1.files)[0]!.data.toString();
+    expect(conf1).toContain(`AllowedIPs = ${serverTunnelIp}/32`);
+
+    // /devices → Add → a reply to the name prompt gives device 2.
+    mark = await api.mark();
+    await api.sendText(USER, '/devices');
+    const list = await api.waitForMessage(USER.id, (m) => /Your devices/.test(m.message.text ?? ''), 10_000, mark);
+    expect(list.message.text).toContain('1 of 2');
+    await api.pressButton(USER, list.message, 'dva');
+    const prompt = await api.waitForMessage(USER.id, (m) => /Name of the new device/.test(m.message.text ?? ''), 10_000, mark);
+    mark = await api.mark();
+    await api.pushUpdate({
+      message: {
+        message_id: 900_000 + randomInt(100_000),
+        date: Math.floor(Date.now() / 1000),
+        chat: { id: USER.id, type: 'private', first_name: USER.first_name },
+        from: { is_bot: false, ...USER },
+        text: 'Ноутбук',
+        reply_to_message: prompt.message,
+      },
+    });
+    const doc2 = await api.waitForMessage(USER.id, (m) => m.method === 'sendDocument', 15_000, mark);
+    const conf2 = Object.values(doc2.files)[0]!.data.toString();
+    expect(doc2.params.caption).toContain('Ноутбук');
+    const address = (conf: string) => /^Address = (\S+)$/m.exec(conf)![1];
+    expect(address(conf2)).not.toBe(address(conf1));
+    expect(await livePeers()).toHaveLength(2);
+
+    // Each device's tunnel works (one at a time: both route the server's address).
+    await lab.bringUpClient(conf1, dev1);
+    expect(await pingsWithin(lab, serverTunnelIp, 20_000)).toBe(true);
+    await lab.wgQuickDown(lab.clientNs, dev1);
+    await lab.bringUpClient(conf2, dev2);
+    expect(await pingsWithin(lab, serverTunnelIp, 20_000)).toBe(true);
+
+    // Delete device 2 through the bot: asked to confirm, then gone from the live interface.
+    mark = await api.mark();
+    await api.sendText(USER, '/devices');
+    const list2 = await api.waitForMessage(USER.id, (m) => /Your devices/.test(m.message.text ?? ''), 10_000, mark);
+    expect(list2.message.text).toContain('2 of 2');
+    const del = buttonsOf(list2).filter((b) => b.callback_data?.startsWith('dvd:'));
+    expect(del).toHaveLength(2);
+    const peer2Id = del[1]!.callback_data!.slice('dvd:'.length);
+    const before = await livePeers();
+    await api.pressButton(USER, list2.message, `dvd:${peer2Id}`);
+    await api.waitFor((c) => c.method === 'editMessageText' && /Delete <b>Ноутбук<\/b>/.test(String(c.params.text ?? '')), 10_000, mark);
+    expect(await livePeers()).toEqual(before);
+    await api.pressButton(USER, list2.message, `dvy:${peer2Id}`);
+    await api.waitFor((c) => c.method === 'editMessageText' && /Ноутбук<\/b> deleted/.test(String(c.params.text ?? '')), 10_000, mark);
+    expect(await livePeers()).toHaveLength(1);
+
+    // Device 2's handshake no longer works: no ping, and no new handshake.
+    expect(await lab.ping(lab.clientNs, serverTunnelIp, 3)).toBe(false);
+    const hs = (await lab.exec(lab.clientNs, ['wg', 'show', dev2, 'latest-handshakes'])).stdout.trim().split('\t')[1];
+    await new Promise((r) => setTimeout(r, 6000));
+    expect(await lab.ping(lab.clientNs, serverTunnelIp, 2)).toBe(false);
+    expect((await lab.exec(lab.clientNs, ['wg', 'show', dev2, 'latest-handshakes'])).stdout.trim().split('\t')[1]).toBe(hs);
+    await lab.wgQuickDown(lab.clientNs, dev2);
+
+    // Device 1 still works.
+    await lab.bringUpClient(conf1, dev1);
+    expect(await pingsWithin(lab, serverTunnelIp, 30_000)).toBe(true);
+  }, 180_000);
+});

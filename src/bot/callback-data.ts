@@ -48,6 +48,7 @@ export const cb = {
   extend: codec('xpd', { userId: 'int', days: 'int' }),
   resetUsage: codec('qrs', { userId: 'int' }),
   liftLimits: codec('lft', { userId: 'int' }),
+  maxDevices: codec('mxd', { userId: 'int', n: 'int' }),
   language: codec('lng', { locale: 'id' }),
   card: codec('usr', { userId: 'int' }),
   disable: codec('dis', { userId: 'int' }),
@@ -76,4 +77,4 @@ export const cb = {
 };
 
 /** Prefixes only admins may use; anyone else pressing them is refused and logged. */
-export const ADMIN_CALLBACKS = /^(apr|rej|adm|pnd|usl|usr|dis|ena|rvk|rvy|srch|top|ban|bny|unb|cht|qmn|qta|xpd|qrs|lft|bcq|bca|bcs|bcd|bcx|ivu|ivc|ivq|ivl|ivr)(:|$)/;
+export const ADMIN_CALLBACKS = /^(apr|rej|adm|pnd|usl|usr|dis|ena|rvk|rvy|srch|top|ban|bny|unb|cht|qmn|qta|xpd|qrs|lft|mxd|bcq|bca|bcs|bcd|bcx|ivu|ivc|ivq|ivl|ivr)(:|$)/;

@@ -119,3 +119,23 @@ describe('quotas and expiry', () => {
     expect(quotaPeriod(Date.UTC(2026, 0, 3), 5)).toBe('2025-12-05');
   });
 });
+
+describe('per-user device limit', () => {
+  it('an admin sets it on the card (0 = back to the default); non-admins cannot', async () => {
+    const h = await createHarness({ captcha: false });
+    try {
+      const u: From = { id: 3200, first_name: 'Dev', language_code: 'en' };
+      await h.send(u, '/start');
+      await h.press(ADMIN_A, `apr:${u.id}`);
+      await h.press(u, `mxd:${u.id}:10`);
+      expect((await findUser(h.db, u.id))?.max_devices).toBeNull();
+      await h.press(ADMIN_A, `mxd:${u.id}:5`);
+      expect((await findUser(h.db, u.id))?.max_devices).toBe(5);
+      expect(h.rec.last('sendMessage', ADMIN_A.id)?.payload.text ?? '').toContain('up to 5');
+      await h.press(ADMIN_A, `mxd:${u.id}:0`);
+      expect((await findUser(h.db, u.id))?.max_devices).toBeNull();
+    } finally {
+      await h.close();
+    }
+  });
+});

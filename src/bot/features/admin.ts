@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Composer, InlineKeyboard, InputFile } from 'grammy';
 import type { Decision } from '../../access.js';
-import { peersOfUser, peersOnIface } from '../../db/peers.js';
+import { peersOfUser, peersOnIface, setMaxDevices } from '../../db/peers.js';
 import type { User } from '../../db/schema.js';
 import { countByStatus, trafficSummary } from '../../db/stats.js';
 import { dailyTrafficOfUser, dayOf, topUsersSince, trafficSince } from '../../db/traffic.js';
@@ -191,6 +191,7 @@ async function cardText(ctx: BotContext, user: User): Promise<string> {
       used: formatBytes(user.usage_bytes, ctx.locale),
       quota: user.quota_bytes === null ? ctx.tr('unlimited') : formatBytes(user.quota_bytes, ctx.locale),
       expires: user.expires_at === null ? ctx.tr('no-expiry') : formatTime(user.expires_at, ctx.locale),
+      devices: user.max_devices ?? ctx.deps.maxDevicesPerUser ?? 3,
     }),
   );
   for (const p of peers) {
@@ -249,7 +250,10 @@ admin.callbackQuery(cb.quotaMenu.filter, async (ctx) => {
   kb.text('∞', cb.setQuota.pack({ userId, gb: 0 })).row();
   for (const days of [30, 90, 365]) kb.text(ctx.tr('btn-extend', { days }), cb.extend.pack({ userId, days }));
   kb.text(ctx.tr('btn-no-expiry'), cb.extend.pack({ userId, days: 0 })).row();
-  kb.text(ctx.tr('btn-reset-usage'), cb.resetUsage.pack({ userId })).row().text(ctx.tr('btn-back'), cb.card.pack({ userId }));
+  kb.text(ctx.tr('btn-reset-usage'), cb.resetUsage.pack({ userId })).row();
+  for (const n of [1, 3, 5, 10]) kb.text(ctx.tr('btn-max-devices', { n }), cb.maxDevices.pack({ userId, n }));
+  kb.text(ctx.tr('btn-max-devices-default'), cb.maxDevices.pack({ userId, n: 0 })).row();
+  kb.text(ctx.tr('btn-back'), cb.card.pack({ userId }));
   await editCurrent(ctx, `${await cardText(ctx, user)}\n\n${ctx.tr('limits-menu')}`, kb);
 });
 
@@ -286,6 +290,16 @@ admin.callbackQuery(cb.resetUsage.filter, async (ctx) => {
   const data = cb.resetUsage.unpack(ctx.callbackQuery.data);
   if (!data) return ctx.answerCallbackQuery();
   await applyLimits(ctx, data.userId, { usage_bytes: 0, warned_quota: 0 }, ctx.tr('limits-saved'));
+});
+
+admin.callbackQuery(cb.maxDevices.filter, async (ctx) => {
+  const data = cb.maxDevices.unpack(ctx.callbackQuery.data);
+  if (!data || data.n < 0 || data.n > 100) return ctx.answerCallbackQuery();
+  // 0 = back to MAX_DEVICES_PER_USER. Lowering it keeps existing devices; it only stops new ones.
+  await setMaxDevices(ctx.deps.db, data.userId, data.n || null);
+  await audit(ctx.deps.db, { actorId: ctx.from.id, action: 'max_devices', userId: data.userId, details: { n: data.n || null } }, ctx.deps.now());
+  await ctx.answerCallbackQuery({ text: ctx.tr('limits-saved') });
+  await showCard(ctx, data.userId);
 });
 
 admin.callbackQuery(cb.liftLimits.filter, async (ctx) => {

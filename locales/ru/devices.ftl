@@ -19,10 +19,28 @@ device-name-invalid = ⚠️ Такое название не подходит. 
 device-added = ✅ Устройство <b>{ $name }</b> добавлено ({ $ip }). Конфигурация — ниже.
 device-limit = У вас уже { $max } устройств(а) — это максимум. Сначала удалите одно (/devices) или попросите администратора увеличить лимит.
 device-not-active = Управлять устройствами могут только пользователи с активным доступом. /status покажет ваш статус.
-device-approval-required = Здесь новое устройство добавляет администратор: пожалуйста, обратитесь к администратору.
 device-not-found = Такого устройства нет (больше нет).
 device-renamed = ✏️ Новое название: <b>{ $name }</b>.
 device-delete-ask = Удалить <b>{ $name }</b> ({ $ip })? Оно сразу перестанет работать, а его конфигурацию нельзя будет использовать снова.
 device-deleted = 🗑 Устройство <b>{ $name }</b> удалено.
 device-add-failed = ⚠️ Не удалось добавить устройство. Попробуйте позже.
 device-config-caption = 📱 Устройство: <b>{ $name }</b>
+
+# Запросы устройств (REQUIRE_APPROVAL_PER_DEVICE=on).
+device-request-sent = 📨 Запрос на <b>{ $name }</b> отправлен администраторам. Конфигурация придёт сюда после одобрения.
+device-request-pending = У вас уже есть запрос устройства, ожидающий администратора. Дождитесь решения, прежде чем просить ещё одно.
+device-request-admin =
+    📱 <b>Запрос нового устройства</b>
+    { $name } ({ $username }, id <code>{ $id }</code>) просит устройство: <b>{ $device }</b>
+device-request-approved = ✅ Устройство <b>{ $name }</b> одобрено ({ $ip }). Конфигурация — ниже.
+device-request-rejected = 🚫 Запрос на устройство <b>{ $name }</b> отклонён.
+device-request-decided = Уже решено: запрос { $status }.
+device-request-status-pending = ожидает решения
+device-request-status-approved = одобрен
+device-request-status-rejected = отклонён
+device-request-not-found = Такого запроса нет (больше нет).
+device-request-not-created = Устройство не создано.
+device-request-limit = ⚠️ У пользователя { $name } ({ $id }) уже { $max } устройств(а) — это максимум, поэтому <b>{ $device }</b> не создано. Увеличьте лимит в карточке пользователя и одобрите снова или отклоните запрос.
+device-request-user-inactive = ⚠️ У пользователя { $name } ({ $id }) больше нет активного доступа, поэтому <b>{ $device }</b> не создано. Запрос можно отклонить.
+device-request-failed = ⚠️ Не удалось создать устройство <b>{ $device }</b> для { $name } ({ $id }). Попробуйте одобрить позже.
+device-request-delivery-failed = ⚠️ Устройство <b>{ $device }</b> пользователя { $name } ({ $id }) создано, но конфигурацию доставить не удалось. Он может получить её в /devices.

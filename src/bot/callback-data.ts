@@ -74,7 +74,10 @@ export const cb = {
   deviceRename: codec('dvn', { id: 'int' }),
   deviceDeleteAsk: codec('dvd', { id: 'int' }),
   deviceDeleteYes: codec('dvy', { id: 'int' }),
+  // Device requests (REQUIRE_APPROVAL_PER_DEVICE=on): admin-only, id = device_requests.id.
+  deviceRequestApprove: codec('dra', { id: 'int' }),
+  deviceRequestReject: codec('drr', { id: 'int' }),
 };
 
 /** Prefixes only admins may use; anyone else pressing them is refused and logged. */
-export const ADMIN_CALLBACKS = /^(apr|rej|adm|pnd|usl|usr|dis|ena|rvk|rvy|srch|top|ban|bny|unb|cht|qmn|qta|xpd|qrs|lft|mxd|bcq|bca|bcs|bcd|bcx|ivu|ivc|ivq|ivl|ivr)(:|$)/;
+export const ADMIN_CALLBACKS = /^(apr|rej|adm|pnd|usl|usr|dis|ena|rvk|rvy|srch|top|ban|bny|unb|cht|qmn|qta|xpd|qrs|lft|mxd|bcq|bca|bcs|bcd|bcx|ivu|ivc|ivq|ivl|ivr|dra|drr)(:|$)/;

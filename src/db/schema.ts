@@ -141,6 +141,8 @@ export interface Database {
   invite_uses: InviteUsesTable;
   pending_invites: PendingInvitesTable;
   invite_drafts: InviteDraftsTable;
+  device_requests: DeviceRequestsTable;
+  device_request_messages: DeviceRequestMessagesTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -223,3 +225,23 @@ export interface InviteDraftsTable {
 }
 
 export type Invite = Selectable<InvitesTable>;
+
+// Device requests (migration 0005): with REQUIRE_APPROVAL_PER_DEVICE=on a new device waits for an admin.
+export type DeviceRequestStatus = 'pending' | 'approved' | 'rejected';
+
+export interface DeviceRequestsTable {
+  id: Generated<number>;
+  user_id: number;
+  name: string;
+  status: DeviceRequestStatus;
+  created_at: number;
+  decided_by: number | null;
+}
+
+export interface DeviceRequestMessagesTable {
+  request_id: number;
+  chat_id: number;
+  message_id: number;
+}
+
+export type DeviceRequest = Selectable<DeviceRequestsTable>;

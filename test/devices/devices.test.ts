@@ -243,10 +243,10 @@ describe('devices', () => {
     expect(await peersOfUser(h.db, NEWBIE.id)).toHaveLength(0);
   });
 
-  it('REQUIRE_APPROVAL_PER_DEVICE=on: adding is refused with "ask an admin"', async () => {
+  it('REQUIRE_APPROVAL_PER_DEVICE=on: the named device becomes a request, nothing is created yet (see approval.test.ts)', async () => {
     h.deps.requireApprovalPerDevice = true;
-    await h.press(USER, cb.deviceAdd.pack({}));
-    expect(alerts(h).at(-1)).toMatch(/ask an admin/);
+    await addDevice(h, USER, 'Tablet');
+    expect(lastText(h, USER.id)).toMatch(/request for <b>Tablet<\/b> was sent/);
     expect(await peersOfUser(h.db, USER.id)).toHaveLength(1);
   });
 

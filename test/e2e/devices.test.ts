@@ -1,8 +1,7 @@
 import { randomInt } from 'node:crypto';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StandInClient } from '../support/bot-api-client.js';
-import type { SentMessage } from '../support/bot-api.js';
+import { botEnv, buttonsOf, pingsWithin, startBot } from '../support/e2e.js';
 import { NetnsLab, type LabProcess, realPartsGate, run } from '../support/netns.js';
 
 // Devices on a real tunnel: the built bot (dist/main.js) in a server namespace with a real
@@ -12,20 +11,9 @@ import { NetnsLab, type LabProcess, realPartsGate, run } from '../support/netns.
 // both would route the same server address.
 
 const ready = await realPartsGate();
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const TOKEN = '424242:e2e-devices-token';
 const ADMIN = { id: 111501, first_name: 'Admin', username: 'boss', language_code: 'en' };
 const USER = { id: 222502, first_name: 'Dana', username: 'dana', language_code: 'en' };
-
-const buttonsOf = (m: SentMessage) =>
-  ((m.message.reply_markup as { inline_keyboard?: { text: string; callback_data?: string }[][] } | undefined)?.inline_keyboard ?? []).flat();
-
-async function pingsWithin(lab: NetnsLab, ip: string, ms: number): Promise<boolean> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
-    if (await lab.ping(lab.clientNs, ip, 1)) return true;
-  }
-  return false;
-}
 
 describe.skipIf(!ready)('devices end to end on a real tunnel (VPN_FLAVOR=wireguard)', () => {
   let lab: NetnsLab;
@@ -37,39 +25,13 @@ describe.skipIf(!ready)('devices end to end on a real tunnel (VPN_FLAVOR=wiregua
   beforeAll(async () => {
     lab = await NetnsLab.create();
     api = await StandInClient.start({ token: TOKEN, netns: lab.serverNs });
-    iface = `avd${lab.suffix}`;
-    const net = `10.${100 + randomInt(90)}.${randomInt(256)}`;
-    serverTunnelIp = `${net}.1`;
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      ENV_FILE: path.join(lab.tmpDir, 'no.env'),
-      WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1',
-      BOT_TOKEN: TOKEN,
-      ADMIN_IDS: String(ADMIN.id),
-      TELEGRAM_API_ROOT: api.apiRoot,
-      DATA_DIR: path.join(lab.tmpDir, 'data'),
-      VPN_FLAVOR: 'wireguard',
-      VPN_INTERFACE: iface,
-      VPN_CONFIG_DIR: path.join(lab.tmpDir, 'wg'),
-      VPN_ENDPOINT: lab.serverIp,
-      VPN_PORT: String(20000 + randomInt(30000)),
-      VPN_SUBNET: `${net}.0/24`,
-      // Each client routes only the server's address.
-      VPN_ALLOWED_IPS: `${serverTunnelIp}/32`,
-      MAX_DEVICES_PER_USER: '2',
-      CAPTCHA: 'off',
-      MONITOR_INTERVAL_SECONDS: '1',
-      LOG_LEVEL: 'debug',
-    };
-    lab.trackInterface(iface);
-    const proc = lab.spawn(lab.serverNs, [process.execPath, path.join(ROOT, 'dist/main.js')], { env, cwd: lab.tmpDir });
-    bot = proc;
-    let exited = false;
-    void proc.exited.then(() => (exited = true));
-    for (const deadline = Date.now() + 30_000; !proc.output().includes('taking updates'); ) {
-      if (exited || Date.now() > deadline) throw new Error(`the bot did not start:\n${proc.output()}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    let env: NodeJS.ProcessEnv;
+    ({ env, iface, serverTunnelIp } = botEnv(lab, { token: TOKEN, apiRoot: api.apiRoot, adminId: ADMIN.id, ifacePrefix: 'avd' }));
+    // Each client routes only the server's address.
+    env.VPN_ALLOWED_IPS = `${serverTunnelIp}/32`;
+    env.MAX_DEVICES_PER_USER = '2';
+    env.CAPTCHA = 'off';
+    bot = await startBot(lab, env);
   }, 90_000);
 
   afterAll(async () => {

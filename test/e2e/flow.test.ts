@@ -1,9 +1,8 @@
-import { randomInt } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StandInClient } from '../support/bot-api-client.js';
-import type { SentMessage } from '../support/bot-api.js';
+import { botEnv, buttonsOf, pingsWithin, startBot } from '../support/e2e.js';
 import { NetnsLab, type LabProcess, realPartsGate, run } from '../support/netns.js';
 
 // The whole product as a user meets it: the built bot runs as a process inside a
@@ -12,24 +11,9 @@ import { NetnsLab, type LabProcess, realPartsGate, run } from '../support/netns.
 // second namespace that pings the server through the tunnel.
 
 const ready = await realPartsGate();
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const TOKEN = '424242:e2e-token';
 const ADMIN = { id: 111001, first_name: 'Admin', username: 'boss', language_code: 'en' };
 const USER = { id: 222002, first_name: 'Ира <&>', username: 'ira', language_code: 'ru' };
-
-/**
- * After the server drops and re-adds a peer it has no session with the client any more;
- * the client notices and handshakes again within ~15 s (WireGuard's rekey timeout).
- */
-async function pingsWithin(lab: NetnsLab, ip: string, ms: number): Promise<boolean> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
-    if (await lab.ping(lab.clientNs, ip, 1)) return true;
-  }
-  return false;
-}
-
-const buttonsOf = (m: SentMessage) =>
-  ((m.message.reply_markup as { inline_keyboard?: { text: string; callback_data?: string }[][] } | undefined)?.inline_keyboard ?? []).flat();
 
 describe.skipIf(!ready)('end to end on a real tunnel (VPN_FLAVOR=wireguard)', () => {
   let lab: NetnsLab;
@@ -40,43 +24,15 @@ describe.skipIf(!ready)('end to end on a real tunnel (VPN_FLAVOR=wireguard)', ()
   let serverTunnelIp: string;
   const clientIface = () => `avc${lab.suffix}`;
 
-  const startBot = async () => {
-    const proc = lab.spawn(lab.serverNs, [process.execPath, path.join(ROOT, 'dist/main.js')], { env, cwd: lab.tmpDir });
-    bot = proc;
-    let exited = false;
-    void proc.exited.then(() => (exited = true));
-    for (const deadline = Date.now() + 30_000; !proc.output().includes('taking updates'); ) {
-      if (exited || Date.now() > deadline) throw new Error(`the bot did not start:\n${proc.output()}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  const restartBot = async () => {
+    bot = await startBot(lab, env);
   };
 
   beforeAll(async () => {
     lab = await NetnsLab.create();
     api = await StandInClient.start({ token: TOKEN, netns: lab.serverNs });
-    iface = `avs${lab.suffix}`;
-    const net = `10.${100 + randomInt(90)}.${randomInt(256)}`;
-    serverTunnelIp = `${net}.1`;
-    env = {
-      PATH: process.env.PATH,
-      ENV_FILE: path.join(lab.tmpDir, 'no.env'),
-      WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1',
-      BOT_TOKEN: TOKEN,
-      ADMIN_IDS: String(ADMIN.id),
-      TELEGRAM_API_ROOT: api.apiRoot,
-      DATA_DIR: path.join(lab.tmpDir, 'data'),
-      VPN_FLAVOR: 'wireguard',
-      VPN_INTERFACE: iface,
-      VPN_CONFIG_DIR: path.join(lab.tmpDir, 'wg'),
-      VPN_ENDPOINT: lab.serverIp,
-      VPN_PORT: String(20000 + randomInt(30000)),
-      VPN_SUBNET: `${net}.0/24`,
-      VPN_ALLOWED_IPS: `${net}.0/24`,
-      MONITOR_INTERVAL_SECONDS: '1',
-      LOG_LEVEL: 'debug',
-    };
-    lab.trackInterface(iface);
-    await startBot();
+    ({ env, iface, serverTunnelIp } = botEnv(lab, { token: TOKEN, apiRoot: api.apiRoot, adminId: ADMIN.id, ifacePrefix: 'avs' }));
+    await restartBot();
   }, 90_000);
 
   afterAll(async () => {
@@ -209,7 +165,7 @@ describe.skipIf(!ready)('end to end on a real tunnel (VPN_FLAVOR=wireguard)', ()
     await run(['wg', 'set', iface, 'peer', peerKey, 'remove']);
     expect(await lab.ping(lab.clientNs, serverTunnelIp, 1)).toBe(false);
 
-    await startBot();
+    await restartBot();
     expect((await run(['wg', 'show', iface, 'peers'])).stdout.trim()).toBe(peerKey);
     expect(await pingsWithin(lab, serverTunnelIp, 40_000)).toBe(true);
   }, 90_000);
@@ -227,7 +183,7 @@ describe.skipIf(!ready)('end to end on a real tunnel (VPN_FLAVOR=wireguard)', ()
       await new Promise((r) => setTimeout(r, delayMs));
       process.kill(bot!.pid!, 'SIGKILL');
       await bot!.exited;
-      await startBot();
+      await restartBot();
 
       await api.waitForMessage(u.id, (m) => m.method === 'sendDocument', 20_000);
       const db = new SQLite(path.join(env.DATA_DIR!, 'bot.db'), { readonly: true });

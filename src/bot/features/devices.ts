@@ -1,12 +1,23 @@
 import { Composer, InlineKeyboard } from 'grammy';
+import {
+  createDeviceRequest,
+  decideDeviceRequest,
+  deleteDeviceRequestMessages,
+  deviceRequestMessages,
+  findDeviceRequest,
+  pendingDeviceRequest,
+  reopenDeviceRequest,
+  saveDeviceRequestMessage,
+} from '../../db/device-requests.js';
+import { audit } from '../../db/misc.js';
 import { deviceLabel, deviceOfUser, peersOfUser, renameDevice } from '../../db/peers.js';
-import type { Peer, User } from '../../db/schema.js';
+import type { DeviceRequest, Peer, User } from '../../db/schema.js';
 import { findUser } from '../../db/users.js';
 import { cb } from '../callback-data.js';
-import type { BotContext } from '../context.js';
-import { formatBytes, formatTime } from '../format.js';
+import type { BotContext, BotDeps } from '../context.js';
+import { formatBytes, formatTime, fullName } from '../format.js';
 import { LOCALES } from '../i18n.js';
-import { safeEdit, sendConfig } from '../messaging.js';
+import { isUnreachable, localeOf, safeEdit, sendConfig, userParams } from '../messaging.js';
 
 // Devices: every peer of a user is one device with its own keys and address. /devices lists them
 // (traffic, last seen) with buttons: get the config again, rename, delete (confirmed), add.
@@ -14,6 +25,11 @@ import { safeEdit, sendConfig } from '../messaging.js';
 // text, as the admin search does: no conversation state is kept. Every button carries a peer id,
 // and every handler looks the peer up together with the caller's id, so a forged or stale button
 // cannot reach another user's device.
+//
+// With REQUIRE_APPROVAL_PER_DEVICE=on, the named device becomes a request (device_requests) sent
+// to every admin with Approve / Reject. Approve goes through the same access.addDevice as an
+// unrequested add (so the limit is checked at approval time) and sends the config; the decision is
+// one conditional update, so double taps and several admins produce one device.
 
 const HTML = { parse_mode: 'HTML' } as const;
 export const DEFAULT_MAX_DEVICES = 3;
@@ -140,9 +156,11 @@ devicesFeature.callbackQuery(cb.devices.filter, async (ctx) => {
 devicesFeature.callbackQuery(cb.deviceAdd.filter, async (ctx) => {
   const user = await activeCaller(ctx);
   if (!user) return;
-  if (ctx.deps.requireApprovalPerDevice) return ctx.answerCallbackQuery({ text: ctx.tr('device-approval-required'), show_alert: true });
   const max = maxOf(ctx, user);
   if ((await peersOfUser(ctx.deps.db, user.id)).length >= max) return ctx.answerCallbackQuery({ text: ctx.tr('device-limit', { max }), show_alert: true });
+  if (ctx.deps.requireApprovalPerDevice && (await pendingDeviceRequest(ctx.deps.db, user.id))) {
+    return ctx.answerCallbackQuery({ text: ctx.tr('device-request-pending'), show_alert: true });
+  }
   await ctx.answerCallbackQuery();
   await sendPrompt(ctx, addPrompt(ctx));
 });
@@ -150,16 +168,13 @@ devicesFeature.callbackQuery(cb.deviceAdd.filter, async (ctx) => {
 async function addDevice(ctx: BotContext, raw: string): Promise<void> {
   const user = await activeCaller(ctx);
   if (!user) return;
-  if (ctx.deps.requireApprovalPerDevice) {
-    await ctx.reply(ctx.tr('device-approval-required'), HTML);
-    return;
-  }
   const name = cleanDeviceName(raw);
   if (!name) {
     await ctx.reply(ctx.tr('device-name-invalid'), HTML);
     await sendPrompt(ctx, addPrompt(ctx));
     return;
   }
+  if (ctx.deps.requireApprovalPerDevice) return requestDevice(ctx, user, name);
   const r = await ctx.deps.access.addDevice(user.id, name, maxOf(ctx, user));
   if (r.kind === 'ok') {
     ctx.deps.log.info({ userId: user.id, peerId: r.peer.id, ip: r.peer.ip }, 'device added');
@@ -169,6 +184,129 @@ async function addDevice(ctx: BotContext, raw: string): Promise<void> {
   else if (r.kind === 'not-active') await ctx.reply(ctx.tr('device-not-active'), HTML);
   else await ctx.reply(ctx.tr('device-add-failed'), HTML);
 }
+
+// ---------------------------------------------------------------- add with an admin's approval
+
+/** The request as an admin sees it, in their language (every parameter HTML-escaped by the translator). */
+function requestText(deps: BotDeps, locale: string, user: User, req: DeviceRequest): string {
+  return deps.translator.t(locale, 'device-request-admin', { ...userParams(user), device: req.name });
+}
+
+async function requestDevice(ctx: BotContext, user: User, name: string): Promise<void> {
+  const { db, now } = ctx.deps;
+  // A quick refusal at the limit; the limit that counts is checked again at approval time.
+  const max = maxOf(ctx, user);
+  if ((await peersOfUser(db, user.id)).length >= max) {
+    await ctx.reply(ctx.tr('device-limit', { max }), HTML);
+    return;
+  }
+  const req = await createDeviceRequest(db, user.id, name, now());
+  if (!req) {
+    await ctx.reply(ctx.tr('device-request-pending'), HTML);
+    return;
+  }
+  await audit(db, { actorId: user.id, action: 'device_request', userId: user.id, details: { id: req.id, name } }, now());
+  ctx.deps.log.info({ userId: user.id, requestId: req.id }, 'device requested');
+  await ctx.reply(ctx.tr('device-request-sent', { name }), HTML);
+  for (const adminId of ctx.deps.adminIds) {
+    try {
+      const locale = await localeOf(ctx.deps, adminId);
+      const kb = new InlineKeyboard()
+        .text(ctx.deps.translator.t(locale, 'btn-approve'), cb.deviceRequestApprove.pack({ id: req.id }))
+        .text(ctx.deps.translator.t(locale, 'btn-reject'), cb.deviceRequestReject.pack({ id: req.id }));
+      const msg = await ctx.api.sendMessage(adminId, requestText(ctx.deps, locale, user, req), { ...HTML, reply_markup: kb });
+      await saveDeviceRequestMessage(db, req.id, adminId, msg.message_id);
+    } catch (err) {
+      ctx.deps.log.warn({ err, adminId, requestId: req.id }, 'could not send a device request to an admin');
+    }
+  }
+}
+
+/** Every admin's copy of the request gets the outcome line ("approved by …") and loses its buttons. */
+async function closeRequestMessages(ctx: BotContext, req: DeviceRequest, key: string): Promise<void> {
+  const user = await findUser(ctx.deps.db, req.user_id);
+  for (const m of await deviceRequestMessages(ctx.deps.db, req.id)) {
+    const locale = await localeOf(ctx.deps, m.chat_id);
+    const head = user ? requestText(ctx.deps, locale, user, req) : '';
+    const text = [head, ctx.deps.translator.t(locale, key, { admin: fullName(ctx.from!) })].filter(Boolean).join('\n\n');
+    try {
+      await safeEdit(ctx.api, m.chat_id, m.message_id, text);
+    } catch (err) {
+      ctx.deps.log.warn({ err, chatId: m.chat_id }, 'could not update a device request message');
+    }
+  }
+  await deleteDeviceRequestMessages(ctx.deps.db, req.id);
+}
+
+/** A user notice in their own language; the decision stands either way, so a failure is only logged. */
+async function tellUser(ctx: BotContext, userId: number, key: string, params: Record<string, string>): Promise<void> {
+  try {
+    await ctx.api.sendMessage(userId, ctx.deps.translator.t(await localeOf(ctx.deps, userId), key, params), HTML);
+  } catch (err) {
+    ctx.deps.log.warn({ err, userId, unreachable: isUnreachable(err) }, 'could not message the user');
+  }
+}
+
+/** The loser of a race (or a stale button): says how the request stands. */
+async function answerDecided(ctx: BotContext, id: number): Promise<void> {
+  const req = await findDeviceRequest(ctx.deps.db, id);
+  const text = req ? ctx.tr('device-request-decided', { status: ctx.tr(`device-request-status-${req.status}`) }) : ctx.tr('device-request-not-found');
+  await ctx.answerCallbackQuery({ text, show_alert: true });
+}
+
+// Admins only: a non-admin's press goes on, through this filter, to the admin feature's refusal (ADMIN_CALLBACKS).
+const admins = devicesFeature.filter((ctx) => ctx.isAdmin);
+
+admins.callbackQuery(cb.deviceRequestApprove.filter, async (ctx) => {
+  const data = cb.deviceRequestApprove.unpack(ctx.callbackQuery.data);
+  if (!data) return ctx.answerCallbackQuery();
+  const { db, now } = ctx.deps;
+  const req = await decideDeviceRequest(db, data.id, 'approved', ctx.from.id);
+  if (!req) return answerDecided(ctx, data.id);
+  const user = await findUser(db, req.user_id);
+  // The same path as an unrequested add: active user, limit (as it is now) and insert in one statement.
+  const r = user ? await ctx.deps.access.addDevice(user.id, req.name, maxOf(ctx, user)) : ({ kind: 'not-active' } as const);
+  if (r.kind !== 'ok') {
+    // Nothing was created: the request is open again and keeps its buttons, so the admin can raise
+    // the limit (user card) and approve again, or reject.
+    await reopenDeviceRequest(db, req.id, ctx.from.id);
+    const params = user ? userParams(user) : { name: String(req.user_id), username: '—', id: String(req.user_id) };
+    const text =
+      r.kind === 'limit'
+        ? ctx.tr('device-request-limit', { ...params, max: r.max, device: req.name })
+        : r.kind === 'not-active'
+          ? ctx.tr('device-request-user-inactive', { ...params, device: req.name })
+          : ctx.tr('device-request-failed', { ...params, device: req.name });
+    await ctx.answerCallbackQuery({ text: ctx.tr('device-request-not-created'), show_alert: true });
+    await ctx.api.sendMessage(ctx.from.id, text, HTML);
+    return;
+  }
+  await audit(db, { actorId: ctx.from.id, action: 'device_request_approve', userId: req.user_id, details: { id: req.id, peerId: r.peer.id } }, now());
+  ctx.deps.log.info({ userId: req.user_id, requestId: req.id, peerId: r.peer.id, ip: r.peer.ip, adminId: ctx.from.id }, 'device request approved');
+  await ctx.answerCallbackQuery({ text: ctx.tr('approved-short') });
+  await closeRequestMessages(ctx, req, 'approval-approved-by');
+  try {
+    const locale = await localeOf(ctx.deps, req.user_id);
+    await ctx.api.sendMessage(req.user_id, ctx.deps.translator.t(locale, 'device-request-approved', { name: req.name, ip: r.peer.ip }), HTML);
+    await sendConfig(ctx.api, ctx.deps, req.user_id, locale, r.peer);
+  } catch (err) {
+    // The peer stays undelivered: it is sent again at the next start, and the device list has it.
+    ctx.deps.log.warn({ err, userId: req.user_id }, 'device config delivery failed');
+    await ctx.api.sendMessage(ctx.from.id, ctx.tr('device-request-delivery-failed', { ...userParams(user!), device: req.name }), HTML);
+  }
+});
+
+admins.callbackQuery(cb.deviceRequestReject.filter, async (ctx) => {
+  const data = cb.deviceRequestReject.unpack(ctx.callbackQuery.data);
+  if (!data) return ctx.answerCallbackQuery();
+  const req = await decideDeviceRequest(ctx.deps.db, data.id, 'rejected', ctx.from.id);
+  if (!req) return answerDecided(ctx, data.id);
+  await audit(ctx.deps.db, { actorId: ctx.from.id, action: 'device_request_reject', userId: req.user_id, details: { id: req.id } }, ctx.deps.now());
+  ctx.deps.log.info({ userId: req.user_id, requestId: req.id, adminId: ctx.from.id }, 'device request rejected');
+  await ctx.answerCallbackQuery({ text: ctx.tr('rejected-short') });
+  await closeRequestMessages(ctx, req, 'approval-rejected-by');
+  await tellUser(ctx, req.user_id, 'device-request-rejected', { name: req.name });
+});
 
 // ---------------------------------------------------------------- rename
 

@@ -69,17 +69,7 @@ describe('admin dashboard', () => {
     const prompt = h.rec.last('sendMessage', ADMIN_A.id)!;
     expect(prompt.payload.reply_markup).toMatchObject({ force_reply: true });
     const reply = async (text: string, from: From = ADMIN_A) => {
-      await h.bot.handleUpdate({
-        update_id: Math.floor(Math.random() * 1e9),
-        message: {
-          message_id: 77,
-          date: 1,
-          chat: { id: from.id, type: 'private', first_name: from.first_name },
-          from: { is_bot: false, ...from },
-          text,
-          reply_to_message: { message_id: prompt.result.message_id, date: 1, chat: { id: from.id, type: 'private', first_name: 'x' }, from: { id: h.bot.botInfo.id, is_bot: true, first_name: 'bot' }, text: prompt.payload.text },
-        },
-      } as any);
+      await h.replyTo(from, prompt, text);
       return h.rec.last('sendMessage', from.id)!;
     };
     expect(buttons(await reply('@BORIS_H')).map((b) => b.callback_data)).toEqual(['usr:9002', 'srch']);

@@ -16,26 +16,6 @@ async function activeUser(h: Harness, u: From) {
   expect((await findUser(h.db, u.id))?.status).toBe('active');
 }
 
-/** A reply to one of the bot's prompts, as Telegram delivers it. */
-function reply(h: Harness, from: From, prompt: Call, text: string) {
-  return h.bot.handleUpdate({
-    update_id: Math.floor(Math.random() * 1e9),
-    message: {
-      message_id: Math.floor(Math.random() * 1e6),
-      date: 1,
-      chat: { id: from.id, type: 'private', first_name: from.first_name },
-      from: { is_bot: false, ...from },
-      text,
-      reply_to_message: {
-        message_id: prompt.result.message_id,
-        date: 1,
-        chat: { id: from.id, type: 'private', first_name: 'x' },
-        from: { id: h.bot.botInfo.id, is_bot: true, first_name: 'bot' },
-        text: prompt.payload.text,
-      },
-    },
-  } as any);
-}
 
 const lastText = (h: Harness, chatId: number) => h.rec.last('sendMessage', chatId)?.payload.text as string;
 const alerts = (h: Harness) => h.rec.find('answerCallbackQuery').map((c) => c.payload.text as string | undefined);
@@ -45,7 +25,7 @@ async function requestDevice(h: Harness, u: From, name: string): Promise<Call> {
   await h.press(u, cb.deviceAdd.pack({}));
   const prompt = h.rec.last('sendMessage', u.id)!;
   expect(prompt.payload.reply_markup).toMatchObject({ force_reply: true });
-  await reply(h, u, prompt, name);
+  await h.replyTo(u, prompt, name);
   return prompt;
 }
 
@@ -179,14 +159,14 @@ describe('device requests (REQUIRE_APPROVAL_PER_DEVICE=on)', () => {
     const mark = h.rec.calls.length;
     await h.press(USER, cb.deviceAdd.pack({}));
     expect(alerts(h).at(-1)).toMatch(/already have a device request waiting/);
-    await reply(h, USER, prompt, 'Tablet');
+    await h.replyTo(USER, prompt, 'Tablet');
     expect(lastText(h, USER.id)).toMatch(/already have a device request waiting/);
     expect(await requests(h)).toHaveLength(1);
     // No new message to the admins.
     expect(h.rec.find('sendMessage', ADMIN_A.id, mark)).toHaveLength(0);
     // Concurrent replies to the prompt: still one open request.
     await h.press(ADMIN_A, cb.deviceRequestReject.pack({ id: (await requests(h))[0]!.id }));
-    await Promise.all(['A', 'B', 'C'].map((n) => reply(h, USER, prompt, `Phone ${n}`)));
+    await Promise.all(['A', 'B', 'C'].map((n) => h.replyTo(USER, prompt, `Phone ${n}`)));
     expect((await requests(h)).filter((r) => r.status === 'pending')).toHaveLength(1);
   });
 

@@ -16,26 +16,6 @@ async function activeUser(h: Harness, u: From) {
   expect((await findUser(h.db, u.id))?.status).toBe('active');
 }
 
-/** A reply to one of the bot's prompts, as Telegram delivers it. */
-function reply(h: Harness, from: From, prompt: Call, text: string) {
-  return h.bot.handleUpdate({
-    update_id: Math.floor(Math.random() * 1e9),
-    message: {
-      message_id: Math.floor(Math.random() * 1e6),
-      date: 1,
-      chat: { id: from.id, type: 'private', first_name: from.first_name },
-      from: { is_bot: false, ...from },
-      text,
-      reply_to_message: {
-        message_id: prompt.result.message_id,
-        date: 1,
-        chat: { id: from.id, type: 'private', first_name: 'x' },
-        from: { id: h.bot.botInfo.id, is_bot: true, first_name: 'bot' },
-        text: prompt.payload.text,
-      },
-    },
-  } as any);
-}
 
 const lastText = (h: Harness, chatId: number) => h.rec.last('sendMessage', chatId)?.payload.text as string;
 const alerts = (h: Harness) => h.rec.find('answerCallbackQuery').map((c) => c.payload.text as string | undefined);
@@ -45,7 +25,7 @@ async function addDevice(h: Harness, u: From, name: string) {
   await h.press(u, cb.deviceAdd.pack({}));
   const prompt = h.rec.last('sendMessage', u.id)!;
   expect(prompt.payload.reply_markup).toMatchObject({ force_reply: true });
-  await reply(h, u, prompt, name);
+  await h.replyTo(u, prompt, name);
   return prompt;
 }
 
@@ -121,13 +101,13 @@ describe('devices', () => {
     await h.press(USER, cb.deviceAdd.pack({}));
     expect(alerts(h).at(-1)).toMatch(/already have 3 devices/);
     // An old prompt answered again does not pass the limit either.
-    await reply(h, USER, prompt, 'Four');
+    await h.replyTo(USER, prompt, 'Four');
     expect(lastText(h, USER.id)).toMatch(/already have 3 devices/);
     expect(await peersOfUser(h.db, USER.id)).toHaveLength(3);
     expect(h.wg.peers.size).toBe(3);
 
     expect(await setMaxDevices(h.db, USER.id, 4)).toBe(true);
-    await reply(h, USER, prompt, 'Four');
+    await h.replyTo(USER, prompt, 'Four');
     expect(await peersOfUser(h.db, USER.id)).toHaveLength(4);
     await h.send(USER, '/devices');
     expect(lastText(h, USER.id)).toContain('4 of 4');
@@ -137,7 +117,7 @@ describe('devices', () => {
     h.deps.maxDevicesPerUser = 2;
     await h.press(USER, cb.deviceAdd.pack({}));
     const prompt = h.rec.last('sendMessage', USER.id)!;
-    await Promise.all(['A', 'B', 'C', 'D', 'E'].map((n) => reply(h, USER, prompt, `Phone ${n}`)));
+    await Promise.all(['A', 'B', 'C', 'D', 'E'].map((n) => h.replyTo(USER, prompt, `Phone ${n}`)));
     expect(await peersOfUser(h.db, USER.id)).toHaveLength(2);
     expect(h.wg.peers.size).toBe(2);
     expect(h.rec.find('sendMessage', USER.id).filter((c) => /already have 2 devices/.test(c.payload.text))).toHaveLength(4);
@@ -160,10 +140,10 @@ describe('devices', () => {
     await h.press(USER, cb.deviceRename.pack({ id: peer!.id }));
     const prompt = h.rec.last('sendMessage', USER.id)!;
     expect(prompt.payload.text).toContain(`#${peer!.id} (Device 1)`);
-    await reply(h, USER, prompt, 'bad <i>');
+    await h.replyTo(USER, prompt, 'bad <i>');
     expect(h.rec.find('sendMessage', USER.id).at(-2)!.payload.text).toMatch(/cannot be used/);
     expect((await peersOfUser(h.db, USER.id))[0]!.name).toBeNull();
-    await reply(h, USER, prompt, 'Рабочий ПК');
+    await h.replyTo(USER, prompt, 'Рабочий ПК');
     expect(lastText(h, USER.id)).toContain('Renamed to <b>Рабочий ПК</b>');
     expect((await peersOfUser(h.db, USER.id))[0]!.name).toBe('Рабочий ПК');
   });
@@ -217,7 +197,7 @@ describe('devices', () => {
       files: {},
       result: { message_id: 1 },
     };
-    await reply(h, USER, fake, 'Mine now');
+    await h.replyTo(USER, fake, 'Mine now');
     expect(lastText(h, USER.id)).toMatch(/does not exist/);
     expect((await peersOfUser(h.db, OTHER.id))[0]!.name).toBeNull();
   });
@@ -234,7 +214,7 @@ describe('devices', () => {
     await h.press(USER, cb.deviceAdd.pack({}));
     const prompt = h.rec.last('sendMessage', USER.id)!;
     await h.press(ADMIN_A, cb.disable.pack({ userId: USER.id }));
-    await reply(h, USER, prompt, 'Sneaky');
+    await h.replyTo(USER, prompt, 'Sneaky');
     expect(lastText(h, USER.id)).toMatch(/Only users with active access/);
     const [peer] = await peersOfUser(h.db, USER.id);
     await h.press(USER, cb.deviceConfig.pack({ id: peer!.id }));
@@ -255,7 +235,7 @@ describe('devices', () => {
     await h.send(OTHER, '/devices');
     expect(lastText(h, OTHER.id)).toContain('<b>Устройство 1</b>');
     await h.press(OTHER, cb.deviceAdd.pack({}));
-    await reply(h, OTHER, h.rec.last('sendMessage', OTHER.id)!, '🙂');
+    await h.replyTo(OTHER, h.rec.last('sendMessage', OTHER.id)!, '🙂');
     expect(h.rec.find('sendMessage', OTHER.id).at(-2)!.payload.text).toMatch(/Такое название не подходит/);
   });
 });

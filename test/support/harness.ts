@@ -15,7 +15,7 @@ import { backupSqlite } from '../../src/db/backup.js';
 import { SecretBox } from '../../src/vpn/secrets.js';
 import { VpnService, type VpnSettings } from '../../src/vpn/service.js';
 import { FakeWg } from './fake-wg.js';
-import { BOT_INFO, Recorder, callbackUpdate, textUpdate, type Call, type From } from './recorder.js';
+import { BOT_INFO, Recorder, callbackUpdate, replyUpdate, textUpdate, type Call, type From } from './recorder.js';
 
 export const ADMIN_A: From = { id: 900001, first_name: 'Alice', username: 'alice_admin', language_code: 'en' };
 export const ADMIN_B: From = { id: 900002, first_name: 'Boris', username: 'boris_admin', language_code: 'ru' };
@@ -104,6 +104,8 @@ export async function createHarness(opts: HarnessOptions = {}) {
       bot.handleUpdate(
         callbackUpdate(from, data, onMessage ? { chatId: onMessage.payload.chat_id, messageId: messageIdOf(h.rec, onMessage) } : undefined),
       ),
+    /** Answers one of the bot's prompts with a reply, as a person does. */
+    replyTo: (from: From, prompt: Call, text: string) => bot.handleUpdate(replyUpdate(from, prompt, bot.botInfo.id, text)),
     /** Passes the CAPTCHA the way a person does: reads the sum and taps the button with the answer. */
     async solveCaptcha(from: From) {
       const q = captchaCall(h.rec, from.id);

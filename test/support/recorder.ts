@@ -174,6 +174,19 @@ export function textUpdate(from: From, text: string): Update {
   } as Update;
 }
 
+/** A user's reply to one of the bot's messages (e.g. a force_reply prompt), as Telegram delivers it. */
+export function replyUpdate(from: From, prompt: Call, botId: number, text: string): Update {
+  const u = textUpdate(from, text) as any;
+  u.message.reply_to_message = {
+    message_id: prompt.result.message_id,
+    date: 1,
+    chat: { id: from.id, type: 'private', first_name: 'x' },
+    from: { id: botId, is_bot: true, first_name: 'bot' },
+    text: prompt.payload.text,
+  };
+  return u as Update;
+}
+
 export function callbackUpdate(from: From, data: string, message?: { chatId: number; messageId: number; text?: string }): Update {
   return {
     update_id: updateId++,

@@ -14,7 +14,7 @@ import { broadcastToAdmins, notifyUser, resumeDeliveries } from './bot/messaging
 import { enforceLimits } from './monitor/quotas.js';
 import type { Config } from './config.js';
 import { backupSqlite, pruneBackups } from './db/backup.js';
-import { migrate, openSqlite } from './db/index.js';
+import { migrate, openDatabase, openSqlite } from './db/index.js';
 import { setBlocked } from './db/users.js';
 import { startHttp } from './http/server.js';
 import { createMetrics } from './metrics.js';
@@ -39,7 +39,7 @@ export interface App {
 export async function startApp(config: Config, log: Logger, overrides: { cli?: VpnCli } = {}): Promise<App> {
   await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await fs.chmod(config.dataDir, 0o700);
-  const db = await openSqlite(config.databasePath);
+  const { db } = config.database.kind === 'postgres' ? await openDatabase(config.database.url) : { db: await openSqlite(config.database.path) };
   await migrate(db);
 
   const cli = overrides.cli ?? createCli(config.vpn.flavor, { logDir: path.join(config.dataDir, 'logs'), secretsDir: path.join(config.dataDir, 'run') });
@@ -64,6 +64,8 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     adminIds: config.adminIds,
     captcha: config.captcha,
     backup: async () => {
+      // PostgreSQL is backed up with its own tools (pg_dump); /backup says so instead of sending a file.
+      if (config.database.kind === 'postgres') return null;
       const file = await backupSqlite(config.databasePath, config.backups.dir, Date.now());
       await pruneBackups(config.backups.dir, config.backups.keep);
       return file;
@@ -128,7 +130,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
       ),
   });
   const backups =
-    config.backups.intervalMs > 0 ? startBackups({ dbFile: config.databasePath, ...config.backups, log: log.child({ module: 'backup' }) }) : undefined;
+    config.backups.intervalMs > 0 && config.database.kind === 'sqlite' ? startBackups({ dbFile: config.databasePath, ...config.backups, log: log.child({ module: 'backup' }) }) : undefined;
 
   // Webhook mode: Telegram POSTs updates to WEBHOOK_URL (proxied to our HTTP server).
   // Polling mode: any webhook left from an earlier run is removed first, or getUpdates fails.

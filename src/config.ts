@@ -55,7 +55,7 @@ const schema = z.object({
   DATABASE_URL: z
     .string()
     .trim()
-    .regex(/^sqlite:.+/, 'must be sqlite:<path> (PostgreSQL support is not built yet)')
+    .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/i, 'must be sqlite:<path> or postgres://user:password@host:port/db')
     .optional(),
   VPN_FLAVOR: z.enum(['amneziawg', 'wireguard'], { error: 'must be amneziawg or wireguard' }).default('amneziawg'),
   VPN_INTERFACE: z.string().trim().regex(IFACE_RE, 'must be 1-15 characters of a-z A-Z 0-9 _ = + . -').optional(),
@@ -135,13 +135,19 @@ export function loadConfig(env: Record<string, string | undefined>) {
   const wireguard = e.VPN_FLAVOR === 'wireguard';
   const dataDir = path.resolve(e.DATA_DIR);
   const iface = e.VPN_INTERFACE ?? (wireguard ? 'wg0' : 'awg0');
+  const pgUrl = e.DATABASE_URL && /^postgres(ql)?:\/\//i.test(e.DATABASE_URL) ? e.DATABASE_URL : undefined;
+  const sqliteUrl = pgUrl ? undefined : e.DATABASE_URL;
   const endpointHasPort = /:\d{1,5}$/.test(e.VPN_ENDPOINT) && (!e.VPN_ENDPOINT.includes('[') || e.VPN_ENDPOINT.includes(']:'));
   return {
     botToken: e.BOT_TOKEN,
     adminIds: e.ADMIN_IDS,
     telegramApiRoot: e.TELEGRAM_API_ROOT.replace(/\/+$/, ''),
     dataDir,
-    databasePath: e.DATABASE_URL ? path.resolve(e.DATABASE_URL.slice('sqlite:'.length)) : path.join(dataDir, 'bot.db'),
+    // SQLite file (also the default); unused when database.kind is 'postgres'.
+    databasePath: sqliteUrl ? path.resolve(sqliteUrl.slice('sqlite:'.length)) : path.join(dataDir, 'bot.db'),
+    database: pgUrl
+      ? ({ kind: 'postgres', url: pgUrl } as const)
+      : ({ kind: 'sqlite', path: sqliteUrl ? path.resolve(sqliteUrl.slice('sqlite:'.length)) : path.join(dataDir, 'bot.db') } as const),
     captcha: e.CAPTCHA === 'on',
     secretsKey: e.SECRETS_KEY ? parseSecretsKey(e.SECRETS_KEY) : null,
     monitorIntervalMs: e.MONITOR_INTERVAL_SECONDS * 1000,

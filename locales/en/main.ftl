@@ -56,6 +56,7 @@ help-admin =
     /status, /config – as for every user
 
 backup-caption = 💾 Database backup. It holds every key: keep it private. Restore: see the README.
+backup-postgres = 💾 The database is PostgreSQL: the bot does not make backups of it. Back it up with <code>pg_dump</code> (see the README).
 not-admin = ⛔ This is for admins only.
 
 btn-pending = 📥 Pending requests ({ $count })

@@ -56,6 +56,7 @@ help-admin =
     /status, /config – как у всех пользователей
 
 backup-caption = 💾 Резервная копия базы. В ней все ключи: храните её в тайне. Восстановление описано в README.
+backup-postgres = 💾 База — PostgreSQL: бот не делает её резервных копий. Делайте их через <code>pg_dump</code> (см. README).
 not-admin = ⛔ Только для администраторов.
 
 btn-pending = 📥 Заявки ({ $count })

@@ -16,8 +16,8 @@ export interface BotDeps {
   adminIds: number[];
   captcha: boolean;
   now: () => number;
-  /** Writes a consistent snapshot of the database and returns the file's path. */
-  backup: () => Promise<string>;
+  /** Writes a consistent snapshot of the database and returns the file's path; null when the database is PostgreSQL (backed up with pg_dump). */
+  backup: () => Promise<string | null>;
   metrics?: Metrics;
   /** A peer counts as online when its latest handshake is this recent. */
   onlineWindowMs?: number;

@@ -1,12 +1,14 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, type Migration, Migrator, SqliteDialect } from 'kysely';
+import { Kysely, type Migration, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
 import * as m0001 from './migrations/0001_init.js';
 import * as m0002 from './migrations/0002_broadcasts.js';
 import * as m0003 from './migrations/0003_invites.js';
 import * as m0004 from './migrations/0004_devices.js';
 import * as m0005 from './migrations/0005_device_requests.js';
+import { isPostgres } from './migrations/dialect.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -30,8 +32,48 @@ export async function openSqlite(file: string): Promise<Db> {
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
 }
 
+export type DatabaseKind = 'sqlite' | 'postgres';
+
+/** True for the URLs openDatabase hands to PostgreSQL. */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
+}
+
+// int8 (count(*), bigint columns) and numeric (sum() of bigints) come back from pg as strings;
+// every such value here (Telegram ids, byte counts, millisecond times) fits a JS number.
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+const pgTypes = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (oid === INT8_OID || oid === NUMERIC_OID) return (v: string) => Number(v); // pg never passes NULL to a parser
+    return pg.types.getTypeParser(oid, format as 'text');
+  }) as typeof pg.types.getTypeParser,
+};
+
+export interface PostgresOptions {
+  /** Extra startup options, e.g. `-c search_path=…` (the test harness uses one schema per bot). */
+  options?: string;
+  max?: number;
+}
+
+/** A PostgreSQL pool (`postgres://` / `postgresql://` URL) with int8 and numeric read as numbers. */
+export function openPostgres(url: string, opts: PostgresOptions = {}): Db {
+  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, types: pgTypes, ...(opts.options ? { options: opts.options } : {}) });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** `sqlite:<path>` or `postgres(ql)://…`. */
+export async function openDatabase(url: string): Promise<{ db: Db; kind: DatabaseKind }> {
+  if (isPostgresUrl(url)) return { db: openPostgres(url), kind: 'postgres' };
+  if (url.startsWith('sqlite:')) return { db: await openSqlite(path.resolve(url.slice('sqlite:'.length))), kind: 'sqlite' };
+  throw new Error('DATABASE_URL must be sqlite:<path> or postgres://…');
+}
+
 export async function migrate(db: Db): Promise<void> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  // PostgreSQL: Kysely's migrator looks for its tables in every schema unless told one, so a
+  // kysely_migration table of another schema (another app, another bot) would be taken for ours.
+  const migrationTableSchema = isPostgres(db) ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s : undefined;
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, ...(migrationTableSchema ? { migrationTableSchema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {

@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { isPostgres } from './migrations/dialect.js';
 import type { Captcha, Database, Server } from './schema.js';
 
 type Q = Kysely<Database>;
@@ -73,8 +74,9 @@ export async function audit(db: Q, e: { actorId: number | null; action: string; 
     .execute();
 }
 
-/** Moves the WAL into the database file and truncates it (SQLite). */
+/** Moves the WAL into the database file and truncates it (SQLite; nothing to do on PostgreSQL). */
 export async function flushWal(db: Q): Promise<void> {
+  if (isPostgres(db)) return;
   await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
 }
 

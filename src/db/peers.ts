@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { isPostgres } from './migrations/dialect.js';
 import type { Database, Peer, PeersTable, PeerStatus } from './schema.js';
 
 type Q = Kysely<Database>;
@@ -115,9 +116,12 @@ export function undeliveredPeers(db: Q): Promise<Peer[]> {
 /**
  * Inserts a peer only while its user is active and has fewer than `maxDevices` peers (active or
  * disabled). One statement, so concurrent adds (double taps, two processes) cannot pass the
- * limit together: SQLite runs each write statement alone. undefined: refused.
+ * limit together: SQLite runs each write statement alone. PostgreSQL (read committed) does not, so
+ * there the user's row is locked first, in the same transaction. undefined: refused.
  */
 export async function insertPeerWithin(db: Q, p: NewPeer & { name: string | null }, maxDevices: number, now: number): Promise<Peer | undefined> {
+  if (isPostgres(db) && !db.isTransaction) return db.transaction().execute((trx) => insertPeerWithin(trx, p, maxDevices, now));
+  if (isPostgres(db)) await sql`select 1 from users where id = ${p.user_id} for update`.execute(db);
   const row = await sql<Peer>`
     insert into peers (user_id, iface, public_key, private_key, preshared_key, ip, name, status, created_at, rx_total, tx_total, rx_last, tx_last)
     select ${p.user_id}, ${p.iface}, ${p.public_key}, ${p.private_key}, ${p.preshared_key}, ${p.ip}, ${p.name}, 'active', ${now}, 0, 0, 0, 0

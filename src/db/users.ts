@@ -11,8 +11,14 @@ export interface Profile {
 }
 
 // Telegram caps names at 64 and usernames at 32 characters; the caps here hold whatever arrives.
+// NUL is dropped: PostgreSQL text cannot hold it (and it is never part of a real name).
+const noNul = (s: string) => s.replaceAll('\u0000', '');
 function profileColumns(p: Profile) {
-  return { first_name: p.first_name.slice(0, 64), last_name: p.last_name?.slice(0, 64) ?? null, username: p.username?.slice(0, 32) ?? null };
+  return {
+    first_name: noNul(p.first_name.slice(0, 64)),
+    last_name: p.last_name === undefined ? null : noNul(p.last_name.slice(0, 64)),
+    username: p.username === undefined ? null : noNul(p.username.slice(0, 32)),
+  };
 }
 
 export function findUser(db: Q, id: number): Promise<User | undefined> {

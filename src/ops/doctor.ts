@@ -313,8 +313,10 @@ export const checkDataDir: Check = async (denv, config) => {
 };
 
 export const checkDatabase: Check = async (denv, config) => {
-  const file = config.databasePath;
   const name = 'database';
+  // The checks below read the SQLite file; a PostgreSQL database is migrated by the bot on start.
+  if (config.database.kind === 'postgres') return warn(name, 'PostgreSQL: not inspected by the doctor (the bot applies migrations on start)');
+  const file = config.databasePath;
   const info = await denv.stat(file);
   if (!info) return pass(name, `${file} does not exist yet (created on first start)`);
   if ((info.mode & 0o777) !== 0o600) return fail(name, `${file} has mode ${octal(info.mode)}, it holds private keys`, `chmod 600 ${file}`);

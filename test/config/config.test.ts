@@ -47,6 +47,15 @@ describe('config', () => {
     expect(loadConfig({ ...GOOD, DATABASE_URL: 'sqlite:/tmp/a.db' }).databasePath).toBe('/tmp/a.db');
   });
 
+  it('DATABASE_URL: sqlite:<path> or a postgres(ql):// URL', () => {
+    expect(loadConfig({ ...GOOD, DATA_DIR: '/srv/x' }).database).toEqual({ kind: 'sqlite', path: '/srv/x/bot.db' });
+    expect(loadConfig({ ...GOOD, DATABASE_URL: 'sqlite:/tmp/a.db' }).database).toEqual({ kind: 'sqlite', path: '/tmp/a.db' });
+    for (const url of ['postgres://bot:pw@db:5432/vpn', 'postgresql://db/vpn?sslmode=require']) {
+      expect(loadConfig({ ...GOOD, DATABASE_URL: url }).database).toEqual({ kind: 'postgres', url });
+    }
+    expect(() => loadConfig({ ...GOOD, DATABASE_URL: 'mysql://db/vpn' })).toThrow(/DATABASE_URL/);
+  });
+
   it('names every bad variable at once', () => {
     const p = problems({
       ADMIN_IDS: '12,abc',

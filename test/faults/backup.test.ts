@@ -11,7 +11,7 @@ import type { From } from '../support/recorder.js';
 
 describe('backups', () => {
   it('/backup sends a consistent 0600 snapshot; restored into a fresh DATA_DIR, every peer is back on the interface', async () => {
-    const h = await createHarness({ captcha: false });
+    const h = await createHarness({ captcha: false, database: 'sqlite' /* the SQLite backup API */ });
     const fresh = await fs.mkdtemp(path.join(os.tmpdir(), 'avpn-restore-'));
     try {
       const users: From[] = [1, 2, 3].map((i) => ({ id: 700 + i, first_name: `R${i}`, language_code: 'en' }));

@@ -17,7 +17,7 @@ db.exec('COMMIT');
 
 describe('database locked by another writer', () => {
   it('the bot waits for the lock (busy timeout) instead of failing, and both writes survive', async () => {
-    const h = await createHarness({ captcha: false });
+    const h = await createHarness({ captcha: false, database: 'sqlite' /* SQLite's file lock and busy timeout */ });
     try {
       const child = spawn(process.execPath, ['-e', HOLDER, path.join(h.dir, 'bot.db'), '1500'], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
       const exited = new Promise<number | null>((r) => child.on('exit', r));

@@ -1,15 +1,16 @@
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { sql } from 'kysely';
 import pino from 'pino';
 import { AccessService } from '../../src/access.js';
 import type { BotDeps } from '../../src/bot/context.js';
 import { installApiTransformers } from '../../src/bot/api.js';
 import { createBot } from '../../src/bot/create-bot.js';
 import { Translator } from '../../src/bot/i18n.js';
-import { type Db, migrate, openSqlite } from '../../src/db/index.js';
+import { type Db, migrate, openPostgres, openSqlite } from '../../src/db/index.js';
 import { setBlocked } from '../../src/db/users.js';
 import { backupSqlite } from '../../src/db/backup.js';
 import { SecretBox } from '../../src/vpn/secrets.js';
@@ -30,12 +31,78 @@ export interface HarnessOptions {
   apiRoot?: string;
   subnet?: string;
   flavor?: VpnSettings['flavor'];
+  /** Default: env TEST_DATABASE, else sqlite. postgres: a fresh schema in TEST_POSTGRES_URL, dropped on close. */
+  database?: TestDatabase;
+}
+
+export type TestDatabase = 'sqlite' | 'postgres';
+
+export const TEST_POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export function defaultTestDatabase(): TestDatabase {
+  return process.env.TEST_DATABASE === 'postgres' ? 'postgres' : 'sqlite';
+}
+
+/** A connection to TEST_POSTGRES_URL (its default schema), for creating and dropping the per-harness schemas. */
+function adminPool(): Db {
+  return openPostgres(TEST_POSTGRES_URL, { max: 1 });
+}
+
+/** True when TEST_POSTGRES_URL answers. */
+export async function postgresReachable(): Promise<boolean> {
+  const admin = adminPool();
+  try {
+    await sql`select 1`.execute(admin);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await admin.destroy();
+  }
+}
+
+/** A fresh, empty schema and a pool whose search_path is that schema. */
+export async function createPostgresSchema(): Promise<{ schema: string; db: Db; drop: () => Promise<void> }> {
+  const schema = `h_${randomBytes(6).toString('hex')}`;
+  const admin = adminPool();
+  try {
+    await sql`create schema ${sql.id(schema)}`.execute(admin);
+  } finally {
+    await admin.destroy();
+  }
+  return { schema, db: openPostgresSchema(schema), drop: () => dropPostgresSchema(schema) };
+}
+
+export function openPostgresSchema(schema: string): Db {
+  return openPostgres(TEST_POSTGRES_URL, { options: `-c search_path=${schema}` });
+}
+
+export async function dropPostgresSchema(schema: string): Promise<void> {
+  const admin = adminPool();
+  try {
+    await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(admin);
+  } finally {
+    await admin.destroy();
+  }
 }
 
 /** A bot wired to real parts (migrated SQLite file, real VpnService and renderers) and an in-memory interface. */
 export async function createHarness(opts: HarnessOptions = {}) {
   const dir = opts.restartOf?.dir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'avpn-bot-')));
-  const db: Db = await openSqlite(path.join(dir, 'bot.db'));
+  // A PostgreSQL harness notes its schema in the state dir, so a restart (restartOf) finds it.
+  const schemaFile = path.join(dir, 'pg-schema');
+  let pgSchema: string | undefined = opts.restartOf ? await fs.readFile(schemaFile, 'utf8').catch(() => undefined) : undefined;
+  const kind: TestDatabase = pgSchema ? 'postgres' : opts.restartOf ? 'sqlite' : (opts.database ?? defaultTestDatabase());
+  let db: Db;
+  if (kind === 'postgres') {
+    if (pgSchema) db = openPostgresSchema(pgSchema);
+    else {
+      ({ schema: pgSchema, db } = await createPostgresSchema());
+      await fs.writeFile(schemaFile, pgSchema);
+    }
+  } else {
+    db = await openSqlite(path.join(dir, 'bot.db'));
+  }
   await migrate(db);
   const logs: Record<string, any>[] = [];
   const log = pino(
@@ -67,6 +134,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     await vpn.start();
   } catch (e) {
     await db.destroy();
+    if (pgSchema && !opts.restartOf) await dropPostgresSchema(pgSchema);
     throw e;
   }
   const deps: BotDeps = {
@@ -77,7 +145,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     log,
     adminIds: [ADMIN_A.id, ADMIN_B.id],
     captcha: opts.captcha ?? true,
-    backup: () => backupSqlite(path.join(dir, 'bot.db'), path.join(dir, 'backups'), now()),
+    backup: async () => (kind === 'postgres' ? null : backupSqlite(path.join(dir, 'bot.db'), path.join(dir, 'backups'), now())),
     now,
     randomInt: (max) => randomInt(max),
   };
@@ -89,6 +157,9 @@ export async function createHarness(opts: HarnessOptions = {}) {
 
   const h = {
     dir,
+    /** 'postgres': the bot's tables live in schema pgSchema. */
+    database: kind,
+    pgSchema,
     db,
     wg,
     vpn,
@@ -116,6 +187,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     },
     async close() {
       await db.destroy();
+      if (pgSchema) await dropPostgresSchema(pgSchema);
       await fs.rm(dir, { recursive: true, force: true });
       if (rec.violations.length) throw new Error(`Telegram would have refused:\n${rec.violations.join('\n')}`);
     },

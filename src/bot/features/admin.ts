@@ -84,6 +84,10 @@ admin.command('admin', adminMenu);
 
 admin.command('backup', async (ctx) => {
   const file = await ctx.deps.backup();
+  if (file === null) {
+    await ctx.reply(ctx.tr('backup-postgres'), HTML);
+    return;
+  }
   ctx.deps.log.info({ adminId: ctx.from?.id, file }, 'backup sent to an admin');
   await ctx.replyWithDocument(new InputFile(file, path.basename(file)), { caption: ctx.tr('backup-caption'), parse_mode: 'HTML' });
 });

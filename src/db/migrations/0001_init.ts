@@ -1,8 +1,11 @@
 import { type Kysely, sql } from 'kysely';
+import { isPostgres } from './dialect.js';
 
 // Migrations use Kysely<any> and never import application code: they must keep
 // working unchanged after the app's types move on.
 export async function up(db: Kysely<any>): Promise<void> {
+  // SQLite: INTEGER PRIMARY KEY AUTOINCREMENT; PostgreSQL: serial.
+  const pg = isPostgres(db);
   await db.schema
     .createTable('users')
     .addColumn('id', 'bigint', (c) => c.primaryKey())
@@ -37,7 +40,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('peers')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', pg ? 'serial' : 'integer', (c) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement()))
     .addColumn('user_id', 'bigint', (c) => c.notNull().references('users.id').onDelete('cascade'))
     .addColumn('iface', 'text', (c) => c.notNull())
     .addColumn('public_key', 'text', (c) => c.notNull().unique())
@@ -100,7 +103,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('audit_log')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', pg ? 'serial' : 'integer', (c) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement()))
     .addColumn('at', 'bigint', (c) => c.notNull())
     .addColumn('actor_id', 'bigint')
     .addColumn('action', 'text', (c) => c.notNull())

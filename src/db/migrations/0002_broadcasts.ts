@@ -1,8 +1,11 @@
 import { type Kysely, sql } from 'kysely';
+import { isPostgres } from './dialect.js';
 
 // Broadcasts: an admin's message sent to many users, resumable after a restart.
 // Migrations use Kysely<any> and never import application code (see 0001_init).
 export async function up(db: Kysely<any>): Promise<void> {
+  // SQLite: INTEGER PRIMARY KEY AUTOINCREMENT; PostgreSQL: serial.
+  const pg = isPostgres(db);
   // An admin was asked for the message to broadcast; kept in the DB so a restart does not lose it.
   await db.schema
     .createTable('broadcast_prompts')
@@ -14,7 +17,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   // it (text or caption plus entities), so it is re-sent exactly, with no parse_mode.
   await db.schema
     .createTable('broadcasts')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', pg ? 'serial' : 'integer', (c) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement()))
     .addColumn('admin_id', 'bigint', (c) => c.notNull())
     .addColumn('status', 'text', (c) => c.notNull())
     .addColumn('audience', 'text', (c) => c.notNull())

@@ -1,13 +1,16 @@
 import { type Kysely, sql } from 'kysely';
+import { isPostgres } from './dialect.js';
 
 // Device requests (REQUIRE_APPROVAL_PER_DEVICE=on): a user's named device waits for an admin.
 // Decided by one conditional update (status = 'pending'), so double taps and several admins at
 // once have a single winner. At most one open request per user (partial unique index).
 // Migrations use Kysely<any> and never import application code (see 0001_init).
 export async function up(db: Kysely<any>): Promise<void> {
+  // SQLite: INTEGER PRIMARY KEY AUTOINCREMENT; PostgreSQL: serial.
+  const pg = isPostgres(db);
   await db.schema
     .createTable('device_requests')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', pg ? 'serial' : 'integer', (c) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement()))
     .addColumn('user_id', 'bigint', (c) => c.notNull())
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('status', 'text', (c) => c.notNull())

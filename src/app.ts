@@ -10,8 +10,7 @@ import { Broadcaster } from './broadcast/broadcaster.js';
 import type { BotDeps } from './bot/context.js';
 import { createBot } from './bot/create-bot.js';
 import { LOCALES, Translator } from './bot/i18n.js';
-import { broadcastToAdmins, notifyUser, resumeDeliveries } from './bot/messaging.js';
-import { enforceLimits } from './monitor/quotas.js';
+import { broadcastToAdmins, limitsStep, resumeDeliveries } from './bot/messaging.js';
 import type { Config } from './config.js';
 import { backupSqlite, pruneBackups } from './db/backup.js';
 import { migrate, openDatabase, openSqlite } from './db/index.js';
@@ -118,16 +117,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
       }),
     onTick: (s) => metrics.monitorTick.observe(s),
     quotaResetDay: config.limits.resetDay,
-    afterTick: (now) =>
-      enforceLimits(
-        {
-          db,
-          access: deps.access,
-          notifyUser: (userId, key, params) => notifyUser(bot.api, deps, userId, key, params),
-          notifyAdmins: (key, params) => broadcastToAdmins(bot.api, deps, key, params),
-        },
-        now,
-      ),
+    afterTick: limitsStep(bot.api, deps),
   });
   const backups =
     config.backups.intervalMs > 0 && config.database.kind === 'sqlite' ? startBackups({ dbFile: config.databasePath, ...config.backups, log: log.child({ module: 'backup' }) }) : undefined;

@@ -2,6 +2,7 @@ import { type Api, GrammyError, InlineKeyboard, InputFile } from 'grammy';
 import { approvalMessages, deleteApprovalMessages, getChatLocale, saveApprovalMessage } from '../db/misc.js';
 import { deviceLabel, markDelivered, peersOfUser, undeliveredPeers } from '../db/peers.js';
 import type { Peer, User } from '../db/schema.js';
+import { enforceLimits } from '../monitor/quotas.js';
 import { renderQrPng } from '../vpn/qr.js';
 import { clientConfigFileName } from '../vpn/render.js';
 import { cb } from './callback-data.js';
@@ -152,4 +153,18 @@ export async function resumeDeliveries(api: Api, deps: BotDeps): Promise<void> {
       if (isUnreachable(err)) await markDelivered(deps.db, peer.id, deps.now());
     }
   }
+}
+
+/** The monitor's quota and expiry step, telling users and admins through this bot. */
+export function limitsStep(api: Api, deps: BotDeps): (now: number) => Promise<void> {
+  return (now) =>
+    enforceLimits(
+      {
+        db: deps.db,
+        access: deps.access,
+        notifyUser: (userId, key, params) => notifyUser(api, deps, userId, key, params),
+        notifyAdmins: (key, params) => broadcastToAdmins(api, deps, key, params),
+      },
+      now,
+    );
 }

@@ -5,7 +5,7 @@ import type { Clock } from '../../src/broadcast/pacing.js';
 import type { UserStatus } from '../../src/db/schema.js';
 import { requestAccess, transitionUser } from '../../src/db/users.js';
 import type { Harness } from '../support/harness.js';
-import { buttons, type Call, type From } from '../support/recorder.js';
+import { buttons, type Call, type From, messageUpdate } from '../support/recorder.js';
 
 /** Virtual time: sleeping advances it at once (yielding to I/O first), so pacing costs no real time. */
 export function virtualClock(): Clock & { elapsed: () => number } {
@@ -40,22 +40,7 @@ export async function addUsers(h: Harness, n: number, status: UserStatus, firstI
   return ids;
 }
 
-let updateId = 5_000_000;
-let messageId = 5_000_000;
-
-/** A private message from `from` with arbitrary content (text with entities, a photo, a sticker …). */
-export function messageUpdate(from: From, content: Record<string, unknown>): Update {
-  return {
-    update_id: updateId++,
-    message: {
-      message_id: messageId++,
-      date: Math.floor(Date.now() / 1000),
-      chat: { id: from.id, type: 'private', first_name: from.first_name },
-      from: { is_bot: false, ...from },
-      ...content,
-    },
-  } as Update;
-}
+export { messageUpdate };
 
 // Characters that would break HTML, and entities: sent back with `entities`, nothing needs escaping.
 const TEXT = 'News: <b>not a tag</b> & a link';

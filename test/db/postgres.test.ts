@@ -7,9 +7,8 @@ import { flushWal, insertServerOnce } from '../../src/db/misc.js';
 import { insertPeer, insertPeerWithin, peersOfUser, peersOnIface } from '../../src/db/peers.js';
 import { dailyTrafficOfUser, dayOf, hourOf, topUsersSince, trafficSince } from '../../src/db/traffic.js';
 import { findUser, listUsersPage, requestAccess, searchUsers, setLimits, transitionUser } from '../../src/db/users.js';
-import { broadcastToAdmins, notifyUser } from '../../src/bot/messaging.js';
+import { limitsStep } from '../../src/bot/messaging.js';
 import { startMonitor } from '../../src/monitor/index.js';
-import { enforceLimits } from '../../src/monitor/quotas.js';
 import { recordTraffic } from '../../src/monitor/traffic.js';
 import { generateKeyPair } from '../../src/vpn/keys.js';
 import type { Dump } from '../../src/vpn/types.js';
@@ -210,16 +209,7 @@ describe.skipIf(!reachable)(`PostgreSQL bot${reachable ? '' : ` (skipped: not re
       intervalMs: HOUR,
       now: h.deps.now,
       quotaResetDay: 1,
-      afterTick: (now) =>
-        enforceLimits(
-          {
-            db: h.db,
-            access: h.deps.access,
-            notifyUser: (id, k, p) => notifyUser(h.bot.api, h.deps, id, k, p),
-            notifyAdmins: (k, p) => broadcastToAdmins(h.bot.api, h.deps, k, p),
-          },
-          now,
-        ),
+      afterTick: limitsStep(h.bot.api, h.deps),
     });
     try {
       const told = (re: RegExp) => h.rec.find('sendMessage', USER.id).filter((c) => re.test(c.payload.text)).length;

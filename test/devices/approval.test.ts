@@ -4,21 +4,14 @@ import { peersOfUser, setMaxDevices } from '../../src/db/peers.js';
 import { findUser } from '../../src/db/users.js';
 import { ADMIN_A, ADMIN_B, createHarness, type Harness } from '../support/harness.js';
 import { buttons, type Call, type From } from '../support/recorder.js';
+import { activeUser, alerts, lastText } from './support.js';
 
 // REQUIRE_APPROVAL_PER_DEVICE=on: a named device goes to the admins as a request.
 const USER: From = { id: 8201, first_name: 'Olga <&> "O"', username: 'olga', language_code: 'en' };
 const OTHER: From = { id: 8202, first_name: 'Pavel', language_code: 'ru' };
 
-async function activeUser(h: Harness, u: From) {
-  await h.send(u, '/start');
-  await h.solveCaptcha(u);
-  await h.press(ADMIN_A, cb.approve.pack({ userId: u.id }));
-  expect((await findUser(h.db, u.id))?.status).toBe('active');
-}
 
 
-const lastText = (h: Harness, chatId: number) => h.rec.last('sendMessage', chatId)?.payload.text as string;
-const alerts = (h: Harness) => h.rec.find('answerCallbackQuery').map((c) => c.payload.text as string | undefined);
 
 /** Taps Add, answers the prompt with `name`; returns the prompt. */
 async function requestDevice(h: Harness, u: From, name: string): Promise<Call> {

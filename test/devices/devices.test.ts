@@ -4,21 +4,14 @@ import { peersOfUser, setMaxDevices } from '../../src/db/peers.js';
 import { findUser } from '../../src/db/users.js';
 import { ADMIN_A, createHarness, type Harness } from '../support/harness.js';
 import { buttons, type Call, type From } from '../support/recorder.js';
+import { activeUser, alerts, lastText } from './support.js';
 
 const USER: From = { id: 8101, first_name: 'Olga', username: 'olga', language_code: 'en' };
 const OTHER: From = { id: 8102, first_name: 'Pavel', language_code: 'ru' };
 const NEWBIE: From = { id: 8103, first_name: 'Nina', language_code: 'en' };
 
-async function activeUser(h: Harness, u: From) {
-  await h.send(u, '/start');
-  await h.solveCaptcha(u);
-  await h.press(ADMIN_A, cb.approve.pack({ userId: u.id }));
-  expect((await findUser(h.db, u.id))?.status).toBe('active');
-}
 
 
-const lastText = (h: Harness, chatId: number) => h.rec.last('sendMessage', chatId)?.payload.text as string;
-const alerts = (h: Harness) => h.rec.find('answerCallbackQuery').map((c) => c.payload.text as string | undefined);
 
 /** Taps Add and answers the prompt with `name`. */
 async function addDevice(h: Harness, u: From, name: string) {

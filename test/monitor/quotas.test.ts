@@ -1,10 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AccessService } from '../../src/access.js';
-import { broadcastToAdmins, notifyUser } from '../../src/bot/messaging.js';
+import { limitsStep } from '../../src/bot/messaging.js';
 import { peersOfUser } from '../../src/db/peers.js';
 import { findUser, quotaPeriod, setLimits } from '../../src/db/users.js';
 import { type Monitor, startMonitor } from '../../src/monitor/index.js';
-import { enforceLimits } from '../../src/monitor/quotas.js';
 import { ADMIN_A, createHarness, type Harness } from '../support/harness.js';
 import type { From } from '../support/recorder.js';
 
@@ -27,16 +26,7 @@ describe('quotas and expiry', () => {
       intervalMs: 3_600_000,
       now: h.deps.now,
       quotaResetDay: 1,
-      afterTick: (now) =>
-        enforceLimits(
-          {
-            db: h.db,
-            access: h.deps.access,
-            notifyUser: (id, k, p) => notifyUser(h.bot.api, h.deps, id, k, p),
-            notifyAdmins: (k, p) => broadcastToAdmins(h.bot.api, h.deps, k, p),
-          },
-          now,
-        ),
+      afterTick: limitsStep(h.bot.api, h.deps),
     });
   });
   afterEach(async () => {

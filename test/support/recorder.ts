@@ -159,8 +159,8 @@ export interface From {
   language_code?: string;
 }
 
-export function textUpdate(from: From, text: string): Update {
-  const entities = text.startsWith('/') ? [{ type: 'bot_command' as const, offset: 0, length: text.split(' ')[0]!.length }] : undefined;
+/** A private message from `from` with any content (text with entities, a photo, a sticker …). */
+export function messageUpdate(from: From, content: Record<string, unknown>): Update {
   return {
     update_id: updateId++,
     message: {
@@ -168,10 +168,14 @@ export function textUpdate(from: From, text: string): Update {
       date: Math.floor(Date.now() / 1000),
       chat: { id: from.id, type: 'private', first_name: from.first_name },
       from: { is_bot: false, ...from },
-      text,
-      ...(entities ? { entities } : {}),
+      ...content,
     },
   } as Update;
+}
+
+export function textUpdate(from: From, text: string): Update {
+  const entities = text.startsWith('/') ? [{ type: 'bot_command' as const, offset: 0, length: text.split(' ')[0]!.length }] : undefined;
+  return messageUpdate(from, { text, ...(entities ? { entities } : {}) });
 }
 
 /** A user's reply to one of the bot's messages (e.g. a force_reply prompt), as Telegram delivers it. */

@@ -71,6 +71,22 @@ export interface VpnCli {
   up(confPath: string): Promise<void>;
   /** The interface of the IPv4 default route (for NAT), null when there is none. */
   defaultRouteInterface(): Promise<string | null>;
+  /** Replaces the file atomically, owner-only (0600, directory 0700): the server config holds its private key. */
+  writeConfig(file: string, text: string): Promise<void>;
+}
+
+/** Atomic owner-only write on this host. */
+export async function writePrivateFile(file: string, text: string): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await fs.writeFile(tmp, text, { mode: 0o600, flag: 'wx' });
+    await fs.chmod(tmp, 0o600);
+    await fs.rename(tmp, file);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw e;
+  }
 }
 
 /**
@@ -114,6 +130,7 @@ export function createCli(flavor: VpnFlavor, opts: { logDir: string; secretsDir:
     },
     up: (confPath) => quickUp(quick, confPath, opts.logDir, Math.max(timeoutMs, 30_000)),
     defaultRouteInterface: async () => parseDefaultRoute(await run('ip', ['-4', 'route', 'show', 'default'], { timeoutMs })),
+    writeConfig: writePrivateFile,
   };
 }
 

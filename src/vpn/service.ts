@@ -1,4 +1,3 @@
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
@@ -179,11 +178,7 @@ export class VpnService {
         { flavor: this.settings.flavor, privateKey: server.private_key, address: server.address, listenPort: server.listen_port, awg: this.awgParamsOf(server), ...this.hooks },
         peers.map((p) => ({ publicKey: p.public_key, presharedKey: p.preshared_key, ip: p.ip })),
       );
-      await fs.mkdir(this.settings.configDir, { recursive: true, mode: 0o700 });
-      const tmp = `${this.confPath}.${process.pid}.tmp`;
-      await fs.writeFile(tmp, text, { mode: 0o600 });
-      await fs.chmod(tmp, 0o600);
-      await fs.rename(tmp, this.confPath);
+      await this.cli.writeConfig(this.confPath, text);
     });
     this.writeChain = next.catch(() => {});
     return next;

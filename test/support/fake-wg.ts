@@ -1,5 +1,5 @@
 import type { PeerOnWire, VpnCli } from '../../src/vpn/cli.js';
-import { CommandError } from '../../src/vpn/cli.js';
+import { CommandError, writePrivateFile } from '../../src/vpn/cli.js';
 
 interface LivePeer extends PeerOnWire {
   rx: number;
@@ -55,6 +55,10 @@ export class FakeWg implements VpnCli {
   }
 
   defaultRoute: string | null = 'eth0';
+
+  async writeConfig(file: string, text: string): Promise<void> {
+    await writePrivateFile(file, text);
+  }
 
   async defaultRouteInterface(): Promise<string | null> {
     return this.defaultRoute;

@@ -4,7 +4,8 @@ import { audit } from './db/misc.js';
 import { deletePeer, deviceOfUser, peersOfUser, setPeerStatus } from './db/peers.js';
 import type { Peer, User, UserStatus } from './db/schema.js';
 import { findUser, listUsersByStatus, setLimits, transitionUser } from './db/users.js';
-import { DeviceRefusedError, type VpnService } from './vpn/service.js';
+import type { Fleet } from './vpn/fleet.js';
+import { DeviceRefusedError } from './vpn/service.js';
 
 export type DeviceResult =
   | { kind: 'ok'; peer: Peer }
@@ -32,7 +33,7 @@ export class AccessService {
 
   constructor(
     private readonly db: Db,
-    private readonly vpn: VpnService,
+    private readonly vpn: Fleet,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
     /** Quota and validity given to every newly approved user (DEFAULT_QUOTA_GB, DEFAULT_DAYS). */
@@ -63,7 +64,7 @@ export class AccessService {
     try {
       const existing = (await peersOfUser(this.db, userId)).filter((p) => p.status === 'active');
       // A peer stored before a crash is reused: reconcile at start has already put it back on the interface.
-      const peers = existing.length ? existing : [(created = await this.vpn.addPeer(userId))];
+      const peers = existing.length ? existing : [(created = await this.vpn.addPeer(userId, { node: user.node }))];
       await transitionUser(this.db, userId, 'provisioning', 'active', actorId ?? user.decided_by, this.now());
       if (user.quota_bytes === null && this.defaults.quotaBytes) await setLimits(this.db, userId, { quota_bytes: this.defaults.quotaBytes });
       if (user.expires_at === null && this.defaults.days) await setLimits(this.db, userId, { expires_at: this.now() + this.defaults.days * 86_400_000 });
@@ -168,7 +169,8 @@ export class AccessService {
    */
   async addDevice(userId: number, name: string, maxDevices: number): Promise<DeviceResult> {
     try {
-      const peer = await this.vpn.addPeer(userId, { name, maxDevices });
+      const node = (await findUser(this.db, userId))?.node;
+      const peer = await this.vpn.addPeer(userId, { name, maxDevices, node });
       await audit(this.db, { actorId: userId, action: 'device_add', userId, details: { ip: peer.ip, name } }, this.now());
       return { kind: 'ok', peer };
     } catch (error) {
@@ -193,6 +195,21 @@ export class AccessService {
       this.log.error({ err: error, userId }, 'interface update failed; the monitor will reconcile');
     }
     return { kind: 'ok', peer };
+  }
+
+  /** Moves every peer of the user to another node (same keys, new addresses); the caller sends the new configs. */
+  async move(userId: number, to: string, adminId: number): Promise<Decision> {
+    const user = await findUser(this.db, userId);
+    if (!user) return { kind: 'not-found' };
+    const moved: Peer[] = [];
+    try {
+      for (const p of await peersOfUser(this.db, userId)) moved.push(await this.vpn.move(p, to));
+    } catch (error) {
+      this.log.error({ err: error, userId, to }, 'moving peers failed');
+      return { kind: 'failed', user, error, first: false };
+    }
+    await audit(this.db, { actorId: adminId, action: 'move', userId, details: { node: to, ips: moved.map((p) => p.ip) } }, this.now());
+    return { kind: 'ok', user, peers: moved };
   }
 
   private async applyAll(user: User, peers: Peer[], present: boolean): Promise<Decision> {

@@ -21,7 +21,11 @@ import { startBackups } from './monitor/backups.js';
 import { startMonitor } from './monitor/index.js';
 import { createCli, type VpnCli } from './vpn/cli.js';
 import { SecretBox } from './vpn/secrets.js';
-import { VpnService } from './vpn/service.js';
+import { Fleet, type NodeCli } from './vpn/fleet.js';
+import type { Node } from './db/schema.js';
+import { readNodesFile } from './vpn/nodes.js';
+import type { VpnFlavor } from './vpn/types.js';
+import { upsertNode } from './db/nodes.js';
 
 export interface App {
   httpPort: number;
@@ -41,13 +45,55 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
   const { db } = config.database.kind === 'postgres' ? await openDatabase(config.database.url) : { db: await openSqlite(config.database.path) };
   await migrate(db);
 
-  const cli = overrides.cli ?? createCli(config.vpn.flavor, { logDir: path.join(config.dataDir, 'logs'), secretsDir: path.join(config.dataDir, 'run') });
-  const secrets = config.secretsKey ? new SecretBox(config.secretsKey) : undefined;
-  const vpn = new VpnService(db, cli, config.vpn, log.child({ module: 'vpn' }), Date.now, secrets);
+  const now = Date.now;
+  const v = config.vpn;
+  // The nodes table is the source of truth; the configured nodes are written into it at every start.
+  if (v.local) {
+    await upsertNode(db, {
+      name: v.node,
+      location: v.location,
+      ssh_host: null,
+      ssh_port: null,
+      ssh_user: null,
+      ssh_key_file: null,
+      ssh_host_key: null,
+      flavor: v.flavor,
+      iface: v.iface,
+      endpoint: v.endpoint,
+      listen_port: v.port,
+      subnet: v.subnet,
+      config_dir: v.configDir,
+      created_at: now(),
+    });
+  }
+  if (config.nodes.file) {
+    for (const row of await readNodesFile(config.nodes.file, { flavor: v.flavor, sshKeyFile: config.nodes.sshKeyFile }, now())) await upsertNode(db, row);
+  }
+  const localCli = (flavor: VpnFlavor) =>
+    overrides.cli ?? createCli(flavor, { logDir: path.join(config.dataDir, 'logs'), secretsDir: path.join(config.dataDir, 'run') });
+  const vpn = new Fleet({
+    db,
+    log: log.child({ module: 'vpn' }),
+    shared: {
+      dns: v.dns,
+      allowedIps: v.allowedIps,
+      mtu: v.mtu,
+      awgProtocol: v.awgProtocol,
+      removeUnknown: v.removeUnknown,
+      nat: v.nat,
+      local: { wanInterface: v.wanInterface, postUp: v.postUp, postDown: v.postDown },
+    },
+    cliFor: (node) => (node.ssh_host === null ? localCli(node.flavor) : sshCli(node, config)),
+    now,
+    secrets: config.secretsKey ? new SecretBox(config.secretsKey) : undefined,
+  });
   try {
-    const reconciled = await vpn.start();
-    log.info({ iface: config.vpn.iface, flavor: config.vpn.flavor, ...reconciled }, 'VPN interface ready');
+    for (const [node, r] of await vpn.start()) {
+      if (r instanceof Error) log.error({ node, err: r }, 'VPN node is down');
+      else log.info({ node, ...r }, 'VPN node ready');
+    }
   } catch (e) {
+    await vpn.close();
     await db.destroy();
     throw e;
   }
@@ -105,12 +151,13 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
   await broadcaster.resume();
   const monitor = startMonitor({
     db,
-    vpn,
+    nodes: () => vpn.services(),
+    onHealth: (node, up) => (up ? vpn.markUp(node) : vpn.markDown(node)),
     log: log.child({ module: 'monitor' }),
     intervalMs: config.monitorIntervalMs,
     onEvent: (e) =>
       broadcastToAdmins(bot.api, deps, `monitor-${e.kind}`, {
-        iface: e.iface,
+        iface: e.node === e.iface ? e.iface : `${e.node}/${e.iface}`,
         keys: 'keys' in e ? e.keys.join('\n') : '',
         ticks: 'ticks' in e ? e.ticks : 0,
         error: 'error' in e ? e.error : '',
@@ -134,7 +181,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     log: log.child({ module: 'http' }),
     health: async () => {
       const botUp = !stopping && (webhook !== null || (runner?.isRunning() ?? false));
-      const ifaceUp = (await vpn.ifindex()) !== null;
+      const ifaceUp = (await Promise.all(vpn.services().map((n) => n.ifindex().catch(() => null)))).some((i) => i !== null);
       return { ok: botUp && ifaceUp, bot: botUp ? 'up' : 'down', interface: ifaceUp ? 'up' : 'down' };
     },
   });
@@ -161,7 +208,13 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
       await monitor.stop();
       await monitor.tick(); // final flush: traffic up to this moment is counted
       await backups?.stop();
+      await vpn.close();
       await db.destroy();
     },
   };
+}
+
+// TODO(merge ssh branch): replaced by createSshCli.
+function sshCli(node: Node, _config: Config): NodeCli {
+  throw new Error(`node ${node.name}: SSH transport not wired yet`);
 }

@@ -9,7 +9,8 @@ export class ConfigError extends Error {
   }
 }
 
-const IFACE_RE = /^[a-zA-Z0-9_=+.-]{1,15}$/;
+export const IFACE_RE = /^[a-zA-Z0-9_=+.-]{1,15}$/;
+export const NODE_NAME_RE = /^[a-zA-Z0-9_=+.-]{1,32}$/;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const int = (min: number, max: number) =>
@@ -25,7 +26,7 @@ function isIpv4(s: string): boolean {
   return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
 }
 
-function isIpv4Cidr(s: string, maxPrefix = 32): boolean {
+export function isIpv4Cidr(s: string, maxPrefix = 32): boolean {
   const [ip, prefix, ...rest] = s.split('/');
   return rest.length === 0 && !!ip && isIpv4(ip) && !!prefix && /^\d{1,2}$/.test(prefix) && Number(prefix) <= maxPrefix;
 }
@@ -42,7 +43,7 @@ const list = (s: string) =>
     .map((x) => x.trim())
     .filter(Boolean);
 
-const HOST_RE = /^(?:\[[0-9a-fA-F:]+\]|[a-zA-Z0-9.-]+)(?::(\d{1,5}))?$/;
+export const HOST_RE = /^(?:\[[0-9a-fA-F:]+\]|[a-zA-Z0-9.-]+)(?::(\d{1,5}))?$/;
 
 const schema = z.object({
   BOT_TOKEN: z.string({ error: 'is required' }).trim().regex(/^\d+:[A-Za-z0-9_-]+$/, 'must look like 123456:ABC-DEF…'),
@@ -60,7 +61,13 @@ const schema = z.object({
   VPN_FLAVOR: z.enum(['amneziawg', 'wireguard'], { error: 'must be amneziawg or wireguard' }).default('amneziawg'),
   VPN_INTERFACE: z.string().trim().regex(IFACE_RE, 'must be 1-15 characters of a-z A-Z 0-9 _ = + . -').optional(),
   VPN_CONFIG_DIR: z.string().trim().min(1).optional(),
-  VPN_ENDPOINT: z.string({ error: 'is required' }).trim().regex(HOST_RE, 'must be host or host:port'),
+  VPN_ENDPOINT: z.string().trim().regex(HOST_RE, 'must be host or host:port').optional(),
+  VPN_LOCAL: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
+  VPN_NODE_NAME: z.string().trim().regex(NODE_NAME_RE, 'must be 1-32 characters of a-z A-Z 0-9 _ = + . -').optional(),
+  VPN_LOCATION: z.string().trim().min(1).max(64).optional(),
+  NODES_FILE: z.string().trim().min(1).optional(),
+  NODE_CHOICE: z.enum(['auto', 'user'], { error: 'must be auto or user' }).default('auto'),
+  SSH_KEY_FILE: z.string().trim().min(1).optional(),
   VPN_PORT: int(1, 65535).default(51820),
   VPN_SUBNET: z
     .string()
@@ -130,6 +137,8 @@ export function loadConfig(env: Record<string, string | undefined>) {
       if (!cleaned[key]) problems.push(`${key}: is required when BOT_MODE=webhook (missing)`);
     }
   }
+  if (cleaned.VPN_LOCAL !== 'off' && !cleaned.VPN_ENDPOINT) problems.push('VPN_ENDPOINT: is required (missing)');
+  if (cleaned.VPN_LOCAL === 'off' && !cleaned.NODES_FILE) problems.push('NODES_FILE: is required when VPN_LOCAL=off: the bot needs at least one VPN node (missing)');
   if (!parsed.success || problems.length) throw new ConfigError([...new Set(problems)]);
   const e = parsed.data;
   const wireguard = e.VPN_FLAVOR === 'wireguard';
@@ -137,7 +146,8 @@ export function loadConfig(env: Record<string, string | undefined>) {
   const iface = e.VPN_INTERFACE ?? (wireguard ? 'wg0' : 'awg0');
   const pgUrl = e.DATABASE_URL && /^postgres(ql)?:\/\//i.test(e.DATABASE_URL) ? e.DATABASE_URL : undefined;
   const sqliteUrl = pgUrl ? undefined : e.DATABASE_URL;
-  const endpointHasPort = /:\d{1,5}$/.test(e.VPN_ENDPOINT) && (!e.VPN_ENDPOINT.includes('[') || e.VPN_ENDPOINT.includes(']:'));
+  const endpoint = e.VPN_ENDPOINT ?? '';
+  const endpointHasPort = /:\d{1,5}$/.test(endpoint) && (!endpoint.includes('[') || endpoint.includes(']:'));
   return {
     botToken: e.BOT_TOKEN,
     adminIds: e.ADMIN_IDS,
@@ -166,11 +176,20 @@ export function loadConfig(env: Record<string, string | undefined>) {
       port: e.WEBHOOK_PORT,
       webhook: e.BOT_MODE === 'webhook' ? { url: e.WEBHOOK_URL!, secret: e.WEBHOOK_SECRET! } : null,
     },
+    nodes: {
+      file: e.NODES_FILE ? path.resolve(e.NODES_FILE) : null,
+      choice: e.NODE_CHOICE,
+      sshKeyFile: path.resolve(e.SSH_KEY_FILE ?? path.join(dataDir, 'ssh', 'id_ed25519')),
+    },
     vpn: {
+      /** off: this host runs no VPN node; every node comes from NODES_FILE or /nodes. */
+      local: e.VPN_LOCAL === 'on',
+      node: e.VPN_NODE_NAME ?? iface,
+      location: e.VPN_LOCATION ?? e.VPN_NODE_NAME ?? iface,
       flavor: e.VPN_FLAVOR,
       iface,
       configDir: path.resolve(e.VPN_CONFIG_DIR ?? (wireguard ? '/etc/wireguard' : '/etc/amnezia/amneziawg')),
-      endpoint: endpointHasPort ? e.VPN_ENDPOINT : `${e.VPN_ENDPOINT}:${e.VPN_PORT}`,
+      endpoint: endpointHasPort ? endpoint : `${endpoint}:${e.VPN_PORT}`,
       port: e.VPN_PORT,
       subnet: e.VPN_SUBNET,
       dns: e.VPN_DNS,

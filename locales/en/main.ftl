@@ -144,11 +144,10 @@ overview =
     Blocked the bot: { $unreachable }
     Online now: { $online }
     Traffic today: { $today } · this month: { $month } · all time: { $all }
-    Interface <code>{ $iface }</code>: { $health }
-health-ok = ✅ up, { $live } peers, as in the database
-health-diverged = ⚠️ up, { $live } peers on the interface but { $wanted } in the database
-health-down = ❌ down
-health-error = ⚠️ cannot be read: <code>{ $error }</code>
+node-ok = ✅ { $node } (<code>{ $iface }</code>): up, { $live } peers, as in the database
+node-diverged = ⚠️ { $node } (<code>{ $iface }</code>): up, { $live } peers on the interface but { $wanted } in the database
+node-down = ❌ { $node } (<code>{ $iface }</code>): interface down
+node-error = ⚠️ { $node } (<code>{ $iface }</code>): cannot be read: <code>{ $error }</code>
 btn-top = 🏆 Top this month
 btn-search = 🔍 Search
 btn-refresh = 🔄 Refresh

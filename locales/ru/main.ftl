@@ -144,11 +144,10 @@ overview =
     Заблокировали бота: { $unreachable }
     Сейчас онлайн: { $online }
     Трафик сегодня: { $today } · за месяц: { $month } · всего: { $all }
-    Интерфейс <code>{ $iface }</code>: { $health }
-health-ok = ✅ работает, пиров: { $live }, как в базе
-health-diverged = ⚠️ работает, на интерфейсе { $live } пиров, а в базе { $wanted }
-health-down = ❌ не работает
-health-error = ⚠️ не читается: <code>{ $error }</code>
+node-ok = ✅ { $node } (<code>{ $iface }</code>): работает, пиров: { $live }, как в базе
+node-diverged = ⚠️ { $node } (<code>{ $iface }</code>): работает, на интерфейсе { $live } пиров, а в базе { $wanted }
+node-down = ❌ { $node } (<code>{ $iface }</code>): интерфейс не работает
+node-error = ⚠️ { $node } (<code>{ $iface }</code>): не читается: <code>{ $error }</code>
 btn-top = 🏆 Топ за месяц
 btn-search = 🔍 Поиск
 btn-refresh = 🔄 Обновить

@@ -4,12 +4,12 @@ import type { AccessService } from '../access.js';
 import type { Broadcaster } from '../broadcast/broadcaster.js';
 import type { Db } from '../db/index.js';
 import type { Metrics } from '../metrics.js';
-import type { VpnService } from '../vpn/service.js';
+import type { Fleet } from '../vpn/fleet.js';
 import type { Params, Translator } from './i18n.js';
 
 export interface BotDeps {
   db: Db;
-  vpn: VpnService;
+  vpn: Fleet;
   access: AccessService;
   translator: Translator;
   log: Logger;

@@ -103,7 +103,7 @@ export async function closeApprovalMessages(api: Api, deps: BotDeps, user: User,
 export async function sendConfig(api: Api, deps: BotDeps, chatId: number, locale: string, peer: Peer): Promise<void> {
   const t = deps.translator;
   const text = deps.vpn.clientConfig(peer);
-  const amnezia = deps.vpn.settings.flavor === 'amneziawg';
+  const amnezia = deps.vpn.flavorOf(peer) === 'amneziawg';
   const device = deviceLabel(peer, await peersOfUser(deps.db, peer.user_id), (n) => t.t(locale, 'device-default-name', { n }));
   // A named device names the file (and so the tunnel in the client app); otherwise the peer id, as before devices.
   await api.sendDocument(chatId, new InputFile(Buffer.from(text), clientConfigFileName(peer.name ?? String(peer.id))), {

@@ -4,7 +4,7 @@ import type { Database, Peer, PeersTable, PeerStatus } from './schema.js';
 
 type Q = Kysely<Database>;
 
-export type NewPeer = Pick<PeersTable, 'user_id' | 'iface' | 'public_key' | 'private_key' | 'preshared_key' | 'ip'> & { name?: string | null };
+export type NewPeer = Pick<PeersTable, 'user_id' | 'node' | 'public_key' | 'private_key' | 'preshared_key' | 'ip'> & { name?: string | null };
 
 export async function insertPeer(db: Q, p: NewPeer, now: number): Promise<Peer> {
   return db
@@ -14,8 +14,8 @@ export async function insertPeer(db: Q, p: NewPeer, now: number): Promise<Peer> 
     .executeTakeFirstOrThrow();
 }
 
-export async function usedIps(db: Q, iface: string): Promise<string[]> {
-  const rows = await db.selectFrom('peers').select('ip').where('iface', '=', iface).execute();
+export async function usedIps(db: Q, node: string): Promise<string[]> {
+  const rows = await db.selectFrom('peers').select('ip').where('node', '=', node).execute();
   return rows.map((r) => r.ip);
 }
 
@@ -23,8 +23,8 @@ export function peersOfUser(db: Q, userId: number): Promise<Peer[]> {
   return db.selectFrom('peers').selectAll().where('user_id', '=', userId).orderBy('id').execute();
 }
 
-export function peersOnIface(db: Q, iface: string, status?: PeerStatus): Promise<Peer[]> {
-  let q = db.selectFrom('peers').selectAll().where('iface', '=', iface);
+export function peersOnNode(db: Q, node: string, status?: PeerStatus): Promise<Peer[]> {
+  let q = db.selectFrom('peers').selectAll().where('node', '=', node);
   if (status) q = q.where('status', '=', status);
   return q.orderBy('id').execute();
 }
@@ -41,20 +41,44 @@ export async function setPeerStatus(db: Q, id: number, from: PeerStatus, to: Pee
 }
 
 /** Deletes the peer and keeps a tombstone of its public key, both or neither. */
-export async function deletePeer(db: Q, peer: Pick<Peer, 'id' | 'iface' | 'public_key'>, now: number): Promise<void> {
+export async function deletePeer(db: Q, peer: Pick<Peer, 'id' | 'node' | 'public_key'>, now: number): Promise<void> {
   await db.transaction().execute(async (trx) => {
     await trx.deleteFrom('peers').where('id', '=', peer.id).execute();
     await trx
       .insertInto('removed_peers')
-      .values({ public_key: peer.public_key, iface: peer.iface, removed_at: now })
-      .onConflict((oc) => oc.column('public_key').doNothing())
+      .values({ public_key: peer.public_key, node: peer.node, removed_at: now })
+      .onConflict((oc) => oc.column('public_key').doUpdateSet({ node: peer.node, removed_at: now }))
       .execute();
   });
 }
 
-export async function removedKeys(db: Q, iface: string, keys: string[]): Promise<Set<string>> {
+/**
+ * Moves a peer row to another node and address (keys kept, counters restart there) and leaves a
+ * tombstone on the old node, so its reconcile removes the key there. Undefined if the peer
+ * is no longer on `peer.node`.
+ */
+export async function movePeerRow(db: Q, peer: Pick<Peer, 'id' | 'node' | 'public_key'>, node: string, ip: string, now: number): Promise<Peer | undefined> {
+  return db.transaction().execute(async (trx) => {
+    const moved = await trx
+      .updateTable('peers')
+      .set({ node, ip, rx_last: 0, tx_last: 0 })
+      .where('id', '=', peer.id)
+      .where('node', '=', peer.node)
+      .returningAll()
+      .executeTakeFirst();
+    if (!moved) return undefined;
+    await trx
+      .insertInto('removed_peers')
+      .values({ public_key: peer.public_key, node: peer.node, removed_at: now })
+      .onConflict((oc) => oc.column('public_key').doUpdateSet({ node: peer.node, removed_at: now }))
+      .execute();
+    return moved;
+  });
+}
+
+export async function removedKeys(db: Q, node: string, keys: string[]): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
-  const rows = await db.selectFrom('removed_peers').select('public_key').where('iface', '=', iface).where('public_key', 'in', keys).execute();
+  const rows = await db.selectFrom('removed_peers').select('public_key').where('node', '=', node).where('public_key', 'in', keys).execute();
   return new Set(rows.map((r) => r.public_key));
 }
 
@@ -123,8 +147,8 @@ export async function insertPeerWithin(db: Q, p: NewPeer & { name: string | null
   if (isPostgres(db) && !db.isTransaction) return db.transaction().execute((trx) => insertPeerWithin(trx, p, maxDevices, now));
   if (isPostgres(db)) await sql`select 1 from users where id = ${p.user_id} for update`.execute(db);
   const row = await sql<Peer>`
-    insert into peers (user_id, iface, public_key, private_key, preshared_key, ip, name, status, created_at, rx_total, tx_total, rx_last, tx_last)
-    select ${p.user_id}, ${p.iface}, ${p.public_key}, ${p.private_key}, ${p.preshared_key}, ${p.ip}, ${p.name}, 'active', ${now}, 0, 0, 0, 0
+    insert into peers (user_id, node, public_key, private_key, preshared_key, ip, name, status, created_at, rx_total, tx_total, rx_last, tx_last)
+    select ${p.user_id}, ${p.node}, ${p.public_key}, ${p.private_key}, ${p.preshared_key}, ${p.ip}, ${p.name}, 'active', ${now}, 0, 0, 0, 0
     where (select count(*) from peers where user_id = ${p.user_id}) < ${maxDevices}
       and exists (select 1 from users where id = ${p.user_id} and status = 'active')
     returning *`.execute(db);

@@ -31,6 +31,8 @@ export interface UsersTable {
   /** Highest quota warning sent this period (0, 80, 100) and expiry warning sent (0, 3, 1 days). */
   warned_quota: Generated<number>;
   warned_expiry: Generated<number>;
+  /** NODE_CHOICE=user: the node (location) the user picked (migration 0006). */
+  node: string | null;
 }
 
 export interface CaptchasTable {
@@ -45,7 +47,8 @@ export interface CaptchasTable {
 export interface PeersTable {
   id: Generated<number>;
   user_id: number;
-  iface: string;
+  /** The VPN node's name (migration 0006; was the interface name). */
+  node: string;
   public_key: string;
   private_key: string;
   preshared_key: string;
@@ -80,12 +83,13 @@ export interface TrafficDailyTable {
 
 export interface RemovedPeersTable {
   public_key: string;
-  iface: string;
+  node: string;
   removed_at: number;
 }
 
 export interface ServersTable {
-  iface: string;
+  /** The node this interface runs on: keys and obfuscation parameters are per node. */
+  node: string;
   private_key: string;
   public_key: string;
   address: string;
@@ -143,7 +147,35 @@ export interface Database {
   invite_drafts: InviteDraftsTable;
   device_requests: DeviceRequestsTable;
   device_request_messages: DeviceRequestMessagesTable;
+  nodes: NodesTable;
 }
+
+export type NodeState = 'active' | 'draining';
+
+/** A VPN node (migration 0006): local (ssh_host null) or reached over SSH. */
+export interface NodesTable {
+  name: string;
+  /** Shown to users choosing a location. */
+  location: string;
+  ssh_host: string | null;
+  ssh_port: number | null;
+  ssh_user: string | null;
+  ssh_key_file: string | null;
+  /** Pinned host key (`SHA256:…` fingerprint). */
+  ssh_host_key: string | null;
+  flavor: 'amneziawg' | 'wireguard';
+  iface: string;
+  endpoint: string;
+  listen_port: number;
+  subnet: string;
+  /** Where `<iface>.conf` lives on the node. */
+  config_dir: string;
+  state: Generated<NodeState>;
+  down_since: number | null;
+  created_at: number;
+}
+
+export type Node = Selectable<NodesTable>;
 
 export type User = Selectable<UsersTable>;
 export type NewUser = Insertable<UsersTable>;

@@ -4,11 +4,11 @@ import type { VpnService } from '../vpn/service.js';
 import { recordTraffic } from './traffic.js';
 
 export type MonitorEvent =
-  | { kind: 'interface-down'; iface: string }
-  | { kind: 'interface-restored'; iface: string }
-  | { kind: 'unknown-peers'; iface: string; keys: string[] }
-  | { kind: 'failing'; iface: string; ticks: number; error: string }
-  | { kind: 'recovered'; iface: string };
+  | { kind: 'interface-down'; node: string; iface: string }
+  | { kind: 'interface-restored'; node: string; iface: string }
+  | { kind: 'unknown-peers'; node: string; iface: string; keys: string[] }
+  | { kind: 'failing'; node: string; iface: string; ticks: number; error: string }
+  | { kind: 'recovered'; node: string; iface: string };
 
 /** Failed ticks in a row before the admins hear of it: one bad dump is not an incident. */
 export const FAILING_TICKS = 3;
@@ -21,35 +21,43 @@ export interface Monitor {
 
 export interface MonitorDeps {
   db: Db;
-  vpn: VpnService;
+  /** The VPN nodes, asked every tick (nodes come and go). */
+  nodes: () => VpnService[];
   log: Logger;
   intervalMs: number;
   /** Told once when the interface disappears and once when it is back (e.g. to message the admins). */
   onEvent?: (e: MonitorEvent) => Promise<void>;
+  /** A node answered (up) or did not (down); new peers avoid nodes that are down. */
+  onHealth?: (node: string, up: boolean) => Promise<void>;
   /** Duration of each tick, in seconds. */
   onTick?: (seconds: number) => void;
-  /** Runs at the end of every successful tick, with the tick's clock (quotas and expiry). */
+  /** Runs at the end of every tick, with the tick's clock (quotas and expiry). */
   afterTick?: (now: number) => Promise<void>;
   /** First day of the monthly quota period. */
   quotaResetDay?: number;
   now?: () => number;
 }
 
+interface NodeState {
+  down: boolean;
+  failures: number;
+  reported: Set<string>;
+}
+
 /**
- * Every interval: one dump, traffic recorded in one transaction, then the interface reconciled
- * from the DB. An interface that vanished (its daemon killed, the module reloaded) is brought
- * back with all its peers; the changed ifindex then zeroes the traffic baselines.
+ * Every interval, on every node at once: one dump, traffic recorded in one transaction, then the
+ * interface reconciled from the DB. A node that does not answer fails alone (its commands time
+ * out) and keeps its counters: the next dump it gives is counted against the last one stored.
+ * An interface that vanished (its daemon killed, the module reloaded) is brought back with all
+ * its peers; the changed ifindex then zeroes the traffic baselines.
  */
 export function startMonitor(deps: MonitorDeps): Monitor {
-  const { db, vpn, log, intervalMs } = deps;
+  const { db, log, intervalMs } = deps;
   const now = deps.now ?? Date.now;
-  const iface = vpn.settings.iface;
+  const states = new Map<string, NodeState>();
   let running: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
-  let down = false;
-  let failures = 0;
-  const reported = new Set<string>();
 
   const emit = async (e: MonitorEvent) => {
     try {
@@ -59,50 +67,69 @@ export function startMonitor(deps: MonitorDeps): Monitor {
     }
   };
 
-  const restore = async () => {
-    if (!down) {
-      down = true;
-      log.error({ iface }, 'the VPN interface is gone; bringing it back');
-      await emit({ kind: 'interface-down', iface });
-    }
+  const health = async (node: string, up: boolean) => {
     try {
-      const r = await vpn.start();
-      down = false;
-      log.info({ iface, ...r }, 'VPN interface restored');
-      await emit({ kind: 'interface-restored', iface });
+      await deps.onHealth?.(node, up);
     } catch (err) {
-      log.error({ err, iface }, 'could not bring the VPN interface back; retrying next tick');
+      log.warn({ err, node }, 'could not store node health');
+    }
+  };
+
+  const nodeTick = async (vpn: VpnService, t: number) => {
+    const { node, iface } = vpn.settings;
+    let st = states.get(node);
+    if (!st) states.set(node, (st = { down: false, failures: 0, reported: new Set() }));
+    const restore = async () => {
+      if (!st.down) {
+        st.down = true;
+        log.error({ node, iface }, 'the VPN interface is gone; bringing it back');
+        await emit({ kind: 'interface-down', node, iface });
+      }
+      try {
+        const r = await vpn.start();
+        st.down = false;
+        log.info({ node, iface, ...r }, 'VPN interface restored');
+        await emit({ kind: 'interface-restored', node, iface });
+      } catch (err) {
+        log.error({ err, node, iface }, 'could not bring the VPN interface back; retrying next tick');
+      }
+    };
+    const work = async () => {
+      const ifindex = await vpn.ifindex();
+      if (ifindex === null) return restore();
+      const dump = await vpn.readDump();
+      const updates = await recordTraffic(db, node, dump, ifindex, t, deps.quotaResetDay);
+      log.debug({ node, updated: updates.length }, 'traffic recorded');
+      const { unknown } = await vpn.reconcile(dump);
+      const fresh = unknown.filter((k) => !st.reported.has(k));
+      if (fresh.length) {
+        fresh.forEach((k) => st.reported.add(k));
+        log.warn({ node, keys: fresh }, 'peers on the interface that the database does not know');
+        await emit({ kind: 'unknown-peers', node, iface, keys: fresh });
+      }
+    };
+    try {
+      await work();
+      if (st.failures > 0) await health(node, true);
+      if (st.failures >= FAILING_TICKS) await emit({ kind: 'recovered', node, iface });
+      st.failures = 0;
+    } catch (err) {
+      st.failures++;
+      log.error({ err, node, failures: st.failures }, 'monitor tick failed');
+      if (st.failures === 1) await health(node, false);
+      // One message per incident: on the Nth failure in a row, and once on recovery.
+      if (st.failures === FAILING_TICKS) await emit({ kind: 'failing', node, iface, ticks: st.failures, error: String(err).slice(0, 300) });
     }
   };
 
   const once = async () => {
-    try {
-      await work();
-      if (failures >= FAILING_TICKS) await emit({ kind: 'recovered', iface });
-      failures = 0;
-    } catch (err) {
-      failures++;
-      log.error({ err, failures }, 'monitor tick failed');
-      // One message per incident: on the Nth failure in a row, and once on recovery.
-      if (failures === FAILING_TICKS) await emit({ kind: 'failing', iface, ticks: failures, error: String(err).slice(0, 300) });
-    }
-  };
-
-  const work = async () => {
-    const ifindex = await vpn.ifindex();
-    if (ifindex === null) return restore();
-    const dump = await vpn.readDump();
     const t = now();
-    const updates = await recordTraffic(db, iface, dump, ifindex, t, deps.quotaResetDay);
-    log.debug({ updated: updates.length }, 'traffic recorded');
-    const { unknown } = await vpn.reconcile(dump);
-    const fresh = unknown.filter((k) => !reported.has(k));
-    if (fresh.length) {
-      fresh.forEach((k) => reported.add(k));
-      log.warn({ keys: fresh }, 'peers on the interface that the database does not know');
-      await emit({ kind: 'unknown-peers', iface, keys: fresh });
+    await Promise.all(deps.nodes().map((vpn) => nodeTick(vpn, t)));
+    try {
+      await deps.afterTick?.(t);
+    } catch (err) {
+      log.error({ err }, 'after-tick step failed');
     }
-    await deps.afterTick?.(t);
   };
 
   const tick = () => {
@@ -113,7 +140,6 @@ export function startMonitor(deps: MonitorDeps): Monitor {
     });
     return running;
   };
-
   const schedule = () => {
     if (stopped) return;
     timer = setTimeout(() => {

@@ -1,6 +1,6 @@
 import type { Db } from '../db/index.js';
 import { getServer, setServerIfindex } from '../db/misc.js';
-import { applyTraffic, peersOnIface, type TrafficUpdate } from '../db/peers.js';
+import { applyTraffic, peersOnNode, type TrafficUpdate } from '../db/peers.js';
 import type { Peer } from '../db/schema.js';
 import { addToBuckets, pruneBuckets } from '../db/traffic.js';
 import { addUsage, quotaPeriod, rollUsagePeriod } from '../db/users.js';
@@ -44,7 +44,7 @@ export async function recordTraffic(db: Db, iface: string, dump: Dump, ifindex: 
   return db.transaction().execute(async (trx) => {
     const server = await getServer(trx, iface);
     const recreated = server?.ifindex != null && ifindex !== null && server.ifindex !== ifindex;
-    const updates = computeTraffic(await peersOnIface(trx, iface, 'active'), dump, recreated);
+    const updates = computeTraffic(await peersOnNode(trx, iface, 'active'), dump, recreated);
     await applyTraffic(trx, updates);
     await addToBuckets(trx, updates.map((u) => ({ peerId: u.id, rx: u.rx_delta, tx: u.tx_delta })), now);
     await pruneBuckets(trx, now);

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
 import { flushWal, getMeta, getServer, insertServerOnce, setMeta } from '../db/misc.js';
-import { deletePeer, insertPeer, insertPeerWithin, peersOnIface, plainKeyPeers, removedKeys, resetBaselines, setPrivateKey, usedIps } from '../db/peers.js';
+import { deletePeer, insertPeer, insertPeerWithin, movePeerRow, peersOnNode, plainKeyPeers, removedKeys, resetBaselines, setPrivateKey, usedIps } from '../db/peers.js';
 import type { Peer, Server } from '../db/schema.js';
 import type { VpnCli } from './cli.js';
 import { parseDump } from './dump.js';
@@ -19,6 +19,8 @@ const SECRETS_CHECK_KEY = 'secrets_check';
 const SECRETS_CHECK_VALUE = 'andreyvpn secrets check v1';
 
 export interface VpnSettings {
+  /** The node's name: the key of its peers and server keys in the database. */
+  node: string;
   flavor: VpnFlavor;
   iface: string;
   configDir: string;
@@ -110,13 +112,13 @@ export class VpnService {
 
   /** Generates the server keys and obfuscation parameters once and stores them. */
   async ensureServer(): Promise<Server> {
-    const { iface, flavor, subnet, port, awgProtocol } = this.settings;
-    let server = await getServer(this.db, iface);
+    const { node, iface, flavor, subnet, port, awgProtocol } = this.settings;
+    let server = await getServer(this.db, node);
     if (!server) {
       const keys = generateKeyPair();
       const awg = flavor === 'amneziawg' ? generateAwgParams(awgProtocol) : null;
       server = await insertServerOnce(this.db, {
-        iface,
+        node,
         private_key: keys.privateKey,
         public_key: keys.publicKey,
         address: serverAddressWithPrefix(subnet),
@@ -124,7 +126,7 @@ export class VpnService {
         awg_params: awg ? JSON.stringify(awg) : null,
         created_at: this.now(),
       });
-      this.log.info({ iface, publicKey: server.public_key }, 'generated server keys');
+      this.log.info({ node, iface, publicKey: server.public_key }, 'generated server keys');
     }
     const awg = this.awgParamsOf(server);
     if (awg) {
@@ -173,7 +175,7 @@ export class VpnService {
   writeServerConfig(): Promise<void> {
     const next = this.writeChain.then(async () => {
       const server = this.requireServer();
-      const peers = await peersOnIface(this.db, this.settings.iface, 'active');
+      const peers = await peersOnNode(this.db, this.settings.node, 'active');
       const text = renderServerConfig(
         { flavor: this.settings.flavor, privateKey: server.private_key, address: server.address, listenPort: server.listen_port, awg: this.awgParamsOf(server), ...this.hooks },
         peers.map((p) => ({ publicKey: p.public_key, presharedKey: p.preshared_key, ip: p.ip })),
@@ -190,25 +192,15 @@ export class VpnService {
    * insert, so concurrent adds cannot pass it); otherwise DeviceRefusedError.
    */
   async addPeer(userId: number, opts: { name?: string | null; maxDevices?: number } = {}): Promise<Peer> {
-    const { iface, subnet } = this.settings;
-    let peer: Peer | undefined;
-    for (let attempt = 0; !peer; attempt++) {
-      const ip = nextFreeIp(subnet, await usedIps(this.db, iface));
-      if (!ip) throw new PoolExhaustedError(subnet);
+    const { node, iface } = this.settings;
+    const peer = await this.withFreeIp(async (ip) => {
       const keys = generateKeyPair();
-      try {
-        const row = { user_id: userId, iface, public_key: keys.publicKey, private_key: this.secrets?.seal(keys.privateKey) ?? keys.privateKey, preshared_key: generatePresharedKey(), ip };
-        if (opts.maxDevices === undefined) peer = await insertPeer(this.db, { ...row, ...(opts.name ? { name: opts.name } : {}) }, this.now());
-        else {
-          peer = await insertPeerWithin(this.db, { ...row, name: opts.name ?? null }, opts.maxDevices, this.now());
-          if (!peer) throw new DeviceRefusedError();
-        }
-      } catch (e) {
-        if (e instanceof DeviceRefusedError) throw e;
-        // Another writer took the address between our read and insert: pick again.
-        if (attempt >= 5 || !/unique/i.test(String(e))) throw e;
-      }
-    }
+      const row = { user_id: userId, node, public_key: keys.publicKey, private_key: this.secrets?.seal(keys.privateKey) ?? keys.privateKey, preshared_key: generatePresharedKey(), ip };
+      if (opts.maxDevices === undefined) return insertPeer(this.db, { ...row, ...(opts.name ? { name: opts.name } : {}) }, this.now());
+      const inserted = await insertPeerWithin(this.db, { ...row, name: opts.name ?? null }, opts.maxDevices, this.now());
+      if (!inserted) throw new DeviceRefusedError();
+      return inserted;
+    });
     try {
       await this.cli.setPeer(iface, { publicKey: peer.public_key, presharedKey: peer.preshared_key, ip: peer.ip });
       await this.writeServerConfig();
@@ -218,8 +210,39 @@ export class VpnService {
       await this.cli.removePeer(iface, peer.public_key).catch(() => {});
       throw e;
     }
-    this.log.info({ userId, ip: peer.ip, publicKey: peer.public_key }, 'peer added');
+    this.log.info({ node, userId, ip: peer.ip, publicKey: peer.public_key }, 'peer added');
     return peer;
+  }
+
+  /** Runs `store` with the next free address; another writer taking it first (a unique violation) means pick again. */
+  private async withFreeIp<T>(store: (ip: string) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const ip = nextFreeIp(this.settings.subnet, await usedIps(this.db, this.settings.node));
+      if (!ip) throw new PoolExhaustedError(this.settings.subnet);
+      try {
+        return await store(ip);
+      } catch (e) {
+        if (attempt >= 5 || !/unique/i.test(String(e))) throw e;
+      }
+    }
+  }
+
+  /** Takes over a peer from another node: same keys, the next free address here, live before this returns. */
+  async adopt(peer: Peer): Promise<Peer> {
+    const moved = await this.withFreeIp(async (ip) => {
+      const row = await movePeerRow(this.db, peer, this.settings.node, ip, this.now());
+      if (!row) throw new Error(`peer ${peer.id} is no longer on node ${peer.node}`);
+      return row;
+    });
+    try {
+      if (moved.status === 'active') await this.cli.setPeer(this.settings.iface, { publicKey: moved.public_key, presharedKey: moved.preshared_key, ip: moved.ip });
+      await this.writeServerConfig();
+    } catch (e) {
+      await movePeerRow(this.db, moved, peer.node, peer.ip, this.now()).catch(() => {});
+      throw e;
+    }
+    this.log.info({ node: this.settings.node, from: peer.node, ip: moved.ip, publicKey: moved.public_key }, 'peer moved here');
+    return moved;
   }
 
   /** Applies a peer's current DB state to the interface. */
@@ -235,8 +258,8 @@ export class VpnService {
    * removeUnknown. Peers already right are not touched, so connected clients are undisturbed.
    */
   async reconcile(dump: Dump): Promise<ReconcileResult> {
-    const { iface } = this.settings;
-    const all = await peersOnIface(this.db, iface);
+    const { node, iface } = this.settings;
+    const all = await peersOnNode(this.db, node);
     const active = all.filter((p) => p.status === 'active');
     const live = new Map(dump.peers.map((p) => [p.publicKey, p]));
     const wanted = new Set(active.map((p) => p.public_key));
@@ -246,7 +269,7 @@ export class VpnService {
       return !l || l.presharedKey !== p.preshared_key || l.allowedIps.length !== 1 || l.allowedIps[0] !== `${p.ip}/32`;
     });
     const extra = dump.peers.map((p) => p.publicKey).filter((k) => !wanted.has(k));
-    const tombstoned = await removedKeys(this.db, iface, extra);
+    const tombstoned = await removedKeys(this.db, node, extra);
     const unknown = extra.filter((k) => !known.has(k) && !tombstoned.has(k));
     const remove = this.settings.removeUnknown ? extra : extra.filter((k) => known.has(k) || tombstoned.has(k));
     for (const p of missing) {
@@ -256,7 +279,7 @@ export class VpnService {
     await resetBaselines(this.db, missing.filter((p) => !live.has(p.public_key)).map((p) => p.id));
     for (const k of remove) await this.cli.removePeer(iface, k);
     const result = { added: missing.map((p) => p.public_key), removed: remove, unknown };
-    if (result.added.length || result.removed.length) this.log.info(result, 'reconciled interface with the database');
+    if (result.added.length || result.removed.length) this.log.info({ node, ...result }, 'reconciled interface with the database');
     return result;
   }
 

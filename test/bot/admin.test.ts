@@ -172,7 +172,7 @@ describe('user commands and admin tools', () => {
 
     const [peer] = await peersOfUser(h.db, USER.id);
     h.wg.traffic(peer!.public_key, 3000, 5 * 1024 * 1024, 1_790_000_000);
-    const monitor = startMonitor({ db: h.db, vpn: h.vpn, log: h.deps.log, intervalMs: 3_600_000 });
+    const monitor = startMonitor({ db: h.db, nodes: () => h.vpn.services(), log: h.deps.log, intervalMs: 3_600_000 });
     await monitor.tick();
     await monitor.stop();
     await h.send(USER, '/status');

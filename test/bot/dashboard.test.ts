@@ -20,7 +20,7 @@ describe('admin dashboard', () => {
       await h.press(ADMIN_A, `apr:${u.id}`);
     }
     // Anna uses a little, Boris a lot; Vera never connects.
-    const monitor = startMonitor({ db: h.db, vpn: h.vpn, log: h.deps.log, intervalMs: 3_600_000, now: h.deps.now });
+    const monitor = startMonitor({ db: h.db, nodes: () => h.vpn.services(), log: h.deps.log, intervalMs: 3_600_000, now: h.deps.now });
     const [anna] = await peersOfUser(h.db, 9001);
     const [boris] = await peersOfUser(h.db, 9002);
     h.wg.traffic(anna!.public_key, 1000, 2000, Math.floor(h.deps.now() / 1000) - 30);
@@ -39,14 +39,14 @@ describe('admin dashboard', () => {
     expect(text).toContain('✅ 3 active · ⏳ 0 pending');
     expect(text).toContain('Online now: 1'); // Anna's handshake is 30 s old, Boris's an hour
     expect(text).toMatch(/Traffic today: 55\.0 MiB · this month: 55\.0 MiB · all time: 55\.0 MiB/);
-    expect(text).toContain('✅ up, 3 peers, as in the database');
+    expect(text).toContain('✅ awg0 (<code>awg0</code>): up, 3 peers, as in the database');
     h.wg.peers.delete((await peersOfUser(h.db, 9003))[0]!.public_key);
     await h.press(ADMIN_A, 'adm', ov);
     expect(lastEditOrSend().method).toBe('editMessageText');
     expect(lastEditOrSend().payload.text).toContain('2 peers on the interface but 3 in the database');
     h.wg.up_ = false;
     await h.press(ADMIN_A, 'adm', ov);
-    expect(lastEditOrSend().payload.text).toContain('❌ down');
+    expect(lastEditOrSend().payload.text).toContain('❌ awg0 (<code>awg0</code>): interface down');
   });
 
   it('users sorted by traffic and by last seen; a stale page shows the last one', async () => {

@@ -4,7 +4,7 @@ import { type Db, MIGRATIONS, migrate } from '../../src/db/index.js';
 import { createDeviceRequest } from '../../src/db/device-requests.js';
 import { createInvite, findInvite, holdInvite, inviteUses, redeemHeldInvite } from '../../src/db/invites.js';
 import { flushWal, insertServerOnce } from '../../src/db/misc.js';
-import { insertPeer, insertPeerWithin, peersOfUser, peersOnIface } from '../../src/db/peers.js';
+import { insertPeer, insertPeerWithin, peersOfUser, peersOnNode } from '../../src/db/peers.js';
 import { dailyTrafficOfUser, dayOf, hourOf, topUsersSince, trafficSince } from '../../src/db/traffic.js';
 import { findUser, listUsersPage, requestAccess, searchUsers, setLimits, transitionUser } from '../../src/db/users.js';
 import { limitsStep } from '../../src/bot/messaging.js';
@@ -43,12 +43,12 @@ describe.skipIf(!reachable)(`PostgreSQL repositories${reachable ? '' : ` (skippe
 
   async function server() {
     const k = generateKeyPair();
-    await insertServerOnce(db, { iface: 'awg0', private_key: k.privateKey, public_key: k.publicKey, address: '10.8.0.1/24', listen_port: 51820, awg_params: null, created_at: 0 });
+    await insertServerOnce(db, { node: 'awg0', private_key: k.privateKey, public_key: k.publicKey, address: '10.8.0.1/24', listen_port: 51820, awg_params: null, created_at: 0 });
   }
   async function userWithPeer(id: number, ip: string, profile: { first_name?: string; last_name?: string; username?: string } = {}) {
     await requestAccess(db, { id, first_name: profile.first_name ?? `U${id}`, last_name: profile.last_name, username: profile.username }, id);
     const p = generateKeyPair();
-    return insertPeer(db, { user_id: id, iface: 'awg0', public_key: p.publicKey, private_key: p.privateKey, preshared_key: 'x', ip }, 0);
+    return insertPeer(db, { user_id: id, node: 'awg0', public_key: p.publicKey, private_key: p.privateKey, preshared_key: 'x', ip }, 0);
   }
 
   it('migrations: all applied, a second run is a no-op; serial ids, numbers (not strings) for bigint, count and sum', async () => {
@@ -89,7 +89,7 @@ describe.skipIf(!reachable)(`PostgreSQL repositories${reachable ? '' : ` (skippe
     await recordTraffic(db, 'awg0', dump(100, 1000), 5, T0);
     await recordTraffic(db, 'awg0', dump(150, 1500, 7, 8), 5, T0 + 10 * 60_000);
     await recordTraffic(db, 'awg0', dump(30, 40, 7, 8), 5, T0 + DAY); // counters reset: 30/40 new
-    const totals = Object.fromEntries((await peersOnIface(db, 'awg0')).map((p) => [p.user_id, [p.rx_total, p.tx_total, p.last_handshake_at]]));
+    const totals = Object.fromEntries((await peersOnNode(db, 'awg0')).map((p) => [p.user_id, [p.rx_total, p.tx_total, p.last_handshake_at]]));
     expect(totals).toEqual({ 1: [180, 1540, 1_700_000_000_000], 2: [7, 8, null] });
     const hourly = await db.selectFrom('traffic_hourly').selectAll().where('peer_id', '=', peer.id).orderBy('hour').execute();
     expect(hourly).toEqual([
@@ -152,7 +152,7 @@ describe.skipIf(!reachable)(`PostgreSQL repositories${reachable ? '' : ` (skippe
     const added = await Promise.all(
       Array.from({ length: 8 }, (_, i) => {
         const k = generateKeyPair();
-        return insertPeerWithin(db, { user_id: 21, iface: 'awg0', public_key: k.publicKey, private_key: k.privateKey, preshared_key: 'x', ip: `10.8.0.${10 + i}`, name: `d${i}` }, 3, 2);
+        return insertPeerWithin(db, { user_id: 21, node: 'awg0', public_key: k.publicKey, private_key: k.privateKey, preshared_key: 'x', ip: `10.8.0.${10 + i}`, name: `d${i}` }, 3, 2);
       }),
     );
     expect(added.filter(Boolean)).toHaveLength(3);
@@ -204,7 +204,7 @@ describe.skipIf(!reachable)(`PostgreSQL bot${reachable ? '' : ` (skipped: not re
     const key = (await peersOfUser(h.db, USER.id))[0]!.public_key;
     const monitor = startMonitor({
       db: h.db,
-      vpn: h.vpn,
+      nodes: () => h.vpn.services(),
       log: h.deps.log,
       intervalMs: HOUR,
       now: h.deps.now,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { pruneBackups } from '../../src/db/backup.js';
-import { peersOnIface } from '../../src/db/peers.js';
+import { peersOnNode } from '../../src/db/peers.js';
 import { FakeWg } from '../support/fake-wg.js';
 import { ADMIN_A, createHarness } from '../support/harness.js';
 import type { From } from '../support/recorder.js';
@@ -38,7 +38,7 @@ describe('backups', () => {
       expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
       check.close();
       const restored = await createHarness({ captcha: false, restartOf: { dir: fresh, wg: new FakeWg() } });
-      const active = await peersOnIface(restored.db, 'awg0', 'active');
+      const active = await peersOnNode(restored.db, 'awg0', 'active');
       expect(active).toHaveLength(2);
       expect([...restored.wg.peers.keys()].sort()).toEqual(active.map((p) => p.public_key).sort());
       expect(restored.wg.calls.some((c) => c.startsWith('up '))).toBe(true);

@@ -25,12 +25,12 @@ const steps: [string, Step][] = [
   ['peer row stored', async (h) => {
     await transitionUser(h.db, USER.id, 'pending', 'provisioning', ADMIN_A.id, 1);
     const k = generateKeyPair();
-    await insertPeer(h.db, { user_id: USER.id, iface: 'awg0', public_key: k.publicKey, private_key: k.privateKey, preshared_key: generatePresharedKey(), ip: '10.8.0.2' }, 1);
+    await insertPeer(h.db, { user_id: USER.id, node: 'awg0', public_key: k.publicKey, private_key: k.privateKey, preshared_key: generatePresharedKey(), ip: '10.8.0.2' }, 1);
   }],
   ['peer on the interface, config file not written', async (h) => {
     await transitionUser(h.db, USER.id, 'pending', 'provisioning', ADMIN_A.id, 1);
     const k = generateKeyPair();
-    const p = await insertPeer(h.db, { user_id: USER.id, iface: 'awg0', public_key: k.publicKey, private_key: k.privateKey, preshared_key: generatePresharedKey(), ip: '10.8.0.2' }, 1);
+    const p = await insertPeer(h.db, { user_id: USER.id, node: 'awg0', public_key: k.publicKey, private_key: k.privateKey, preshared_key: generatePresharedKey(), ip: '10.8.0.2' }, 1);
     await h.wg.setPeer('awg0', { publicKey: p.public_key, presharedKey: p.preshared_key, ip: p.ip });
   }],
   ['everything but the status change', async (h) => {

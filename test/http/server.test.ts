@@ -22,7 +22,7 @@ describe('HTTP server: webhook, /healthz, /metrics', () => {
       metrics: h.deps.metrics,
       log: h.deps.log,
       health: async () => {
-        const up = (await h.vpn.ifindex()) !== null;
+        const up = (await h.vpn.node('awg0').ifindex()) !== null;
         return { ok: up, bot: 'up', interface: up ? 'up' : 'down' };
       },
     });

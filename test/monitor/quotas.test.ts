@@ -21,7 +21,7 @@ describe('quotas and expiry', () => {
     key = (await peersOfUser(h.db, USER.id))[0]!.public_key;
     monitor = startMonitor({
       db: h.db,
-      vpn: h.vpn,
+      nodes: () => h.vpn.services(),
       log: h.deps.log,
       intervalMs: 3_600_000,
       now: h.deps.now,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, migrate, openSqlite } from '../../src/db/index.js';
 import { insertServerOnce } from '../../src/db/misc.js';
-import { insertPeer, peersOnIface } from '../../src/db/peers.js';
+import { insertPeer, peersOnNode } from '../../src/db/peers.js';
 import { requestAccess } from '../../src/db/users.js';
 import { recordTraffic } from '../../src/monitor/traffic.js';
 import { hourOf } from '../../src/db/traffic.js';
@@ -22,11 +22,11 @@ describe('traffic accounting on a real database', () => {
     db = await openSqlite(path.join(dir, 'bot.db'));
     await migrate(db);
     const k = generateKeyPair();
-    await insertServerOnce(db, { iface: 'awg0', private_key: k.privateKey, public_key: k.publicKey, address: '10.8.0.1/24', listen_port: 51820, awg_params: null, created_at: 0 });
+    await insertServerOnce(db, { node: 'awg0', private_key: k.privateKey, public_key: k.publicKey, address: '10.8.0.1/24', listen_port: 51820, awg_params: null, created_at: 0 });
     await requestAccess(db, { id: 1, first_name: 'A' }, 0);
     const p = generateKeyPair();
     pub = p.publicKey;
-    await insertPeer(db, { user_id: 1, iface: 'awg0', public_key: pub, private_key: p.privateKey, preshared_key: 'x', ip: '10.8.0.2' }, 0);
+    await insertPeer(db, { user_id: 1, node: 'awg0', public_key: pub, private_key: p.privateKey, preshared_key: 'x', ip: '10.8.0.2' }, 0);
   });
   afterEach(async () => {
     await db.destroy();
@@ -38,7 +38,7 @@ describe('traffic accounting on a real database', () => {
     peers: [{ publicKey: pub, presharedKey: null, endpoint: null, allowedIps: ['10.8.0.2/32'], latestHandshake: hs || null, rx, tx, keepalive: null }],
   });
   const totals = async () => {
-    const [p] = await peersOnIface(db, 'awg0');
+    const [p] = await peersOnNode(db, 'awg0');
     return { rx: p!.rx_total, tx: p!.tx_total, hs: p!.last_handshake_at };
   };
 

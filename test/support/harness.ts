@@ -14,7 +14,9 @@ import { type Db, migrate, openPostgres, openSqlite } from '../../src/db/index.j
 import { setBlocked } from '../../src/db/users.js';
 import { backupSqlite } from '../../src/db/backup.js';
 import { SecretBox } from '../../src/vpn/secrets.js';
-import { VpnService, type VpnSettings } from '../../src/vpn/service.js';
+import type { VpnSettings } from '../../src/vpn/service.js';
+import { Fleet } from '../../src/vpn/fleet.js';
+import { type NodeRow, upsertNode } from '../../src/db/nodes.js';
 import { FakeWg } from './fake-wg.js';
 import { BOT_INFO, Recorder, callbackUpdate, replyUpdate, textUpdate, type Call, type From } from './recorder.js';
 
@@ -23,7 +25,9 @@ export const ADMIN_B: From = { id: 900002, first_name: 'Boris', username: 'boris
 
 export interface HarnessOptions {
   /** Reuse the state (database, config dir) and interface of an earlier harness: a restart. */
-  restartOf?: { dir: string; wg: FakeWg };
+  restartOf?: { dir: string; wg: FakeWg; wgs?: Map<string, FakeWg> };
+  /** More VPN nodes beside awg0, each with its own in-memory interface (named after the node). */
+  nodes?: { name: string; subnet?: string; state?: 'draining' }[];
   captcha?: boolean;
   removeUnknown?: boolean;
   secretsKey?: Buffer;
@@ -117,19 +121,39 @@ export async function createHarness(opts: HarnessOptions = {}) {
   let clock = Date.UTC(2026, 10, 1, 12, 0, 0);
   const now = () => clock;
   const wg = opts.restartOf?.wg ?? new FakeWg();
-  const settings: VpnSettings = {
-    flavor: opts.flavor ?? 'amneziawg',
-    iface: 'awg0',
-    configDir: path.join(dir, 'conf'),
-    endpoint: 'vpn.example.com:51820',
-    port: 51820,
-    subnet: opts.subnet ?? '10.8.0.0/24',
-    dns: ['1.1.1.1', '1.0.0.1'],
-    allowedIps: ['0.0.0.0/0'],
-    awgProtocol: 1,
-    removeUnknown: opts.removeUnknown ?? false,
-  };
-  const vpn = new VpnService(db, wg, settings, log, now, opts.secretsKey ? new SecretBox(opts.secretsKey) : undefined);
+  // The node of the VPN_* variables, as startApp stores it; more nodes (each its own FakeWg) with opts.nodes.
+  const wgs = new Map<string, FakeWg>([['awg0', wg]]);
+  const flavor = opts.flavor ?? 'amneziawg';
+  const nodeRow = (name: string, subnet: string, state?: 'draining'): NodeRow => ({
+    name,
+    location: name,
+    ssh_host: null,
+    ssh_port: null,
+    ssh_user: null,
+    ssh_key_file: null,
+    ssh_host_key: null,
+    flavor,
+    iface: name,
+    endpoint: `${name}.vpn.example.com:51820`.replace(/^awg0\./, ''),
+    listen_port: 51820,
+    subnet,
+    config_dir: path.join(dir, 'conf', name),
+    created_at: now(),
+    ...(state ? { state } : {}),
+  });
+  await upsertNode(db, { ...nodeRow('awg0', opts.subnet ?? '10.8.0.0/24'), config_dir: path.join(dir, 'conf') });
+  for (const [i, n] of (opts.nodes ?? []).entries()) {
+    await upsertNode(db, nodeRow(n.name, n.subnet ?? `10.${20 + i}.0.0/24`, n.state));
+    if (!wgs.has(n.name)) wgs.set(n.name, opts.restartOf?.wgs?.get(n.name) ?? new FakeWg());
+  }
+  const vpn = new Fleet({
+    db,
+    log,
+    shared: { dns: ['1.1.1.1', '1.0.0.1'], allowedIps: ['0.0.0.0/0'], awgProtocol: 1, removeUnknown: opts.removeUnknown ?? false, local: {} },
+    cliFor: (n) => wgs.get(n.name)!,
+    now,
+    secrets: opts.secretsKey ? new SecretBox(opts.secretsKey) : undefined,
+  });
   try {
     await vpn.start();
   } catch (e) {
@@ -162,6 +186,8 @@ export async function createHarness(opts: HarnessOptions = {}) {
     pgSchema,
     db,
     wg,
+    /** Every node's interface by node name (the default node is awg0). */
+    wgs,
     vpn,
     deps,
     bot,

@@ -30,7 +30,7 @@ describe('NAT rules', () => {
     const db = await openSqlite(path.join(dir, 'bot.db'));
     await migrate(db);
     const base: VpnSettings = {
-      flavor: 'wireguard', iface: 'wg0', configDir: path.join(dir, 'conf'), endpoint: 'x:1', port: 51820,
+      node: 'wg0', flavor: 'wireguard', iface: 'wg0', configDir: path.join(dir, 'conf'), endpoint: 'x:1', port: 51820,
       subnet: '10.8.0.0/24', dns: [], allowedIps: ['0.0.0.0/0'], awgProtocol: 1, nat: true,
     };
     const conf = async (settings: VpnSettings, wg = new FakeWg()) => {

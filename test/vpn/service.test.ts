@@ -4,7 +4,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, migrate, openSqlite } from '../../src/db/index.js';
-import { deletePeer, peersOnIface, setPeerStatus } from '../../src/db/peers.js';
+import { deletePeer, peersOnNode, setPeerStatus } from '../../src/db/peers.js';
 import { requestAccess } from '../../src/db/users.js';
 import { generateKeyPair } from '../../src/vpn/keys.js';
 import { PoolExhaustedError, VpnService, type VpnSettings } from '../../src/vpn/service.js';
@@ -24,6 +24,7 @@ describe('VpnService (real database, in-memory interface)', () => {
     wg = new FakeWg();
     settings = {
       flavor: 'amneziawg',
+      node: 'awg0',
       iface: 'awg0',
       configDir: path.join(dir, 'conf'),
       endpoint: 'vpn.example.com:51820',
@@ -62,13 +63,13 @@ describe('VpnService (real database, in-memory interface)', () => {
     wg.failing = 'boom';
     await expect(vpn.addPeer(2)).rejects.toThrow(/boom/);
     wg.failing = null;
-    expect(await peersOnIface(db, 'awg0')).toHaveLength(1);
+    expect(await peersOnNode(db, 'awg0')).toHaveLength(1);
 
     // The config directory becomes unusable: the peer must not stay on the interface or in the DB.
     await fs.rm(settings.configDir, { recursive: true });
     await fs.writeFile(settings.configDir, 'not a directory');
     await expect(vpn.addPeer(2)).rejects.toThrow();
-    expect(await peersOnIface(db, 'awg0')).toHaveLength(1);
+    expect(await peersOnNode(db, 'awg0')).toHaveLength(1);
     expect(wg.peers.size).toBe(1);
   });
 
@@ -79,7 +80,7 @@ describe('VpnService (real database, in-memory interface)', () => {
     for (let id = 1; id <= 5; id++) ips.push((await vpn.addPeer(id)).ip);
     expect(ips).toEqual(['10.8.0.2', '10.8.0.3', '10.8.0.4', '10.8.0.5', '10.8.0.6']);
     await expect(vpn.addPeer(6)).rejects.toBeInstanceOf(PoolExhaustedError);
-    expect(await peersOnIface(db, 'awg0')).toHaveLength(5);
+    expect(await peersOnNode(db, 'awg0')).toHaveLength(5);
   });
 
   it('reconcile adds missing peers, removes disabled and deleted ones, reports unknown ones and leaves correct ones untouched', async () => {

@@ -1,13 +1,13 @@
 import path from 'node:path';
 import { Composer, InlineKeyboard, InputFile } from 'grammy';
 import type { Decision } from '../../access.js';
-import { peersOfUser, peersOnIface, setMaxDevices } from '../../db/peers.js';
+import { peersOfUser, peersOnNode, setMaxDevices } from '../../db/peers.js';
 import type { User } from '../../db/schema.js';
 import { countByStatus, trafficSummary } from '../../db/stats.js';
 import { dailyTrafficOfUser, dayOf, topUsersSince, trafficSince } from '../../db/traffic.js';
 import { renderTrafficChart } from '../../charts/traffic-chart.js';
 import { countUnreachable, findUser, setLimits, listUsersByStatus, listUsersPage, searchUsers, USER_SORTS, type UserRow } from '../../db/users.js';
-import { PoolExhaustedError } from '../../vpn/service.js';
+import { PoolExhaustedError, type VpnService } from '../../vpn/service.js';
 import { audit } from '../../db/misc.js';
 import { withinLimits } from '../../monitor/quotas.js';
 import { ADMIN_CALLBACKS, cb } from '../callback-data.js';
@@ -49,9 +49,8 @@ async function overview(ctx: BotContext): Promise<{ text: string; keyboard: Inli
     today: formatBytes(today.rx + today.tx, ctx.locale),
     month: formatBytes(month.rx + month.tx, ctx.locale),
     all: formatBytes(all.rx + all.tx, ctx.locale),
-    iface: vpn.settings.iface,
-    health: await interfaceHealth(ctx),
   });
+  const health = await Promise.all(vpn.services().map((node) => nodeHealth(ctx, node)));
   const keyboard = new InlineKeyboard()
     .text(ctx.tr('btn-pending', { count: byStatus.pending ?? 0 }), cb.pending.pack({}))
     .text(ctx.tr('btn-users'), cb.users.pack({ page: 0, sort: 0 }))
@@ -60,18 +59,19 @@ async function overview(ctx: BotContext): Promise<{ text: string; keyboard: Inli
     .text(ctx.tr('btn-search'), cb.search.pack({}))
     .row()
     .text(ctx.tr('btn-refresh'), cb.adminMenu.pack({}));
-  return { text, keyboard };
+  return { text: [text, ...health].join('\n'), keyboard };
 }
 
-async function interfaceHealth(ctx: BotContext): Promise<string> {
-  const { vpn, db } = ctx.deps;
-  if ((await vpn.ifindex()) === null) return ctx.tr('health-down');
+/** One line per VPN node: up with as many peers as the database wants, diverged, down or unreadable. */
+async function nodeHealth(ctx: BotContext, vpn: VpnService): Promise<string> {
+  const { node, iface } = vpn.settings;
   try {
+    if ((await vpn.ifindex()) === null) return ctx.tr('node-down', { node, iface });
     const live = (await vpn.readDump()).peers.length;
-    const wanted = (await peersOnIface(db, vpn.settings.iface, 'active')).length;
-    return live === wanted ? ctx.tr('health-ok', { live }) : ctx.tr('health-diverged', { live, wanted });
+    const wanted = (await peersOnNode(ctx.deps.db, node, 'active')).length;
+    return ctx.tr(live === wanted ? 'node-ok' : 'node-diverged', { node, iface, live, wanted });
   } catch (err) {
-    return ctx.tr('health-error', { error: String(err).slice(0, 200) });
+    return ctx.tr('node-error', { node, iface, error: String(err).slice(0, 200) });
   }
 }
 

@@ -119,6 +119,8 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     onlineWindowMs: config.onlineWindowMs,
     maxDevicesPerUser: config.maxDevicesPerUser,
     requireApprovalPerDevice: config.requireApprovalPerDevice,
+    nodeChoice: config.nodes.choice,
+    nodeDefaults: { flavor: config.vpn.flavor, sshKeyFile: config.nodes.sshKeyFile },
     now: Date.now,
     randomInt: (max) => randomInt(max),
   };
@@ -138,7 +140,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     try {
       await bot.api.setMyCommands(['start', 'status', 'config', 'devices', 'language', 'help'].map(describe), { language_code: languageCode });
       for (const id of config.adminIds) {
-        const all = ['start', 'status', 'config', 'devices', 'language', 'help', 'admin', 'invite', 'invites', 'broadcast', 'backup'].map(describe);
+        const all = ['start', 'status', 'config', 'devices', 'language', 'help', 'admin', 'nodes', 'invite', 'invites', 'broadcast', 'backup'].map(describe);
         await bot.api.setMyCommands(all, { scope: { type: 'chat', chat_id: id }, language_code: languageCode });
       }
     } catch (err) {

@@ -137,6 +137,7 @@ cmd-config = Get your configuration
 cmd-help = Help
 cmd-admin = Admin menu
 cmd-backup = Database backup
+cmd-nodes = VPN nodes
 
 overview =
     🛠 <b>Overview</b>

@@ -137,6 +137,7 @@ cmd-config = Получить конфигурацию
 cmd-help = Справка
 cmd-admin = Меню администратора
 cmd-backup = Резервная копия базы
+cmd-nodes = VPN-серверы
 
 overview =
     🛠 <b>Обзор</b>

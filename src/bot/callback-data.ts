@@ -1,11 +1,11 @@
 // Typed callback data: one codec per action, `prefix:field:field`, checked against
 // Telegram's 64-byte limit when packed and validated field by field when unpacked.
 
-type Field = 'int' | 'id';
+type Field = 'int' | 'id' | 'name';
 type Shape = Record<string, Field>;
 type Values<S extends Shape> = { [K in keyof S]: S[K] extends 'int' ? number : string };
 
-const FIELD_RE: Record<Field, RegExp> = { int: /^-?\d{1,20}$/, id: /^[A-Za-z0-9_-]{1,32}$/ };
+const FIELD_RE: Record<Field, RegExp> = { int: /^-?\d{1,20}$/, id: /^[A-Za-z0-9_-]{1,32}$/, name: /^[A-Za-z0-9_=+.-]{1,32}$/ };
 
 export function codec<S extends Shape>(prefix: string, shape: S) {
   const keys = Object.keys(shape) as (keyof S & string)[];
@@ -77,7 +77,15 @@ export const cb = {
   // Device requests (REQUIRE_APPROVAL_PER_DEVICE=on): admin-only, id = device_requests.id.
   deviceRequestApprove: codec('dra', { id: 'int' }),
   deviceRequestReject: codec('drr', { id: 'int' }),
+  // VPN nodes (src/bot/features/nodes.ts): admin-only but location (a user's own choice).
+  nodes: codec('ndl', {}),
+  nodeDrain: codec('ndd', { node: 'name' }),
+  nodeResume: codec('ndr', { node: 'name' }),
+  nodeRemove: codec('ndx', { node: 'name' }),
+  moveMenu: codec('mvm', { userId: 'int' }),
+  moveTo: codec('mvt', { userId: 'int', node: 'name' }),
+  location: codec('loc', { node: 'name' }),
 };
 
 /** Prefixes only admins may use; anyone else pressing them is refused and logged. */
-export const ADMIN_CALLBACKS = /^(apr|rej|adm|pnd|usl|usr|dis|ena|rvk|rvy|srch|top|ban|bny|unb|cht|qmn|qta|xpd|qrs|lft|mxd|bcq|bca|bcs|bcd|bcx|ivu|ivc|ivq|ivl|ivr|dra|drr)(:|$)/;
+export const ADMIN_CALLBACKS = /^(apr|rej|adm|pnd|usl|usr|dis|ena|rvk|rvy|srch|top|ban|bny|unb|cht|qmn|qta|xpd|qrs|lft|mxd|bcq|bca|bcs|bcd|bcx|ivu|ivc|ivq|ivl|ivr|dra|drr|ndl|ndd|ndr|ndx|mvm|mvt)(:|$)/;

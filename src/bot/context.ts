@@ -5,6 +5,7 @@ import type { Broadcaster } from '../broadcast/broadcaster.js';
 import type { Db } from '../db/index.js';
 import type { Metrics } from '../metrics.js';
 import type { Fleet } from '../vpn/fleet.js';
+import type { NodeDefaults } from '../vpn/nodes.js';
 import type { Params, Translator } from './i18n.js';
 
 export interface BotDeps {
@@ -27,6 +28,10 @@ export interface BotDeps {
   maxDevicesPerUser?: number;
   /** true: users cannot add devices themselves; they are told to ask an admin. */
   requireApprovalPerDevice?: boolean;
+  /** user: newcomers choose a location (NODE_CHOICE); auto (default): the least loaded node. */
+  nodeChoice?: 'auto' | 'user';
+  /** Defaults for nodes added with /nodes add. */
+  nodeDefaults?: NodeDefaults;
   /** Sends admin broadcasts; without it /broadcast says broadcasts are unavailable. */
   broadcasts?: Broadcaster;
 }

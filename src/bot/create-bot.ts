@@ -5,6 +5,7 @@ import { adminFeature } from './features/admin.js';
 import { broadcastFeature } from './features/broadcast.js';
 import { devicesFeature } from './features/devices.js';
 import { invitesFeature } from './features/invites.js';
+import { nodesFeature } from './features/nodes.js';
 import { membership } from './features/membership.js';
 import { onboarding } from './features/onboarding.js';
 import { unhandled } from './features/unhandled.js';
@@ -48,7 +49,7 @@ export function createBot(token: string, deps: BotDeps, botConfig?: BotConfig<Bo
     }
   });
   // broadcastFeature before adminFeature, which refuses every admin callback it does not handle.
-  features.use(membership, onboarding, userFeature, devicesFeature, broadcastFeature, invitesFeature, adminFeature, unhandled);
+  features.use(membership, onboarding, userFeature, devicesFeature, broadcastFeature, invitesFeature, nodesFeature, adminFeature, unhandled);
 
   bot.catch((err) => {
     const e = err.error;

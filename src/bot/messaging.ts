@@ -6,7 +6,7 @@ import { enforceLimits } from '../monitor/quotas.js';
 import { renderQrPng } from '../vpn/qr.js';
 import { clientConfigFileName } from '../vpn/render.js';
 import { cb } from './callback-data.js';
-import type { BotDeps } from './context.js';
+import type { BotContext, BotDeps } from './context.js';
 import { fullName } from './format.js';
 import { DEFAULT_LOCALE } from './i18n.js';
 
@@ -167,4 +167,11 @@ export function limitsStep(api: Api, deps: BotDeps): (now: number) => Promise<vo
       },
       now,
     );
+}
+
+/** Edits the message whose button was pressed, or sends a new one when there is none (a command). */
+export async function editCurrent(ctx: BotContext, text: string, keyboard?: InlineKeyboard): Promise<void> {
+  const m = ctx.callbackQuery?.message;
+  if (m) await safeEdit(ctx.api, m.chat.id, m.message_id, text, keyboard);
+  else await ctx.api.sendMessage(ctx.from!.id, text, { ...HTML, reply_markup: keyboard });
 }

@@ -70,12 +70,13 @@ export async function openDatabase(url: string): Promise<{ db: Db; kind: Databas
   throw new Error('DATABASE_URL must be sqlite:<path> or postgres://…');
 }
 
-export async function migrate(db: Db): Promise<void> {
+/** Migrates to the latest schema (or to `to`, for upgrade tests). */
+export async function migrate(db: Db, to?: string): Promise<void> {
   // PostgreSQL: Kysely's migrator looks for its tables in every schema unless told one, so a
   // kysely_migration table of another schema (another app, another bot) would be taken for ours.
   const migrationTableSchema = isPostgres(db) ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s : undefined;
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, ...(migrationTableSchema ? { migrationTableSchema } : {}) });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = await (to ? migrator.migrateTo(to) : migrator.migrateToLatest());
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`);

@@ -189,3 +189,9 @@ export function usersWithLimits(db: Q): Promise<User[]> {
 export async function setLimits(db: Q, id: number, values: { quota_bytes?: number | null; expires_at?: number | null; usage_bytes?: number; warned_quota?: number; warned_expiry?: number }): Promise<void> {
   await db.updateTable('users').set(values).where('id', '=', id).execute();
 }
+
+/** The location a user picked (NODE_CHOICE=user); false for an unknown or banned user. */
+export async function setUserNode(db: Q, id: number, node: string): Promise<boolean> {
+  const res = await db.updateTable('users').set({ node }).where('id', '=', id).where('status', '!=', 'banned').executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}

@@ -1,19 +1,18 @@
 import fs from 'node:fs/promises';
 import { z } from 'zod';
-import { HOST_RE, IFACE_RE, isIpv4Cidr } from '../config.js';
+import { HOST_RE, IFACE_RE, isIpv4Cidr, NODE_NAME_RE } from '../config.js';
 import type { NodeRow } from '../db/nodes.js';
 import type { VpnFlavor } from './types.js';
 
 // A VPN node as an admin writes it: in the nodes file (a JSON array of these objects) or after
 // `/nodes add` as key=value words. Pure: parsing and validation only.
 
-const NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
 const SSH_RE = /^(?:([a-z_][a-z0-9_.-]{0,31})@)?([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?$/;
 const HOST_KEY_RE = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
 
 export const NodeSpecSchema = z
   .object({
-    name: z.string().regex(NAME_RE, 'name: 1-32 of a-z 0-9 -, starting with a letter or digit'),
+    name: z.string().regex(NODE_NAME_RE, 'name: 1-32 of a-z A-Z 0-9 _ = + . -'),
     location: z.string().trim().min(1).max(64).optional(),
     /** `local`, or `[user@]host[:port]` reached over SSH. */
     ssh: z.string().regex(new RegExp(`^local$|${SSH_RE.source}`), 'ssh: local or [user@]host[:port]'),

@@ -28,6 +28,7 @@ export interface HarnessOptions {
   restartOf?: { dir: string; wg: FakeWg; wgs?: Map<string, FakeWg> };
   /** More VPN nodes beside awg0, each with its own in-memory interface (named after the node). */
   nodes?: { name: string; subnet?: string; state?: 'draining' }[];
+  nodeChoice?: 'auto' | 'user';
   captcha?: boolean;
   removeUnknown?: boolean;
   secretsKey?: Buffer;
@@ -143,14 +144,17 @@ export async function createHarness(opts: HarnessOptions = {}) {
   });
   await upsertNode(db, { ...nodeRow('awg0', opts.subnet ?? '10.8.0.0/24'), config_dir: path.join(dir, 'conf') });
   for (const [i, n] of (opts.nodes ?? []).entries()) {
-    await upsertNode(db, nodeRow(n.name, n.subnet ?? `10.${20 + i}.0.0/24`, n.state));
+    await upsertNode(db, { ...nodeRow(n.name, n.subnet ?? `10.${20 + i}.0.0/24`, n.state), created_at: now() + 1 + i });
     if (!wgs.has(n.name)) wgs.set(n.name, opts.restartOf?.wgs?.get(n.name) ?? new FakeWg());
   }
   const vpn = new Fleet({
     db,
     log,
     shared: { dns: ['1.1.1.1', '1.0.0.1'], allowedIps: ['0.0.0.0/0'], awgProtocol: 1, removeUnknown: opts.removeUnknown ?? false, local: {} },
-    cliFor: (n) => wgs.get(n.name)!,
+    cliFor: (n) => {
+      if (!wgs.has(n.name)) wgs.set(n.name, new FakeWg());
+      return wgs.get(n.name)!;
+    },
     now,
     secrets: opts.secretsKey ? new SecretBox(opts.secretsKey) : undefined,
   });
@@ -172,6 +176,8 @@ export async function createHarness(opts: HarnessOptions = {}) {
     backup: async () => (kind === 'postgres' ? null : backupSqlite(path.join(dir, 'bot.db'), path.join(dir, 'backups'), now())),
     now,
     randomInt: (max) => randomInt(max),
+    nodeChoice: opts.nodeChoice ?? 'auto',
+    nodeDefaults: { flavor, sshKeyFile: path.join(dir, 'ssh', 'id_ed25519') },
   };
   const bot = createBot(opts.apiRoot ? '424242:http-test' : '123:TEST', deps, opts.apiRoot ? { client: { apiRoot: opts.apiRoot } } : { botInfo: BOT_INFO });
   const rec = new Recorder();

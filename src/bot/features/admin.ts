@@ -14,7 +14,7 @@ import { ADMIN_CALLBACKS, cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { formatBytes, formatTime, fullName } from '../format.js';
 import { LOCALES } from '../i18n.js';
-import { broadcastToAdmins, closeApprovalMessages, deliverApproval, isUnreachable, localeOf, safeEdit, sendApprovalRequest, userParams } from '../messaging.js';
+import { broadcastToAdmins, closeApprovalMessages, deliverApproval, editCurrent, isUnreachable, localeOf, safeEdit, sendApprovalRequest, userParams } from '../messaging.js';
 
 const PAGE_SIZE = 8;
 const HTML = { parse_mode: 'HTML' } as const;
@@ -103,12 +103,6 @@ admin.callbackQuery(cb.pending.filter, async (ctx) => {
   await ctx.answerCallbackQuery(pending.length ? undefined : { text: ctx.tr('pending-none') });
   for (const user of pending) await sendApprovalRequest(ctx.api, ctx.deps, ctx.from.id, user);
 });
-
-async function editCurrent(ctx: BotContext, text: string, keyboard?: InlineKeyboard): Promise<void> {
-  const m = ctx.callbackQuery?.message;
-  if (m) await safeEdit(ctx.api, m.chat.id, m.message_id, text, keyboard);
-  else await ctx.api.sendMessage(ctx.from!.id, text, { ...HTML, reply_markup: keyboard });
-}
 
 function userLines(ctx: BotContext, rows: UserRow[]): string[] {
   return rows.map((u) =>
@@ -219,6 +213,7 @@ function cardKeyboard(ctx: BotContext, user: User): InlineKeyboard {
   if (user.status === 'active') kb.text(ctx.tr('btn-disable'), cb.disable.pack({ userId }));
   if (user.status === 'disabled') kb.text(ctx.tr('btn-enable'), cb.enable.pack({ userId }));
   if (user.status === 'active' || user.status === 'disabled') kb.text(ctx.tr('btn-revoke'), cb.revokeAsk.pack({ userId }));
+  if (user.status !== 'pending' && user.status !== 'provisioning' && ctx.deps.vpn.names().length > 1) kb.row().text(ctx.tr('btn-move'), cb.moveMenu.pack({ userId }));
   kb.row().text(ctx.tr('btn-chart'), cb.chart.pack({ userId })).text(ctx.tr('btn-limits'), cb.quotaMenu.pack({ userId }));
   if (user.status === 'limited' || user.status === 'expired') kb.row().text(ctx.tr('btn-lift'), cb.liftLimits.pack({ userId }));
   kb.row();

@@ -8,6 +8,7 @@ import { notifyAdmins, safeEdit } from '../messaging.js';
 import { adminMenu } from './admin.js';
 import { admitWithInvite, holdStartInvite } from './invites.js';
 import { sendStatus } from './user.js';
+import { offerLocations } from './nodes.js';
 
 export const CAPTCHA_MAX_ATTEMPTS = 3;
 export const CAPTCHA_TTL_MS = 5 * 60_000;
@@ -108,5 +109,6 @@ async function submitRequest(ctx: BotContext): Promise<void> {
   if (await admitWithInvite(ctx, user)) return;
   ctx.deps.log.info({ userId: user.id }, 'access requested');
   await ctx.reply(ctx.tr('request-sent'), { parse_mode: 'HTML' });
+  await offerLocations(ctx);
   await notifyAdmins(ctx.api, ctx.deps, user);
 }

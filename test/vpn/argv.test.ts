@@ -1,15 +1,22 @@
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { checkConfPath, checkIface, checkIPv4, checkKey, checkPath, InvalidArgumentError, shellCommand, shellQuote, vpnCommands } from '../../src/vpn/argv.js';
 import { parseIfindex } from '../../src/vpn/cli.js';
 import { generateKeyPair, generatePresharedKey } from '../../src/vpn/keys.js';
+
+// The shells run in a scratch directory: a broken quoter would let `>name` create files.
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'avpn-quote-'));
+afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
 /** What `shell -c <command>` sees as argv, when command = shellCommand(['printf', '%s\0', ...words]). */
 function parsedBy(shell: 'sh' | 'bash', words: string[]): Promise<string[]> {
   const command = shellCommand(['printf', '%s\\0', ...words]);
   return new Promise((resolve, reject) => {
-    execFile(shell, ['-c', command], { encoding: 'buffer', timeout: 5000 }, (err, stdout) => {
+    execFile(shell, ['-c', command], { encoding: 'buffer', timeout: 5000, cwd: scratch }, (err, stdout) => {
       if (err) return reject(err);
       const parts = stdout.toString('utf8').split('\0');
       parts.pop(); // after the last NUL
@@ -18,8 +25,9 @@ function parsedBy(shell: 'sh' | 'bash', words: string[]): Promise<string[]> {
   });
 }
 
+// Harmless payloads: with a broken quoter they must show up as a wrong parse, not do damage.
 const HOSTILE = [
-  "'; rm -rf / #",
+  "'; echo pwned #",
   "it's",
   "''",
   "\\'",
@@ -43,7 +51,7 @@ const HOSTILE = [
   '!!',
   '#',
   'a;b|c&d',
-  '>x <y',
+  '>/dev/null </dev/null',
   '\\',
   '%s%n',
   'ünïcødé ✓ 🐙',

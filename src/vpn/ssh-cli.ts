@@ -115,11 +115,14 @@ export function parseHostKeyPin(text: string): HostKeyPin {
 
 // Fixed scripts, run as `sh -c SCRIPT sh ARGS…`; the values only ever arrive as "$1", "$2", "$@".
 
+// A signal ends the script through exit, so the EXIT trap still removes the temp file.
+const ON_SIGNAL_EXIT = `trap 'exit 129' HUP INT TERM PIPE`;
+
 /** $1 dir, $2 file in it: stdin → $2 (0600, created exclusively), then "$@" runs, then $2 is removed. */
-const WITH_STDIN_FILE = `umask 077; d=$1; f=$2; shift 2; mkdir -p -- "$d" || exit 1; trap 'rm -f -- "$f"' EXIT; (set -C; cat >"$f") || exit 1; "$@"`;
+const WITH_STDIN_FILE = `umask 077; d=$1; f=$2; shift 2; mkdir -p -- "$d" || exit 1; trap 'rm -f -- "$f"' EXIT; ${ON_SIGNAL_EXIT}; (set -C; cat >"$f") || exit 1; "$@"`;
 
 /** $1 file: stdin replaces it atomically (temp file in the same directory, 0600, mv); directories 0700. */
-const WRITE_FILE = `umask 077; f=$1; mkdir -p -- "$(dirname -- "$f")" || exit 1; t=$(mktemp -- "$f.XXXXXXXX") || exit 1; trap 'rm -f -- "$t"' EXIT; cat >"$t" && chmod 600 -- "$t" && mv -f -- "$t" "$f"`;
+const WRITE_FILE = `umask 077; f=$1; mkdir -p -- "$(dirname -- "$f")" || exit 1; t=$(mktemp -- "$f.XXXXXXXX") || exit 1; trap 'rm -f -- "$t"' EXIT; ${ON_SIGNAL_EXIT}; cat >"$t" && chmod 600 -- "$t" && mv -f -- "$t" "$f"`;
 
 /**
  * $1 dir, $2 log file: "$@" runs with stdin from /dev/null and output to the log, so a daemon it
@@ -130,7 +133,11 @@ const LOGGED = `umask 077; mkdir -p -- "$1" || exit 1; log=$2; shift 2; "$@" </d
 /** $1 file: its content, nothing when it does not exist. */
 const CAT_IF_EXISTS = `[ ! -e "$1" ] || cat -- "$1"`;
 
-const script = (text: string, ...args: string[]): string[] => ['sh', '-c', text, 'sh', ...args];
+/** The fixed scripts (exported for their tests). */
+export const remoteScripts = { WITH_STDIN_FILE, WRITE_FILE, LOGGED, CAT_IF_EXISTS } as const;
+
+/** The argv that runs one of them with these positional parameters. */
+export const script = (text: string, ...args: string[]): string[] => ['sh', '-c', text, 'sh', ...args];
 
 /** One SSH connection to a node: opened on first use, shared by all calls, reopened after it drops. */
 class Connection {

@@ -1,6 +1,8 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Db, migrate, openSqlite } from '../../src/db/index.js';
@@ -11,7 +13,8 @@ import { CommandError } from '../../src/vpn/cli.js';
 import { parseDump } from '../../src/vpn/dump.js';
 import { serverAddress } from '../../src/vpn/pool.js';
 import { VpnService, type VpnSettings } from '../../src/vpn/service.js';
-import { createSshCli, fingerprintOf, HostKeyMismatchError, parseHostKeyPin, type SshCliOptions, type SshVpnCli } from '../../src/vpn/ssh-cli.js';
+import { shellCommand } from '../../src/vpn/argv.js';
+import { createSshCli, fingerprintOf, HostKeyMismatchError, parseHostKeyPin, remoteScripts, script, type SshCliOptions, type SshVpnCli } from '../../src/vpn/ssh-cli.js';
 import { NetnsLab, run } from '../support/netns.js';
 import { addSshNode, type SshNode, sshdGate } from '../support/sshd.js';
 
@@ -35,6 +38,88 @@ describe('parseHostKeyPin', () => {
     for (const bad of ['', 'yes', 'MD5:aa:bb', `${fp}x`, 'SHA256:short', 'ssh-ed25519 AAAA', `ssh-rsa ${line.split(' ')[1]}`, 'constructor AAAA', `999 ${fp} x (ECDSA)`]) {
       expect(() => parseHostKeyPin(bad), bad).toThrow(/host key/);
     }
+  });
+});
+
+/** As sshd runs it: the login shell (bash) parses the command string; stdin is a pipe. */
+function runRemote(argv: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-c', shellCommand(argv)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => reject(new Error(`hung: ${argv.join(' ')}`)), 10_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
+    child.stdin.end(input);
+  });
+}
+
+describe('the fixed remote scripts (run here by bash and sh, as the node would)', () => {
+  const { WITH_STDIN_FILE, WRITE_FILE, LOGGED, CAT_IF_EXISTS } = remoteScripts;
+  let dir: string;
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'avpn-scripts-'));
+  });
+  afterAll(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+  const mode = async (p: string): Promise<number> => (await fs.stat(p)).mode & 0o777;
+
+  it('stdin file: the command sees a 0600 file with the secret, in a 0700 directory; it is gone afterwards, failure or not', async () => {
+    const secrets = path.join(dir, 'run it', 'secrets');
+    const file = path.join(secrets, 'psk-1');
+    const ok = await runRemote(script(WITH_STDIN_FILE, secrets, file, 'sh', '-c', 'stat -c %a "$1"; cat "$1"', 'sh', file), 'SECRET\n');
+    expect(ok).toMatchObject({ code: 0, stdout: '600\nSECRET\n' });
+    expect(await mode(secrets)).toBe(0o700);
+    expect(await fs.readdir(secrets)).toEqual([]);
+    const failed = await runRemote(script(WITH_STDIN_FILE, secrets, file, 'sh', '-c', 'echo nope >&2; exit 7'), 'SECRET\n');
+    expect(failed).toMatchObject({ code: 7, stderr: 'nope\n' });
+    expect(await fs.readdir(secrets)).toEqual([]);
+    // A file planted at that name (or a symlink) is never written through.
+    await fs.symlink(path.join(dir, 'target'), file);
+    const planted = await runRemote(script(WITH_STDIN_FILE, secrets, file, 'true'), 'SECRET\n');
+    expect(planted.code).not.toBe(0);
+    expect(await fs.access(path.join(dir, 'target')).then(() => true, () => false)).toBe(false);
+  });
+
+  it('write file: replaced atomically, 0600, parent directories 0700, no temp file left', async () => {
+    const file = path.join(dir, 'conf', "it's", 'wg0.conf');
+    expect((await runRemote(script(WRITE_FILE, file), 'one\n')).code).toBe(0);
+    expect(await fs.readFile(file, 'utf8')).toBe('one\n');
+    expect(await mode(file)).toBe(0o600);
+    expect(await mode(path.dirname(file))).toBe(0o700);
+    expect(await mode(path.join(dir, 'conf'))).toBe(0o700);
+    await fs.chmod(file, 0o644);
+    expect((await runRemote(script(WRITE_FILE, file), 'two\n')).code).toBe(0);
+    expect(await fs.readFile(file, 'utf8')).toBe('two\n');
+    expect(await mode(file)).toBe(0o600);
+    expect(await fs.readdir(path.dirname(file))).toEqual(['wg0.conf']);
+    const bad = await runRemote(script(WRITE_FILE, path.join(file, 'under-a-file')), 'x');
+    expect(bad.code).not.toBe(0);
+  });
+
+  it('logged: returns when the command exits although a daemon it started keeps running; a failure shows the log tail', async () => {
+    const logs = path.join(dir, 'logs');
+    const log = path.join(logs, 'x-quick.log');
+    const ok = await runRemote(script(LOGGED, logs, log, 'sh', '-c', 'sleep 3 & echo started'));
+    expect(ok).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    expect(ok.ms).toBeLessThan(2500);
+    expect(await fs.readFile(log, 'utf8')).toBe('started\n');
+    expect(await mode(log)).toBe(0o600);
+    const failed = await runRemote(script(LOGGED, logs, log, 'sh', '-c', 'echo "[#] ip link add"; echo "RTNETLINK answers: nope" >&2; exit 3'));
+    expect(failed.code).toBe(3);
+    expect(failed.stderr).toContain('RTNETLINK answers: nope');
+  });
+
+  it('cat if exists: the content, or nothing', async () => {
+    await fs.writeFile(path.join(dir, 'ifindex'), '12\n');
+    expect(await runRemote(script(CAT_IF_EXISTS, path.join(dir, 'ifindex')))).toMatchObject({ code: 0, stdout: '12\n' });
+    expect(await runRemote(script(CAT_IF_EXISTS, path.join(dir, 'none')))).toMatchObject({ code: 0, stdout: '' });
   });
 });
 

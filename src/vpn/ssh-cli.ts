@@ -220,12 +220,21 @@ class Slots {
   }
 }
 
+/** Throws on a target that cannot work, naming the field; parses (validates) the host key pin. */
+export function checkSshTarget(target: SshTarget): HostKeyPin {
+  if (!/^[A-Za-z0-9.:_-]{1,253}$/.test(target.host)) throw new Error(`ssh target: bad host ${JSON.stringify(target.host)}`);
+  if (!Number.isInteger(target.port) || target.port < 1 || target.port > 65535) throw new Error(`ssh target: bad port ${target.port}`);
+  if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(target.user)) throw new Error(`ssh target: bad user ${JSON.stringify(target.user)}`);
+  checkPath(target.privateKeyFile);
+  return parseHostKeyPin(target.hostKey);
+}
+
 export function createSshCli(flavor: VpnFlavor, target: SshTarget, opts: SshCliOptions = {}): SshVpnCli {
+  const pin = checkSshTarget(target);
   const cmd = vpnCommands(flavor);
   const logDir = checkPath(opts.logDir ?? '/var/log/andreyvpn');
   const secretsDir = checkPath(opts.secretsDir ?? '/run/andreyvpn');
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const pin = parseHostKeyPin(target.hostKey);
   const where = `ssh ${target.user}@${target.host}:${target.port}`;
   const conn = new Connection(target, pin, {
     connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,

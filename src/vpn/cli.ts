@@ -2,11 +2,12 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { vpnCommands } from './argv.js';
 import { parseDefaultRoute } from './nat.js';
 import type { VpnFlavor } from './types.js';
 
-// The one module that runs the VPN binaries. argv arrays only, never a shell;
-// keys go through stdin, never argv.
+// Runs the VPN binaries on this host: argv arrays only, never a shell; keys go through
+// stdin or 0600 files, never argv. ssh-cli.ts runs the same argv on a node over SSH.
 
 export class CommandError extends Error {
   constructor(
@@ -14,8 +15,10 @@ export class CommandError extends Error {
     readonly code: number | null,
     readonly stderr: string,
     reason: string,
+    /** The node it ran on (`user@host:port`); unset for this host. */
+    readonly where?: string,
   ) {
-    super(`${argv.join(' ')}: ${reason}${stderr.trim() ? `: ${stderr.trim().slice(0, 500)}` : ''}`);
+    super(`${where ? `${where}: ` : ''}${argv.join(' ')}: ${reason}${stderr.trim() ? `: ${stderr.trim().slice(0, 500)}` : ''}`);
     this.name = 'CommandError';
   }
 }
@@ -96,7 +99,7 @@ export async function writePrivateFile(file: string, text: string): Promise<void
  */
 async function withSecretFile<T>(dir: string, secret: string, fn: (file: string) => Promise<T>): Promise<T> {
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  const file = path.join(dir, `psk-${randomBytes(8).toString('hex')}`);
+  const file = path.join(dir, pskFileName());
   await fs.writeFile(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
   try {
     return await fn(file);
@@ -105,31 +108,41 @@ async function withSecretFile<T>(dir: string, secret: string, fn: (file: string)
   }
 }
 
+/** A fresh name for a file that holds a preshared key for the duration of one `set`. */
+export const pskFileName = (): string => `psk-${randomBytes(8).toString('hex')}`;
+
+/** *-quick up gets at least this long: it may start a userspace daemon and configure routes. */
+export const upTimeoutMs = (timeoutMs: number): number => Math.max(timeoutMs, 30_000);
+
+/** The ifindex file's text; null when there is none (the interface does not exist). */
+export function parseIfindex(text: string | null): number | null {
+  if (text === null || text.trim() === '') return null;
+  const n = Number(text.trim());
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`unexpected ifindex ${JSON.stringify(text.slice(0, 50))}`);
+  return n;
+}
+
 export function createCli(flavor: VpnFlavor, opts: { logDir: string; secretsDir: string; timeoutMs?: number }): VpnCli {
-  const bin = flavor === 'amneziawg' ? 'awg' : 'wg';
-  const quick = `${bin}-quick`;
+  const cmd = vpnCommands(flavor);
   const timeoutMs = opts.timeoutMs ?? 10_000;
+  const exec = ([bin, ...args]: string[]) => run(bin!, args, { timeoutMs });
   return {
-    dump: (iface) => run(bin, ['show', iface, 'dump'], { timeoutMs }),
+    dump: async (iface) => exec(cmd.dump(iface)),
     async setPeer(iface, p) {
-      await withSecretFile(opts.secretsDir, p.presharedKey, (file) =>
-        run(bin, ['set', iface, 'peer', p.publicKey, 'preshared-key', file, 'allowed-ips', `${p.ip}/32`], { timeoutMs }),
-      );
+      await withSecretFile(opts.secretsDir, p.presharedKey, (file) => exec(cmd.setPeer(iface, p, file)));
     },
     async removePeer(iface, publicKey) {
-      await run(bin, ['set', iface, 'peer', publicKey, 'remove'], { timeoutMs });
+      await exec(cmd.removePeer(iface, publicKey));
     },
     async ifindex(iface) {
-      try {
-        const text = await fs.readFile(path.join('/sys/class/net', iface, 'ifindex'), 'utf8');
-        return Number(text.trim());
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      const text = await fs.readFile(cmd.ifindexFile(iface), 'utf8').catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return null;
         throw e;
-      }
+      });
+      return parseIfindex(text);
     },
-    up: (confPath) => quickUp(quick, confPath, opts.logDir, Math.max(timeoutMs, 30_000)),
-    defaultRouteInterface: async () => parseDefaultRoute(await run('ip', ['-4', 'route', 'show', 'default'], { timeoutMs })),
+    up: async (confPath) => quickUp(cmd.up(confPath), cmd.upLogFile(opts.logDir, confPath), upTimeoutMs(timeoutMs)),
+    defaultRouteInterface: async () => parseDefaultRoute(await exec(cmd.defaultRoute())),
     writeConfig: writePrivateFile,
   };
 }
@@ -137,14 +150,13 @@ export function createCli(flavor: VpnFlavor, opts: { logDir: string; secretsDir:
 // *-quick may start a userspace daemon (wireguard-go / amneziawg-go) that inherits
 // stdout/stderr; waiting on pipes would hang forever. Output goes to a log file
 // instead and we wait for the process's own exit.
-async function quickUp(quick: string, confPath: string, logDir: string, timeoutMs: number): Promise<void> {
-  await fs.mkdir(logDir, { recursive: true, mode: 0o700 });
-  const logFile = path.join(logDir, `${path.basename(confPath, '.conf')}-quick.log`);
+async function quickUp(argv: string[], logFile: string, timeoutMs: number): Promise<void> {
+  await fs.mkdir(path.dirname(logFile), { recursive: true, mode: 0o700 });
   const log = await fs.open(logFile, 'w', 0o600);
-  const argv = [quick, 'up', confPath];
+  const [quick, ...args] = argv;
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(quick, ['up', confPath], { stdio: ['ignore', log.fd, log.fd] });
+      const child = spawn(quick!, args, { stdio: ['ignore', log.fd, log.fd] });
       const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
       child.on('error', (e) => {
         clearTimeout(timer);

@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { intToIp, ipToInt } from '../../src/vpn/pool.js';
 
 export interface ExecResult {
   stdout: string;
@@ -65,6 +66,30 @@ const WG_ENV = { WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1' };
 const UAPI_DIRS = ['/var/run/wireguard', '/var/run/amneziawg'];
 const REQUIRED_BINARIES = ['ip', 'wg', 'wg-quick', 'wireguard-go', 'ping'];
 
+/** A veth pair made by NetnsLab.link(); `aNs` null = the root namespace. */
+export interface LabLink {
+  aNs: string | null;
+  aDev: string;
+  aIp: string;
+  bNs: string;
+  bDev: string;
+  bIp: string;
+}
+
+/** The address ranges routed in a namespace (null: root), as [first, last] integers. */
+async function routedRanges(ns: string | null): Promise<[number, number][]> {
+  const { stdout } = await run(['ip', ...(ns ? ['-n', ns] : []), '-4', '-o', 'route', 'show', 'table', 'all']);
+  const ranges: [number, number][] = [];
+  for (const line of stdout.split('\n')) {
+    const m = /^(?:(?:local|broadcast|unicast) )?(\d+\.\d+\.\d+\.\d+)(?:\/(\d+))?\s/.exec(line);
+    if (!m) continue;
+    const size = 2 ** (32 - Number(m[2] ?? 32));
+    const start = ipToInt(m[1]!) - (ipToInt(m[1]!) % size);
+    ranges.push([start, start + size - 1]);
+  }
+  return ranges;
+}
+
 /** Short random [a-z0-9]{5}. */
 export function uniqueSuffix(): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -73,7 +98,7 @@ export function uniqueSuffix(): string {
   return s;
 }
 
-function onPath(bin: string): boolean {
+export function onPath(bin: string): boolean {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     if (!dir) continue;
     try {
@@ -146,7 +171,11 @@ export function realPartsAvailable(): Promise<{ ok: boolean; missing: string[] }
  * not silently skip the real-tunnel tests), otherwise returns false for describe.skipIf.
  */
 export async function realPartsGate(): Promise<boolean> {
-  const { ok, missing } = await realPartsAvailable();
+  return gateOn(await realPartsAvailable());
+}
+
+/** realPartsGate's rule for any availability check. */
+export function gateOn({ ok, missing }: { ok: boolean; missing: string[] }): boolean {
   if (ok) return true;
   if (process.env.CI === 'true') {
     throw new Error(`real-parts tests cannot run: missing ${missing.join(', ')} (CI=true, refusing to skip)`);
@@ -222,6 +251,9 @@ export class NetnsLab {
   tmpDir = '';
 
   private readonly namespaces: string[] = [];
+  /** Veth ends in the root namespace: they go with their peer's namespace, but not if that failed. */
+  private readonly rootDevs: string[] = [];
+  private links = 0;
   private readonly interfaces = new Set<string>();
   private readonly processes = new Set<LabProcess>();
   private cleanupPromise: Promise<void> | null = null;
@@ -241,26 +273,61 @@ export class NetnsLab {
     try {
       lab.tmpDir = await fsp.mkdtemp(path.join(os.tmpdir(), `avlab-${lab.suffix}-`));
       await fsp.chmod(lab.tmpDir, 0o700);
-      for (const ns of [lab.serverNs, lab.clientNs]) {
-        await run(['ip', 'netns', 'add', ns]);
-        lab.namespaces.push(ns);
-      }
-      await run([
-        'ip', 'link', 'add', lab.serverVeth, 'netns', lab.serverNs,
-        'type', 'veth', 'peer', 'name', lab.clientVeth, 'netns', lab.clientNs,
-      ]);
-      for (const [ns, dev, ip] of [
-        [lab.serverNs, lab.serverVeth, lab.serverIp],
-        [lab.clientNs, lab.clientVeth, lab.clientIp],
-      ] as const) {
-        await run(['ip', '-n', ns, 'addr', 'add', `${ip}/24`, 'dev', dev]);
-        await run(['ip', '-n', ns, 'link', 'set', dev, 'up']);
-        await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-      }
+      for (const ns of [lab.serverNs, lab.clientNs]) await lab.addNamespaceNamed(ns);
+      await lab.addVeth(
+        { ns: lab.serverNs, dev: lab.serverVeth, ip: lab.serverIp },
+        { ns: lab.clientNs, dev: lab.clientVeth, ip: lab.clientIp },
+        24,
+      );
       return lab;
     } catch (err) {
       await lab.cleanup();
       throw err;
+    }
+  }
+
+  /** Adds a namespace `av<tag><suffix>` (loopback up); cleanup() removes it. `tag`: 1–3 letters, unique in this lab. */
+  async addNamespace(tag: string): Promise<string> {
+    if (!/^[A-Za-z]{1,3}$/.test(tag)) throw new Error(`bad namespace tag ${JSON.stringify(tag)}`);
+    const ns = `av${tag}${this.suffix}`;
+    await this.addNamespaceNamed(ns);
+    return ns;
+  }
+
+  private async addNamespaceNamed(ns: string): Promise<void> {
+    await run(['ip', 'netns', 'add', ns]);
+    this.namespaces.push(ns);
+    await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+  }
+
+  /**
+   * A veth pair between namespace `a` (null: the root namespace, where the test process runs) and
+   * namespace `b`, on a /30 of its own (a .1, b .2) that overlaps no route on either side. Root-side
+   * links take 172.20–31.x.y (the root namespace is shared with every other test run).
+   */
+  async link(a: string | null, b: string): Promise<LabLink> {
+    const n = this.links++;
+    const aDev = `avl${n}a${this.suffix}`;
+    const bDev = `avl${n}b${this.suffix}`;
+    const taken = [...(await routedRanges(a)), ...(await routedRanges(b))];
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const base = a === null ? (((172 << 24) >>> 0) + ((20 + randomInt(12)) << 16)) : (((10 << 24) >>> 0) + ((200 + randomInt(55)) << 16));
+      const net = base + randomInt(1 << 14) * 4;
+      if (taken.some(([lo, hi]) => net <= hi && lo <= net + 3)) continue;
+      const link = { aNs: a, aDev, aIp: intToIp(net + 1), bNs: b, bDev, bIp: intToIp(net + 2) };
+      await this.addVeth({ ns: a, dev: aDev, ip: link.aIp }, { ns: b, dev: bDev, ip: link.bIp }, 30);
+      return link;
+    }
+    throw new Error('no free /30 for a lab link');
+  }
+
+  private async addVeth(a: { ns: string | null; dev: string; ip: string }, b: { ns: string; dev: string; ip: string }, prefix: number): Promise<void> {
+    if (a.ns === null) this.rootDevs.push(a.dev);
+    await run(['ip', 'link', 'add', a.dev, ...(a.ns ? ['netns', a.ns] : []), 'type', 'veth', 'peer', 'name', b.dev, 'netns', b.ns]);
+    for (const { ns, dev, ip } of [a, b]) {
+      const at = ns ? ['-n', ns] : [];
+      await run(['ip', ...at, 'addr', 'add', `${ip}/${prefix}`, 'dev', dev]);
+      await run(['ip', ...at, 'link', 'set', dev, 'up']);
     }
   }
 
@@ -435,7 +502,7 @@ export class NetnsLab {
       await run(['ip', 'netns', 'del', ns], { timeoutMs: 10_000 }).catch((err: unknown) => warn(`deleting ${ns}`, err));
     }
     // The veth pair goes with its namespaces; this only matters if it was left in the root one.
-    for (const dev of [this.serverVeth, this.clientVeth]) {
+    for (const dev of [this.serverVeth, this.clientVeth, ...this.rootDevs]) {
       if (fs.existsSync(`/sys/class/net/${dev}`)) {
         await run(['ip', 'link', 'del', dev]).catch((err: unknown) => warn(`deleting ${dev}`, err));
       }

@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { lockPeerAllocation } from './locks.js';
 import { isPostgres } from './migrations/dialect.js';
 import type { Database, Peer, PeersTable, PeerStatus } from './schema.js';
 
@@ -129,6 +130,28 @@ export async function insertPeerWithin(db: Q, p: NewPeer & { name: string | null
       and exists (select 1 from users where id = ${p.user_id} and status = 'active')
     returning *`.execute(db);
   return row.rows[0];
+}
+
+/**
+ * Picks an address and stores the peer in one transaction that allocations on the same interface
+ * take in turn, so no address is handed out twice, however many processes add peers at once:
+ * PostgreSQL takes a transaction-level advisory lock on the interface; SQLite already runs one
+ * transaction at a time (one process per database file). `build` gets the addresses in use and
+ * returns the row (it may throw, e.g. when the pool is full). With maxDevices the insert is
+ * insertPeerWithin's, with the same guarantee; undefined: refused.
+ */
+export async function allocatePeer(
+  db: Q,
+  iface: string,
+  build: (usedIps: string[]) => NewPeer & { name: string | null },
+  now: number,
+  maxDevices?: number,
+): Promise<Peer | undefined> {
+  return db.transaction().execute(async (trx) => {
+    if (isPostgres(trx)) await lockPeerAllocation(trx, iface);
+    const row = build(await usedIps(trx, iface));
+    return maxDevices === undefined ? insertPeer(trx, row, now) : insertPeerWithin(trx, row, maxDevices, now);
+  });
 }
 
 /** One device of one user: undefined when the peer does not exist or belongs to someone else. */

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
 import { flushWal, getMeta, getServer, insertServerOnce, setMeta } from '../db/misc.js';
-import { deletePeer, insertPeer, insertPeerWithin, peersOnIface, plainKeyPeers, removedKeys, resetBaselines, setPrivateKey, usedIps } from '../db/peers.js';
+import { allocatePeer, deletePeer, peersOnIface, plainKeyPeers, removedKeys, resetBaselines, setPrivateKey } from '../db/peers.js';
 import type { Peer, Server } from '../db/schema.js';
 import type { VpnCli } from './cli.js';
 import { parseDump } from './dump.js';
@@ -191,24 +191,16 @@ export class VpnService {
    */
   async addPeer(userId: number, opts: { name?: string | null; maxDevices?: number } = {}): Promise<Peer> {
     const { iface, subnet } = this.settings;
-    let peer: Peer | undefined;
-    for (let attempt = 0; !peer; attempt++) {
-      const ip = nextFreeIp(subnet, await usedIps(this.db, iface));
+    const keys = generateKeyPair();
+    const row = { user_id: userId, iface, public_key: keys.publicKey, private_key: this.secrets?.seal(keys.privateKey) ?? keys.privateKey, preshared_key: generatePresharedKey(), name: opts.name ?? null };
+    const pick = (used: string[]) => {
+      const ip = nextFreeIp(subnet, used);
       if (!ip) throw new PoolExhaustedError(subnet);
-      const keys = generateKeyPair();
-      try {
-        const row = { user_id: userId, iface, public_key: keys.publicKey, private_key: this.secrets?.seal(keys.privateKey) ?? keys.privateKey, preshared_key: generatePresharedKey(), ip };
-        if (opts.maxDevices === undefined) peer = await insertPeer(this.db, { ...row, ...(opts.name ? { name: opts.name } : {}) }, this.now());
-        else {
-          peer = await insertPeerWithin(this.db, { ...row, name: opts.name ?? null }, opts.maxDevices, this.now());
-          if (!peer) throw new DeviceRefusedError();
-        }
-      } catch (e) {
-        if (e instanceof DeviceRefusedError) throw e;
-        // Another writer took the address between our read and insert: pick again.
-        if (attempt >= 5 || !/unique/i.test(String(e))) throw e;
-      }
-    }
+      return { ...row, ip };
+    };
+    // Allocations take turns in the database, so concurrent approvals (several replicas) never collide on an address.
+    const peer = await allocatePeer(this.db, iface, pick, this.now(), opts.maxDevices);
+    if (!peer) throw new DeviceRefusedError();
     try {
       await this.cli.setPeer(iface, { publicKey: peer.public_key, presharedKey: peer.preshared_key, ip: peer.ip });
       await this.writeServerConfig();

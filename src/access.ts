@@ -87,10 +87,14 @@ export class AccessService {
     }
   }
 
-  /** At start: approvals a crash interrupted are finished (or rolled back to pending). */
-  async recoverInterrupted(): Promise<Decision[]> {
+  /**
+   * Approvals a crash interrupted are finished (or rolled back to pending). Only those started
+   * before staleBefore: a younger one may still be running, in this process or another replica.
+   */
+  async recoverInterrupted(staleBefore = Number.POSITIVE_INFINITY): Promise<Decision[]> {
     const results: Decision[] = [];
-    for (const user of await listUsersByStatus(this.db, 'provisioning', 10_000)) {
+    const stale = (await listUsersByStatus(this.db, 'provisioning', 10_000)).filter((u) => u.updated_at < staleBefore);
+    for (const user of stale) {
       this.log.warn({ userId: user.id }, 'finishing an approval interrupted by a restart');
       results.push(await this.provision(user, null));
     }

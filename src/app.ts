@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { type RunnerHandle, run } from '@grammyjs/runner';
 import { Api } from 'grammy';
@@ -14,18 +15,26 @@ import { broadcastToAdmins, limitsStep, resumeDeliveries } from './bot/messaging
 import type { Config } from './config.js';
 import { backupSqlite, pruneBackups } from './db/backup.js';
 import { migrate, openDatabase, openSqlite } from './db/index.js';
+import { openLockSession } from './db/locks.js';
 import { setBlocked } from './db/users.js';
 import { startHttp } from './http/server.js';
+import { type LeaderJobs, startLeadership } from './leader.js';
 import { createMetrics } from './metrics.js';
 import { startBackups } from './monitor/backups.js';
 import { startMonitor } from './monitor/index.js';
 import { createCli, type VpnCli } from './vpn/cli.js';
 import { SecretBox } from './vpn/secrets.js';
 import { Fleet, type NodeCli } from './vpn/fleet.js';
+import { createSshCli } from './vpn/ssh-cli.js';
 import type { Node } from './db/schema.js';
 import { readNodesFile } from './vpn/nodes.js';
 import type { VpnFlavor } from './vpn/types.js';
 import { upsertNode } from './db/nodes.js';
+
+/** Approvals and deliveries younger than this may still be in progress (here or on another replica): recovery leaves them alone. */
+const IN_FLIGHT_GRACE_MS = 10 * 60_000;
+/** How often the leader looks for broadcasts confirmed on other replicas. */
+const BROADCAST_PICKUP_MS = 5_000;
 
 export interface App {
   httpPort: number;
@@ -83,7 +92,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
       nat: v.nat,
       local: { wanInterface: v.wanInterface, postUp: v.postUp, postDown: v.postDown },
     },
-    cliFor: (node) => (node.ssh_host === null ? localCli(node.flavor) : sshCli(node, config)),
+    cliFor: (node) => (node.ssh_host === null ? localCli(node.flavor) : sshCli(node)),
     now,
     secrets: config.secretsKey ? new SecretBox(config.secretsKey) : undefined,
   });
@@ -129,7 +138,8 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
   // Broadcasts get an API of their own that never repeats a request lost on the network.
   const broadcastApi = new Api(config.botToken, { apiRoot: config.telegramApiRoot });
   installApiTransformers(broadcastApi, { log: deps.log, retryNetworkErrors: false, onBlocked: (chatId) => setBlocked(db, chatId, Date.now()) });
-  const broadcaster = new Broadcaster(broadcastApi, deps);
+  // Sends only while this replica leads (standby until then); confirmed anywhere, queued in the DB.
+  const broadcaster = new Broadcaster(broadcastApi, deps, { standby: true });
   deps.broadcasts = broadcaster;
   await bot.init();
   log.info({ username: bot.botInfo.username }, 'bot connected');
@@ -148,28 +158,63 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     }
   }
 
-  await resumeDeliveries(bot.api, deps);
-  // Broadcasts a restart interrupted continue where they were (see Broadcaster for the exactly-once rule).
-  await broadcaster.resume();
-  const monitor = startMonitor({
-    db,
-    nodes: () => vpn.services(),
-    onHealth: (node, up) => (up ? vpn.markUp(node) : vpn.markDown(node)),
-    log: log.child({ module: 'monitor' }),
+  const limits = limitsStep(bot.api, deps);
+  // The singleton jobs: on exactly one replica at a time (see src/leader.ts), started each time it
+  // becomes the leader and stopped when it stops being one. Updates are handled by every replica.
+  const leaderJobs = (): LeaderJobs => {
+    // With SQLite this process is alone, so nothing is in flight at start; on PostgreSQL another
+    // replica may be in the middle of an approval, so only what is clearly abandoned is recovered.
+    const startedBefore = Date.now() - (config.database.kind === 'sqlite' ? 0 : IN_FLIGHT_GRACE_MS);
+    const recovery = resumeDeliveries(bot.api, deps, startedBefore).catch((err) => log.error({ err }, 'recovering interrupted approvals failed'));
+    // Broadcasts confirmed on any replica (and those a previous leader left) are picked up here.
+    const pickUp = () => void broadcaster.resume().catch((err) => log.error({ err }, 'picking up broadcasts failed'));
+    pickUp();
+    const pickUpTimer = setInterval(pickUp, Math.min(BROADCAST_PICKUP_MS, config.monitorIntervalMs));
+    const monitor = startMonitor({
+      db,
+      nodes: () => vpn.services(),
+      onHealth: (node, up) => (up ? vpn.markUp(node) : vpn.markDown(node)),
+      log: log.child({ module: 'monitor' }),
+      intervalMs: config.monitorIntervalMs,
+      onEvent: (e) =>
+        broadcastToAdmins(bot.api, deps, `monitor-${e.kind}`, {
+          iface: e.node === e.iface ? e.iface : `${e.node}/${e.iface}`,
+          keys: 'keys' in e ? e.keys.join('\n') : '',
+          ticks: 'ticks' in e ? e.ticks : 0,
+          error: 'error' in e ? e.error : '',
+        }),
+      onTick: (s) => metrics.monitorTick.observe(s),
+      quotaResetDay: config.limits.resetDay,
+      afterTick: async (t) => {
+        await limits(t);
+        // An approval or delivery left behind by a replica that died (not only by this one's last run).
+        await resumeDeliveries(bot.api, deps, t - IN_FLIGHT_GRACE_MS);
+      },
+    });
+    const backups =
+      config.backups.intervalMs > 0 && config.database.kind === 'sqlite' ? startBackups({ dbFile: config.databasePath, ...config.backups, log: log.child({ module: 'backup' }) }) : undefined;
+    return {
+      async stop(stillLeading) {
+        clearInterval(pickUpTimer);
+        await broadcaster.stop(); // what is not sent yet stays queued for the next leader
+        await monitor.stop();
+        if (stillLeading) await monitor.tick(); // final flush: traffic up to this moment is counted
+        await backups?.stop();
+        await recovery;
+      },
+    };
+  };
+  const { database } = config;
+  const leadership = await startLeadership({
+    ...(database.kind === 'postgres' ? { connect: () => openLockSession(database.url, `andreyvpn ${os.hostname()} pid ${process.pid}`) } : {}),
     intervalMs: config.monitorIntervalMs,
-    onEvent: (e) =>
-      broadcastToAdmins(bot.api, deps, `monitor-${e.kind}`, {
-        iface: e.node === e.iface ? e.iface : `${e.node}/${e.iface}`,
-        keys: 'keys' in e ? e.keys.join('\n') : '',
-        ticks: 'ticks' in e ? e.ticks : 0,
-        error: 'error' in e ? e.error : '',
-      }),
-    onTick: (s) => metrics.monitorTick.observe(s),
-    quotaResetDay: config.limits.resetDay,
-    afterTick: limitsStep(bot.api, deps),
+    log: log.child({ module: 'leader' }),
+    lead: leaderJobs,
+    onChange: (leading) => {
+      metrics.leader.set(leading ? 1 : 0);
+      metrics.leaderChanges.inc({ event: leading ? 'acquired' : 'released' });
+    },
   });
-  const backups =
-    config.backups.intervalMs > 0 && config.database.kind === 'sqlite' ? startBackups({ dbFile: config.databasePath, ...config.backups, log: log.child({ module: 'backup' }) }) : undefined;
 
   // Webhook mode: Telegram POSTs updates to WEBHOOK_URL (proxied to our HTTP server).
   // Polling mode: any webhook left from an earlier run is removed first, or getUpdates fails.
@@ -206,17 +251,20 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
       stopping = true;
       await httpServer.close();
       if (runner?.isRunning()) await runner.stop();
-      await broadcaster.stop(); // what is not sent yet stays queued for the next start
-      await monitor.stop();
-      await monitor.tick(); // final flush: traffic up to this moment is counted
-      await backups?.stop();
+      await leadership.stop();
       await vpn.close();
       await db.destroy();
     },
   };
 }
 
-// TODO(merge ssh branch): replaced by createSshCli.
-function sshCli(node: Node, _config: Config): NodeCli {
-  throw new Error(`node ${node.name}: SSH transport not wired yet`);
+/** A node reached over SSH: the same commands, on its host; its files under the node's own paths. */
+function sshCli(node: Node): NodeCli {
+  return createSshCli(node.flavor, {
+    host: node.ssh_host!,
+    port: node.ssh_port ?? 22,
+    user: node.ssh_user ?? 'root',
+    privateKeyFile: node.ssh_key_file!,
+    hostKey: node.ssh_host_key!,
+  });
 }

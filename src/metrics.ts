@@ -22,6 +22,8 @@ export function createMetrics(db: Db, now: () => number = Date.now, onlineWindow
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    leader: new Gauge({ name: 'andreyvpn_leader', help: '1 while this replica runs the singleton jobs (monitor, broadcasts, recovery)', registers: [registry] }),
+    leaderChanges: new Counter({ name: 'andreyvpn_leader_changes_total', help: 'This replica became (acquired) or stopped being (released) the leader', labelNames: ['event'], registers: [registry] }),
   };
   // Read from the database at scrape time, so they are right whichever replica is scraped.
   const users = new Gauge({ name: 'andreyvpn_users', help: 'Users by status', labelNames: ['status'], registers: [registry] });

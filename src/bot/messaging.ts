@@ -138,14 +138,15 @@ export async function deliverApproval(api: Api, deps: BotDeps, user: User, peers
 }
 
 /**
- * At start: approvals a crash interrupted are finished (or rolled back, and the admins asked
- * again), and every config not yet delivered is sent.
+ * On the leader: approvals a crash interrupted are finished (or rolled back, and the admins asked
+ * again), and every config not yet delivered is sent. Only what started before staleBefore:
+ * younger approvals and deliveries may still be in progress here or on another replica.
  */
-export async function resumeDeliveries(api: Api, deps: BotDeps): Promise<void> {
-  for (const r of await deps.access.recoverInterrupted()) {
+export async function resumeDeliveries(api: Api, deps: BotDeps, staleBefore = Number.POSITIVE_INFINITY): Promise<void> {
+  for (const r of await deps.access.recoverInterrupted(staleBefore)) {
     if (r.kind === 'failed') await notifyAdmins(api, deps, r.user);
   }
-  for (const peer of await undeliveredPeers(deps.db)) {
+  for (const peer of (await undeliveredPeers(deps.db)).filter((p) => p.created_at < staleBefore)) {
     try {
       await sendConfig(api, deps, peer.user_id, await localeOf(deps, peer.user_id), peer);
     } catch (err) {

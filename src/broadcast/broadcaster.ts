@@ -28,6 +28,8 @@ export interface BroadcasterOptions {
   progressEveryMs?: number;
   /** How long stop() lets the message in flight finish before aborting it. */
   stopGraceMs?: number;
+  /** Sends nothing until resume(): a replica that is not the leader leaves broadcasts queued for the one that is. */
+  standby?: boolean;
 }
 
 const BATCH = 100;
@@ -50,8 +52,10 @@ export function sendContent(api: Api, chatId: number, c: BroadcastContent, signa
  * Exactly once: a delivery is marked 'sending' (committed) before its message goes out and
  * 'sent' / 'failed' / 'blocked' after Telegram answers. Only 'queued' deliveries are ever sent.
  * A delivery still 'sending' when the process died is ambiguous: Telegram may or may not have
- * delivered it. resume() turns those into 'unknown' and does not retry them, so at worst a user
- * misses the message; nobody gets it twice. The report counts them separately.
+ * delivered it. Before a broadcast is sent here, those still 'sending' (no run of it is alive in
+ * this process) become 'unknown' and are not retried, so at worst a user misses the message;
+ * nobody gets it twice. The report counts them separately. This holds across replicas too: a
+ * delivery is only ever sent by whoever moved it from 'queued' to 'sending'.
  */
 export class Broadcaster {
   private readonly running = new Map<number, Promise<void>>();
@@ -60,8 +64,9 @@ export class Broadcaster {
   private readonly clock: Clock;
   private readonly progressEveryMs: number;
   private readonly stopGraceMs: number;
-  private readonly abort = new AbortController();
-  private stopping = false;
+  private abort = new AbortController();
+  /** From resume() until stop(); with standby, only from resume(). */
+  private sending: boolean;
 
   constructor(
     private readonly api: Api,
@@ -72,11 +77,15 @@ export class Broadcaster {
     this.bucket = new TokenBucket(opts.ratePerSec ?? 25, 1, this.clock);
     this.progressEveryMs = opts.progressEveryMs ?? 2000;
     this.stopGraceMs = opts.stopGraceMs ?? 3000;
+    this.sending = !opts.standby;
   }
 
-  /** Starts sending a broadcast that is in 'sending'; does nothing if it already runs here. */
+  /**
+   * Starts sending a broadcast that is in 'sending'; does nothing if it already runs here, or while
+   * stopped (standby): then the leader's next resume() picks it up from the database.
+   */
   start(id: number): void {
-    if (this.stopping || this.running.has(id)) return;
+    if (!this.sending || this.running.has(id)) return;
     const run = this.run(id)
       .catch((err) => this.deps.log.error({ err, broadcast: id }, 'broadcast halted; it resumes on the next start'))
       .finally(() => this.running.delete(id));
@@ -84,15 +93,14 @@ export class Broadcaster {
   }
 
   /**
-   * At start: deliveries a restart interrupted become 'unknown' (see the class comment), then
-   * every broadcast still 'sending' continues with its queued deliveries. Returns how many.
+   * At start, and on the leader every few seconds: every broadcast in 'sending' that is not running
+   * here starts (or continues) with its queued deliveries, wherever it was confirmed. Returns how many.
    */
   async resume(): Promise<number> {
-    const { db, log, now } = this.deps;
-    const broadcasts = (await broadcastsInStatus(db, 'sending')).filter((b) => !this.running.has(b.id));
+    this.sending = true;
+    const broadcasts = (await broadcastsInStatus(this.deps.db, 'sending')).filter((b) => !this.running.has(b.id));
     for (const b of broadcasts) {
-      const unknown = await markInterrupted(db, b.id, now());
-      log.info({ broadcast: b.id, unknown }, 'resuming a broadcast');
+      this.deps.log.info({ broadcast: b.id }, 'resuming a broadcast');
       this.start(b.id);
     }
     return broadcasts.length;
@@ -112,11 +120,12 @@ export class Broadcaster {
   }
 
   /**
-   * Stops taking new deliveries; what is left stays queued for resume(). The message in flight
-   * gets a grace period; after it the request is aborted and that delivery ends up 'unknown'.
+   * Stops taking new deliveries; what is left stays queued for resume() (here, after a restart, or
+   * on another replica). The message in flight gets a grace period; after it the request is
+   * aborted and that delivery ends up 'unknown'.
    */
   async stop(): Promise<void> {
-    this.stopping = true;
+    this.sending = false;
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.stopGraceMs);
@@ -125,21 +134,25 @@ export class Broadcaster {
     clearTimeout(timer);
     this.abort.abort();
     await this.idle();
+    this.abort = new AbortController();
   }
 
   private async run(id: number): Promise<void> {
     const { db, now } = this.deps;
     const b = await findBroadcast(db, id);
     if (b?.status !== 'sending') return;
+    // No run of it is alive here: a delivery still 'sending' was cut off by a restart or a change of leader.
+    const unknown = await markInterrupted(db, id, now());
+    if (unknown) this.deps.log.info({ broadcast: id, unknown }, 'deliveries cut off earlier are recorded as unknown, not resent');
     const progress = new Progress(this.progressEnv(), b, await deliveryCounts(db, id));
     await progress.show(true);
 
-    while (!this.stopping && !this.cancelled.has(id)) {
+    while (this.sending && !this.cancelled.has(id)) {
       const batch = await queuedRecipients(db, id, BATCH);
       if (batch.length === 0) break;
       for (const userId of batch) {
         await this.bucket.take();
-        if (this.stopping || this.cancelled.has(id)) break;
+        if (!this.sending || this.cancelled.has(id)) break;
         if (!(await claimDelivery(db, id, userId, now()))) continue;
         const outcome = await this.deliver(b, userId);
         // Aborted by stop(): Telegram may have it. Left 'sending', it becomes 'unknown' on resume.
@@ -149,7 +162,7 @@ export class Broadcaster {
         await progress.show(false);
       }
     }
-    if (this.stopping) return; // still 'sending': resume() continues it on the next start
+    if (!this.sending) return; // still 'sending': resume() continues it
     await finishBroadcast(db, id, now());
     this.cancelled.delete(id);
     await progress.finish(await deliveryCounts(db, id), (await findBroadcast(db, id))?.status === 'cancelled');

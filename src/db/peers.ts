@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { lockPeerAllocation } from './locks.js';
 import { isPostgres } from './migrations/dialect.js';
 import type { Database, Peer, PeersTable, PeerStatus } from './schema.js';
 
@@ -55,25 +56,23 @@ export async function deletePeer(db: Q, peer: Pick<Peer, 'id' | 'node' | 'public
 /**
  * Moves a peer row to another node and address (keys kept, counters restart there) and leaves a
  * tombstone on the old node, so its reconcile removes the key there. Undefined if the peer
- * is no longer on `peer.node`.
+ * is no longer on `peer.node`. Run it inside withAddresses of the target node.
  */
-export async function movePeerRow(db: Q, peer: Pick<Peer, 'id' | 'node' | 'public_key'>, node: string, ip: string, now: number): Promise<Peer | undefined> {
-  return db.transaction().execute(async (trx) => {
-    const moved = await trx
-      .updateTable('peers')
-      .set({ node, ip, rx_last: 0, tx_last: 0 })
-      .where('id', '=', peer.id)
-      .where('node', '=', peer.node)
-      .returningAll()
-      .executeTakeFirst();
-    if (!moved) return undefined;
-    await trx
-      .insertInto('removed_peers')
-      .values({ public_key: peer.public_key, node: peer.node, removed_at: now })
-      .onConflict((oc) => oc.column('public_key').doUpdateSet({ node: peer.node, removed_at: now }))
-      .execute();
-    return moved;
-  });
+export async function movePeerRow(trx: Q, peer: Pick<Peer, 'id' | 'node' | 'public_key'>, node: string, ip: string, now: number): Promise<Peer | undefined> {
+  const moved = await trx
+    .updateTable('peers')
+    .set({ node, ip, rx_last: 0, tx_last: 0 })
+    .where('id', '=', peer.id)
+    .where('node', '=', peer.node)
+    .returningAll()
+    .executeTakeFirst();
+  if (!moved) return undefined;
+  await trx
+    .insertInto('removed_peers')
+    .values({ public_key: peer.public_key, node: peer.node, removed_at: now })
+    .onConflict((oc) => oc.column('public_key').doUpdateSet({ node: peer.node, removed_at: now }))
+    .execute();
+  return moved;
 }
 
 export async function removedKeys(db: Q, node: string, keys: string[]): Promise<Set<string>> {
@@ -153,6 +152,29 @@ export async function insertPeerWithin(db: Q, p: NewPeer & { name: string | null
       and exists (select 1 from users where id = ${p.user_id} and status = 'active')
     returning *`.execute(db);
   return row.rows[0];
+}
+
+/**
+ * Picks an address and stores the peer in one transaction that allocations on the same interface
+ * take in turn, so no address is handed out twice, however many processes add peers at once:
+ * PostgreSQL takes a transaction-level advisory lock on the interface; SQLite already runs one
+ * transaction at a time (one process per database file). `build` gets the addresses in use and
+ * returns the row (it may throw, e.g. when the pool is full). With maxDevices the insert is
+ * insertPeerWithin's, with the same guarantee; undefined: refused.
+ */
+export function allocatePeer(db: Q, node: string, build: (usedIps: string[]) => NewPeer & { name: string | null }, now: number, maxDevices?: number): Promise<Peer | undefined> {
+  return withAddresses(db, node, (trx, used) => {
+    const row = build(used);
+    return maxDevices === undefined ? insertPeer(trx, row, now) : insertPeerWithin(trx, row, maxDevices, now);
+  });
+}
+
+/** Runs `fn` in a transaction that holds the node's address lock, with the addresses in use there. */
+export function withAddresses<T>(db: Q, node: string, fn: (trx: Q, used: string[]) => Promise<T>): Promise<T> {
+  return db.transaction().execute(async (trx) => {
+    if (isPostgres(trx)) await lockPeerAllocation(trx, node);
+    return fn(trx, await usedIps(trx, node));
+  });
 }
 
 /** One device of one user: undefined when the peer does not exist or belongs to someone else. */

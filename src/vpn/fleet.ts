@@ -126,12 +126,13 @@ export class Fleet {
   async add(row: NodeRow): Promise<ReconcileResult> {
     if (!(await insertNode(this.deps.db, row))) throw new NoNodeError(`a node named ${row.name} exists`);
     const stored = (await listNodes(this.deps.db)).find((n) => n.name === row.name)!;
-    const m = this.join(stored);
+    let m: Member | undefined;
     try {
+      m = this.join(stored);
       return await m.vpn.start();
     } catch (e) {
       this.members.delete(row.name);
-      await m.cli.close?.();
+      await m?.cli.close?.();
       await deleteEmptyNode(this.deps.db, row.name);
       throw e;
     }

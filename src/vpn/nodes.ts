@@ -2,13 +2,22 @@ import fs from 'node:fs/promises';
 import { z } from 'zod';
 import { HOST_RE, IFACE_RE, isIpv4Cidr, NODE_NAME_RE } from '../config.js';
 import type { NodeRow } from '../db/nodes.js';
+import { parseHostKeyPin } from './ssh-cli.js';
 import type { VpnFlavor } from './types.js';
 
 // A VPN node as an admin writes it: in the nodes file (a JSON array of these objects) or after
 // `/nodes add` as key=value words. Pure: parsing and validation only.
 
 const SSH_RE = /^(?:([a-z_][a-z0-9_.-]{0,31})@)?([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?$/;
-const HOST_KEY_RE = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
+
+function validHostKey(s: string): boolean {
+  try {
+    parseHostKeyPin(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export const NodeSpecSchema = z
   .object({
@@ -18,8 +27,11 @@ export const NodeSpecSchema = z
     ssh: z.string().regex(new RegExp(`^local$|${SSH_RE.source}`), 'ssh: local or [user@]host[:port]'),
     /** Private key file for SSH (absolute path); default SSH_KEY_FILE. */
     key: z.string().startsWith('/', 'key: an absolute path').optional(),
-    /** The node's host key fingerprint as `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` prints it. */
-    hostkey: z.string().regex(HOST_KEY_RE, 'hostkey: SHA256:… (ssh-keygen -lf <host key>.pub)').optional(),
+    /** The node's host key, pinned: its .pub line, or the fingerprint `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` prints. */
+    hostkey: z
+      .string()
+      .refine(validHostKey, 'hostkey: the .pub line (ssh-ed25519 AAAA…) or SHA256:… (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)')
+      .optional(),
     flavor: z.enum(['amneziawg', 'wireguard']).optional(),
     iface: z.string().regex(IFACE_RE, 'iface: 1-15 of a-z A-Z 0-9 _ = + . -').optional(),
     endpoint: z.string().regex(HOST_RE, 'endpoint: host or host:port'),

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
 import { flushWal, getMeta, getServer, insertServerOnce, setMeta } from '../db/misc.js';
-import { deletePeer, insertPeer, insertPeerWithin, movePeerRow, peersOnNode, plainKeyPeers, removedKeys, resetBaselines, setPrivateKey, usedIps } from '../db/peers.js';
+import { allocatePeer, deletePeer, movePeerRow, peersOnNode, plainKeyPeers, removedKeys, resetBaselines, setPrivateKey, withAddresses } from '../db/peers.js';
 import type { Peer, Server } from '../db/schema.js';
 import type { VpnCli } from './cli.js';
 import { parseDump } from './dump.js';
@@ -192,15 +192,17 @@ export class VpnService {
    * insert, so concurrent adds cannot pass it); otherwise DeviceRefusedError.
    */
   async addPeer(userId: number, opts: { name?: string | null; maxDevices?: number } = {}): Promise<Peer> {
-    const { node, iface } = this.settings;
-    const peer = await this.withFreeIp(async (ip) => {
-      const keys = generateKeyPair();
-      const row = { user_id: userId, node, public_key: keys.publicKey, private_key: this.secrets?.seal(keys.privateKey) ?? keys.privateKey, preshared_key: generatePresharedKey(), ip };
-      if (opts.maxDevices === undefined) return insertPeer(this.db, { ...row, ...(opts.name ? { name: opts.name } : {}) }, this.now());
-      const inserted = await insertPeerWithin(this.db, { ...row, name: opts.name ?? null }, opts.maxDevices, this.now());
-      if (!inserted) throw new DeviceRefusedError();
-      return inserted;
-    });
+    const { node, iface, subnet } = this.settings;
+    const keys = generateKeyPair();
+    const row = { user_id: userId, node, public_key: keys.publicKey, private_key: this.secrets?.seal(keys.privateKey) ?? keys.privateKey, preshared_key: generatePresharedKey(), name: opts.name ?? null };
+    const pick = (used: string[]) => {
+      const ip = nextFreeIp(subnet, used);
+      if (!ip) throw new PoolExhaustedError(subnet);
+      return { ...row, ip };
+    };
+    // Allocations take turns in the database, so concurrent approvals (several replicas) never collide on an address.
+    const peer = await allocatePeer(this.db, node, pick, this.now(), opts.maxDevices);
+    if (!peer) throw new DeviceRefusedError();
     try {
       await this.cli.setPeer(iface, { publicKey: peer.public_key, presharedKey: peer.preshared_key, ip: peer.ip });
       await this.writeServerConfig();
@@ -214,23 +216,13 @@ export class VpnService {
     return peer;
   }
 
-  /** Runs `store` with the next free address; another writer taking it first (a unique violation) means pick again. */
-  private async withFreeIp<T>(store: (ip: string) => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      const ip = nextFreeIp(this.settings.subnet, await usedIps(this.db, this.settings.node));
-      if (!ip) throw new PoolExhaustedError(this.settings.subnet);
-      try {
-        return await store(ip);
-      } catch (e) {
-        if (attempt >= 5 || !/unique/i.test(String(e))) throw e;
-      }
-    }
-  }
-
   /** Takes over a peer from another node: same keys, the next free address here, live before this returns. */
   async adopt(peer: Peer): Promise<Peer> {
-    const moved = await this.withFreeIp(async (ip) => {
-      const row = await movePeerRow(this.db, peer, this.settings.node, ip, this.now());
+    const { node, subnet } = this.settings;
+    const moved = await withAddresses(this.db, node, async (trx, used) => {
+      const ip = nextFreeIp(subnet, used);
+      if (!ip) throw new PoolExhaustedError(subnet);
+      const row = await movePeerRow(trx, peer, node, ip, this.now());
       if (!row) throw new Error(`peer ${peer.id} is no longer on node ${peer.node}`);
       return row;
     });
@@ -238,10 +230,10 @@ export class VpnService {
       if (moved.status === 'active') await this.cli.setPeer(this.settings.iface, { publicKey: moved.public_key, presharedKey: moved.preshared_key, ip: moved.ip });
       await this.writeServerConfig();
     } catch (e) {
-      await movePeerRow(this.db, moved, peer.node, peer.ip, this.now()).catch(() => {});
+      await withAddresses(this.db, peer.node, (trx) => movePeerRow(trx, moved, peer.node, peer.ip, this.now())).catch(() => {});
       throw e;
     }
-    this.log.info({ node: this.settings.node, from: peer.node, ip: moved.ip, publicKey: moved.public_key }, 'peer moved here');
+    this.log.info({ node, from: peer.node, ip: moved.ip, publicKey: moved.public_key }, 'peer moved here');
     return moved;
   }
 

@@ -25,13 +25,15 @@ export interface StandInStartOptions {
   /** Bot API port inside the namespace; 0 (default) picks a free one. */
   port?: number;
   startTimeoutMs?: number;
+  /** false: webhooks the bot sets are not called; the test delivers updates itself (deliver()). */
+  webhookDelivery?: boolean;
 }
 
 const SCRIPT = fileURLToPath(new URL('./bot-api-process.ts', import.meta.url));
 const PROJECT_ROOT = path.resolve(path.dirname(SCRIPT), '..', '..');
 const MAX_LOG = 64 * 1024;
 
-function controlRequest(socketPath: string, method: 'GET' | 'POST', urlPath: string, body?: unknown): Promise<unknown> {
+function controlRequest(socketPath: string, method: 'GET' | 'POST', urlPath: string, body?: unknown, timeoutMs = 10_000): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
     const req = http.request(
@@ -60,7 +62,7 @@ function controlRequest(socketPath: string, method: 'GET' | 'POST', urlPath: str
         });
       },
     );
-    req.setTimeout(10_000, () => req.destroy(new Error(`stand-in control ${method} ${urlPath} timed out`)));
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`stand-in control ${method} ${urlPath} timed out`)));
     req.on('error', reject);
     req.end(data);
   });
@@ -115,6 +117,7 @@ export class StandInClient {
         STANDIN_PORT: String(opts.port ?? 0),
         STANDIN_CONTROL_SOCKET: socketPath,
         STANDIN_EXIT_ON_STDIN_END: '1',
+        ...(opts.webhookDelivery === false ? { STANDIN_WEBHOOK_DELIVERY: 'off' } : {}),
       },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -182,11 +185,11 @@ export class StandInClient {
     return client;
   }
 
-  private control(method: 'GET' | 'POST', urlPath: string, body?: unknown): Promise<unknown> {
+  private control(method: 'GET' | 'POST', urlPath: string, body?: unknown, timeoutMs?: number): Promise<unknown> {
     if (this.exited) {
       return Promise.reject(new Error(`stand-in process has exited\nstderr:\n${this.stderrText}`));
     }
-    return controlRequest(this.socketPath, method, urlPath, body);
+    return controlRequest(this.socketPath, method, urlPath, body, timeoutMs);
   }
 
   async sendText(from: UserInput, text: string): Promise<TgUpdate> {
@@ -204,6 +207,14 @@ export class StandInClient {
 
   async pushUpdate(update: object): Promise<TgUpdate> {
     return (await this.control('POST', '/pushUpdate', { update })) as TgUpdate;
+  }
+
+  /**
+   * POSTs an update to a webhook URL from inside the stand-in's namespace, with the secret header:
+   * the test playing Telegram, or the load balancer in front of several replicas.
+   */
+  async deliver(url: string, update: TgUpdate, secret?: string): Promise<{ status: number; body: string }> {
+    return (await this.control('POST', '/deliver', { url, update, secret }, 70_000)) as { status: number; body: string };
   }
 
   async failNext(method: string, error: ApiErrorBody, times = 1): Promise<void> {

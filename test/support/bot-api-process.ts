@@ -1,7 +1,8 @@
 // Runs a BotApiStandIn as its own process, typically inside a network namespace:
 //   ip netns exec NS node --import tsx test/support/bot-api-process.ts
 // env: STANDIN_TOKEN, STANDIN_PORT (0 = random), STANDIN_CONTROL_SOCKET (unix socket path),
-//      STANDIN_EXIT_ON_STDIN_END=1 to exit when the parent closes our stdin (orphan guard).
+//      STANDIN_EXIT_ON_STDIN_END=1 to exit when the parent closes our stdin (orphan guard),
+//      STANDIN_WEBHOOK_DELIVERY=off when the test delivers updates itself (POST /deliver).
 // The Bot API listens on 127.0.0.1 of the namespace; the control API listens on the unix
 // socket, which the test process outside the namespace can reach (unix sockets are not
 // network-namespaced). Prints one line `{"port":N}` on stdout once both are listening.
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
     throw new Error('STANDIN_TOKEN and STANDIN_CONTROL_SOCKET are required; STANDIN_PORT must be an integer');
   }
 
-  const api = new BotApiStandIn({ token });
+  const api = new BotApiStandIn({ token, webhookDelivery: process.env.STANDIN_WEBHOOK_DELIVERY !== 'off' });
   const apiPort = await api.listen(port, '127.0.0.1');
 
   const route = async (req: http.IncomingMessage): Promise<unknown> => {
@@ -98,6 +99,17 @@ async function main(): Promise<void> {
         const chatId = Number(url.searchParams.get('chatId'));
         const messages: WireSentMessage[] = api.messagesTo(chatId).map((m) => ({ ...m, files: filesToWire(m.files) }));
         return messages;
+      }
+      case 'POST /deliver': {
+        // POSTs an update to a webhook URL from inside this namespace, as Telegram (or a load balancer) would.
+        const b = await readJson(req);
+        const res = await fetch(String(b.url), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(b.secret ? { 'x-telegram-bot-api-secret-token': String(b.secret) } : {}) },
+          body: JSON.stringify(b.update),
+          signal: AbortSignal.timeout(60_000),
+        });
+        return { status: res.status, body: await res.text() };
       }
       case 'GET /unansweredCallbackQueries':
         return api.unansweredCallbackQueries();

@@ -156,6 +156,11 @@ export interface BotApiStandInOptions {
    * an empty result instead, which is kinder to bots that restart polling.
    */
   conflictOnConcurrentPolls?: boolean;
+  /**
+   * false: a webhook the bot sets is recorded but never called; the test delivers the updates
+   * itself, as the load balancer in front of several replicas would. Default true.
+   */
+  webhookDelivery?: boolean;
 }
 
 class ApiError extends Error {
@@ -265,6 +270,7 @@ export class BotApiStandIn {
   private server: http.Server | null = null;
   private port = 0;
   private readonly conflictOnConcurrentPolls: boolean;
+  private readonly webhookDelivery: boolean;
   private nextUpdateId = 100_000 + Math.floor(Math.random() * 1000);
   private queue: TgUpdate[] = [];
   private pollWaiters: PollWaiter[] = [];
@@ -295,6 +301,7 @@ export class BotApiStandIn {
       username: opts.botUsername ?? 'test_standin_bot',
     };
     this.conflictOnConcurrentPolls = opts.conflictOnConcurrentPolls ?? false;
+    this.webhookDelivery = opts.webhookDelivery ?? true;
   }
 
   async listen(port = 0, host = '127.0.0.1'): Promise<number> {
@@ -796,7 +803,7 @@ export class BotApiStandIn {
 
   private async pumpWebhook(): Promise<void> {
     const hook = this.webhook;
-    if (!hook || hook.pumping) return;
+    if (!hook || hook.pumping || !this.webhookDelivery) return;
     hook.pumping = true;
     try {
       let failures = 0;

@@ -15,7 +15,7 @@ import { setBlocked } from '../../src/db/users.js';
 import { backupSqlite } from '../../src/db/backup.js';
 import { SecretBox } from '../../src/vpn/secrets.js';
 import type { VpnSettings } from '../../src/vpn/service.js';
-import { Fleet } from '../../src/vpn/fleet.js';
+import { Fleet, type NodeCli } from '../../src/vpn/fleet.js';
 import { type NodeRow, upsertNode } from '../../src/db/nodes.js';
 import { FakeWg } from './fake-wg.js';
 import { BOT_INFO, Recorder, callbackUpdate, replyUpdate, textUpdate, type Call, type From } from './recorder.js';
@@ -89,6 +89,28 @@ export async function dropPostgresSchema(schema: string): Promise<void> {
   } finally {
     await admin.destroy();
   }
+}
+
+/** A one-node Fleet over `cli`, its node row written from `settings` as startApp does for the VPN_* variables. */
+export async function singleNodeFleet(db: Db, cli: NodeCli, settings: VpnSettings, log: pino.Logger): Promise<Fleet> {
+  await upsertNode(db, {
+    name: settings.node,
+    location: settings.node,
+    ssh_host: null,
+    ssh_port: null,
+    ssh_user: null,
+    ssh_key_file: null,
+    ssh_host_key: null,
+    flavor: settings.flavor,
+    iface: settings.iface,
+    endpoint: settings.endpoint,
+    listen_port: settings.port,
+    subnet: settings.subnet,
+    config_dir: settings.configDir,
+    created_at: 0,
+  });
+  const { node: _n, flavor: _f, iface: _i, configDir: _c, endpoint: _e, port: _p, subnet: _s, wanInterface, postUp, postDown, ...shared } = settings;
+  return new Fleet({ db, log, shared: { ...shared, local: { wanInterface, postUp, postDown } }, cliFor: () => cli });
 }
 
 /** A bot wired to real parts (migrated SQLite file, real VpnService and renderers) and an in-memory interface. */

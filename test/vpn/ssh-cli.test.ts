@@ -7,7 +7,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Db, migrate, openSqlite } from '../../src/db/index.js';
 import { getServer } from '../../src/db/misc.js';
-import { peersOnIface, setPeerStatus } from '../../src/db/peers.js';
+import { peersOnNode, setPeerStatus } from '../../src/db/peers.js';
 import { requestAccess } from '../../src/db/users.js';
 import { CommandError } from '../../src/vpn/cli.js';
 import { parseDump } from '../../src/vpn/dump.js';
@@ -176,6 +176,7 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
     const subnet = `10.${150 + randomInt(40)}.${randomInt(256)}.0/24`;
     const port = 40_000 + randomInt(20_000);
     settings = {
+      node: iface,
       flavor: 'wireguard',
       iface,
       configDir: path.join(lab.tmpDir, 'node-conf', 'wireguard'),
@@ -237,7 +238,7 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
 
   it('secrets never appear in a command string; the preshared key file is gone; all of it over one connection', async () => {
     await vpn.addPeer(2);
-    const peers = await peersOnIface(db, settings.iface);
+    const peers = await peersOnNode(db, settings.iface);
     const server = await getServer(db, settings.iface);
     const secrets = [server!.private_key, ...peers.flatMap((p) => [p.preshared_key, p.private_key])];
     expect(commands.length).toBeGreaterThan(5);
@@ -289,7 +290,7 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
   it('sshd stopped: calls reject at once, never hang; started again: the next call reconnects', async () => {
     await cli.dump(settings.iface); // the pooled connection is up
     await node.sshd.stop();
-    const peersBefore = (await peersOnIface(db, settings.iface)).length;
+    const peersBefore = (await peersOnNode(db, settings.iface)).length;
     const results = await Promise.all([elapsed(cli.dump(settings.iface)), elapsed(cli.ifindex(settings.iface)), elapsed(vpn.addPeer(1))]);
     for (const r of results) {
       expect(r.error).toBeInstanceOf(CommandError);
@@ -297,7 +298,7 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
       expect(r.ms).toBeLessThan(2000);
     }
     // The failed addPeer left nothing behind.
-    expect(await peersOnIface(db, settings.iface)).toHaveLength(peersBefore);
+    expect(await peersOnNode(db, settings.iface)).toHaveLength(peersBefore);
 
     await node.sshd.start();
     expect(parseDump(await cli.dump(settings.iface)).iface.listenPort).toBe(settings.port);

@@ -371,10 +371,11 @@ admin.callbackQuery(cb.approve.filter, async (ctx) => {
   }
   if (r.recovered) await broadcastToAdmins(ctx.api, ctx.deps, 'alert-provisioning-recovered');
   await ctx.answerCallbackQuery({ text: ctx.tr('approved-short') });
+  // The user's config first: the admins' chats take about one message a second, and many approvals
+  // at once would otherwise hold every config back behind the edits of the requests.
+  const delivered = await deliverApproval(ctx.api, ctx.deps, r.user, r.peers);
   await closeApprovalMessages(ctx.api, ctx.deps, r.user, 'approval-approved-by', { admin: fullName(ctx.from) });
-  if (!(await deliverApproval(ctx.api, ctx.deps, r.user, r.peers))) {
-    await ctx.api.sendMessage(ctx.from.id, ctx.tr('delivery-failed', userParams(r.user)), HTML);
-  }
+  if (!delivered) await ctx.api.sendMessage(ctx.from.id, ctx.tr('delivery-failed', userParams(r.user)), HTML);
 });
 
 admin.callbackQuery(cb.reject.filter, async (ctx) => {

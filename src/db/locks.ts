@@ -1,0 +1,66 @@
+import { type Kysely, sql } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+
+// PostgreSQL advisory locks, the only locks this app takes itself. Keys are (class, hash of the
+// schema [+ name]): two bots sharing one database in different schemas never block each other.
+const LEADER = 1_096_155_137;
+const PEER_ALLOCATION = 1_096_155_138;
+
+/**
+ * Peer allocations on one interface take turns until the end of the caller's transaction
+ * (pg_advisory_xact_lock: released by commit or rollback, never left behind).
+ */
+export async function lockPeerAllocation(trx: Kysely<Database>, node: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${sql.lit(PEER_ALLOCATION)}, hashtext(current_schema() || '/' || ${node}))`.execute(trx);
+}
+
+/**
+ * The dedicated connection that holds the leader lock: not from the pool, because a session-level
+ * advisory lock belongs to its connection and is released only when that connection closes.
+ * Its failures surface as 'error' / 'end' events, and every query times out.
+ */
+export async function openLockSession(url: string, applicationName: string, timeoutMs = 10_000): Promise<pg.Client> {
+  const client = new pg.Client({
+    connectionString: url,
+    application_name: applicationName.slice(0, 63),
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+  });
+  try {
+    await client.connect();
+    // Over TCP, the server then notices a replica that vanished without closing its connection
+    // (power loss, network cut) within about 30 s and frees the lock, instead of the OS default of hours.
+    await client.query('set tcp_keepalives_idle = 10; set tcp_keepalives_interval = 5; set tcp_keepalives_count = 4');
+    return client;
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw err;
+  }
+}
+
+/** Takes the leader lock for this session if nobody holds it; never waits. */
+export async function tryLeaderLock(session: pg.Client): Promise<boolean> {
+  const r = await session.query<{ ok: boolean }>(`select pg_try_advisory_lock(${LEADER}, hashtext(current_schema())) as ok`);
+  return r.rows[0]?.ok === true;
+}
+
+/** Whether this session still holds the leader lock (false after e.g. pg_advisory_unlock_all by hand). */
+export async function holdsLeaderLock(session: pg.Client): Promise<boolean> {
+  const r = await session.query<{ ok: boolean }>(
+    `select exists (select 1 from pg_locks where locktype = 'advisory' and granted and pid = pg_backend_pid()
+       and classid = ${LEADER} and objid = hashtext(current_schema())::oid and objsubid = 2) as ok`,
+  );
+  return r.rows[0]?.ok === true;
+}
+
+/** application_name of the session holding the leader lock of the schema `db` works in, if any (ops and tests). */
+export async function leaderLockHolder(db: Kysely<Database>): Promise<string | null> {
+  const r = await sql<{ name: string }>`
+    select a.application_name as name from pg_locks l join pg_stat_activity a on a.pid = l.pid
+    where l.locktype = 'advisory' and l.granted and l.database = (select oid from pg_database where datname = current_database())
+      and l.classid = ${sql.lit(LEADER)} and l.objid = hashtext(current_schema())::oid and l.objsubid = 2`.execute(db);
+  return r.rows[0]?.name ?? null;
+}

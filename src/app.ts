@@ -72,6 +72,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
       listen_port: v.port,
       subnet: v.subnet,
       config_dir: v.configDir,
+      state_dir: null,
       created_at: now(),
     });
   }
@@ -266,5 +267,5 @@ function sshCli(node: Node): NodeCli {
     user: node.ssh_user ?? 'root',
     privateKeyFile: node.ssh_key_file!,
     hostKey: node.ssh_host_key!,
-  });
+  }, { logDir: path.posix.join(node.state_dir ?? '/var/lib/andreyvpn', 'logs'), secretsDir: path.posix.join(node.state_dir ?? '/var/lib/andreyvpn', 'run') });
 }

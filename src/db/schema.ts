@@ -170,6 +170,8 @@ export interface NodesTable {
   subnet: string;
   /** Where `<iface>.conf` lives on the node. */
   config_dir: string;
+  /** SSH nodes: where the bot keeps its logs and short-lived key files on the node. */
+  state_dir: string | null;
   state: Generated<NodeState>;
   down_since: number | null;
   created_at: number;

@@ -92,6 +92,7 @@ export function startMonitor(deps: MonitorDeps): Monitor {
         await emit({ kind: 'interface-restored', node, iface });
       } catch (err) {
         log.error({ err, node, iface }, 'could not bring the VPN interface back; retrying next tick');
+        throw err; // a failed tick: the node counts as down until it is back
       }
     };
     const work = async () => {

@@ -39,6 +39,8 @@ export const NodeSpecSchema = z
     subnet: z.string().refine((s) => isIpv4Cidr(s, 30), 'subnet: an IPv4 CIDR like 10.9.0.0/24'),
     /** Directory of `<iface>.conf` on the node; default by flavor. */
     dir: z.string().startsWith('/', 'dir: an absolute path').optional(),
+    /** SSH nodes: the bot's own directory on the node (logs of *-quick, short-lived key files). */
+    state: z.string().startsWith('/', 'state: an absolute path').optional(),
   })
   .strict()
   .refine((n) => n.ssh === 'local' || n.hostkey, { message: 'hostkey: required for an SSH node (the host key is pinned)', path: ['hostkey'] });
@@ -80,6 +82,7 @@ export function parseNodeSpec(input: unknown, defaults: NodeDefaults, now: numbe
       listen_port: port,
       subnet: s.subnet,
       config_dir: s.dir ?? defaultConfigDir(flavor),
+      state_dir: remote ? (s.state ?? '/var/lib/andreyvpn') : null,
       created_at: now,
     },
   };

@@ -107,6 +107,7 @@ export async function singleNodeFleet(db: Db, cli: NodeCli, settings: VpnSetting
     listen_port: settings.port,
     subnet: settings.subnet,
     config_dir: settings.configDir,
+    state_dir: null,
     created_at: 0,
   });
   const { node: _n, flavor: _f, iface: _i, configDir: _c, endpoint: _e, port: _p, subnet: _s, wanInterface, postUp, postDown, ...shared } = settings;
@@ -161,6 +162,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     listen_port: 51820,
     subnet,
     config_dir: path.join(dir, 'conf', name),
+    state_dir: null,
     created_at: now(),
     ...(state ? { state } : {}),
   });

@@ -199,9 +199,9 @@ export interface SshNode {
  * A new namespace `av<tag><suffix>` as a VPN node: linked to the lab's client namespace (for the
  * tunnel) and to the root namespace, where sshd listens for the test process.
  */
-export async function addSshNode(lab: NetnsLab, tag: string): Promise<SshNode> {
+export async function addSshNode(lab: NetnsLab, tag: string, controllerNs: string | null = null): Promise<SshNode> {
   const ns = await lab.addNamespace(tag);
   const toClient = await lab.link(ns, lab.clientNs);
-  const toRoot = await lab.link(null, ns);
-  return { ns, endpointIp: toClient.aIp, sshd: await Sshd.start(lab, ns, toRoot.bIp) };
+  const toController = await lab.link(controllerNs, ns);
+  return { ns, endpointIp: toClient.aIp, sshd: await Sshd.start(lab, ns, toController.bIp) };
 }

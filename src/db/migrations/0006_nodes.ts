@@ -27,6 +27,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('listen_port', 'integer', (c) => c.notNull())
     .addColumn('subnet', 'text', (c) => c.notNull())
     .addColumn('config_dir', 'text', (c) => c.notNull())
+    .addColumn('state_dir', 'text')
     .addColumn('state', 'text', (c) => c.notNull().defaultTo('active'))
     .addColumn('down_since', 'bigint')
     .addColumn('created_at', 'bigint', (c) => c.notNull())

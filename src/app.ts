@@ -206,6 +206,8 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     };
   };
   const { database } = config;
+  // Nodes added or removed on another replica are followed here too (every replica adds peers).
+  const nodesTimer = setInterval(() => void vpn.refresh().catch((err) => log.warn({ err }, 'could not refresh the VPN nodes')), config.monitorIntervalMs);
   const leadership = await startLeadership({
     ...(database.kind === 'postgres' ? { connect: () => openLockSession(database.url, `andreyvpn ${os.hostname()} pid ${process.pid}`) } : {}),
     intervalMs: config.monitorIntervalMs,
@@ -252,6 +254,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
       stopping = true;
       await httpServer.close();
       if (runner?.isRunning()) await runner.stop();
+      clearInterval(nodesTimer);
       await leadership.stop();
       await vpn.close();
       await db.destroy();

@@ -75,6 +75,38 @@ export class Fleet {
     return m;
   }
 
+  /** Server keys first (database only, so a node that does not answer still has them), then the node itself. */
+  private async bringUp(m: Member): Promise<ReconcileResult> {
+    await m.vpn.ensureServer();
+    return m.vpn.start();
+  }
+
+  /**
+   * Follows the nodes table: joins nodes added elsewhere (another replica's /nodes add) and lets go
+   * of removed ones. Runs on every replica each monitor interval and before a node is picked.
+   */
+  async refresh(): Promise<void> {
+    const rows = await listNodes(this.deps.db);
+    const names = new Set(rows.map((r) => r.name));
+    for (const [name, m] of this.members) {
+      if (names.has(name)) continue;
+      this.members.delete(name);
+      await m.cli.close?.();
+    }
+    await Promise.all(
+      rows
+        .filter((r) => !this.members.has(r.name))
+        .map(async (row) => {
+          const m = this.join(row);
+          try {
+            await this.bringUp(m);
+          } catch (err) {
+            this.deps.log.warn({ err, node: row.name }, 'joined a VPN node that does not come up; the monitor retries');
+          }
+        }),
+    );
+  }
+
   /**
    * Joins every node in the database and brings each up (keys, config, interface, reconcile),
    * concurrently. A node that fails is marked down and left to the monitor; only when no node
@@ -88,7 +120,7 @@ export class Fleet {
     await Promise.all(
       [...this.members.values()].map(async (m) => {
         try {
-          results.set(m.row.name, await m.vpn.start());
+          results.set(m.row.name, await this.bringUp(m));
           await this.markUp(m.row.name);
         } catch (e) {
           results.set(m.row.name, e as Error);
@@ -129,7 +161,7 @@ export class Fleet {
     let m: Member | undefined;
     try {
       m = this.join(stored);
-      return await m.vpn.start();
+      return await this.bringUp(m);
     } catch (e) {
       this.members.delete(row.name);
       await m?.cli.close?.();
@@ -161,6 +193,7 @@ export class Fleet {
 
   /** Nodes that take new peers, least loaded first. */
   async candidates(): Promise<Node[]> {
+    await this.refresh();
     const load = await activePeersPerNode(this.deps.db);
     const rows = (await listNodes(this.deps.db)).filter((n) => n.state === 'active' && n.down_since === null && this.members.has(n.name));
     return rows.sort((a, b) => (load.get(a.name) ?? 0) - (load.get(b.name) ?? 0));

@@ -144,7 +144,6 @@ export type DatabaseTarget = { kind: 'sqlite'; path: string } | { kind: 'postgre
 
 /** The URL with any password replaced by ***, for messages. */
 export function redactUrl(url: string): string {
-  if (!isPostgresUrl(url)) return url;
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';

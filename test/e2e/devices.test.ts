@@ -41,7 +41,8 @@ describe.skipIf(!ready)('devices end to end on a real tunnel (VPN_FLAVOR=wiregua
   }, 60_000);
 
   it('two devices each bring up a working tunnel; a device deleted through the bot stops working at once, the other keeps working', async () => {
-    const livePeers = async () => (await run(['wg', 'show', iface, 'peers'])).stdout.trim().split('\n').filter(Boolean);
+    // Sorted: wg lists peers by latest handshake, which changes between calls.
+    const livePeers = async () => (await run(['wg', 'show', iface, 'peers'])).stdout.trim().split('\n').filter(Boolean).sort();
     const dev1 = `avA${lab.suffix}`;
     const dev2 = `avB${lab.suffix}`;
 

@@ -46,18 +46,24 @@ export async function createHarness(opts: HarnessOptions = {}) {
   let pgSchema: string | undefined = opts.postgresSchema ?? (opts.restartOf ? await fs.readFile(schemaFile, 'utf8').catch(() => undefined) : undefined);
   const kind: TestDatabase = pgSchema ? 'postgres' : opts.restartOf ? 'sqlite' : (opts.database ?? defaultTestDatabase());
   let db: Db;
+  let createdSchema = false;
   if (kind === 'postgres') {
-    if (pgSchema) {
-      db = openPostgresSchema(pgSchema);
-      await fs.writeFile(schemaFile, pgSchema);
-    } else {
+    if (pgSchema) db = openPostgresSchema(pgSchema);
+    else {
       ({ schema: pgSchema, db } = await createPostgresSchema());
-      await fs.writeFile(schemaFile, pgSchema);
+      createdSchema = true;
     }
+    await fs.writeFile(schemaFile, pgSchema);
   } else {
     db = await openSqlite(path.join(dir, 'bot.db'));
   }
-  await migrate(db);
+  // A harness that cannot start leaves no schema of its own behind.
+  const abandon = async (e: unknown): Promise<never> => {
+    await db.destroy();
+    if (createdSchema) await dropPostgresSchema(pgSchema!);
+    throw e;
+  };
+  await migrate(db).catch(abandon);
   const logs: Record<string, any>[] = [];
   const log = pino(
     { level: 'debug' },
@@ -84,13 +90,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     removeUnknown: opts.removeUnknown ?? false,
   };
   const vpn = new VpnService(db, wg, settings, log, now, opts.secretsKey ? new SecretBox(opts.secretsKey) : undefined);
-  try {
-    await vpn.start();
-  } catch (e) {
-    await db.destroy();
-    if (pgSchema && !opts.restartOf && !opts.postgresSchema) await dropPostgresSchema(pgSchema);
-    throw e;
-  }
+  await vpn.start().catch(abandon);
   const deps: BotDeps = {
     db,
     vpn,

@@ -1,13 +1,17 @@
 // Operations entry point, separate from the bot (src/main.ts):
 //   node dist/cli.js doctor   checks the host and the configuration (exit 0 = all good, 1 = problems)
 //   node dist/cli.js setup    writes .env (exit 0 = written, 1 = nothing written, 2 = bad values)
+//   node dist/cli.js migrate-db --from sqlite:<path> --to postgres://…
+//                             moves the database (exit 0 = moved and verified, 1 = failed and rolled back, 2 = refused or bad arguments)
 import { loadEnvLayers } from './ops/env.js';
 import { realDoctorEnv, runDoctor } from './ops/doctor.js';
+import { MIGRATE_DB_USAGE, parseMigrateDbArgs, runMigrateDb } from './ops/migrate-db.js';
 import { parseSetupArgs, runSetup, SETUP_USAGE, UsageError } from './ops/setup.js';
 import { run } from './vpn/cli.js';
 
 const USAGE = `usage: node dist/cli.js doctor
        ${SETUP_USAGE}
+       ${MIGRATE_DB_USAGE}
 `;
 
 async function doctor(args: string[]): Promise<number> {
@@ -37,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'doctor') return await doctor(rest);
     if (command === 'setup') return await setup(rest);
+    if (command === 'migrate-db') return await runMigrateDb(parseMigrateDbArgs(rest), { out: process.stdout, err: process.stderr });
     if (command === 'help' || command === '--help' || command === '-h') {
       process.stdout.write(USAGE);
       return 0;

@@ -1,7 +1,20 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, type Migration, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import {
+  type DatabaseIntrospector,
+  type DatabaseMetadataOptions,
+  DEFAULT_MIGRATION_LOCK_TABLE,
+  DEFAULT_MIGRATION_TABLE,
+  Kysely,
+  type Migration,
+  Migrator,
+  PostgresDialect,
+  PostgresIntrospector,
+  SqliteDialect,
+  sql,
+  type TableMetadata,
+} from 'kysely';
 import pg from 'pg';
 import * as m0001 from './migrations/0001_init.js';
 import * as m0002 from './migrations/0002_broadcasts.js';
@@ -19,7 +32,13 @@ const migrations: Record<string, Migration> = { '0001_init': m0001, '0002_broadc
 /** Names of every migration this version knows; `npm run doctor` compares them with the database. */
 export const MIGRATIONS: readonly string[] = Object.keys(migrations);
 
-export async function openSqlite(file: string): Promise<Db> {
+export async function openSqlite(file: string, opts: { readonly?: boolean } = {}): Promise<Db> {
+  if (opts.readonly) {
+    // Only to look at it (doctor, migrate-db's source): the file must exist and is never changed.
+    const sqlite = new SQLite(file, { readonly: true, fileMustExist: true });
+    sqlite.pragma('busy_timeout = 5000');
+    return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  }
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const sqlite = new SQLite(file);
   // The DB holds private keys: owner-only, whatever the umask.
@@ -51,16 +70,67 @@ const pgTypes = {
   }) as typeof pg.types.getTypeParser,
 };
 
+/**
+ * Kysely's PostgreSQL introspector reads the columns of every schema in the database, and fails
+ * when another schema is dropped meanwhile (another bot or app sharing the database, parallel
+ * test runs). The bot has one schema, the current one (search_path): this one reads only that.
+ */
+class CurrentSchemaIntrospector extends PostgresIntrospector {
+  readonly #db: Kysely<any>;
+
+  constructor(db: Kysely<any>) {
+    super(db);
+    this.#db = db;
+  }
+
+  override async getTables(options: DatabaseMetadataOptions = { withInternalKyselyTables: false }): Promise<TableMetadata[]> {
+    const { rows } = await sql<{ table: string; schema: string; view: boolean; column: string | null; type: string; typeSchema: string; nullable: boolean; hasDefault: boolean; auto: boolean }>`
+      select t.table_name as "table", t.table_schema as "schema", t.table_type = 'VIEW' as "view",
+        c.column_name as "column", c.udt_name as "type", c.udt_schema as "typeSchema", c.is_nullable = 'YES' as "nullable",
+        (c.column_default is not null or c.is_identity = 'YES') as "hasDefault",
+        (c.column_default like 'nextval(%' or c.is_identity = 'YES') as "auto"
+      from information_schema.tables t
+      left join information_schema.columns c on c.table_schema = t.table_schema and c.table_name = t.table_name
+      where t.table_schema = current_schema()
+      order by t.table_name, c.ordinal_position`.execute(this.#db);
+    const internal = new Set([DEFAULT_MIGRATION_TABLE, DEFAULT_MIGRATION_LOCK_TABLE]);
+    const tables = new Map<string, TableMetadata>();
+    for (const r of rows) {
+      if (!options.withInternalKyselyTables && internal.has(r.table)) continue;
+      let t = tables.get(r.table);
+      if (!t) tables.set(r.table, (t = { name: r.table, schema: r.schema, isView: r.view, columns: [] }));
+      if (r.column) {
+        t.columns.push({ name: r.column, dataType: r.type, dataTypeSchema: r.typeSchema, isNullable: r.nullable, hasDefaultValue: r.hasDefault, isAutoIncrementing: r.auto });
+      }
+    }
+    return [...tables.values()];
+  }
+}
+
+class BotPostgresDialect extends PostgresDialect {
+  override createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+    return new CurrentSchemaIntrospector(db);
+  }
+}
+
 export interface PostgresOptions {
   /** Extra startup options, e.g. `-c search_path=…` (the test harness uses one schema per bot). */
   options?: string;
   max?: number;
+  /** Give up connecting after this long (default: pg's, no limit). */
+  connectTimeoutMs?: number;
 }
 
 /** A PostgreSQL pool (`postgres://` / `postgresql://` URL) with int8 and numeric read as numbers. */
 export function openPostgres(url: string, opts: PostgresOptions = {}): Db {
-  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, types: pgTypes, ...(opts.options ? { options: opts.options } : {}) });
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max ?? 10,
+    types: pgTypes,
+    ...(opts.options ? { options: opts.options } : {}),
+    ...(opts.connectTimeoutMs ? { connectionTimeoutMillis: opts.connectTimeoutMs } : {}),
+  });
+  return new Kysely<Database>({ dialect: new BotPostgresDialect({ pool }) });
 }
 
 /** `sqlite:<path>` or `postgres(ql)://…`. */
@@ -68,6 +138,34 @@ export async function openDatabase(url: string): Promise<{ db: Db; kind: Databas
   if (isPostgresUrl(url)) return { db: openPostgres(url), kind: 'postgres' };
   if (url.startsWith('sqlite:')) return { db: await openSqlite(path.resolve(url.slice('sqlite:'.length))), kind: 'sqlite' };
   throw new Error('DATABASE_URL must be sqlite:<path> or postgres://…');
+}
+
+/** A database as configured: DATABASE_URL's two kinds. */
+export type DatabaseTarget = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+
+/** The URL with any password replaced by ***, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    if (u.searchParams.has('password')) u.searchParams.set('password', '***');
+    return u.href;
+  } catch {
+    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  }
+}
+
+/** Opens a database only to look at it: SQLite read-only, PostgreSQL with one connection and a connect timeout. */
+export async function openForReading(target: DatabaseTarget): Promise<Db> {
+  return target.kind === 'sqlite' ? openSqlite(target.path, { readonly: true }) : openPostgres(target.url, { max: 1, connectTimeoutMs: 10_000 });
+}
+
+/** Names of the migrations applied to this database, sorted ([] when it has none yet). */
+export async function appliedMigrations(db: Db): Promise<string[]> {
+  const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
+  if (!tables.some((t) => t.name === DEFAULT_MIGRATION_TABLE)) return [];
+  const rows = await (db as Kysely<any>).selectFrom(DEFAULT_MIGRATION_TABLE).select('name').orderBy('name').execute();
+  return rows.map((r) => r.name as string);
 }
 
 /** Migrates to the latest schema (or to `to`, for upgrade tests). */

@@ -10,9 +10,8 @@
 // The report is ok (exit 0) only when nothing failed or was skipped.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import SQLite from 'better-sqlite3';
 import { type Config, ConfigError, loadConfig } from '../config.js';
-import { MIGRATIONS } from '../db/index.js';
+import { appliedMigrations, type DatabaseTarget, MIGRATIONS, openForReading, redactUrl } from '../db/index.js';
 import { run } from '../vpn/cli.js';
 import { type BotApiAnswer, type BotChat, callBotApi, checkBotToken } from './telegram.js';
 
@@ -52,7 +51,7 @@ export interface DoctorEnv {
   stat: (p: string) => Promise<FileInfo | null>;
   canWrite: (p: string) => Promise<boolean>;
   /** Names in the database's kysely_migration table ([] when the table is missing). */
-  readMigrations: (dbFile: string) => Promise<string[]>;
+  readMigrations: (database: DatabaseTarget) => Promise<string[]>;
   knownMigrations: readonly string[];
   fetch: typeof fetch;
   uid: number;
@@ -314,26 +313,34 @@ export const checkDataDir: Check = async (denv, config) => {
 
 export const checkDatabase: Check = async (denv, config) => {
   const name = 'database';
-  // The checks below read the SQLite file; a PostgreSQL database is migrated by the bot on start.
-  if (config.database.kind === 'postgres') return warn(name, 'PostgreSQL: not inspected by the doctor (the bot applies migrations on start)');
-  const file = config.databasePath;
-  const info = await denv.stat(file);
-  if (!info) return pass(name, `${file} does not exist yet (created on first start)`);
-  if ((info.mode & 0o777) !== 0o600) return fail(name, `${file} has mode ${octal(info.mode)}, it holds private keys`, `chmod 600 ${file}`);
+  const { database } = config;
+  let where: string;
+  let fix: string;
+  if (database.kind === 'sqlite') {
+    const file = database.path;
+    const info = await denv.stat(file);
+    if (!info) return pass(name, `${file} does not exist yet (created on first start)`);
+    if ((info.mode & 0o777) !== 0o600) return fail(name, `${file} has mode ${octal(info.mode)}, it holds private keys`, `chmod 600 ${file}`);
+    where = file;
+    fix = 'check the file is a SQLite database the bot wrote, or restore a backup from DATA_DIR/backups';
+  } else {
+    where = `PostgreSQL ${redactUrl(database.url)}`;
+    fix = 'check DATABASE_URL (host, port, user, password, database) and that PostgreSQL is running and lets this user connect';
+  }
   let applied: string[];
   try {
-    applied = await denv.readMigrations(file);
+    applied = await denv.readMigrations(database);
   } catch (e) {
-    return fail(name, `cannot read ${file}: ${errorText(e)}`, 'check the file is a SQLite database the bot wrote, or restore a backup from DATA_DIR/backups');
+    return fail(name, `cannot read ${where}: ${errorText(e)}`, fix);
   }
   const unknown = applied.filter((m) => !denv.knownMigrations.includes(m));
   if (unknown.length) {
     return fail(name, `migrated by a newer version of the bot (unknown: ${unknown.join(', ')})`, 'run that newer version, or restore a backup made by this one');
   }
   const pending = denv.knownMigrations.filter((m) => !applied.includes(m));
-  // Pending migrations are normal after an upgrade: the bot applies them on start.
-  if (pending.length) return warn(name, `${pending.length} migration(s) pending (${pending.join(', ')}), applied on next start`);
-  return pass(name, `${file}, schema up to date (${applied.length} migration${applied.length === 1 ? '' : 's'})`);
+  // Pending migrations are normal after an upgrade (or before the first start): the bot applies them on start.
+  if (pending.length) return warn(name, `${where}: ${pending.length} migration(s) pending (${pending.join(', ')}), applied on next start`);
+  return pass(name, `${where}, schema up to date (${applied.length} migration${applied.length === 1 ? '' : 's'})`);
 };
 
 export const checkTelegram: Check = async (denv, config) => {
@@ -410,22 +417,14 @@ async function statOrNull(p: string): Promise<FileInfo | null> {
   }
 }
 
-function readMigrationsFromSqlite(file: string): Promise<string[]> {
-  // Read-only, so the doctor can look at the database of a running bot without disturbing it.
-  // The query is tiny; better-sqlite3 being synchronous does not matter here.
-  return new Promise((resolve, reject) => {
-    try {
-      const db = new SQLite(file, { readonly: true, fileMustExist: true });
-      try {
-        const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kysely_migration'").get();
-        resolve(table ? (db.prepare('SELECT name FROM kysely_migration').pluck().all() as string[]) : []);
-      } finally {
-        db.close();
-      }
-    } catch (e) {
-      reject(e instanceof Error ? e : new Error(String(e)));
-    }
-  });
+async function readMigrations(target: DatabaseTarget): Promise<string[]> {
+  // SQLite read-only, so the doctor can look at the database of a running bot without disturbing it.
+  const db = await openForReading(target);
+  try {
+    return await appliedMigrations(db);
+  } finally {
+    await db.destroy();
+  }
 }
 
 /** A DoctorEnv over the real host; `overrides` replace parts (tests point paths at temp files). */
@@ -441,7 +440,7 @@ export function realDoctorEnv(env: Record<string, string | undefined>, overrides
         () => true,
         () => false,
       ),
-    readMigrations: readMigrationsFromSqlite,
+    readMigrations,
     knownMigrations: MIGRATIONS,
     fetch: globalThis.fetch,
     uid: process.getuid?.() ?? -1,

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -6,7 +7,9 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { findUser } from '../../src/db/users.js';
 import { BotApiStandIn } from '../support/bot-api.js';
+import { type AppDatabase, appDatabase } from '../support/database.js';
 import { FakeWg } from '../support/fake-wg.js';
 
 const TOKEN = '515151:app-test';
@@ -26,13 +29,16 @@ async function freePort(): Promise<number> {
 describe('the app, webhook and polling', () => {
   let dir: string;
   let api: BotApiStandIn;
+  let database: AppDatabase;
   beforeEach(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'avpn-app-'));
+    database = await appDatabase({ dataDir: path.join(dir, 'data') });
     api = new BotApiStandIn({ token: TOKEN });
     await api.listen();
   });
   afterEach(async () => {
     await api.close();
+    await database.drop();
     await fs.rm(dir, { recursive: true, force: true });
   });
 
@@ -47,6 +53,7 @@ describe('the app, webhook and polling', () => {
       VPN_ENDPOINT: 'vpn.example.com',
       CAPTCHA: 'off',
       BACKUP_INTERVAL_HOURS: '0',
+      ...database.env,
       ...extra,
     });
 
@@ -69,6 +76,14 @@ describe('the app, webhook and polling', () => {
       api.pressButton(ADMIN, request.message, `apr:${USER.id}`);
       await api.waitForMessage(USER.id, (m) => m.method === 'sendDocument');
       expect(wg.peers.size).toBe(1);
+      // The app ran on the project's database: DATABASE_URL's schema, or the default SQLite file.
+      const db = await database.open();
+      try {
+        expect((await findUser(db, USER.id))?.status).toBe('active');
+      } finally {
+        await db.destroy();
+      }
+      expect(existsSync(path.join(dir, 'data', 'bot.db'))).toBe(database.kind === 'sqlite');
       expect(api.webhookDeliveries.every((d) => d.status === 200)).toBe(true);
       expect((await fs.stat(path.join(dir, 'data'))).mode & 0o777).toBe(0o700);
 

@@ -12,24 +12,20 @@ import { startMonitor } from '../../src/monitor/index.js';
 import { recordTraffic } from '../../src/monitor/traffic.js';
 import { generateKeyPair } from '../../src/vpn/keys.js';
 import type { Dump } from '../../src/vpn/types.js';
-import { ADMIN_A, ADMIN_B, TEST_POSTGRES_URL, createHarness, createPostgresSchema, postgresReachable, type Harness } from '../support/harness.js';
+import { createPostgresSchema } from '../support/database.js';
+import { ADMIN_A, ADMIN_B, createHarness, type Harness } from '../support/harness.js';
 import type { From } from '../support/recorder.js';
 
 // The repository- and bot-level behaviour that differs most between SQLite and PostgreSQL
 // (types of bigint/sum/count, serial ids, ON CONFLICT, partial indexes, real concurrency),
-// against a fresh schema per test. The whole suite also runs on PostgreSQL with TEST_DATABASE=postgres.
-// Under CI=true an unreachable server is a failure; elsewhere these tests are skipped.
-const reachable = await postgresReachable();
-const CI = process.env.CI === 'true';
-const where = TEST_POSTGRES_URL.replace(/\/\/[^@/]*@/, '//');
-
-if (!reachable && CI) throw new Error(`PostgreSQL must be reachable in CI at ${where} (set TEST_POSTGRES_URL, or start it: pg_ctlcluster <version> main start)`);
+// against a fresh schema per test. The whole suite also runs on PostgreSQL (the vitest project
+// "postgres"); this file runs in that project only.
 
 const T0 = Date.UTC(2026, 10, 20, 10, 5);
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-describe.skipIf(!reachable)(`PostgreSQL repositories${reachable ? '' : ` (skipped: not reachable at ${where})`}`, () => {
+describe('PostgreSQL repositories', () => {
   let db: Db;
   let drop: () => Promise<void>;
   beforeEach(async () => {
@@ -163,7 +159,7 @@ describe.skipIf(!reachable)(`PostgreSQL repositories${reachable ? '' : ` (skippe
 
 const USER: From = { id: 7001, first_name: 'Olga', username: 'olga', language_code: 'en' };
 
-describe.skipIf(!reachable)(`PostgreSQL bot${reachable ? '' : ` (skipped: not reachable at ${where})`}`, () => {
+describe('PostgreSQL bot', () => {
   let h: Harness;
   afterEach(() => h.close());
 

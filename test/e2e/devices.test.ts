@@ -26,7 +26,7 @@ describe.skipIf(!ready)('devices end to end on a real tunnel (VPN_FLAVOR=wiregua
     lab = await NetnsLab.create();
     api = await StandInClient.start({ token: TOKEN, netns: lab.serverNs });
     let env: NodeJS.ProcessEnv;
-    ({ env, iface, serverTunnelIp } = botEnv(lab, { token: TOKEN, apiRoot: api.apiRoot, adminId: ADMIN.id, ifacePrefix: 'avd' }));
+    ({ env, iface, serverTunnelIp } = await botEnv(lab, { token: TOKEN, apiRoot: api.apiRoot, adminId: ADMIN.id, ifacePrefix: 'avd' }));
     // Each client routes only the server's address.
     env.VPN_ALLOWED_IPS = `${serverTunnelIp}/32`;
     env.MAX_DEVICES_PER_USER = '2';
@@ -41,6 +41,7 @@ describe.skipIf(!ready)('devices end to end on a real tunnel (VPN_FLAVOR=wiregua
   }, 60_000);
 
   it('two devices each bring up a working tunnel; a device deleted through the bot stops working at once, the other keeps working', async () => {
+    // Sorted: wg lists peers by latest handshake, which changes between calls.
     const livePeers = async () => (await run(['wg', 'show', iface, 'peers'])).stdout.trim().split('\n').filter(Boolean).sort();
     const dev1 = `avA${lab.suffix}`;
     const dev2 = `avB${lab.suffix}`;

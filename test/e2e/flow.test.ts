@@ -1,7 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { peersOfUser, peersOnNode } from '../../src/db/peers.js';
+import { findUser } from '../../src/db/users.js';
 import { StandInClient } from '../support/bot-api-client.js';
+import type { AppDatabase } from '../support/database.js';
 import { botEnv, buttonsOf, pingsWithin, startBot } from '../support/e2e.js';
 import { NetnsLab, type LabProcess, realPartsGate, run } from '../support/netns.js';
 
@@ -20,6 +23,7 @@ describe.skipIf(!ready)('end to end on a real tunnel (VPN_FLAVOR=wireguard)', ()
   let api: StandInClient;
   let bot: LabProcess | undefined;
   let env: NodeJS.ProcessEnv;
+  let database: AppDatabase;
   let iface: string;
   let serverTunnelIp: string;
   const clientIface = () => `avc${lab.suffix}`;
@@ -31,7 +35,7 @@ describe.skipIf(!ready)('end to end on a real tunnel (VPN_FLAVOR=wireguard)', ()
   beforeAll(async () => {
     lab = await NetnsLab.create();
     api = await StandInClient.start({ token: TOKEN, netns: lab.serverNs });
-    ({ env, iface, serverTunnelIp } = botEnv(lab, { token: TOKEN, apiRoot: api.apiRoot, adminId: ADMIN.id, ifacePrefix: 'avs' }));
+    ({ env, iface, serverTunnelIp, database } = await botEnv(lab, { token: TOKEN, apiRoot: api.apiRoot, adminId: ADMIN.id, ifacePrefix: 'avs' }));
     await restartBot();
   }, 90_000);
 
@@ -110,47 +114,48 @@ describe.skipIf(!ready)('end to end on a real tunnel (VPN_FLAVOR=wireguard)', ()
   }, 60_000);
 
   it('a killed wireguard-go is noticed by the monitor: the interface comes back with its peer, the admin is told, and traffic on both sides of the restart is counted exactly', async () => {
-    const SQLite = (await import('better-sqlite3')).default;
-    const db = new SQLite(path.join(env.DATA_DIR!, 'bot.db'), { readonly: true });
-    type Row = { rx_total: number; tx_total: number; rx_last: number; tx_last: number; public_key: string };
-    const row = () => db.prepare('SELECT rx_total, tx_total, rx_last, tx_last, public_key FROM peers WHERE user_id = ?').get(USER.id) as Row;
-    const live = async (key: string) => {
-      const line = (await run(['wg', 'show', iface, 'dump'])).stdout.split('\n').find((l) => l.startsWith(`${key}\t`))!.split('\t');
-      return { rx: Number(line[5]), tx: Number(line[6]) };
-    };
-    // Traffic before the restart, then wait until a tick has recorded exactly what the kernel side reports.
-    expect(await pingsWithin(lab, serverTunnelIp, 40_000)).toBe(true);
-    let before = row();
-    for (let i = 0; i < 100; i++) {
-      const l = await live(before.public_key);
-      if (l.rx === before.rx_last && l.tx === before.tx_last && l.rx > 0) break;
-      await new Promise((r) => setTimeout(r, 100));
-      before = row();
-    }
-    expect(await live(before.public_key)).toEqual({ rx: before.rx_last, tx: before.tx_last });
+    const db = await database.open();
+    try {
+      const row = async () => (await peersOfUser(db, USER.id))[0]!;
+      const live = async (key: string) => {
+        const line = (await run(['wg', 'show', iface, 'dump'])).stdout.split('\n').find((l) => l.startsWith(`${key}\t`))!.split('\t');
+        return { rx: Number(line[5]), tx: Number(line[6]) };
+      };
+      // Traffic before the restart, then wait until a tick has recorded exactly what the kernel side reports.
+      expect(await pingsWithin(lab, serverTunnelIp, 40_000)).toBe(true);
+      let before = await row();
+      for (let i = 0; i < 100; i++) {
+        const l = await live(before.public_key);
+        if (l.rx === before.rx_last && l.tx === before.tx_last && l.rx > 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+        before = await row();
+      }
+      expect(await live(before.public_key)).toEqual({ rx: before.rx_last, tx: before.tx_last });
 
-    const pids = (await run(['ip', 'netns', 'pids', lab.serverNs])).stdout.split(/\s+/).filter(Boolean);
-    const daemon = [];
-    for (const pid of pids) {
-      const cmd = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      if (cmd.split('\0').includes(iface) && cmd.includes('wireguard-go')) daemon.push(Number(pid));
-    }
-    expect(daemon).toHaveLength(1);
-    const mark = await api.mark();
-    process.kill(daemon[0]!, 'SIGKILL');
-    await api.waitForMessage(ADMIN.id, (m) => /is gone/.test(m.message.text ?? ''), 15_000, mark);
-    await api.waitForMessage(ADMIN.id, (m) => /back up/.test(m.message.text ?? ''), 30_000, mark);
-    expect((await run(['wg', 'show', iface, 'dump'])).stdout.trim().split('\n')).toHaveLength(2);
-    expect(await pingsWithin(lab, serverTunnelIp, 40_000)).toBe(true);
+      const pids = (await run(['ip', 'netns', 'pids', lab.serverNs])).stdout.split(/\s+/).filter(Boolean);
+      const daemon = [];
+      for (const pid of pids) {
+        const cmd = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+        if (cmd.split('\0').includes(iface) && cmd.includes('wireguard-go')) daemon.push(Number(pid));
+      }
+      expect(daemon).toHaveLength(1);
+      const mark = await api.mark();
+      process.kill(daemon[0]!, 'SIGKILL');
+      await api.waitForMessage(ADMIN.id, (m) => /is gone/.test(m.message.text ?? ''), 15_000, mark);
+      await api.waitForMessage(ADMIN.id, (m) => /back up/.test(m.message.text ?? ''), 30_000, mark);
+      expect((await run(['wg', 'show', iface, 'dump'])).stdout.trim().split('\n')).toHaveLength(2);
+      expect(await pingsWithin(lab, serverTunnelIp, 40_000)).toBe(true);
 
-    // After the restart: everything counted before is kept, and what the new interface reported
-    // at the last tick is added once — nothing lost, nothing counted twice.
-    await new Promise((r) => setTimeout(r, 1500));
-    const after = row();
-    db.close();
-    expect(after.rx_last).toBeGreaterThan(0);
-    expect(after.rx_total - before.rx_total).toBe(after.rx_last);
-    expect(after.tx_total - before.tx_total).toBe(after.tx_last);
+      // After the restart: everything counted before is kept, and what the new interface reported
+      // at the last tick is added once — nothing lost, nothing counted twice.
+      await new Promise((r) => setTimeout(r, 1500));
+      const after = await row();
+      expect(after.rx_last).toBeGreaterThan(0);
+      expect(after.rx_total - before.rx_total).toBe(after.rx_last);
+      expect(after.tx_total - before.tx_total).toBe(after.tx_last);
+    } finally {
+      await db.destroy();
+    }
   }, 120_000);
 
   it('a restart reconciles the interface from the database and keeps the tunnel working; SIGTERM stops it in under 10 s', async () => {
@@ -171,7 +176,6 @@ describe.skipIf(!ready)('end to end on a real tunnel (VPN_FLAVOR=wireguard)', ()
   }, 90_000);
 
   it('SIGKILL at any moment of an approval: after a restart the user is active with exactly one peer, the interface matches the DB, the config is delivered', async () => {
-    const SQLite = (await import('better-sqlite3')).default;
     for (const [n, delayMs] of [0, 40, 120, 400].entries()) {
       const u = { id: 333000 + n, first_name: `Kill${n}`, language_code: 'en' };
       await api.sendText(u, '/start');
@@ -186,20 +190,17 @@ describe.skipIf(!ready)('end to end on a real tunnel (VPN_FLAVOR=wireguard)', ()
       await restartBot();
 
       await api.waitForMessage(u.id, (m) => m.method === 'sendDocument', 20_000);
-      const db = new SQLite(path.join(env.DATA_DIR!, 'bot.db'), { readonly: true });
+      const db = await database.open();
       try {
-        for (let i = 0; i < 50; i++) {
-          const s = (db.prepare('SELECT status FROM users WHERE id = ?').get(u.id) as { status: string }).status;
-          if (s === 'active') break;
-          await new Promise((r) => setTimeout(r, 200));
-        }
-        expect(db.prepare('SELECT status FROM users WHERE id = ?').get(u.id)).toEqual({ status: 'active' });
-        expect(db.prepare('SELECT count(*) AS n FROM peers WHERE user_id = ?').get(u.id)).toEqual({ n: 1 });
-        const wanted = (db.prepare("SELECT public_key FROM peers WHERE status = 'active'").all() as { public_key: string }[]).map((r) => r.public_key).sort();
+        const status = async () => (await findUser(db, u.id))?.status;
+        for (let i = 0; i < 50 && (await status()) !== 'active'; i++) await new Promise((r) => setTimeout(r, 200));
+        expect(await status()).toBe('active');
+        expect(await peersOfUser(db, u.id)).toHaveLength(1);
+        const wanted = (await peersOnNode(db, iface, 'active')).map((p) => p.public_key).sort();
         const live = (await run(['wg', 'show', iface, 'peers'])).stdout.trim().split('\n').filter(Boolean).sort();
         expect(live).toEqual(wanted);
       } finally {
-        db.close();
+        await db.destroy();
       }
     }
   }, 180_000);

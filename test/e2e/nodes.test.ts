@@ -27,7 +27,7 @@ describe.skipIf(!ready)('several VPN nodes over SSH on real tunnels', () => {
   beforeAll(async () => {
     lab = await NetnsLab.create();
     api = await StandInClient.start({ token: TOKEN, netns: lab.serverNs });
-    const { env } = botEnv(lab, { token: TOKEN, apiRoot: api.apiRoot, adminId: ADMIN.id, ifacePrefix: 'avx' });
+    const { env } = await botEnv(lab, { token: TOKEN, apiRoot: api.apiRoot, adminId: ADMIN.id, ifacePrefix: 'avx' });
     const specs = [];
     for (const [i, name] of ['ams', 'fra'].entries()) {
       const node = await addSshNode(lab, name[0]!.toUpperCase(), lab.serverNs);

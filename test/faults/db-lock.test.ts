@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { findUser } from '../../src/db/users.js';
-import { ADMIN_A, createHarness } from '../support/harness.js';
+import { schemaUrl } from '../support/database.js';
+import { ADMIN_A, createHarness, type Harness } from '../support/harness.js';
 
-// Another process (a backup tool, a second replica, sqlite3 by hand) holds the write lock.
-const HOLDER = `
+// Another process (a backup tool, a second replica, sqlite3 or psql by hand) holds a write lock.
+const SQLITE_HOLDER = `
 const Database = require('better-sqlite3');
 const db = new Database(process.argv[1]);
 db.exec('BEGIN IMMEDIATE');
@@ -14,12 +16,32 @@ process.stdout.write('locked\\n');
 Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(process.argv[2]));
 db.exec('COMMIT');
 `;
+// PostgreSQL locks rows and tables, not the file: the other writer locks the users table.
+const POSTGRES_HOLDER = `
+const pg = require('pg');
+const c = new pg.Client({ connectionString: process.argv[1] });
+(async () => {
+  await c.connect();
+  await c.query('BEGIN');
+  await c.query('LOCK TABLE users IN EXCLUSIVE MODE');
+  await c.query("INSERT INTO audit_log (at, action) VALUES (1, 'other-writer')");
+  process.stdout.write('locked\\n');
+  await new Promise((r) => setTimeout(r, Number(process.argv[2])));
+  await c.query('COMMIT');
+  await c.end();
+})();
+`;
+
+function holdLock(h: Harness, ms: number) {
+  const [script, target] = h.database === 'sqlite' ? [SQLITE_HOLDER, path.join(h.dir, 'bot.db')] : [POSTGRES_HOLDER, schemaUrl(h.pgSchema!)];
+  return spawn(process.execPath, ['-e', script, target, String(ms)], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+}
 
 describe('database locked by another writer', () => {
-  it('the bot waits for the lock (busy timeout) instead of failing, and both writes survive', async () => {
-    const h = await createHarness({ captcha: false, database: 'sqlite' /* SQLite's file lock and busy timeout */ });
+  it('the bot waits for the lock instead of failing, and both writes survive', async () => {
+    const h = await createHarness({ captcha: false });
     try {
-      const child = spawn(process.execPath, ['-e', HOLDER, path.join(h.dir, 'bot.db'), '1500'], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = holdLock(h, 1500);
       const exited = new Promise<number | null>((r) => child.on('exit', r));
       await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
       const started = Date.now();

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Db, migrate, openSqlite } from '../../src/db/index.js';
+import type { Db } from '../../src/db/index.js';
 import { insertServerOnce } from '../../src/db/misc.js';
 import { insertPeer, peersOnNode } from '../../src/db/peers.js';
 import { requestAccess } from '../../src/db/users.js';
@@ -10,17 +10,18 @@ import { recordTraffic } from '../../src/monitor/traffic.js';
 import { hourOf } from '../../src/db/traffic.js';
 import { generateKeyPair } from '../../src/vpn/keys.js';
 import type { Dump } from '../../src/vpn/types.js';
+import { openTestDatabase } from '../support/database.js';
 
 const T0 = Date.UTC(2026, 10, 20, 10, 5);
 
 describe('traffic accounting on a real database', () => {
   let dir: string;
   let db: Db;
+  let closeDb: () => Promise<void>;
   let pub: string;
   beforeEach(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'avpn-traffic-'));
-    db = await openSqlite(path.join(dir, 'bot.db'));
-    await migrate(db);
+    ({ db, close: closeDb } = await openTestDatabase(dir));
     const k = generateKeyPair();
     await insertServerOnce(db, { node: 'awg0', private_key: k.privateKey, public_key: k.publicKey, address: '10.8.0.1/24', listen_port: 51820, awg_params: null, created_at: 0 });
     await requestAccess(db, { id: 1, first_name: 'A' }, 0);
@@ -29,7 +30,7 @@ describe('traffic accounting on a real database', () => {
     await insertPeer(db, { user_id: 1, node: 'awg0', public_key: pub, private_key: p.privateKey, preshared_key: 'x', ip: '10.8.0.2' }, 0);
   });
   afterEach(async () => {
-    await db.destroy();
+    await closeDb();
     await fs.rm(dir, { recursive: true, force: true });
   });
 

@@ -43,6 +43,24 @@ describe('node dist/cli.js', { timeout: 60_000 }, () => {
     }
   });
 
+  it('migrate-db with missing or bad arguments: what is wrong, the usage, exit 2; no password echoed', async () => {
+    const cases: [string[], RegExp][] = [
+      [[], /^migrate-db: --from sqlite:<path> and --to postgres:\/\/… required$/m],
+      [['--from', 'sqlite:/srv/bot.db'], /^migrate-db: --to postgres:\/\/… required$/m],
+      [['--from', '/srv/bot.db', '--to', 'postgres://db/vpn'], /^migrate-db: --from must be sqlite:<path to the bot's database> \(got "\/srv\/bot\.db"\)$/m],
+      [['--from', 'sqlite:/srv/bot.db', '--to', 'mysql://u:hunter2@db/vpn'], /^migrate-db: --to must be a postgres:\/\/ or postgresql:\/\/ URL \(got "mysql:\/\/u:\*\*\*@db\/vpn"\)$/m],
+      [['--from', 'sqlite:/srv/bot.db', '--to', 'postgres://db/vpn', '--force'], /^migrate-db: Unknown option '--force'/m],
+    ];
+    const results = await Promise.all(cases.map(([args]) => cli(['migrate-db', ...args])));
+    for (const [i, r] of results.entries()) {
+      expect(r.code, cases[i]![0].join(' ')).toBe(2);
+      expect(r.stderr).toMatch(cases[i]![1]);
+      expect(r.stderr).toContain('node dist/cli.js migrate-db --from sqlite:<path> --to postgres://');
+      expect(r.stdout).toBe('');
+      expect(r.stderr).not.toContain('hunter2');
+    }
+  });
+
   it('doctor with a bad configuration: one line per check, exit 1', async () => {
     const r = await cli(['doctor']);
     expect(r.code).toBe(1);

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { migrate, MIGRATIONS, openSqlite } from '../../src/db/index.js';
+import { type DatabaseTarget, migrate, MIGRATIONS } from '../../src/db/index.js';
 import {
   type CheckResult,
   type DoctorEnv,
@@ -16,6 +16,7 @@ import {
   type SystemPaths,
 } from '../../src/ops/doctor.js';
 import { BotApiStandIn } from '../support/bot-api.js';
+import { appDatabase } from '../support/database.js';
 
 // Shaped like a real token, so the generic masking would catch it too.
 const TOKEN = '1234567890:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw';
@@ -35,6 +36,8 @@ class FakeHost {
   commands = new Map<string, string | Error>();
   notWritable = new Set<string>();
   migrations: string[] | Error = [...MIGRATIONS];
+  /** The databases the doctor looked at. */
+  readFrom: DatabaseTarget[] = [];
   network: Error | null = null;
   tokenAccepted = true;
   started = new Set<number>([111]);
@@ -75,7 +78,8 @@ class FakeHost {
         return f ? { mode: f.mode, isFile: !f.dir, isDirectory: !!f.dir } : null;
       },
       canWrite: async (p) => this.files.has(p) && !this.notWritable.has(p),
-      readMigrations: async () => {
+      readMigrations: async (target) => {
+        this.readFrom.push(target);
         if (this.migrations instanceof Error) throw this.migrations;
         return this.migrations;
       },
@@ -337,6 +341,24 @@ describe('doctor checks (fake host)', () => {
     expect((await host.doctor()).find('database').line).toBe('✔ database — /srv/bot/bot.db does not exist yet (created on first start)');
   });
 
+  it('database on PostgreSQL: migrations read through DATABASE_URL; the password is never shown', async () => {
+    const host = new FakeHost();
+    const url = 'postgres://bot:hunter2@db.example.com:5432/vpn';
+    host.denv.env.DATABASE_URL = url;
+    host.files.delete('/srv/bot/bot.db'); // no SQLite file is involved
+    const ok = (await host.doctor()).find('database');
+    expect(ok.line).toBe(`✔ database — PostgreSQL postgres://bot:***@db.example.com:5432/vpn, schema up to date (${MIGRATIONS.length} migrations)`);
+    expect(host.readFrom.at(-1)).toEqual({ kind: 'postgres', url });
+
+    host.migrations = [];
+    await expectOnly(host, 'database', 'warn', /PostgreSQL postgres:\/\/bot:\*\*\*@db\.example\.com:5432\/vpn: \d+ migration\(s\) pending/);
+    host.migrations = [...MIGRATIONS, '9999_from_the_future'];
+    await expectOnly(host, 'database', 'fail', /migrated by a newer version of the bot \(unknown: 9999_from_the_future\)/);
+    host.migrations = new Error('password authentication failed for user "bot"');
+    const r = await expectOnly(host, 'database', 'fail', /^✘ database — cannot read PostgreSQL postgres:\/\/bot:\*\*\*@db\.example\.com:5432\/vpn: password authentication failed for user "bot"\. Fix: check DATABASE_URL/);
+    expect(r.line).not.toContain('hunter2');
+  });
+
   it('bot token: a rejected token and an unreachable Telegram each fail, without printing the token', async () => {
     const host = new FakeHost();
     host.tokenAccepted = false;
@@ -377,7 +399,7 @@ describe('doctor on the real host functions (temp files, Bot API stand-in)', () 
     for (const fn of cleanup.splice(0).reverse()) await fn();
   });
 
-  async function setUp(adminIds: string) {
+  async function setUp(adminIds: string, opts: { migrated?: boolean } = {}) {
     const root = await fs.mkdtemp(path.join(os.tmpdir(), 'avpn-doctor-'));
     cleanup.push(() => fs.rm(root, { recursive: true, force: true }));
     const api = new BotApiStandIn({ token: TOKEN, botUsername: 'andrey_vpn_bot' });
@@ -404,11 +426,14 @@ describe('doctor on the real host functions (temp files, Bot API stand-in)', () 
       procNetUdp: [sys('udp'), sys('udp6-absent')],
     };
 
+    // The project's database: DATA_DIR/bot.db, or a PostgreSQL schema named by DATABASE_URL.
     const dataDir = path.join(root, 'data');
-    const db = await openSqlite(path.join(dataDir, 'bot.db'));
-    await migrate(db);
+    await fs.mkdir(dataDir, { mode: 0o700 });
+    const database = await appDatabase({ dataDir });
+    cleanup.push(database.drop);
+    const db = await database.open();
+    if (opts.migrated !== false) await migrate(db);
     await db.destroy();
-    await fs.chmod(dataDir, 0o700);
 
     const env = {
       BOT_TOKEN: TOKEN,
@@ -418,6 +443,7 @@ describe('doctor on the real host functions (temp files, Bot API stand-in)', () 
       DATA_DIR: dataDir,
       VPN_NAT: 'off',
       PATH: bin,
+      ...database.env,
     };
     return { dataDir, denv: realDoctorEnv(env, { paths }) };
   }
@@ -429,6 +455,21 @@ describe('doctor on the real host functions (temp files, Bot API stand-in)', () 
     expect(report.ok).toBe(true);
     expect(report.lines).toContain('✔ bot token — @andrey_vpn_bot');
     expect(report.lines.some((l) => new RegExp(`^✔ database — .*schema up to date \\(${MIGRATIONS.length} migrations?\\)$`).test(l))).toBe(true);
+  });
+
+  it('database: not migrated yet is a warning; an unreachable PostgreSQL fails with its fix', async () => {
+    const { denv } = await setUp('111', { migrated: false });
+    const fresh = await runDoctor(denv);
+    expect(fresh.results.find((r) => r.name === 'database')).toMatchObject({ status: 'warn', detail: expect.stringMatching(new RegExp(`: ${MIGRATIONS.length} migration\\(s\\) pending`)) });
+    expect(fresh.ok).toBe(true);
+
+    // Nothing listens on port 1.
+    denv.env.DATABASE_URL = 'postgres://bot:hunter2@127.0.0.1:1/vpn';
+    const down = await runDoctor(denv);
+    const line = down.lines.find((l) => l.includes('database —'))!;
+    expect(line).toMatch(/^✘ database — cannot read PostgreSQL postgres:\/\/bot:\*\*\*@127\.0\.0\.1:1\/vpn: .*ECONNREFUSED.*\. Fix: check DATABASE_URL/);
+    expect(down.lines.join('\n')).not.toContain('hunter2');
+    expect(down.ok).toBe(false);
   });
 
   it('an admin without /start and an open DATA_DIR: not ok, each named with its fix', async () => {

@@ -12,7 +12,8 @@ import { requestAccess, transitionUser } from '../../src/db/users.js';
 import { type Leadership, startLeadership } from '../../src/leader.js';
 import type { VpnSettings } from '../../src/vpn/service.js';
 import { FakeWg } from '../support/fake-wg.js';
-import { TEST_POSTGRES_URL, createPostgresSchema, openPostgresSchema, postgresReachable, singleNodeFleet } from '../support/harness.js';
+import { TEST_POSTGRES_URL, createPostgresSchema, openPostgresSchema, postgresReachable } from '../support/database.js';
+import { singleNodeFleet } from '../support/harness.js';
 
 // What keeps replicas apart, on the real database: the leader lock (one leader per schema, taken
 // over when the holder's connection dies) and address allocation under concurrent approvals.

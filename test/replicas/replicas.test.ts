@@ -7,7 +7,7 @@ import { leaderLockHolder } from '../../src/db/locks.js';
 import { StandInClient } from '../support/bot-api-client.js';
 import type { TgMessage, TgUpdate } from '../support/bot-api.js';
 import { botEnv, startBot } from '../support/e2e.js';
-import { TEST_POSTGRES_URL, createPostgresSchema, postgresReachable } from '../support/harness.js';
+import { TEST_POSTGRES_URL, createPostgresSchema, postgresReachable } from '../support/database.js';
 import { type LabProcess, NetnsLab, realPartsGate, run } from '../support/netns.js';
 
 // Two replicas of the built bot (`node dist/main.js`) in webhook mode, in one server namespace,
@@ -63,7 +63,7 @@ describe.skipIf(!ready || !pgReady)('two bot replicas on one PostgreSQL (webhook
     api = await StandInClient.start({ token: TOKEN, netns: lab.serverNs, webhookDelivery: false });
     let schema: string;
     ({ schema, db, drop } = await createPostgresSchema());
-    const base = botEnv(lab, { token: TOKEN, apiRoot: api.apiRoot, adminId: ADMIN.id, ifacePrefix: 'avr' });
+    const base = await botEnv(lab, { token: TOKEN, apiRoot: api.apiRoot, adminId: ADMIN.id, ifacePrefix: 'avr' });
     ({ iface, serverTunnelIp } = base);
     for (const [i, port] of PORTS.entries()) {
       const env = {

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
 import type { SentMessage } from './bot-api.js';
+import { appDatabase } from './database.js';
 import type { LabProcess, NetnsLab } from './netns.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -8,11 +9,16 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 /**
  * The environment for the built bot in the lab's server namespace: wireguard flavor, a unique
  * interface and a random 10.x tunnel subnet, state in the lab's tmp dir, the monitor every second.
+ * The database is the test project's: the default SQLite file in DATA_DIR, or (TEST_DATABASE=postgres)
+ * a fresh schema reached through PostgreSQL's Unix socket, dropped by lab.cleanup().
  */
-export function botEnv(lab: NetnsLab, opts: { token: string; apiRoot: string; adminId: number; ifacePrefix: string }) {
+export async function botEnv(lab: NetnsLab, opts: { token: string; apiRoot: string; adminId: number; ifacePrefix: string }) {
   const iface = `${opts.ifacePrefix}${lab.suffix}`;
   const net = `10.${100 + randomInt(90)}.${randomInt(256)}`;
   lab.trackInterface(iface);
+  const dataDir = path.join(lab.tmpDir, 'data');
+  const database = await appDatabase({ dataDir, inNamespace: true });
+  lab.onCleanup(database.drop);
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     ENV_FILE: path.join(lab.tmpDir, 'no.env'),
@@ -20,7 +26,8 @@ export function botEnv(lab: NetnsLab, opts: { token: string; apiRoot: string; ad
     BOT_TOKEN: opts.token,
     ADMIN_IDS: String(opts.adminId),
     TELEGRAM_API_ROOT: opts.apiRoot,
-    DATA_DIR: path.join(lab.tmpDir, 'data'),
+    DATA_DIR: dataDir,
+    ...database.env,
     VPN_FLAVOR: 'wireguard',
     VPN_INTERFACE: iface,
     VPN_CONFIG_DIR: path.join(lab.tmpDir, 'wg'),
@@ -31,7 +38,7 @@ export function botEnv(lab: NetnsLab, opts: { token: string; apiRoot: string; ad
     MONITOR_INTERVAL_SECONDS: '1',
     LOG_LEVEL: 'debug',
   };
-  return { env, iface, serverTunnelIp: `${net}.1` };
+  return { env, iface, serverTunnelIp: `${net}.1`, database };
 }
 
 /** Starts `node dist/main.js` in the server namespace and waits until it takes updates. */

@@ -1,4 +1,4 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,13 +10,14 @@ import type { BotDeps } from '../../src/bot/context.js';
 import { installApiTransformers } from '../../src/bot/api.js';
 import { createBot } from '../../src/bot/create-bot.js';
 import { Translator } from '../../src/bot/i18n.js';
-import { type Db, migrate, openPostgres, openSqlite } from '../../src/db/index.js';
+import { type Db, migrate, openSqlite } from '../../src/db/index.js';
 import { setBlocked } from '../../src/db/users.js';
 import { backupSqlite } from '../../src/db/backup.js';
 import { SecretBox } from '../../src/vpn/secrets.js';
 import type { VpnSettings } from '../../src/vpn/service.js';
 import { Fleet, type NodeCli } from '../../src/vpn/fleet.js';
 import { type NodeRow, upsertNode } from '../../src/db/nodes.js';
+import { createPostgresSchema, defaultTestDatabase, dropPostgresSchema, openPostgresSchema, type TestDatabase } from './database.js';
 import { FakeWg } from './fake-wg.js';
 import { BOT_INFO, Recorder, callbackUpdate, replyUpdate, textUpdate, type Call, type From } from './recorder.js';
 
@@ -38,57 +39,8 @@ export interface HarnessOptions {
   flavor?: VpnSettings['flavor'];
   /** Default: env TEST_DATABASE, else sqlite. postgres: a fresh schema in TEST_POSTGRES_URL, dropped on close. */
   database?: TestDatabase;
-}
-
-export type TestDatabase = 'sqlite' | 'postgres';
-
-export const TEST_POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-export function defaultTestDatabase(): TestDatabase {
-  return process.env.TEST_DATABASE === 'postgres' ? 'postgres' : 'sqlite';
-}
-
-/** A connection to TEST_POSTGRES_URL (its default schema), for creating and dropping the per-harness schemas. */
-function adminPool(): Db {
-  return openPostgres(TEST_POSTGRES_URL, { max: 1 });
-}
-
-/** True when TEST_POSTGRES_URL answers. */
-export async function postgresReachable(): Promise<boolean> {
-  const admin = adminPool();
-  try {
-    await sql`select 1`.execute(admin);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await admin.destroy();
-  }
-}
-
-/** A fresh, empty schema and a pool whose search_path is that schema. */
-export async function createPostgresSchema(): Promise<{ schema: string; db: Db; drop: () => Promise<void> }> {
-  const schema = `h_${randomBytes(6).toString('hex')}`;
-  const admin = adminPool();
-  try {
-    await sql`create schema ${sql.id(schema)}`.execute(admin);
-  } finally {
-    await admin.destroy();
-  }
-  return { schema, db: openPostgresSchema(schema), drop: () => dropPostgresSchema(schema) };
-}
-
-export function openPostgresSchema(schema: string): Db {
-  return openPostgres(TEST_POSTGRES_URL, { options: `-c search_path=${schema}` });
-}
-
-export async function dropPostgresSchema(schema: string): Promise<void> {
-  const admin = adminPool();
-  try {
-    await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(admin);
-  } finally {
-    await admin.destroy();
-  }
+  /** Run on this existing PostgreSQL schema, as DATABASE_URL would make the bot do (e.g. after migrate-db); dropped on close. */
+  postgresSchema?: string;
 }
 
 /** A one-node Fleet over `cli`, its node row written from `settings` as startApp does for the VPN_* variables. */
@@ -119,19 +71,27 @@ export async function createHarness(opts: HarnessOptions = {}) {
   const dir = opts.restartOf?.dir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'avpn-bot-')));
   // A PostgreSQL harness notes its schema in the state dir, so a restart (restartOf) finds it.
   const schemaFile = path.join(dir, 'pg-schema');
-  let pgSchema: string | undefined = opts.restartOf ? await fs.readFile(schemaFile, 'utf8').catch(() => undefined) : undefined;
+  let pgSchema: string | undefined = opts.postgresSchema ?? (opts.restartOf ? await fs.readFile(schemaFile, 'utf8').catch(() => undefined) : undefined);
   const kind: TestDatabase = pgSchema ? 'postgres' : opts.restartOf ? 'sqlite' : (opts.database ?? defaultTestDatabase());
   let db: Db;
+  let createdSchema = false;
   if (kind === 'postgres') {
     if (pgSchema) db = openPostgresSchema(pgSchema);
     else {
       ({ schema: pgSchema, db } = await createPostgresSchema());
-      await fs.writeFile(schemaFile, pgSchema);
+      createdSchema = true;
     }
+    await fs.writeFile(schemaFile, pgSchema);
   } else {
     db = await openSqlite(path.join(dir, 'bot.db'));
   }
-  await migrate(db);
+  // A harness that cannot start leaves no schema of its own behind.
+  const abandon = async (e: unknown): Promise<never> => {
+    await db.destroy();
+    if (createdSchema) await dropPostgresSchema(pgSchema!);
+    throw e;
+  };
+  await migrate(db).catch(abandon);
   const logs: Record<string, any>[] = [];
   const log = pino(
     { level: 'debug' },
@@ -182,13 +142,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     now,
     secrets: opts.secretsKey ? new SecretBox(opts.secretsKey) : undefined,
   });
-  try {
-    await vpn.start();
-  } catch (e) {
-    await db.destroy();
-    if (pgSchema && !opts.restartOf) await dropPostgresSchema(pgSchema);
-    throw e;
-  }
+  await vpn.start().catch(abandon);
   const deps: BotDeps = {
     db,
     vpn,
@@ -246,6 +200,16 @@ export async function createHarness(opts: HarnessOptions = {}) {
       if (pgSchema) await dropPostgresSchema(pgSchema);
       await fs.rm(dir, { recursive: true, force: true });
       if (rec.violations.length) throw new Error(`Telegram would have refused:\n${rec.violations.join('\n')}`);
+    },
+    /** Everything the database holds, as text: the SQLite files' bytes, or every row of the schema (PostgreSQL). */
+    async storedText(): Promise<string> {
+      if (kind === 'sqlite') {
+        const files = (await fs.readdir(dir)).filter((f) => f.startsWith('bot.db'));
+        return (await Promise.all(files.map((f) => fs.readFile(path.join(dir, f), 'latin1')))).join('');
+      }
+      const tables = await sql<{ t: string }>`select table_name as t from information_schema.tables where table_schema = current_schema()`.execute(db);
+      const rows = await Promise.all(tables.rows.map(({ t }) => sql<{ r: string }>`select x::text as r from ${sql.table(t)} x`.execute(db)));
+      return rows.flatMap((r) => r.rows.map((x) => x.r)).join('\n');
     },
     /** Closes the database but keeps the files, as a killed process would. */
     async crash() {

@@ -256,6 +256,7 @@ export class NetnsLab {
   private links = 0;
   private readonly interfaces = new Set<string>();
   private readonly processes = new Set<LabProcess>();
+  private readonly cleanups: (() => Promise<void>)[] = [];
   private cleanupPromise: Promise<void> | null = null;
 
   private constructor(readonly suffix: string) {
@@ -455,6 +456,11 @@ export class NetnsLab {
   }
 
   /** Stops everything in both namespaces and removes them, sockets and tmpDir. Never throws. */
+  /** Runs `fn` at the end of cleanup(), once the lab's processes are gone (e.g. drop a database schema). */
+  onCleanup(fn: () => Promise<void>): void {
+    this.cleanups.push(fn);
+  }
+
   cleanup(): Promise<void> {
     this.cleanupPromise ??= this.doCleanup();
     return this.cleanupPromise;
@@ -536,6 +542,8 @@ export class NetnsLab {
       left = left.filter((pid) => fs.existsSync(`/proc/${pid}`));
       if (left.length > 0) await new Promise((r) => setTimeout(r, 100));
     }
+
+    for (const fn of this.cleanups.splice(0)) await fn().catch((err: unknown) => warn('a cleanup step', err));
 
     if (this.tmpDir) {
       await fsp.rm(this.tmpDir, { recursive: true, force: true }).catch((err: unknown) => warn('removing tmpDir', err));

@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { migrate, openSqlite } from '../../src/db/index.js';
 import { natRules, parseDefaultRoute } from '../../src/vpn/nat.js';
 import { VpnService, type VpnSettings } from '../../src/vpn/service.js';
+import { openTestDatabase } from '../support/database.js';
 import { FakeWg } from '../support/fake-wg.js';
 
 describe('NAT rules', () => {
@@ -27,8 +27,7 @@ describe('NAT rules', () => {
 
   it('the server config gets PostUp/PostDown from the default route, VPN_WAN_INTERFACE, or the admin\'s own lines', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'avpn-nat-'));
-    const db = await openSqlite(path.join(dir, 'bot.db'));
-    await migrate(db);
+    const { db, close } = await openTestDatabase(dir);
     const base: VpnSettings = {
       node: 'wg0', flavor: 'wireguard', iface: 'wg0', configDir: path.join(dir, 'conf'), endpoint: 'x:1', port: 51820,
       subnet: '10.8.0.0/24', dns: [], allowedIps: ['0.0.0.0/0'], awgProtocol: 1, nat: true,
@@ -47,7 +46,7 @@ describe('NAT rules', () => {
       noRoute.defaultRoute = null;
       expect(await conf(base, noRoute)).not.toContain('PostUp');
     } finally {
-      await db.destroy();
+      await close();
       await fs.rm(dir, { recursive: true, force: true });
     }
   });

@@ -3,24 +3,25 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Db, migrate, openSqlite } from '../../src/db/index.js';
+import type { Db } from '../../src/db/index.js';
 import { deletePeer, peersOnNode, setPeerStatus } from '../../src/db/peers.js';
 import { requestAccess } from '../../src/db/users.js';
 import { generateKeyPair } from '../../src/vpn/keys.js';
 import { PoolExhaustedError, VpnService, type VpnSettings } from '../../src/vpn/service.js';
 import { FakeWg } from '../support/fake-wg.js';
+import { openTestDatabase } from '../support/database.js';
 
 const log = pino({ level: 'silent' });
 
 describe('VpnService (real database, in-memory interface)', () => {
   let dir: string;
   let db: Db;
+  let closeDb: () => Promise<void>;
   let wg: FakeWg;
   let settings: VpnSettings;
   beforeEach(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'avpn-svc-'));
-    db = await openSqlite(path.join(dir, 'bot.db'));
-    await migrate(db);
+    ({ db, close: closeDb } = await openTestDatabase(dir));
     wg = new FakeWg();
     settings = {
       flavor: 'amneziawg',
@@ -37,7 +38,7 @@ describe('VpnService (real database, in-memory interface)', () => {
     for (let id = 1; id <= 6; id++) await requestAccess(db, { id, first_name: `u${id}` }, 0);
   });
   afterEach(async () => {
-    await db.destroy();
+    await closeDb();
     await fs.rm(dir, { recursive: true, force: true });
   });
 

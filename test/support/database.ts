@@ -1,0 +1,128 @@
+// The database a test runs on. Every test file that opens a database runs twice: in the vitest
+// project "sqlite" (a SQLite file in a temp dir) and in the project "postgres"
+// (TEST_DATABASE=postgres: a fresh schema in TEST_POSTGRES_URL per harness or app, dropped afterwards).
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { type Db, migrate, openPostgres, openSqlite } from '../../src/db/index.js';
+
+export type TestDatabase = 'sqlite' | 'postgres';
+
+export const TEST_POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** Where the bot in a network namespace finds PostgreSQL: the host's 127.0.0.1 is not the namespace's, a Unix socket is the same file everywhere. */
+export const TEST_POSTGRES_SOCKET_DIR = process.env.TEST_POSTGRES_SOCKET_DIR ?? '/var/run/postgresql';
+
+/** TEST_POSTGRES_URL without its password, for messages. */
+export const TEST_POSTGRES_WHERE = TEST_POSTGRES_URL.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1@');
+
+export function defaultTestDatabase(): TestDatabase {
+  return process.env.TEST_DATABASE === 'postgres' ? 'postgres' : 'sqlite';
+}
+
+/** True when TEST_POSTGRES_URL answers within a few seconds. */
+export async function postgresReachable(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: TEST_POSTGRES_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** A connection to TEST_POSTGRES_URL (its default schema), for creating and dropping test schemas. */
+function adminPool(): Db {
+  return openPostgres(TEST_POSTGRES_URL, { max: 1 });
+}
+
+/** A fresh, empty schema and a pool whose search_path is that schema. */
+export async function createPostgresSchema(): Promise<{ schema: string; db: Db; drop: () => Promise<void> }> {
+  const schema = `h_${randomBytes(6).toString('hex')}`;
+  const admin = adminPool();
+  try {
+    await sql`create schema ${sql.id(schema)}`.execute(admin);
+  } finally {
+    await admin.destroy();
+  }
+  return { schema, db: openPostgresSchema(schema), drop: () => dropPostgresSchema(schema) };
+}
+
+export function openPostgresSchema(schema: string): Db {
+  return openPostgres(TEST_POSTGRES_URL, { options: `-c search_path=${schema}` });
+}
+
+export async function dropPostgresSchema(schema: string): Promise<void> {
+  const admin = adminPool();
+  try {
+    await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(admin);
+  } finally {
+    await admin.destroy();
+  }
+}
+
+/**
+ * A DATABASE_URL for the bot on `schema` (pg reads `options` from the URL). `viaSocket`: through
+ * TEST_POSTGRES_SOCKET_DIR, for a bot running inside a network namespace.
+ */
+export function schemaUrl(schema: string, opts: { viaSocket?: boolean } = {}): string {
+  const url = new URL(TEST_POSTGRES_URL);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  if (opts.viaSocket) {
+    if (!fs.existsSync(path.join(TEST_POSTGRES_SOCKET_DIR, `.s.PGSQL.${url.port || 5432}`))) {
+      throw new Error(`a bot in a network namespace reaches PostgreSQL through its Unix socket, and there is none in ${TEST_POSTGRES_SOCKET_DIR}: set TEST_POSTGRES_SOCKET_DIR`);
+    }
+    url.searchParams.set('host', TEST_POSTGRES_SOCKET_DIR);
+  }
+  return url.href;
+}
+
+/** A fresh, migrated database for repository-level tests: a SQLite file in `dir`, or a PostgreSQL schema. */
+export async function openTestDatabase(dir: string): Promise<{ db: Db; close: () => Promise<void> }> {
+  if (defaultTestDatabase() === 'sqlite') {
+    const db = await openSqlite(path.join(dir, 'bot.db'));
+    await migrate(db);
+    return { db, close: () => db.destroy() };
+  }
+  const { db, drop } = await createPostgresSchema();
+  await migrate(db);
+  return {
+    db,
+    close: async () => {
+      await db.destroy();
+      await drop();
+    },
+  };
+}
+
+export interface AppDatabase {
+  kind: TestDatabase;
+  /** What to add to the app's environment: DATABASE_URL under PostgreSQL; nothing for SQLite (the default file in DATA_DIR). */
+  env: Record<string, string>;
+  /** Opens the app's database from the test's side, to look at it. */
+  open(): Promise<Db>;
+  /** Drops the PostgreSQL schema (after the app has stopped). */
+  drop(): Promise<void>;
+}
+
+/**
+ * The database of an app started with startApp or as a process: under TEST_DATABASE=postgres a
+ * fresh schema it gets through DATABASE_URL; otherwise its default SQLite file, DATA_DIR/bot.db.
+ */
+export async function appDatabase(opts: { dataDir: string; inNamespace?: boolean }): Promise<AppDatabase> {
+  if (defaultTestDatabase() === 'sqlite') {
+    return { kind: 'sqlite', env: {}, open: () => openSqlite(path.join(opts.dataDir, 'bot.db')), drop: async () => undefined };
+  }
+  const { schema, db, drop } = await createPostgresSchema();
+  await db.destroy();
+  return {
+    kind: 'postgres',
+    env: { DATABASE_URL: schemaUrl(schema, { viaSocket: opts.inNamespace }) },
+    open: async () => openPostgresSchema(schema),
+    drop,
+  };
+}

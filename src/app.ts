@@ -15,7 +15,7 @@ import { broadcastToAdmins, limitsStep, resumeDeliveries } from './bot/messaging
 import type { Config } from './config.js';
 import { backupSqlite, pruneBackups } from './db/backup.js';
 import { migrate, openDatabase, openSqlite } from './db/index.js';
-import { openLockSession } from './db/locks.js';
+import { openLockSession, replicasAlive } from './db/locks.js';
 import { setBlocked } from './db/users.js';
 import { startHttp } from './http/server.js';
 import { type LeaderJobs, startLeadership } from './leader.js';
@@ -162,11 +162,17 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
   const limits = limitsStep(bot.api, deps);
   // The singleton jobs: on exactly one replica at a time (see src/leader.ts), started each time it
   // becomes the leader and stopped when it stops being one. Updates are handled by every replica.
+  let firstTerm = true;
   const leaderJobs = (): LeaderJobs => {
-    // With SQLite this process is alone, so nothing is in flight at start; on PostgreSQL another
-    // replica may be in the middle of an approval, so only what is clearly abandoned is recovered.
-    const startedBefore = Date.now() - (config.database.kind === 'sqlite' ? 0 : IN_FLIGHT_GRACE_MS);
-    const recovery = resumeDeliveries(bot.api, deps, startedBefore).catch((err) => log.error({ err }, 'recovering interrupted approvals failed'));
+    // At this process's start nothing is in flight here; when no other replica is alive either
+    // (SQLite, or one replica on PostgreSQL) every interrupted approval is finished at once. Otherwise
+    // another replica may be in the middle of one, so only what is clearly abandoned is recovered.
+    const first = firstTerm;
+    firstTerm = false;
+    const recovery = (async () => {
+      const alone = first && (config.database.kind === 'sqlite' || (await replicasAlive(db)) <= 1);
+      await resumeDeliveries(bot.api, deps, Date.now() - (alone ? 0 : IN_FLIGHT_GRACE_MS));
+    })().catch((err) => log.error({ err }, 'recovering interrupted approvals failed'));
     // Broadcasts confirmed on any replica (and those a previous leader left) are picked up here.
     const pickUp = () => void broadcaster.resume().catch((err) => log.error({ err }, 'picking up broadcasts failed'));
     pickUp();

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { holdsLeaderLock, tryLeaderLock } from './db/locks.js';
+import { announceReplica, holdsLeaderLock, tryLeaderLock } from './db/locks.js';
 
 /** The singleton jobs of one term as leader. */
 export interface LeaderJobs {
@@ -72,6 +72,10 @@ export async function startLeadership(d: LeadershipDeps): Promise<Leadership> {
 
   const connect = async (): Promise<pg.Client> => {
     const s = await d.connect!();
+    await announceReplica(s).catch(async (err) => {
+      await s.end().catch(() => {});
+      throw err;
+    });
     s.on('error', (err) => {
       if (session === s) drop(err);
     });

@@ -6,6 +6,7 @@ import type { Database } from './schema.js';
 // schema [+ name]): two bots sharing one database in different schemas never block each other.
 const LEADER = 1_096_155_137;
 const PEER_ALLOCATION = 1_096_155_138;
+const REPLICA = 1_096_155_139;
 
 /**
  * Peer allocations on one interface take turns until the end of the caller's transaction
@@ -39,6 +40,23 @@ export async function openLockSession(url: string, applicationName: string, time
     await client.end().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * Every replica holds a shared lock on its lock session while it lives: pg_locks then tells how
+ * many replicas of this schema are alive (a dead one's lock went with its connection).
+ */
+export async function announceReplica(session: pg.Client): Promise<void> {
+  await session.query(`select pg_advisory_lock_shared(${REPLICA}, hashtext(current_schema()))`);
+}
+
+/** Replicas of the schema `db` works in that are alive (see announceReplica). */
+export async function replicasAlive(db: Kysely<Database>): Promise<number> {
+  const r = await sql<{ n: number }>`
+    select count(*) as n from pg_locks
+    where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())
+      and classid = ${sql.lit(REPLICA)} and objid = hashtext(current_schema())::oid and objsubid = 2`.execute(db);
+  return Number(r.rows[0]?.n ?? 0);
 }
 
 /** Takes the leader lock for this session if nobody holds it; never waits. */

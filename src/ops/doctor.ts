@@ -12,7 +12,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { type Config, ConfigError, loadConfig } from '../config.js';
 import { appliedMigrations, type DatabaseTarget, MIGRATIONS, openForReading, redactUrl } from '../db/index.js';
+import type { NodeRow } from '../db/nodes.js';
 import { run } from '../vpn/cli.js';
+import { parseNodesFile } from '../vpn/nodes.js';
+import { createSshCli } from '../vpn/ssh-cli.js';
 import { type BotApiAnswer, type BotChat, callBotApi, checkBotToken } from './telegram.js';
 
 export interface FileInfo {
@@ -57,6 +60,8 @@ export interface DoctorEnv {
   uid: number;
   nodeVersion: string;
   paths: SystemPaths;
+  /** Reaches an SSH node and reads its interface index (null: interface down); throws when the node does not answer. */
+  probeNode: (node: NodeRow) => Promise<number | null>;
 }
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
@@ -203,6 +208,41 @@ export const checkKernelOrUserspace: Check = async (denv, config) => {
 };
 
 const ifaceExists = (denv: DoctorEnv, iface: string) => exists(denv, path.join(denv.paths.sysClassNet, iface));
+
+/** The VPN nodes: the local one (VPN_*), and those of NODES_FILE, each reached over SSH. */
+export const checkVpnNodes: Check = async (denv, config) => {
+  const name = 'vpn nodes';
+  const local = config.vpn.local ? [`${config.vpn.node} (local)`] : [];
+  if (!config.nodes.file) return pass(name, local.join(', '));
+  let rows: NodeRow[];
+  try {
+    rows = parseNodesFile(await denv.readFile(config.nodes.file), config.nodes.file, { flavor: config.vpn.flavor, sshKeyFile: config.nodes.sshKeyFile }, 0);
+  } catch (e) {
+    const [first, ...rest] = errorText(e).split('\n');
+    return { ...fail(name, first!, 'fix the nodes file (a JSON array; see the README, "Several VPN nodes")'), more: rest.map((l) => l.trim()) };
+  }
+  const found: string[] = [...local];
+  const problems: string[] = [];
+  for (const node of rows.filter((r) => r.ssh_host !== null)) {
+    const where = `${node.name} (${node.ssh_user}@${node.ssh_host}:${node.ssh_port})`;
+    const key = await denv.stat(node.ssh_key_file!);
+    if (!key?.isFile) {
+      problems.push(`${where}: no SSH key at ${node.ssh_key_file}`);
+      continue;
+    }
+    try {
+      const index = await denv.probeNode(node);
+      found.push(`${where}: ${index === null ? `${node.iface} down (the bot brings it up)` : `${node.iface} up`}`);
+    } catch (e) {
+      problems.push(`${where}: ${errorText(e).slice(0, 200)}`);
+    }
+  }
+  for (const node of rows.filter((r) => r.ssh_host === null)) found.push(`${node.name} (local)`);
+  if (problems.length) {
+    return { ...fail(name, `${problems.length} of ${rows.length + local.length} nodes cannot be reached`, "put the bot's public key in root's authorized_keys on the node and check ssh= and hostkey= (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)"), more: [...problems, ...found] };
+  }
+  return { ...pass(name, `${found.length} nodes answer`), more: found };
+};
 
 export const checkInterface: Check = async (denv, config) => {
   const { iface } = config.vpn;
@@ -371,15 +411,17 @@ async function checkAdmin(denv: DoctorEnv, config: Config, id: number, botUserna
 }
 
 /** The checks that need a valid configuration, in output order. */
-export const CONFIG_CHECKS: { name: string; check: Check }[] = [
-  { name: 'binaries', check: checkBinaries },
-  { name: 'privileges', check: checkPrivileges },
-  { name: 'tun device', check: checkTun },
-  { name: 'vpn backend', check: checkKernelOrUserspace },
-  { name: 'interface', check: checkInterface },
-  { name: 'ip_forward', check: checkIpForward },
-  { name: 'nat', check: checkNat },
-  { name: 'udp port', check: checkUdpPort },
+/** local: a check of this host's own VPN node, not needed when VPN_LOCAL=off. */
+export const CONFIG_CHECKS: { name: string; check: Check; local?: true }[] = [
+  { name: 'binaries', check: checkBinaries, local: true },
+  { name: 'privileges', check: checkPrivileges, local: true },
+  { name: 'tun device', check: checkTun, local: true },
+  { name: 'vpn backend', check: checkKernelOrUserspace, local: true },
+  { name: 'interface', check: checkInterface, local: true },
+  { name: 'ip_forward', check: checkIpForward, local: true },
+  { name: 'nat', check: checkNat, local: true },
+  { name: 'udp port', check: checkUdpPort, local: true },
+  { name: 'vpn nodes', check: checkVpnNodes },
   { name: 'data dir', check: checkDataDir },
   { name: 'database', check: checkDatabase },
   { name: 'telegram', check: checkTelegram },
@@ -394,8 +436,8 @@ export async function runDoctor(denv: DoctorEnv): Promise<DoctorReport> {
   } else {
     // Independent of each other, so they run together; results keep the listed order.
     const found = await Promise.all(
-      CONFIG_CHECKS.map(({ name, check }) =>
-        check(denv, config).catch((e: unknown) => fail(name, `could not check: ${errorText(e)}`, 'run the doctor as the user that runs the bot (usually root)')),
+      CONFIG_CHECKS.map(({ name, check, local }) =>
+        (local && !config.vpn.local ? Promise.resolve(pass(name, 'not needed: VPN_LOCAL=off, this host runs no VPN node')) : check(denv, config)).catch((e: unknown) => fail(name, `could not check: ${errorText(e)}`, 'run the doctor as the user that runs the bot (usually root)')),
       ),
     );
     results.push(...found.flat());
@@ -446,6 +488,14 @@ export function realDoctorEnv(env: Record<string, string | undefined>, overrides
     uid: process.getuid?.() ?? -1,
     nodeVersion: process.version,
     paths: SYSTEM_PATHS,
+    probeNode: async (node) => {
+      const cli = createSshCli(node.flavor, { host: node.ssh_host!, port: node.ssh_port!, user: node.ssh_user!, privateKeyFile: node.ssh_key_file!, hostKey: node.ssh_host_key! }, { timeoutMs: 8_000, connectTimeoutMs: 5_000 });
+      try {
+        return await cli.ifindex(node.iface);
+      } finally {
+        await cli.close();
+      }
+    },
     ...overrides,
   };
 }

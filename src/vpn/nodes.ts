@@ -101,9 +101,19 @@ export function parseKeyValues(text: string): Record<string, string> | string {
 
 /** The nodes file: a JSON array of node specs. Throws naming every bad entry. */
 export async function readNodesFile(file: string, defaults: NodeDefaults, now: number): Promise<NodeRow[]> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    throw new Error(`NODES_FILE ${file}: ${(e as Error).message}`);
+  }
+  return parseNodesFile(text, file, defaults, now);
+}
+
+export function parseNodesFile(text: string, file: string, defaults: NodeDefaults, now: number): NodeRow[] {
   let data: unknown;
   try {
-    data = JSON.parse(await fs.readFile(file, 'utf8'));
+    data = JSON.parse(text);
   } catch (e) {
     throw new Error(`NODES_FILE ${file}: ${(e as Error).message}`);
   }

@@ -42,6 +42,8 @@ class FakeHost {
   tokenAccepted = true;
   started = new Set<number>([111]);
   fetched: string[] = [];
+  /** SSH nodes by host: their interface index, null (interface down), or why they cannot be reached. */
+  nodes = new Map<string, number | null | Error>();
   denv: DoctorEnv;
 
   constructor() {
@@ -88,6 +90,11 @@ class FakeHost {
       uid: 0,
       nodeVersion: 'v20.12.0',
       paths: SYSTEM_PATHS,
+      probeNode: async (node) => {
+        const answer = this.nodes.get(node.ssh_host!);
+        if (answer === undefined || answer instanceof Error) throw answer ?? new Error('connect ECONNREFUSED');
+        return answer;
+      },
     };
   }
 
@@ -150,7 +157,7 @@ describe('doctor checks (fake host)', () => {
     expect(report.lines.every((l) => l.startsWith('✔ '))).toBe(true);
     expect(report.results.map((r) => r.name)).toEqual([
       'node', 'config', 'binaries', 'privileges', 'tun device', 'vpn backend', 'interface', 'ip_forward', 'nat', 'udp port',
-      'data dir', 'database', 'bot token', 'admin 111',
+      'vpn nodes', 'data dir', 'database', 'bot token', 'admin 111',
     ]);
     expect(report.find('bot token').line).toBe('✔ bot token — @andrey_vpn_bot');
     expect(report.find('binaries').line).toBe('✔ binaries — /usr/bin/awg, /usr/bin/awg-quick');
@@ -174,7 +181,7 @@ describe('doctor checks (fake host)', () => {
     expect(report.lines).toContain('    BOT_TOKEN: is required (missing)');
     expect(report.lines.some((l) => l.startsWith('    VPN_PORT:'))).toBe(true);
     const skipped = report.results.filter((r) => r.status === 'skip');
-    expect(skipped.length).toBe(11);
+    expect(skipped.length).toBe(12);
     expect(report.find('nat').line).toBe('- nat — skipped (the configuration is invalid)');
     expect(host.fetched).toEqual([]);
   });
@@ -382,6 +389,42 @@ describe('doctor checks (fake host)', () => {
     expect(report.find('admin 111').line).toBe('✔ admin 111 — @ann has started the bot');
     expect(report.find('admin 222').line).toMatch(/^✘ admin 222 — admin 222 has not sent \/start to the bot yet\. Fix: open https:\/\/t\.me\/andrey_vpn_bot/);
     expect(report.ok).toBe(false);
+  });
+
+  it('vpn nodes: the nodes file is validated and every SSH node must answer; VPN_LOCAL=off needs nothing local', async () => {
+    const host = new FakeHost();
+    const hostkey = `SHA256:${'A'.repeat(43)}`;
+    const spec = (name: string, ip: string) => ({ name, ssh: `root@${ip}`, hostkey, endpoint: ip, subnet: '10.9.0.0/24' });
+    host.file('/srv/nodes.json', JSON.stringify([spec('ams', '192.0.2.1'), spec('fra', '192.0.2.2')]));
+    host.file('/srv/bot/ssh/id_ed25519', 'key', 0o600);
+    host.denv.env.NODES_FILE = '/srv/nodes.json';
+    host.nodes.set('192.0.2.1', 4);
+    host.nodes.set('192.0.2.2', null);
+    let report = await host.doctor();
+    expect(report.ok).toBe(true);
+    expect(report.find('vpn nodes').line).toBe('✔ vpn nodes — 3 nodes answer');
+    expect(report.lines).toContain('    fra (root@192.0.2.2:22): awg0 down (the bot brings it up)');
+
+    host.nodes.set('192.0.2.2', new Error('host key mismatch'));
+    report = await host.doctor();
+    expect(report.ok).toBe(false);
+    expect(report.find('vpn nodes').line).toMatch(/^✘ vpn nodes — 1 of 3 nodes cannot be reached\. Fix: put the bot's public key/);
+    expect(report.lines).toContain('    fra (root@192.0.2.2:22): host key mismatch');
+
+    host.file('/srv/nodes.json', JSON.stringify([{ ...spec('ams', '192.0.2.1'), subnet: 'x' }, spec('ams', '192.0.2.1')]));
+    report = await host.doctor();
+    expect(report.find('vpn nodes').line).toMatch(/^✘ vpn nodes — NODES_FILE \/srv\/nodes\.json:\. Fix: fix the nodes file/);
+    expect(report.lines).toContain('    - node 1: subnet: an IPv4 CIDR like 10.9.0.0/24');
+
+    // No node on this host: its checks are not needed, whatever the host lacks.
+    host.file('/srv/nodes.json', JSON.stringify([spec('ams', '192.0.2.1')]));
+    host.denv.env.VPN_LOCAL = 'off';
+    host.files.delete('/usr/bin/awg');
+    host.files.delete('/dev/net/tun');
+    report = await host.doctor();
+    expect(report.ok).toBe(true);
+    expect(report.find('binaries').line).toBe('✔ binaries — not needed: VPN_LOCAL=off, this host runs no VPN node');
+    expect(report.find('vpn nodes').line).toBe('✔ vpn nodes — 1 nodes answer');
   });
 
   it('parsers: /proc/net/udp ports and subnet normalisation', () => {

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AccessService } from '../../src/access.js';
 import { type Db, migrate, openSqlite } from '../../src/db/index.js';
-import { leaderLockHolder, openLockSession } from '../../src/db/locks.js';
+import { leaderLockHolder, openLockSession, replicasAlive } from '../../src/db/locks.js';
 import { peersOfUser, peersOnNode } from '../../src/db/peers.js';
 import { requestAccess, transitionUser } from '../../src/db/users.js';
 import { type Leadership, startLeadership } from '../../src/leader.js';
@@ -93,6 +93,25 @@ describe.skipIf(!reachable)('replicas on PostgreSQL', () => {
     await db.destroy();
     await drop();
     await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('replicas alive: each live replica of the schema counts once; a stopped one no longer does; other schemas do not count', async () => {
+    expect(await replicasAlive(db)).toBe(0);
+    const a = await replica('replica-a').started;
+    const b = await replica('replica-b').started;
+    const other = await createPostgresSchema();
+    try {
+      await replica('elsewhere', other.schema).started;
+      expect(await replicasAlive(db)).toBe(2);
+      await b.stop();
+      expect(await replicasAlive(db)).toBe(1);
+      await a.stop();
+      expect(await replicasAlive(db)).toBe(0);
+    } finally {
+      for (const l of leaderships.splice(0)) await l.stop();
+      await other.db.destroy();
+      await other.drop();
+    }
   });
 
   it('leader lock: one leader per schema; its connection killed → its jobs stop at once, then exactly one leads again; a clean stop hands over within one interval', async () => {

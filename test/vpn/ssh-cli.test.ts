@@ -7,6 +7,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Db, migrate, openSqlite } from '../../src/db/index.js';
 import { getServer } from '../../src/db/misc.js';
+import type { NodeRow } from '../../src/db/nodes.js';
+import { realDoctorEnv } from '../../src/ops/doctor.js';
 import { peersOnNode, setPeerStatus } from '../../src/db/peers.js';
 import { requestAccess } from '../../src/db/users.js';
 import { CommandError } from '../../src/vpn/cli.js';
@@ -213,6 +215,7 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
     expect((await vpn.readDump()).iface.listenPort).toBe(settings.port);
     // wg-quick's output went to the node's log, not through the channel.
     expect(await fs.readFile(path.join(nodeDirs.logDir, `${settings.iface}-quick.log`), 'utf8')).toContain('wireguard-go');
+
   }, 60_000);
 
   it('addPeer: the client config brings up a tunnel that pings the server through the node; the dump shows it; disabling cuts it', async () => {
@@ -333,6 +336,16 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
     expect(await noKeepalive.ifindex(settings.iface)).toBeGreaterThan(0);
     await noKeepalive.close();
   }, 60_000);
+
+  it('`npm run doctor` reaches a node the same way: its interface index, null for a missing interface, or why it cannot', async () => {
+    const t = node.sshd.target();
+    const row = { name: 'n', ssh_host: t.host, ssh_port: t.port, ssh_user: t.user, ssh_key_file: t.privateKeyFile, ssh_host_key: t.hostKey, flavor: 'wireguard', iface: settings.iface } as NodeRow;
+    const { probeNode } = realDoctorEnv({});
+    expect(await probeNode(row)).toBe(await vpn.ifindex());
+    expect(await probeNode({ ...row, iface: 'avnone0' })).toBeNull();
+    await expect(probeNode({ ...row, ssh_host_key: `SHA256:${'A'.repeat(43)}` })).rejects.toThrow(/host key/i);
+
+  }, 30_000);
 
   it('close(): later calls reject', async () => {
     const c = createSshCli('wireguard', node.sshd.target(), opts());

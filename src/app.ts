@@ -94,6 +94,8 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
       local: { wanInterface: v.wanInterface, postUp: v.postUp, postDown: v.postDown },
     },
     cliFor: (node) => (node.ssh_host === null ? localCli(node.flavor) : sshCli(node)),
+    // A local node of the table is this host's only when it runs one (VPN_LOCAL=on).
+    drives: (node) => node.ssh_host !== null || v.local,
     now,
     secrets: config.secretsKey ? new SecretBox(config.secretsKey) : undefined,
   });

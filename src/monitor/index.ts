@@ -123,9 +123,20 @@ export function startMonitor(deps: MonitorDeps): Monitor {
     }
   };
 
+  // Nodes are read concurrently, so one that does not answer delays a tick by at most its command
+  // timeout; one whose last tick is still running (a slow `up`) is left out of this one.
+  const busy = new Map<string, Promise<void>>();
   const once = async () => {
     const t = now();
-    await Promise.all(deps.nodes().map((vpn) => nodeTick(vpn, t)));
+    const started = deps
+      .nodes()
+      .filter((vpn) => !busy.has(vpn.settings.node))
+      .map((vpn) => {
+        const p = nodeTick(vpn, t).finally(() => busy.delete(vpn.settings.node));
+        busy.set(vpn.settings.node, p);
+        return p;
+      });
+    await Promise.all(started);
     try {
       await deps.afterTick?.(t);
     } catch (err) {
@@ -155,6 +166,7 @@ export function startMonitor(deps: MonitorDeps): Monitor {
       stopped = true;
       clearTimeout(timer);
       await running;
+      await Promise.all(busy.values());
     },
   };
 }

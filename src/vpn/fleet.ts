@@ -30,6 +30,8 @@ export interface FleetDeps {
   cliFor: (node: Node) => NodeCli;
   now?: () => number;
   secrets?: SecretBox | undefined;
+  /** Which nodes of the table this process drives (default all); e.g. no local node when this host runs none. */
+  drives?: (node: Node) => boolean;
 }
 
 interface Member {
@@ -75,6 +77,11 @@ export class Fleet {
     return m;
   }
 
+  private async rows(): Promise<Node[]> {
+    const all = await listNodes(this.deps.db);
+    return this.deps.drives ? all.filter(this.deps.drives) : all;
+  }
+
   /** Server keys first (database only, so a node that does not answer still has them), then the node itself. */
   private async bringUp(m: Member): Promise<ReconcileResult> {
     await m.vpn.ensureServer();
@@ -86,7 +93,7 @@ export class Fleet {
    * of removed ones. Runs on every replica each monitor interval and before a node is picked.
    */
   async refresh(): Promise<void> {
-    const rows = await listNodes(this.deps.db);
+    const rows = await this.rows();
     const names = new Set(rows.map((r) => r.name));
     for (const [name, m] of this.members) {
       if (names.has(name)) continue;
@@ -113,7 +120,7 @@ export class Fleet {
    * starts at all does this throw.
    */
   async start(): Promise<Map<string, ReconcileResult | Error>> {
-    const rows = await listNodes(this.deps.db);
+    const rows = await this.rows();
     if (rows.length === 0) throw new NoNodeError('no VPN node is configured');
     for (const row of rows) if (!this.members.has(row.name)) this.join(row);
     const results = new Map<string, ReconcileResult | Error>();

@@ -11,6 +11,7 @@ import { findUser } from '../../src/db/users.js';
 import { FAILING_TICKS, type MonitorEvent, startMonitor } from '../../src/monitor/index.js';
 import { parseKeyValues, parseNodeSpec } from '../../src/vpn/nodes.js';
 import { activeUser, alerts, lastText } from '../devices/support.js';
+import { Fleet } from '../../src/vpn/fleet.js';
 import { FakeWg } from '../support/fake-wg.js';
 import { ADMIN_A, createHarness, type Harness } from '../support/harness.js';
 import { buttons, type From } from '../support/recorder.js';
@@ -279,5 +280,24 @@ describe('nodes added or removed by another replica', () => {
     await h.db.deleteFrom('nodes').where('name', '=', 'waw').execute();
     await h.vpn.refresh();
     expect(h.vpn.names()).toEqual(['awg0']);
+  });
+});
+
+describe('which nodes a process drives', () => {
+  let h: Harness;
+  afterEach(() => h?.close());
+
+  it('with VPN_LOCAL=off the local rows of the table are left alone; only SSH nodes are driven', async () => {
+    h = await createHarness({ captcha: false });
+    await h.db
+      .insertInto('nodes')
+      .values({ name: 'remote', location: 'Remote', ssh_host: '192.0.2.9', ssh_port: 22, ssh_user: 'root', ssh_key_file: '/k', ssh_host_key: `SHA256:${'A'.repeat(43)}`, flavor: 'wireguard', iface: 'wg0', endpoint: '192.0.2.9:51820', listen_port: 51820, subnet: '10.50.0.0/24', config_dir: path.join(h.dir, 'remote'), state_dir: '/var/lib/andreyvpn', created_at: 2 })
+      .execute();
+    const remote = new FakeWg();
+    const fleet = new Fleet({ db: h.db, log: h.deps.log, shared: { dns: [], allowedIps: ['0.0.0.0/0'], awgProtocol: 1, local: {} }, cliFor: () => remote, drives: (n) => n.ssh_host !== null });
+    await fleet.start();
+    expect(fleet.names()).toEqual(['remote']);
+    expect(remote.up_).toBe(true);
+    expect((await fleet.candidates()).map((n) => n.name)).toEqual(['remote']);
   });
 });

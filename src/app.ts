@@ -100,7 +100,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
   try {
     for (const [node, r] of await vpn.start()) {
       if (r instanceof Error) log.error({ node, err: r }, 'VPN node is down');
-      else log.info({ node, ...r }, 'VPN node ready');
+      else log.info({ node, added: r.added.length, removed: r.removed.length, unknown: r.unknown }, 'VPN node ready');
     }
   } catch (e) {
     await vpn.close();

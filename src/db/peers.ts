@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import { lockPeerAllocation } from './locks.js';
 import { isPostgres } from './migrations/dialect.js';
+import type { UsedAddresses } from '../vpn/pool.js';
 import type { Database, Peer, PeersTable, PeerStatus } from './schema.js';
 
 type Q = Kysely<Database>;
@@ -26,6 +27,16 @@ export function peersOfUser(db: Q, userId: number): Promise<Peer[]> {
 
 export function peersOnNode(db: Q, node: string, status?: PeerStatus): Promise<Peer[]> {
   let q = db.selectFrom('peers').selectAll().where('node', '=', node);
+  if (status) q = q.where('status', '=', status);
+  return q.orderBy('id').execute();
+}
+
+/** What the interface and the server config need of a peer: no private key, nothing else. */
+export type WirePeer = Pick<Peer, 'id' | 'public_key' | 'preshared_key' | 'ip' | 'status'>;
+
+/** The peers of a node as the interface needs them (the monitor reads them every tick: kept narrow). */
+export function wirePeersOnNode(db: Q, node: string, status?: PeerStatus): Promise<WirePeer[]> {
+  let q = db.selectFrom('peers').select(['id', 'public_key', 'preshared_key', 'ip', 'status']).where('node', '=', node);
   if (status) q = q.where('status', '=', status);
   return q.orderBy('id').execute();
 }
@@ -162,18 +173,23 @@ export async function insertPeerWithin(db: Q, p: NewPeer & { name: string | null
  * returns the row (it may throw, e.g. when the pool is full). With maxDevices the insert is
  * insertPeerWithin's, with the same guarantee; undefined: refused.
  */
-export function allocatePeer(db: Q, node: string, build: (usedIps: string[]) => NewPeer & { name: string | null }, now: number, maxDevices?: number): Promise<Peer | undefined> {
-  return withAddresses(db, node, (trx, used) => {
-    const row = build(used);
+export function allocatePeer(db: Q, node: string, build: (used: UsedAddresses) => Promise<NewPeer & { name: string | null }>, now: number, maxDevices?: number): Promise<Peer | undefined> {
+  return withAddresses(db, node, async (trx, used) => {
+    const row = await build(used);
     return maxDevices === undefined ? insertPeer(trx, row, now) : insertPeerWithin(trx, row, maxDevices, now);
   });
 }
 
 /** Runs `fn` in a transaction that holds the node's address lock, with the addresses in use there. */
-export function withAddresses<T>(db: Q, node: string, fn: (trx: Q, used: string[]) => Promise<T>): Promise<T> {
+export function withAddresses<T>(db: Q, node: string, fn: (trx: Q, used: UsedAddresses) => Promise<T>): Promise<T> {
   return db.transaction().execute(async (trx) => {
     if (isPostgres(trx)) await lockPeerAllocation(trx, node);
-    return fn(trx, await usedIps(trx, node));
+    const { n } = await trx.selectFrom('peers').select((eb) => eb.fn.countAll<number>().as('n')).where('node', '=', node).executeTakeFirstOrThrow();
+    return fn(trx, {
+      count: Number(n),
+      has: async (ip) => (await trx.selectFrom('peers').select('id').where('node', '=', node).where('ip', '=', ip).executeTakeFirst()) !== undefined,
+      all: () => usedIps(trx, node),
+    });
   });
 }
 

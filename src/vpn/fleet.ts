@@ -11,7 +11,7 @@ import type { VpnFlavor } from './types.js';
 export type NodeCli = VpnCli & { close?(): Promise<void> };
 
 /** Settings every node shares; the rest comes from the node's row. */
-export type SharedSettings = Pick<VpnSettings, 'dns' | 'allowedIps' | 'mtu' | 'awgProtocol' | 'removeUnknown' | 'nat'> & {
+export type SharedSettings = Pick<VpnSettings, 'dns' | 'allowedIps' | 'mtu' | 'awgProtocol' | 'removeUnknown' | 'nat' | 'configWriteDelayMs'> & {
   /** Hooks and WAN interface of the local node (VPN_POST_UP, VPN_WAN_INTERFACE); remote nodes detect their own. */
   local: Pick<VpnSettings, 'wanInterface' | 'postUp' | 'postDown'>;
 };
@@ -161,8 +161,9 @@ export class Fleet {
 
   /** Nodes that take new peers, least loaded first. */
   async candidates(): Promise<Node[]> {
-    const load = await activePeersPerNode(this.deps.db);
     const rows = (await listNodes(this.deps.db)).filter((n) => n.state === 'active' && n.down_since === null && this.members.has(n.name));
+    if (rows.length < 2) return rows; // nothing to compare: counting every peer would be wasted
+    const load = await activePeersPerNode(this.deps.db);
     return rows.sort((a, b) => (load.get(a.name) ?? 0) - (load.get(b.name) ?? 0));
   }
 
@@ -215,7 +216,10 @@ export class Fleet {
     return moved;
   }
 
+  /** The config files catch up with the last changes, then the connections to the nodes close. */
   async close(): Promise<void> {
-    await Promise.all([...this.members.values()].map((m) => m.cli.close?.()));
+    const members = [...this.members.values()];
+    await Promise.all(members.map((m) => m.vpn.flushConfig().catch((err) => this.deps.log.error({ err, node: m.row.name }, 'could not write the server config at stop; the next start writes it'))));
+    await Promise.all(members.map((m) => m.cli.close?.()));
   }
 }

@@ -6,6 +6,7 @@ import type { Client, ClientChannel, ServerHostKeyAlgorithm } from 'ssh2';
 import { checkPath, shellCommand, vpnCommands } from './argv.js';
 import { CommandError, parseIfindex, pskFileName, upTimeoutMs, type VpnCli } from './cli.js';
 import { parseDefaultRoute } from './nat.js';
+import { renderPeerSections } from './render.js';
 import type { VpnFlavor } from './types.js';
 
 // The VPN commands of cli.ts, run on a node over SSH (ssh2, one pooled connection per node).
@@ -317,6 +318,11 @@ export function createSshCli(flavor: VpnFlavor, target: SshTarget, opts: SshCliO
       const file = path.posix.join(secretsDir, pskFileName());
       const argv = cmd.setPeer(iface, p, file);
       await exec(argv, script(WITH_STDIN_FILE, secretsDir, file, ...argv), `${p.presharedKey}\n`);
+    },
+    async setPeers(iface, peers) {
+      const file = path.posix.join(secretsDir, pskFileName());
+      const argv = cmd.addConf(iface, file);
+      await exec(argv, script(WITH_STDIN_FILE, secretsDir, file, ...argv), renderPeerSections(peers));
     },
     async removePeer(iface, publicKey) {
       const argv = cmd.removePeer(iface, publicKey);

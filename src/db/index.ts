@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, type Migration, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, type KyselyConfig, type Migration, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase, sql } from 'kysely';
 import pg from 'pg';
 import * as m0001 from './migrations/0001_init.js';
 import * as m0002 from './migrations/0002_broadcasts.js';
@@ -19,7 +19,8 @@ const migrations: Record<string, Migration> = { '0001_init': m0001, '0002_broadc
 /** Names of every migration this version knows; `npm run doctor` compares them with the database. */
 export const MIGRATIONS: readonly string[] = Object.keys(migrations);
 
-export async function openSqlite(file: string): Promise<Db> {
+/** `log` sees every statement, transaction control included (the benchmark counts transactions with it). */
+export async function openSqlite(file: string, opts: Pick<KyselyConfig, 'log'> = {}): Promise<Db> {
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const sqlite = new SQLite(file);
   // The DB holds private keys: owner-only, whatever the umask.
@@ -30,7 +31,32 @@ export async function openSqlite(file: string): Promise<Db> {
   sqlite.pragma('busy_timeout = 5000');
   // Deleted and replaced content (revoked keys, keys re-stored encrypted) is zeroed, not left in free pages.
   sqlite.pragma('secure_delete = ON');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: reusingStatements(sqlite) }), ...opts });
+}
+
+const STATEMENTS_KEPT = 500;
+
+/**
+ * Kysely prepares every query anew, which costs more than running most of them (a /start, a
+ * monitor tick): the prepared statements are kept by their SQL text, the most recently used
+ * STATEMENTS_KEPT. One connection runs one query at a time, so a statement is never shared by two.
+ */
+function reusingStatements(sqlite: SQLite.Database): SqliteDatabase {
+  const kept = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(text) {
+      let stmt = kept.get(text);
+      if (stmt && !stmt.busy) {
+        kept.delete(text); // most recently used last
+      } else {
+        stmt = sqlite.prepare(text);
+        if (kept.size >= STATEMENTS_KEPT) kept.delete(kept.keys().next().value!);
+      }
+      kept.set(text, stmt);
+      return stmt;
+    },
+  };
 }
 
 export type DatabaseKind = 'sqlite' | 'postgres';

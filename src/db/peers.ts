@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { jsonRows } from './batch.js';
 import { lockPeerAllocation } from './locks.js';
 import { isPostgres } from './migrations/dialect.js';
 import type { UsedAddresses } from '../vpn/pool.js';
@@ -123,14 +124,26 @@ export interface TrafficUpdate {
   last_handshake_at: number | null;
 }
 
+/** What the monitor needs of each active peer on a node to count its traffic. */
+export type TrafficBaseline = Pick<Peer, 'id' | 'user_id' | 'public_key' | 'rx_total' | 'tx_total' | 'rx_last' | 'tx_last' | 'last_handshake_at'>;
+
+export function trafficBaselines(db: Q, node: string): Promise<TrafficBaseline[]> {
+  return db
+    .selectFrom('peers')
+    .select(['id', 'user_id', 'public_key', 'rx_total', 'tx_total', 'rx_last', 'tx_last', 'last_handshake_at'])
+    .where('node', '=', node)
+    .where('status', '=', 'active')
+    .execute();
+}
+
+/** New totals and baselines of every peer that moved, in one statement. */
 export async function applyTraffic(db: Q, updates: TrafficUpdate[]): Promise<void> {
-  for (const u of updates) {
-    await db
-      .updateTable('peers')
-      .set({ rx_total: u.rx_total, tx_total: u.tx_total, rx_last: u.rx_last, tx_last: u.tx_last, last_handshake_at: u.last_handshake_at })
-      .where('id', '=', u.id)
-      .execute();
-  }
+  if (updates.length === 0) return;
+  const rows = updates.map(({ id, rx_total, tx_total, rx_last, tx_last, last_handshake_at }) => ({ id, rx_total, tx_total, rx_last, tx_last, last_handshake_at }));
+  const v = jsonRows(db, { id: 'integer', rx_total: 'bigint', tx_total: 'bigint', rx_last: 'bigint', tx_last: 'bigint', last_handshake_at: 'bigint' }, rows);
+  await sql`
+    update peers set rx_total = v.rx_total, tx_total = v.tx_total, rx_last = v.rx_last, tx_last = v.tx_last, last_handshake_at = v.last_handshake_at
+    from ${v} where peers.id = v.id`.execute(db);
 }
 
 /** Active peers of active users whose config never reached the user (e.g. a crash right after approval). */

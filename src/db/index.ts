@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, type KyselyConfig, type Migration, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase, sql } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import * as m0001 from './migrations/0001_init.js';
 import * as m0002 from './migrations/0002_broadcasts.js';
 import * as m0003 from './migrations/0003_invites.js';
@@ -10,6 +10,7 @@ import * as m0004 from './migrations/0004_devices.js';
 import * as m0005 from './migrations/0005_device_requests.js';
 import * as m0006 from './migrations/0006_nodes.js';
 import { isPostgres } from './migrations/dialect.js';
+import { loadPg } from './pg.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -73,7 +74,7 @@ const NUMERIC_OID = 1700;
 const pgTypes = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
     if (oid === INT8_OID || oid === NUMERIC_OID) return (v: string) => Number(v); // pg never passes NULL to a parser
-    return pg.types.getTypeParser(oid, format as 'text');
+    return loadPg().types.getTypeParser(oid, format as 'text');
   }) as typeof pg.types.getTypeParser,
 };
 
@@ -85,7 +86,7 @@ export interface PostgresOptions {
 
 /** A PostgreSQL pool (`postgres://` / `postgresql://` URL) with int8 and numeric read as numbers. */
 export function openPostgres(url: string, opts: PostgresOptions = {}): Db {
-  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, types: pgTypes, ...(opts.options ? { options: opts.options } : {}) });
+  const pool = new (loadPg().Pool)({ connectionString: url, max: opts.max ?? 10, types: pgTypes, ...(opts.options ? { options: opts.options } : {}) });
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 

@@ -35,6 +35,11 @@ import { upsertNode } from './db/nodes.js';
 const IN_FLIGHT_GRACE_MS = 10 * 60_000;
 /** How often the leader looks for broadcasts confirmed on other replicas. */
 const BROADCAST_PICKUP_MS = 5_000;
+/**
+ * Updates handled at once in polling mode (the runner's default is 500). Replies leave at about
+ * 30 a second, so a burst beyond this only waits in memory; Telegram's webhooks default to 40.
+ */
+const UPDATES_AT_ONCE = 50;
 
 export interface App {
   httpPort: number;
@@ -102,7 +107,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
   try {
     for (const [node, r] of await vpn.start()) {
       if (r instanceof Error) log.error({ node, err: r }, 'VPN node is down');
-      else log.info({ node, ...r }, 'VPN node ready');
+      else log.info({ node, added: r.added.length, removed: r.removed.length, unknown: r.unknown }, 'VPN node ready');
     }
   } catch (e) {
     await vpn.close();
@@ -247,7 +252,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     await bot.api.setWebhook(webhook.url, { secret_token: webhook.secret });
   } else {
     await bot.api.deleteWebhook();
-    runner = run(bot);
+    runner = run(bot, { sink: { concurrency: UPDATES_AT_ONCE } });
   }
   log.info({ mode: webhook ? 'webhook' : 'polling', http: `${config.http.host}:${httpServer.port}` }, 'taking updates');
 

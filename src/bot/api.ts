@@ -5,6 +5,13 @@ import type { Logger } from 'pino';
 
 const TEXT_LIMIT = 4096;
 
+/**
+ * One message a second per chat, as the throttler's default, but its per-chat limiter goes after
+ * 10 s idle instead of 5 minutes: each weighs tens of KB, and a community's busy hour has thousands
+ * of chats (1,000 /start in a burst held ~90 MB of them).
+ */
+const PER_CHAT = { maxConcurrent: 1, minTime: 1000, timeout: 10_000 };
+
 export interface ApiOptions {
   log: Logger;
   /** Telegram's rate limits (30 msg/s, ~1/s per chat); off in fast in-process tests. */
@@ -24,7 +31,7 @@ export interface ApiOptions {
  * Telegram refuses a message's HTML or length, and a watcher for users who blocked the bot.
  */
 export function installApiTransformers(api: Api, opts: ApiOptions): void {
-  if (opts.throttle !== false) api.config.use(apiThrottler());
+  if (opts.throttle !== false) api.config.use(apiThrottler({ out: PER_CHAT }));
   api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60, rethrowHttpErrors: opts.retryNetworkErrors === false }));
   api.config.use(plainTextFallback(opts.log));
   if (opts.onBlocked) api.config.use(blockedWatcher(opts.onBlocked, opts.log));

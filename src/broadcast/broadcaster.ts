@@ -21,7 +21,10 @@ import { setBlocked } from '../db/users.js';
 import { type Clock, realClock, TokenBucket } from './pacing.js';
 
 export interface BroadcasterOptions {
-  /** Messages per second over all broadcasts, progress edits included; Telegram allows ~30. */
+  /**
+   * Messages per second over all broadcasts, progress edits included. Telegram allows about 30;
+   * the default stays just under, so a second's jitter does not reach the limit (429 costs whole seconds).
+   */
   ratePerSec?: number;
   clock?: Clock;
   /** The progress line is edited at most this often (and after every 5 %, but not more than once a second). */
@@ -33,6 +36,7 @@ export interface BroadcasterOptions {
 }
 
 const BATCH = 100;
+export const DEFAULT_RATE_PER_SEC = 28;
 
 // grammY types its signals with the abort-controller shim; Node's own AbortSignal works at run time.
 type ApiSignal = Parameters<Api['sendMessage']>[3];
@@ -74,7 +78,7 @@ export class Broadcaster {
     opts: BroadcasterOptions = {},
   ) {
     this.clock = opts.clock ?? realClock;
-    this.bucket = new TokenBucket(opts.ratePerSec ?? 25, 1, this.clock);
+    this.bucket = new TokenBucket(opts.ratePerSec ?? DEFAULT_RATE_PER_SEC, 1, this.clock);
     this.progressEveryMs = opts.progressEveryMs ?? 2000;
     this.stopGraceMs = opts.stopGraceMs ?? 3000;
     this.sending = !opts.standby;
@@ -145,27 +149,31 @@ export class Broadcaster {
     const unknown = await markInterrupted(db, id, now());
     if (unknown) this.deps.log.info({ broadcast: id, unknown }, 'deliveries cut off earlier are recorded as unknown, not resent');
     const progress = new Progress(this.progressEnv(), b, await deliveryCounts(db, id));
-    await progress.show(true);
-
-    while (this.sending && !this.cancelled.has(id)) {
-      const batch = await queuedRecipients(db, id, BATCH);
-      if (batch.length === 0) break;
-      for (const userId of batch) {
-        await this.bucket.take();
-        if (!this.sending || this.cancelled.has(id)) break;
-        if (!(await claimDelivery(db, id, userId, now()))) continue;
-        const outcome = await this.deliver(b, userId);
-        // Aborted by stop(): Telegram may have it. Left 'sending', it becomes 'unknown' on resume.
-        if (this.abort.signal.aborted) return;
-        await settleDelivery(db, id, userId, outcome.status, outcome.error, now());
-        progress.count(outcome.status);
-        await progress.show(false);
+    try {
+      // Progress edits are not awaited: the users do not wait for the admin's chat, which takes one message a second.
+      void progress.show(true);
+      while (this.sending && !this.cancelled.has(id)) {
+        const batch = await queuedRecipients(db, id, BATCH);
+        if (batch.length === 0) break;
+        for (const userId of batch) {
+          await this.bucket.take();
+          if (!this.sending || this.cancelled.has(id)) break;
+          if (!(await claimDelivery(db, id, userId, now()))) continue;
+          const outcome = await this.deliver(b, userId);
+          // Aborted by stop(): Telegram may have it. Left 'sending', it becomes 'unknown' on resume.
+          if (this.abort.signal.aborted) return;
+          await settleDelivery(db, id, userId, outcome.status, outcome.error, now());
+          progress.count(outcome.status);
+          void progress.show(false);
+        }
       }
+      if (!this.sending) return; // still 'sending': resume() continues it
+      await finishBroadcast(db, id, now());
+      this.cancelled.delete(id);
+      await progress.finish(await deliveryCounts(db, id), (await findBroadcast(db, id))?.status === 'cancelled');
+    } finally {
+      await progress.settled();
     }
-    if (!this.sending) return; // still 'sending': resume() continues it
-    await finishBroadcast(db, id, now());
-    this.cancelled.delete(id);
-    await progress.finish(await deliveryCounts(db, id), (await findBroadcast(db, id))?.status === 'cancelled');
   }
 
   private progressEnv(): ProgressEnv {
@@ -202,6 +210,8 @@ interface ProgressEnv {
 class Progress {
   private lastAt = Number.NEGATIVE_INFINITY;
   private lastDone = -1;
+  /** The edit on its way, if any; a new one is not started before it is done. */
+  private editing: Promise<void> | null = null;
 
   constructor(
     private readonly env: ProgressEnv,
@@ -236,23 +246,44 @@ class Progress {
 
   /**
    * Every `everyMs`, or after 5 % more is done but at most once a second: Telegram allows
-   * about one message a second in a chat, and "not modified" answers are fine.
+   * about one message a second in a chat, and "not modified" answers are fine. While an edit is
+   * still on its way, no other starts.
    */
-  async show(force: boolean): Promise<void> {
-    const { clock, everyMs, deps } = this.env;
+  show(force: boolean): Promise<void> {
+    if (this.editing) return this.editing;
+    const { clock, everyMs } = this.env;
     const t = clock.now();
     const step = Math.max(1, Math.ceil(this.counts.total / 20));
     const due = t - this.lastAt >= everyMs || (this.done - this.lastDone >= step && t - this.lastAt >= 1000);
-    if (!force && !due) return;
+    if (!force && !due) return Promise.resolve();
     this.lastAt = t;
     this.lastDone = this.done;
-    const locale = await localeOf(deps, this.b.admin_id);
-    const stop = new InlineKeyboard().text(deps.translator.t(locale, 'broadcast-btn-stop'), cb.broadcastStop.pack({ id: this.b.id }));
-    await this.edit(await this.text('broadcast-progress', this.counts), stop);
+    const editing = this.showCounts().finally(() => {
+      this.editing = null;
+    });
+    this.editing = editing;
+    return editing;
+  }
+
+  private async showCounts(): Promise<void> {
+    const { deps } = this.env;
+    try {
+      const locale = await localeOf(deps, this.b.admin_id);
+      const stop = new InlineKeyboard().text(deps.translator.t(locale, 'broadcast-btn-stop'), cb.broadcastStop.pack({ id: this.b.id }));
+      await this.edit(await this.text('broadcast-progress', this.counts), stop);
+    } catch (err) {
+      deps.log.warn({ err, broadcast: this.b.id }, 'could not update the broadcast progress');
+    }
+  }
+
+  /** Resolves when no edit is on its way. */
+  async settled(): Promise<void> {
+    await this.editing;
   }
 
   async finish(counts: DeliveryCounts, cancelled: boolean): Promise<void> {
     const { api, deps } = this.env;
+    await this.settled();
     await this.edit(await this.text('broadcast-progress-final', counts));
     const report = await this.text(cancelled ? 'broadcast-report-cancelled' : 'broadcast-report', counts);
     const unknown = counts.unknown ? `\n${await this.text('broadcast-report-unknown', counts)}` : '';

@@ -2,7 +2,7 @@
 // no system fonts). The font ships in an npm package and is loaded explicitly, so the
 // output is byte-identical on every machine, with Latin and Cyrillic glyphs.
 import { createRequire } from 'node:module';
-import { Resvg, renderAsync, type ResvgRenderOptions } from '@resvg/resvg-js';
+import type { ResvgRenderOptions } from '@resvg/resvg-js';
 import { formatBytes } from '../bot/format.js';
 
 export interface DayTraffic {
@@ -21,6 +21,8 @@ export interface ChartLabels {
 }
 
 const req = createRequire(import.meta.url);
+/** The rasterizer (a native module), loaded for the first chart: most runs never draw one. */
+const resvg = (): typeof import('@resvg/resvg-js') => req('@resvg/resvg-js') as typeof import('@resvg/resvg-js');
 /** PT Sans (ParaType, SIL OFL 1.1): designed for Latin + Cyrillic. */
 export const FONT_FAMILY = 'PT Sans';
 export const FONT_FILES = [
@@ -72,7 +74,7 @@ const f1 = (n: number): string => n.toFixed(1);
 /** Drawn width of a line of text, measured by laying it out with the same font. */
 function textWidth(s: string, fontSize: number): number {
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text x="0" y="50" font-family="${FONT_FAMILY}" font-size="${fontSize}">${escapeXml(s)}</text></svg>`;
-  return new Resvg(svg, RESVG).getBBox()?.width ?? 0;
+  return new (resvg().Resvg)(svg, RESVG).getBBox()?.width ?? 0;
 }
 
 export function buildTrafficSvg(
@@ -161,5 +163,5 @@ export async function renderTrafficChart(
     throw new RangeError(`bad chart size ${width}x${height}`);
   }
   const svg = buildTrafficSvg(days, labels, width, height);
-  return (await renderAsync(svg, RESVG)).asPng();
+  return (await resvg().renderAsync(svg, RESVG)).asPng();
 }

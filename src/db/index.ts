@@ -7,15 +7,17 @@ import {
   DEFAULT_MIGRATION_LOCK_TABLE,
   DEFAULT_MIGRATION_TABLE,
   Kysely,
+  type KyselyConfig,
   type Migration,
   Migrator,
   PostgresDialect,
   PostgresIntrospector,
   SqliteDialect,
+  type SqliteDatabase,
   sql,
   type TableMetadata,
 } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import * as m0001 from './migrations/0001_init.js';
 import * as m0002 from './migrations/0002_broadcasts.js';
 import * as m0003 from './migrations/0003_invites.js';
@@ -23,6 +25,7 @@ import * as m0004 from './migrations/0004_devices.js';
 import * as m0005 from './migrations/0005_device_requests.js';
 import * as m0006 from './migrations/0006_nodes.js';
 import { isPostgres } from './migrations/dialect.js';
+import { loadPg } from './pg.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -32,7 +35,8 @@ const migrations: Record<string, Migration> = { '0001_init': m0001, '0002_broadc
 /** Names of every migration this version knows; `npm run doctor` compares them with the database. */
 export const MIGRATIONS: readonly string[] = Object.keys(migrations);
 
-export async function openSqlite(file: string, opts: { readonly?: boolean } = {}): Promise<Db> {
+/** `log` sees every statement, transaction control included (the benchmark counts transactions with it). */
+export async function openSqlite(file: string, opts: { readonly?: boolean } & Pick<KyselyConfig, 'log'> = {}): Promise<Db> {
   if (opts.readonly) {
     // Only to look at it (doctor, migrate-db's source): the file must exist and is never changed.
     const sqlite = new SQLite(file, { readonly: true, fileMustExist: true });
@@ -49,7 +53,32 @@ export async function openSqlite(file: string, opts: { readonly?: boolean } = {}
   sqlite.pragma('busy_timeout = 5000');
   // Deleted and replaced content (revoked keys, keys re-stored encrypted) is zeroed, not left in free pages.
   sqlite.pragma('secure_delete = ON');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: reusingStatements(sqlite) }), ...(opts.log ? { log: opts.log } : {}) });
+}
+
+const STATEMENTS_KEPT = 500;
+
+/**
+ * Kysely prepares every query anew, which costs more than running most of them (a /start, a
+ * monitor tick): the prepared statements are kept by their SQL text, the most recently used
+ * STATEMENTS_KEPT. One connection runs one query at a time, so a statement is never shared by two.
+ */
+function reusingStatements(sqlite: SQLite.Database): SqliteDatabase {
+  const kept = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(text) {
+      let stmt = kept.get(text);
+      if (stmt && !stmt.busy) {
+        kept.delete(text); // most recently used last
+      } else {
+        stmt = sqlite.prepare(text);
+        if (kept.size >= STATEMENTS_KEPT) kept.delete(kept.keys().next().value!);
+      }
+      kept.set(text, stmt);
+      return stmt;
+    },
+  };
 }
 
 export type DatabaseKind = 'sqlite' | 'postgres';
@@ -66,7 +95,7 @@ const NUMERIC_OID = 1700;
 const pgTypes = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
     if (oid === INT8_OID || oid === NUMERIC_OID) return (v: string) => Number(v); // pg never passes NULL to a parser
-    return pg.types.getTypeParser(oid, format as 'text');
+    return loadPg().types.getTypeParser(oid, format as 'text');
   }) as typeof pg.types.getTypeParser,
 };
 
@@ -123,7 +152,7 @@ export interface PostgresOptions {
 
 /** A PostgreSQL pool (`postgres://` / `postgresql://` URL) with int8 and numeric read as numbers. */
 export function openPostgres(url: string, opts: PostgresOptions = {}): Db {
-  const pool = new pg.Pool({
+  const pool = new (loadPg().Pool)({
     connectionString: url,
     max: opts.max ?? 10,
     types: pgTypes,

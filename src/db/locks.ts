@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
+import { loadPg } from './pg.js';
 import type { Database } from './schema.js';
 
 // PostgreSQL advisory locks, the only locks this app takes itself. Keys are (class, hash of the
@@ -22,7 +23,7 @@ export async function lockPeerAllocation(trx: Kysely<Database>, node: string): P
  * Its failures surface as 'error' / 'end' events, and every query times out.
  */
 export async function openLockSession(url: string, applicationName: string, timeoutMs = 10_000): Promise<pg.Client> {
-  const client = new pg.Client({
+  const client = new (loadPg().Client)({
     connectionString: url,
     application_name: applicationName.slice(0, 63),
     keepAlive: true,

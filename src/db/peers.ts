@@ -1,6 +1,8 @@
 import { type Kysely, sql } from 'kysely';
+import { jsonRows } from './batch.js';
 import { lockPeerAllocation } from './locks.js';
 import { isPostgres } from './migrations/dialect.js';
+import type { UsedAddresses } from '../vpn/pool.js';
 import type { Database, Peer, PeersTable, PeerStatus } from './schema.js';
 
 type Q = Kysely<Database>;
@@ -26,6 +28,16 @@ export function peersOfUser(db: Q, userId: number): Promise<Peer[]> {
 
 export function peersOnNode(db: Q, node: string, status?: PeerStatus): Promise<Peer[]> {
   let q = db.selectFrom('peers').selectAll().where('node', '=', node);
+  if (status) q = q.where('status', '=', status);
+  return q.orderBy('id').execute();
+}
+
+/** What the interface and the server config need of a peer: no private key, nothing else. */
+export type WirePeer = Pick<Peer, 'id' | 'public_key' | 'preshared_key' | 'ip' | 'status'>;
+
+/** The peers of a node as the interface needs them (the monitor reads them every tick: kept narrow). */
+export function wirePeersOnNode(db: Q, node: string, status?: PeerStatus): Promise<WirePeer[]> {
+  let q = db.selectFrom('peers').select(['id', 'public_key', 'preshared_key', 'ip', 'status']).where('node', '=', node);
   if (status) q = q.where('status', '=', status);
   return q.orderBy('id').execute();
 }
@@ -112,14 +124,26 @@ export interface TrafficUpdate {
   last_handshake_at: number | null;
 }
 
+/** What the monitor needs of each active peer on a node to count its traffic. */
+export type TrafficBaseline = Pick<Peer, 'id' | 'user_id' | 'public_key' | 'rx_total' | 'tx_total' | 'rx_last' | 'tx_last' | 'last_handshake_at'>;
+
+export function trafficBaselines(db: Q, node: string): Promise<TrafficBaseline[]> {
+  return db
+    .selectFrom('peers')
+    .select(['id', 'user_id', 'public_key', 'rx_total', 'tx_total', 'rx_last', 'tx_last', 'last_handshake_at'])
+    .where('node', '=', node)
+    .where('status', '=', 'active')
+    .execute();
+}
+
+/** New totals and baselines of every peer that moved, in one statement. */
 export async function applyTraffic(db: Q, updates: TrafficUpdate[]): Promise<void> {
-  for (const u of updates) {
-    await db
-      .updateTable('peers')
-      .set({ rx_total: u.rx_total, tx_total: u.tx_total, rx_last: u.rx_last, tx_last: u.tx_last, last_handshake_at: u.last_handshake_at })
-      .where('id', '=', u.id)
-      .execute();
-  }
+  if (updates.length === 0) return;
+  const rows = updates.map(({ id, rx_total, tx_total, rx_last, tx_last, last_handshake_at }) => ({ id, rx_total, tx_total, rx_last, tx_last, last_handshake_at }));
+  const v = jsonRows(db, { id: 'integer', rx_total: 'bigint', tx_total: 'bigint', rx_last: 'bigint', tx_last: 'bigint', last_handshake_at: 'bigint' }, rows);
+  await sql`
+    update peers set rx_total = v.rx_total, tx_total = v.tx_total, rx_last = v.rx_last, tx_last = v.tx_last, last_handshake_at = v.last_handshake_at
+    from ${v} where peers.id = v.id`.execute(db);
 }
 
 /** Active peers of active users whose config never reached the user (e.g. a crash right after approval). */
@@ -162,18 +186,23 @@ export async function insertPeerWithin(db: Q, p: NewPeer & { name: string | null
  * returns the row (it may throw, e.g. when the pool is full). With maxDevices the insert is
  * insertPeerWithin's, with the same guarantee; undefined: refused.
  */
-export function allocatePeer(db: Q, node: string, build: (usedIps: string[]) => NewPeer & { name: string | null }, now: number, maxDevices?: number): Promise<Peer | undefined> {
-  return withAddresses(db, node, (trx, used) => {
-    const row = build(used);
+export function allocatePeer(db: Q, node: string, build: (used: UsedAddresses) => Promise<NewPeer & { name: string | null }>, now: number, maxDevices?: number): Promise<Peer | undefined> {
+  return withAddresses(db, node, async (trx, used) => {
+    const row = await build(used);
     return maxDevices === undefined ? insertPeer(trx, row, now) : insertPeerWithin(trx, row, maxDevices, now);
   });
 }
 
 /** Runs `fn` in a transaction that holds the node's address lock, with the addresses in use there. */
-export function withAddresses<T>(db: Q, node: string, fn: (trx: Q, used: string[]) => Promise<T>): Promise<T> {
+export function withAddresses<T>(db: Q, node: string, fn: (trx: Q, used: UsedAddresses) => Promise<T>): Promise<T> {
   return db.transaction().execute(async (trx) => {
     if (isPostgres(trx)) await lockPeerAllocation(trx, node);
-    return fn(trx, await usedIps(trx, node));
+    const { n } = await trx.selectFrom('peers').select((eb) => eb.fn.countAll<number>().as('n')).where('node', '=', node).executeTakeFirstOrThrow();
+    return fn(trx, {
+      count: Number(n),
+      has: async (ip) => (await trx.selectFrom('peers').select('id').where('node', '=', node).where('ip', '=', ip).executeTakeFirst()) !== undefined,
+      all: () => usedIps(trx, node),
+    });
   });
 }
 

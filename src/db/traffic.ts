@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { jsonRows } from './batch.js';
 import type { Database } from './schema.js';
 
 type Q = Kysely<Database>;
@@ -20,23 +21,20 @@ export interface TrafficDelta {
   tx: number;
 }
 
-/** Adds deltas to the hour and day buckets of `now`; call inside the tick's transaction. */
+/**
+ * Adds deltas (one per peer) to the hour and day buckets of `now`, one statement per table; call
+ * inside the tick's transaction. (`where true`: SQLite needs it before an upsert's ON CONFLICT.)
+ */
 export async function addToBuckets(db: Q, deltas: TrafficDelta[], now: number): Promise<void> {
-  const hour = hourOf(now);
-  const day = dayOf(now);
-  for (const d of deltas) {
-    if (d.rx === 0 && d.tx === 0) continue;
-    await db
-      .insertInto('traffic_hourly')
-      .values({ peer_id: d.peerId, hour, rx: d.rx, tx: d.tx })
-      .onConflict((oc) => oc.columns(['peer_id', 'hour']).doUpdateSet({ rx: sql`traffic_hourly.rx + excluded.rx`, tx: sql`traffic_hourly.tx + excluded.tx` }))
-      .execute();
-    await db
-      .insertInto('traffic_daily')
-      .values({ peer_id: d.peerId, day, rx: d.rx, tx: d.tx })
-      .onConflict((oc) => oc.columns(['peer_id', 'day']).doUpdateSet({ rx: sql`traffic_daily.rx + excluded.rx`, tx: sql`traffic_daily.tx + excluded.tx` }))
-      .execute();
-  }
+  const moved = deltas.filter((d) => d.rx !== 0 || d.tx !== 0).map((d) => ({ peer_id: d.peerId, rx: d.rx, tx: d.tx }));
+  if (moved.length === 0) return;
+  const columns = { peer_id: 'integer', rx: 'bigint', tx: 'bigint' } as const;
+  await sql`
+    insert into traffic_hourly (peer_id, hour, rx, tx) select v.peer_id, cast(${hourOf(now)} as bigint), v.rx, v.tx from ${jsonRows(db, columns, moved)} where true
+    on conflict (peer_id, hour) do update set rx = traffic_hourly.rx + excluded.rx, tx = traffic_hourly.tx + excluded.tx`.execute(db);
+  await sql`
+    insert into traffic_daily (peer_id, day, rx, tx) select v.peer_id, cast(${dayOf(now)} as text), v.rx, v.tx from ${jsonRows(db, columns, moved)} where true
+    on conflict (peer_id, day) do update set rx = traffic_daily.rx + excluded.rx, tx = traffic_daily.tx + excluded.tx`.execute(db);
 }
 
 export async function pruneBuckets(db: Q, now: number): Promise<void> {

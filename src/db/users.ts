@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { jsonRows } from './batch.js';
 import type { Database, User, UserStatus } from './schema.js';
 
 type Q = Kysely<Database>;
@@ -168,8 +169,11 @@ export async function rollUsagePeriod(db: Q, period: string): Promise<void> {
     .execute();
 }
 
-export async function addUsage(db: Q, userId: number, bytes: number): Promise<void> {
-  await db.updateTable('users').set((eb) => ({ usage_bytes: eb('usage_bytes', '+', bytes) })).where('id', '=', userId).execute();
+/** Adds bytes to each user's usage this period, in one statement. */
+export async function addUsage(db: Q, bytesPerUser: Map<number, number>): Promise<void> {
+  const rows = [...bytesPerUser].filter(([, bytes]) => bytes > 0).map(([id, bytes]) => ({ id, bytes }));
+  if (rows.length === 0) return;
+  await sql`update users set usage_bytes = usage_bytes + v.bytes from ${jsonRows(db, { id: 'bigint', bytes: 'bigint' }, rows)} where users.id = v.id`.execute(db);
 }
 
 /** Users whose quota or expiry may need enforcing or lifting. */

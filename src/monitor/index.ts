@@ -88,7 +88,7 @@ export function startMonitor(deps: MonitorDeps): Monitor {
       try {
         const r = await vpn.start();
         st.down = false;
-        log.info({ node, iface, ...r }, 'VPN interface restored');
+        log.info({ node, iface, added: r.added.length, removed: r.removed.length }, 'VPN interface restored');
         await emit({ kind: 'interface-restored', node, iface });
       } catch (err) {
         log.error({ err, node, iface }, 'could not bring the VPN interface back; retrying next tick');
@@ -108,6 +108,8 @@ export function startMonitor(deps: MonitorDeps): Monitor {
         log.warn({ node, keys: fresh }, 'peers on the interface that the database does not know');
         await emit({ kind: 'unknown-peers', node, iface, keys: fresh });
       }
+      // A config rewrite that failed since the last tick is retried here; a lasting failure fails the ticks, so the admins hear of it.
+      await vpn.flushConfig();
     };
     try {
       await work();

@@ -1,7 +1,6 @@
 import type { Db } from '../db/index.js';
 import { getServer, setServerIfindex } from '../db/misc.js';
-import { applyTraffic, peersOnNode, type TrafficUpdate } from '../db/peers.js';
-import type { Peer } from '../db/schema.js';
+import { applyTraffic, type TrafficBaseline, trafficBaselines, type TrafficUpdate } from '../db/peers.js';
 import { addToBuckets, pruneBuckets } from '../db/traffic.js';
 import { addUsage, quotaPeriod, rollUsagePeriod } from '../db/users.js';
 import type { Dump } from '../vpn/types.js';
@@ -12,7 +11,7 @@ import type { Dump } from '../vpn/types.js';
  * When the interface itself was recreated (ifindex changed) every baseline is zero,
  * even if the raw value happens to be higher by now.
  */
-export function computeTraffic(peers: Peer[], dump: Dump, interfaceRecreated: boolean): TrafficUpdate[] {
+export function computeTraffic(peers: TrafficBaseline[], dump: Dump, interfaceRecreated: boolean): TrafficUpdate[] {
   const live = new Map(dump.peers.map((p) => [p.publicKey, p]));
   const updates: TrafficUpdate[] = [];
   for (const p of peers) {
@@ -44,7 +43,7 @@ export async function recordTraffic(db: Db, iface: string, dump: Dump, ifindex: 
   return db.transaction().execute(async (trx) => {
     const server = await getServer(trx, iface);
     const recreated = server?.ifindex != null && ifindex !== null && server.ifindex !== ifindex;
-    const updates = computeTraffic(await peersOnNode(trx, iface, 'active'), dump, recreated);
+    const updates = computeTraffic(await trafficBaselines(trx, iface), dump, recreated);
     await applyTraffic(trx, updates);
     await addToBuckets(trx, updates.map((u) => ({ peerId: u.id, rx: u.rx_delta, tx: u.tx_delta })), now);
     await pruneBuckets(trx, now);
@@ -52,7 +51,7 @@ export async function recordTraffic(db: Db, iface: string, dump: Dump, ifindex: 
     await rollUsagePeriod(trx, quotaPeriod(now, quotaResetDay));
     const perUser = new Map<number, number>();
     for (const u of updates) perUser.set(u.user_id, (perUser.get(u.user_id) ?? 0) + u.rx_delta + u.tx_delta);
-    for (const [userId, bytes] of perUser) if (bytes > 0) await addUsage(trx, userId, bytes);
+    await addUsage(trx, perUser);
     if (server && server.ifindex !== ifindex) await setServerIfindex(trx, iface, ifindex);
     return updates;
   });

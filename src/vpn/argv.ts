@@ -81,6 +81,8 @@ export function vpnCommands(flavor: VpnFlavor) {
       return [bin, 'set', checkIface(iface), 'peer', checkKey(p.publicKey, 'public key'), 'preshared-key', checkPath(pskFile), 'allowed-ips', `${checkIPv4(p.ip)}/32`];
     },
     removePeer: (iface: string, publicKey: string) => [bin, 'set', checkIface(iface), 'peer', checkKey(publicKey, 'public key'), 'remove'],
+    /** `file` holds `[Peer]` sections (preshared keys in it): many peers in one call. */
+    addConf: (iface: string, file: string) => [bin, 'addconf', checkIface(iface), checkPath(file)],
     up: (confPath: string) => [`${bin}-quick`, 'up', checkConfPath(confPath)],
     defaultRoute: () => ['ip', '-4', 'route', 'show', 'default'],
     ifindexFile: (iface: string) => path.posix.join('/sys/class/net', checkIface(iface), 'ifindex'),

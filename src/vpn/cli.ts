@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { vpnCommands } from './argv.js';
 import { parseDefaultRoute } from './nat.js';
+import { renderPeerSections } from './render.js';
 import type { VpnFlavor } from './types.js';
 
 // Runs the VPN binaries on this host: argv arrays only, never a shell; keys go through
@@ -67,6 +68,8 @@ export interface PeerOnWire {
 export interface VpnCli {
   dump(iface: string): Promise<string>;
   setPeer(iface: string, peer: PeerOnWire): Promise<void>;
+  /** Adds many peers (or sets them to exactly this) in one call, `<wg|awg> addconf`; the other peers stay as they are. */
+  setPeers(iface: string, peers: PeerOnWire[]): Promise<void>;
   removePeer(iface: string, publicKey: string): Promise<void>;
   /** Interface index in this network namespace, null when the interface does not exist. */
   ifindex(iface: string): Promise<number | null>;
@@ -108,7 +111,7 @@ async function withSecretFile<T>(dir: string, secret: string, fn: (file: string)
   }
 }
 
-/** A fresh name for a file that holds a preshared key for the duration of one `set`. */
+/** A fresh name for a file that holds preshared keys for the duration of one `set` or `addconf`. */
 export const pskFileName = (): string => `psk-${randomBytes(8).toString('hex')}`;
 
 /** *-quick up gets at least this long: it may start a userspace daemon and configure routes. */
@@ -130,6 +133,9 @@ export function createCli(flavor: VpnFlavor, opts: { logDir: string; secretsDir:
     dump: async (iface) => exec(cmd.dump(iface)),
     async setPeer(iface, p) {
       await withSecretFile(opts.secretsDir, p.presharedKey, (file) => exec(cmd.setPeer(iface, p, file)));
+    },
+    async setPeers(iface, peers) {
+      await withSecretFile(opts.secretsDir, renderPeerSections(peers), (file) => exec(cmd.addConf(iface, file)));
     },
     async removePeer(iface, publicKey) {
       await exec(cmd.removePeer(iface, publicKey));

@@ -11,7 +11,7 @@ import type { VpnFlavor } from './types.js';
 export type NodeCli = VpnCli & { close?(): Promise<void> };
 
 /** Settings every node shares; the rest comes from the node's row. */
-export type SharedSettings = Pick<VpnSettings, 'dns' | 'allowedIps' | 'mtu' | 'awgProtocol' | 'removeUnknown' | 'nat'> & {
+export type SharedSettings = Pick<VpnSettings, 'dns' | 'allowedIps' | 'mtu' | 'awgProtocol' | 'removeUnknown' | 'nat' | 'configWriteDelayMs'> & {
   /** Hooks and WAN interface of the local node (VPN_POST_UP, VPN_WAN_INTERFACE); remote nodes detect their own. */
   local: Pick<VpnSettings, 'wanInterface' | 'postUp' | 'postDown'>;
 };
@@ -90,9 +90,10 @@ export class Fleet {
 
   /**
    * Follows the nodes table: joins nodes added elsewhere (another replica's /nodes add) and lets go
-   * of removed ones. Runs on every replica each monitor interval and before a node is picked.
+   * of removed ones. Runs on every replica each monitor interval and before a node is picked;
+   * returns the nodes this process drives.
    */
-  async refresh(): Promise<void> {
+  async refresh(): Promise<Node[]> {
     const rows = await this.rows();
     const names = new Set(rows.map((r) => r.name));
     for (const [name, m] of this.members) {
@@ -112,6 +113,7 @@ export class Fleet {
           }
         }),
     );
+    return rows;
   }
 
   /**
@@ -200,9 +202,9 @@ export class Fleet {
 
   /** Nodes that take new peers, least loaded first. */
   async candidates(): Promise<Node[]> {
-    await this.refresh();
+    const rows = (await this.refresh()).filter((n) => n.state === 'active' && n.down_since === null && this.members.has(n.name));
+    if (rows.length < 2) return rows; // nothing to compare: counting every peer would be wasted
     const load = await activePeersPerNode(this.deps.db);
-    const rows = (await listNodes(this.deps.db)).filter((n) => n.state === 'active' && n.down_since === null && this.members.has(n.name));
     return rows.sort((a, b) => (load.get(a.name) ?? 0) - (load.get(b.name) ?? 0));
   }
 
@@ -255,7 +257,10 @@ export class Fleet {
     return moved;
   }
 
+  /** The config files catch up with the last changes, then the connections to the nodes close. */
   async close(): Promise<void> {
-    await Promise.all([...this.members.values()].map((m) => m.cli.close?.()));
+    const members = [...this.members.values()];
+    await Promise.all(members.map((m) => m.vpn.flushConfig().catch((err) => this.deps.log.error({ err, node: m.row.name }, 'could not write the server config at stop; the next start writes it'))));
+    await Promise.all(members.map((m) => m.cli.close?.()));
   }
 }

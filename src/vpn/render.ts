@@ -33,13 +33,15 @@ export function renderServerConfig(server: ServerSpec, peers: ServerPeerSpec[]):
   ];
   if (server.postUp) iface.push(kv('PostUp', server.postUp));
   if (server.postDown) iface.push(kv('PostDown', server.postDown));
-  const peerBlocks = peers.map((p) => [
-    '[Peer]',
-    kv('PublicKey', p.publicKey),
-    kv('PresharedKey', p.presharedKey),
-    kv('AllowedIPs', `${p.ip}/32`),
-  ]);
-  return sections(iface, ...peerBlocks);
+  return sections(iface, ...peers.map(peerLines));
+}
+
+const peerLines = (p: ServerPeerSpec): string[] => ['[Peer]', kv('PublicKey', p.publicKey), kv('PresharedKey', p.presharedKey), kv('AllowedIPs', `${p.ip}/32`)];
+
+/** `[Peer]` sections only, as `<wg|awg> addconf` takes them: those peers are added or set to exactly this, the others stay. */
+export function renderPeerSections(peers: ServerPeerSpec[]): string {
+  if (peers.length === 0) throw new Error('no peers to render');
+  return sections(...peers.map(peerLines));
 }
 
 export function renderClientConfig(c: ClientSpec): string {

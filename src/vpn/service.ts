@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
 import { flushWal, getMeta, getServer, insertServerOnce, setMeta } from '../db/misc.js';
-import { allocatePeer, deletePeer, movePeerRow, peersOnNode, plainKeyPeers, removedKeys, resetBaselines, setPrivateKey, withAddresses } from '../db/peers.js';
+import { allocatePeer, deletePeer, movePeerRow, plainKeyPeers, removedKeys, resetBaselines, setPrivateKey, wirePeersOnNode, withAddresses } from '../db/peers.js';
 import type { Peer, Server } from '../db/schema.js';
 import type { VpnCli } from './cli.js';
 import { parseDump } from './dump.js';
@@ -10,7 +10,7 @@ import { generateKeyPair, generatePresharedKey } from './keys.js';
 import { generateAwgParams, validateAwgParams } from './params.js';
 import { amneziaKey, splitEndpoint } from './amnezia-key.js';
 import { natRules } from './nat.js';
-import { nextFreeIp, serverAddressWithPrefix } from './pool.js';
+import { freeIp, serverAddressWithPrefix, type UsedAddresses } from './pool.js';
 import { renderClientConfig, renderServerConfig } from './render.js';
 import { SecretBox, SecretsKeyError } from './secrets.js';
 import type { AwgParams, AwgProtocol, Dump, VpnFlavor } from './types.js';
@@ -40,7 +40,18 @@ export interface VpnSettings {
   /** Own PostUp/PostDown lines instead of the generated NAT rules. */
   postUp?: string | undefined;
   postDown?: string | undefined;
+  /** How long after a peer change the server config file catches up; default CONFIG_WRITE_DELAY_MS. */
+  configWriteDelayMs?: number;
 }
+
+/**
+ * A peer change is live at once (one `set` call); the config file, which lists every peer, is
+ * rewritten this long afterwards, once for all the changes made meanwhile. Nothing reads the file
+ * in between: start() rewrites it from the database before it could bring an interface up from it.
+ */
+export const CONFIG_WRITE_DELAY_MS = 1000;
+/** Missing peers go onto the interface this many per `addconf` call (start, a restored interface). */
+export const PEERS_PER_CALL = 1000;
 
 export class PoolExhaustedError extends Error {
   constructor(subnet: string) {
@@ -67,12 +78,15 @@ export interface ReconcileResult {
 /**
  * Keeps the live interface equal to the database. The DB is the source of truth:
  * every change is written there first, then applied with O(1) `set peer` calls,
- * and the server config file is rewritten so a restart keeps the peers.
+ * and the server config file follows (see CONFIG_WRITE_DELAY_MS) so a restart keeps the peers.
  */
 export class VpnService {
   private server?: Server;
   private hooks: { postUp?: string | undefined; postDown?: string | undefined } = {};
   private writeChain: Promise<void> = Promise.resolve();
+  /** A change the config file does not show yet; its rewrite is scheduled (configTimer) or failed. */
+  private configDirty = false;
+  private configTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly db: Db,
@@ -146,16 +160,21 @@ export class VpnService {
     return this.server;
   }
 
-  /** On every start: config file written, interface up, live peers reconciled. */
+  /**
+   * On every start: config file written, interface up, live peers reconciled. A missing interface
+   * comes up from the config without its peers, then gets them in a few `addconf` calls: *-quick
+   * would add them one at a time (and check a route for each), which takes seconds per thousand.
+   */
   async start(): Promise<ReconcileResult> {
     await this.checkSecrets();
     await this.ensureServer();
     this.hooks = await this.natHooks();
-    await this.writeServerConfig();
     if ((await this.cli.ifindex(this.settings.iface)) === null) {
       this.log.info({ conf: this.confPath }, 'bringing the interface up');
+      await this.writeServerConfig({ peers: false });
       await this.cli.up(this.confPath);
     }
+    await this.writeServerConfig();
     return this.reconcile(parseDump(await this.cli.dump(this.settings.iface)));
   }
 
@@ -172,10 +191,10 @@ export class VpnService {
   }
 
   /** Rewrites `<iface>.conf` (0600, atomically); writes are serialized so the last one reflects the latest DB state. */
-  writeServerConfig(): Promise<void> {
+  writeServerConfig(opts: { peers: boolean } = { peers: true }): Promise<void> {
     const next = this.writeChain.then(async () => {
       const server = this.requireServer();
-      const peers = await peersOnNode(this.db, this.settings.node, 'active');
+      const peers = opts.peers ? await wirePeersOnNode(this.db, this.settings.node, 'active') : [];
       const text = renderServerConfig(
         { flavor: this.settings.flavor, privateKey: server.private_key, address: server.address, listenPort: server.listen_port, awg: this.awgParamsOf(server), ...this.hooks },
         peers.map((p) => ({ publicKey: p.public_key, presharedKey: p.preshared_key, ip: p.ip })),
@@ -186,53 +205,75 @@ export class VpnService {
     return next;
   }
 
+  /** The interface changed: the config file follows after configWriteDelayMs, one rewrite for every change until then. */
+  private configChanged(): void {
+    this.configDirty = true;
+    this.configTimer ??= setTimeout(() => {
+      this.configTimer = undefined;
+      this.flushConfig().catch((err) => this.log.error({ err, conf: this.confPath }, 'could not rewrite the server config; retried at the next change and monitor tick'));
+    }, this.settings.configWriteDelayMs ?? CONFIG_WRITE_DELAY_MS);
+  }
+
+  /** Rewrites the config file now if it lags behind the database (at stop, and at each monitor tick after a failed write). */
+  async flushConfig(): Promise<void> {
+    clearTimeout(this.configTimer);
+    this.configTimer = undefined;
+    if (!this.configDirty) return this.writeChain;
+    this.configDirty = false;
+    try {
+      await this.writeServerConfig();
+    } catch (e) {
+      this.configDirty = true;
+      throw e;
+    }
+  }
+
   /**
    * Allocates keys and an address, stores the peer, adds it to the live interface. Nothing is left behind on failure.
    * With maxDevices: stored only while the user is active and below that many peers (one conditional
    * insert, so concurrent adds cannot pass it); otherwise DeviceRefusedError.
    */
   async addPeer(userId: number, opts: { name?: string | null; maxDevices?: number } = {}): Promise<Peer> {
-    const { node, iface, subnet } = this.settings;
+    const { node, iface } = this.settings;
     const keys = generateKeyPair();
     const row = { user_id: userId, node, public_key: keys.publicKey, private_key: this.secrets?.seal(keys.privateKey) ?? keys.privateKey, preshared_key: generatePresharedKey(), name: opts.name ?? null };
-    const pick = (used: string[]) => {
-      const ip = nextFreeIp(subnet, used);
-      if (!ip) throw new PoolExhaustedError(subnet);
-      return { ...row, ip };
-    };
     // Allocations take turns in the database, so concurrent approvals (several replicas) never collide on an address.
-    const peer = await allocatePeer(this.db, node, pick, this.now(), opts.maxDevices);
+    const peer = await allocatePeer(this.db, node, async (used) => ({ ...row, ip: await this.freeAddress(used) }), this.now(), opts.maxDevices);
     if (!peer) throw new DeviceRefusedError();
     try {
       await this.cli.setPeer(iface, { publicKey: peer.public_key, presharedKey: peer.preshared_key, ip: peer.ip });
-      await this.writeServerConfig();
     } catch (e) {
       await deletePeer(this.db, peer, this.now());
       // Best effort: if this fails too, the next reconcile removes the peer the DB no longer has.
       await this.cli.removePeer(iface, peer.public_key).catch(() => {});
       throw e;
     }
+    this.configChanged();
     this.log.info({ node, userId, ip: peer.ip, publicKey: peer.public_key }, 'peer added');
     return peer;
   }
 
+  private async freeAddress(used: UsedAddresses): Promise<string> {
+    const ip = await freeIp(this.settings.subnet, used);
+    if (!ip) throw new PoolExhaustedError(this.settings.subnet);
+    return ip;
+  }
+
   /** Takes over a peer from another node: same keys, the next free address here, live before this returns. */
   async adopt(peer: Peer): Promise<Peer> {
-    const { node, subnet } = this.settings;
+    const { node } = this.settings;
     const moved = await withAddresses(this.db, node, async (trx, used) => {
-      const ip = nextFreeIp(subnet, used);
-      if (!ip) throw new PoolExhaustedError(subnet);
-      const row = await movePeerRow(trx, peer, node, ip, this.now());
+      const row = await movePeerRow(trx, peer, node, await this.freeAddress(used), this.now());
       if (!row) throw new Error(`peer ${peer.id} is no longer on node ${peer.node}`);
       return row;
     });
     try {
       if (moved.status === 'active') await this.cli.setPeer(this.settings.iface, { publicKey: moved.public_key, presharedKey: moved.preshared_key, ip: moved.ip });
-      await this.writeServerConfig();
     } catch (e) {
       await withAddresses(this.db, peer.node, (trx) => movePeerRow(trx, moved, peer.node, peer.ip, this.now())).catch(() => {});
       throw e;
     }
+    this.configChanged();
     this.log.info({ node, from: peer.node, ip: moved.ip, publicKey: moved.public_key }, 'peer moved here');
     return moved;
   }
@@ -241,7 +282,7 @@ export class VpnService {
   async apply(peer: Pick<Peer, 'public_key' | 'preshared_key' | 'ip'>, present: boolean): Promise<void> {
     if (present) await this.cli.setPeer(this.settings.iface, { publicKey: peer.public_key, presharedKey: peer.preshared_key, ip: peer.ip });
     else await this.cli.removePeer(this.settings.iface, peer.public_key);
-    await this.writeServerConfig();
+    this.configChanged();
   }
 
   /**
@@ -251,7 +292,7 @@ export class VpnService {
    */
   async reconcile(dump: Dump): Promise<ReconcileResult> {
     const { node, iface } = this.settings;
-    const all = await peersOnNode(this.db, node);
+    const all = await wirePeersOnNode(this.db, node);
     const active = all.filter((p) => p.status === 'active');
     const live = new Map(dump.peers.map((p) => [p.publicKey, p]));
     const wanted = new Set(active.map((p) => p.public_key));
@@ -264,14 +305,14 @@ export class VpnService {
     const tombstoned = await removedKeys(this.db, node, extra);
     const unknown = extra.filter((k) => !known.has(k) && !tombstoned.has(k));
     const remove = this.settings.removeUnknown ? extra : extra.filter((k) => known.has(k) || tombstoned.has(k));
-    for (const p of missing) {
-      await this.cli.setPeer(iface, { publicKey: p.public_key, presharedKey: p.preshared_key, ip: p.ip });
+    for (let i = 0; i < missing.length; i += PEERS_PER_CALL) {
+      await this.cli.setPeers(iface, missing.slice(i, i + PEERS_PER_CALL).map((p) => ({ publicKey: p.public_key, presharedKey: p.preshared_key, ip: p.ip })));
     }
     // Freshly (re)added peers count from zero on the interface.
     await resetBaselines(this.db, missing.filter((p) => !live.has(p.public_key)).map((p) => p.id));
     for (const k of remove) await this.cli.removePeer(iface, k);
     const result = { added: missing.map((p) => p.public_key), removed: remove, unknown };
-    if (result.added.length || result.removed.length) this.log.info({ node, ...result }, 'reconciled interface with the database');
+    if (result.added.length || result.removed.length) this.log.info({ node, added: result.added.length, removed: result.removed.length }, 'reconciled interface with the database');
     return result;
   }
 

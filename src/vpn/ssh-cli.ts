@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import ssh2 from 'ssh2';
+import { createRequire } from 'node:module';
+import type ssh2 from 'ssh2';
 import type { Client, ClientChannel, ServerHostKeyAlgorithm } from 'ssh2';
 import { checkPath, shellCommand, vpnCommands } from './argv.js';
 import { CommandError, parseIfindex, pskFileName, upTimeoutMs, type VpnCli } from './cli.js';
 import { parseDefaultRoute } from './nat.js';
+import { renderPeerSections } from './render.js';
 import type { VpnFlavor } from './types.js';
 
 // The VPN commands of cli.ts, run on a node over SSH (ssh2, one pooled connection per node).
@@ -113,6 +115,10 @@ export function parseHostKeyPin(text: string): HostKeyPin {
   return { fingerprint: fp, algorithms };
 }
 
+const require = createRequire(import.meta.url);
+/** ssh2, loaded when the first SSH node connects: a bot with only its local node never loads it. */
+const loadSsh2 = (): typeof ssh2 => require('ssh2') as typeof ssh2;
+
 // Fixed scripts, run as `sh -c SCRIPT sh ARGS…`; the values only ever arrive as "$1", "$2", "$@".
 
 // A signal ends the script through exit, so the EXIT trap still removes the temp file.
@@ -166,7 +172,7 @@ class Connection {
   private async open(onGone: () => void): Promise<Client> {
     const { target, pin, opts } = this;
     const privateKey = await fs.readFile(target.privateKeyFile);
-    const client = new ssh2.Client();
+    const client = new (loadSsh2().Client)();
     return new Promise<Client>((resolve, reject) => {
       let mismatch: HostKeyMismatchError | undefined;
       client.on('ready', () => resolve(client));
@@ -317,6 +323,11 @@ export function createSshCli(flavor: VpnFlavor, target: SshTarget, opts: SshCliO
       const file = path.posix.join(secretsDir, pskFileName());
       const argv = cmd.setPeer(iface, p, file);
       await exec(argv, script(WITH_STDIN_FILE, secretsDir, file, ...argv), `${p.presharedKey}\n`);
+    },
+    async setPeers(iface, peers) {
+      const file = path.posix.join(secretsDir, pskFileName());
+      const argv = cmd.addConf(iface, file);
+      await exec(argv, script(WITH_STDIN_FILE, secretsDir, file, ...argv), renderPeerSections(peers));
     },
     async removePeer(iface, publicKey) {
       const argv = cmd.removePeer(iface, publicKey);

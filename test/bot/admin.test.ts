@@ -36,6 +36,8 @@ describe('approval', () => {
     expect(peer?.ip).toBe('10.8.0.2');
     expect(h.wg.peers.get(peer!.public_key)).toMatchObject({ ip: '10.8.0.2', presharedKey: peer!.preshared_key });
 
+    // The file follows the live change within CONFIG_WRITE_DELAY_MS (test/vpn/service.test.ts); here at once.
+    await h.vpn.node('awg0').flushConfig();
     const conf = await fs.readFile(path.join(h.dir, 'conf', 'awg0.conf'), 'utf8');
     expect(conf).toContain(`PublicKey = ${peer!.public_key}`);
     expect((await fs.stat(path.join(h.dir, 'conf', 'awg0.conf'))).mode & 0o777).toBe(0o600);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_RATE_PER_SEC } from '../../src/broadcast/broadcaster.js';
 import { TokenBucket } from '../../src/broadcast/pacing.js';
 import { ADMIN_A, createHarness } from '../support/harness.js';
 import { addUsers, attachBroadcaster, copiesPerChat, draft, virtualClock } from './support.js';
@@ -26,7 +27,7 @@ describe('broadcast: pacing', () => {
     expect(clock.now() - start).toBe(1000); // 5 saved, then 10 at 100 ms each
   });
 
-  it('100 recipients take at least 99/25 s of (virtual) time, and the progress line is edited a handful of times, not per message', async () => {
+  it(`100 recipients take at least 99/${DEFAULT_RATE_PER_SEC} s of (virtual) time, and the progress line is edited a handful of times, not per message`, async () => {
     const h = await createHarness({ captcha: false });
     try {
       const { broadcaster, clock } = attachBroadcaster(h);
@@ -36,13 +37,37 @@ describe('broadcast: pacing', () => {
       await h.press(ADMIN_A, `bcs:${id}`, confirm);
       await broadcaster.idle();
       const elapsed = clock.elapsed() - start;
-      // One message every 40 ms: the first goes at once, the 100th 99 intervals later.
-      expect(elapsed).toBeGreaterThanOrEqual((99 * 1000) / 25);
-      expect(elapsed).toBeLessThan(6000);
+      // One message every 1/rate s: the first goes at once, the 100th 99 intervals later.
+      expect(elapsed).toBeGreaterThanOrEqual((99 * 1000) / DEFAULT_RATE_PER_SEC);
+      expect(elapsed).toBeLessThan((110 * 1000) / DEFAULT_RATE_PER_SEC);
       for (const [u, n] of copiesPerChat(h.rec.calls, users)) expect(n, `user ${u}`).toBe(1);
       const edits = h.rec.find('editMessageText', ADMIN_A.id).length;
       expect(edits).toBeGreaterThanOrEqual(3);
       expect(edits).toBeLessThanOrEqual(8);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('users do not wait for the progress line: with every edit of the admin chat held up, all are delivered, then the report follows', async () => {
+    const h = await createHarness({ captcha: false });
+    try {
+      const { broadcaster } = attachBroadcaster(h);
+      const users = await addUsers(h, 40, 'active', 10_000);
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      h.bot.api.config.use(async (prev, method, payload, signal) => {
+        if (method === 'editMessageText') await held;
+        return prev(method, payload, signal);
+      });
+      const { id, confirm } = await draft(h, ADMIN_A, { text: 'not held up' });
+      await h.press(ADMIN_A, `bcs:${id}`, confirm);
+      for (let i = 0; i < 200 && [...copiesPerChat(h.rec.calls, users).values()].some((n) => n === 0); i++) await new Promise((r) => setTimeout(r, 10));
+      expect([...copiesPerChat(h.rec.calls, users).values()]).toEqual(users.map(() => 1));
+      expect(h.rec.find('editMessageText', ADMIN_A.id)).toHaveLength(0);
+      release();
+      await broadcaster.idle();
+      expect(h.rec.last('sendMessage', ADMIN_A.id)?.payload.text).toContain('Delivered: 40 of 40');
     } finally {
       await h.close();
     }

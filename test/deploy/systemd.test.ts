@@ -51,7 +51,7 @@ describe('deploy/andreyvpn-bot.service', () => {
     const tsconfig = JSON.parse(read('tsconfig.build.json')) as { compilerOptions?: { rootDir?: string; outDir?: string } };
     const outDir = tsconfig.compilerOptions?.outDir ?? 'dist';
     const rootDir = tsconfig.compilerOptions?.rootDir ?? 'src';
-    expect(exec[1]).toBe(`${outDir}/main.js`);
+    expect(exec.slice(1).find((a) => !a.startsWith('--'))).toBe(`${outDir}/main.js`);
     expect(fs.existsSync(path.join(ROOT, rootDir, 'main.ts'))).toBe(true);
     const pkg = JSON.parse(read('package.json')) as { scripts?: Record<string, string> };
     expect(pkg.scripts?.build).toMatch(/tsconfig\.build\.json/);

@@ -64,6 +64,8 @@ describe('killed during an approval, then restarted', () => {
       const [peer] = peers;
       expect([...h.wg.peers.keys()]).toEqual([peer!.public_key]);
       expect(h.wg.peers.get(peer!.public_key)).toMatchObject({ ip: peer!.ip, presharedKey: peer!.preshared_key });
+      // The config file follows the interface within a second (see VpnService.configChanged); catch it up now.
+      await h.vpn.node('awg0').flushConfig();
       expect(await fs.readFile(path.join(h.dir, 'conf', 'awg0.conf'), 'utf8')).toContain(peer!.public_key);
       expect(peer!.delivered_at ?? (await peersOfUser(h.db, USER.id))[0]!.delivered_at).not.toBeNull();
       const delivered = first.rec.find('sendDocument', USER.id).length + h.rec.find('sendDocument', USER.id).length;

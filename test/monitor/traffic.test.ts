@@ -2,15 +2,16 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Db } from '../../src/db/index.js';
+import { type Db, openSqlite } from '../../src/db/index.js';
 import { insertServerOnce } from '../../src/db/misc.js';
 import { insertPeer, peersOnNode } from '../../src/db/peers.js';
-import { requestAccess } from '../../src/db/users.js';
+import { findUser, requestAccess } from '../../src/db/users.js';
 import { recordTraffic } from '../../src/monitor/traffic.js';
 import { hourOf } from '../../src/db/traffic.js';
 import { generateKeyPair } from '../../src/vpn/keys.js';
+import { TransactionCounter } from '../support/tx-counter.js';
 import type { Dump } from '../../src/vpn/types.js';
-import { openTestDatabase } from '../support/database.js';
+import { defaultTestDatabase, openTestDatabase } from '../support/database.js';
 
 const T0 = Date.UTC(2026, 10, 20, 10, 5);
 
@@ -77,5 +78,43 @@ describe('traffic accounting on a real database', () => {
     await recordTraffic(db, 'awg0', dump(31, 41), 6, T0 + 15 * 86_400_000);
     expect((await db.selectFrom('traffic_hourly').select('hour').execute()).map((r) => r.hour)).toEqual([hourOf(T0 + 15 * 86_400_000)]);
     expect(await db.selectFrom('traffic_daily').select('day').orderBy('day').execute()).toEqual([{ day: '2026-11-20' }, { day: '2026-12-05' }]);
+  });
+
+  // SQLite's statement log counts the transactions; the PostgreSQL statements run in every monitor test of the postgres project.
+  it.skipIf(defaultTestDatabase() === 'postgres')('a big tick (1,301 moved peers of 651 users) writes every peer, bucket and user usage, in one transaction', async () => {
+    const tx = new TransactionCounter();
+    const logged = await openSqlite(path.join(dir, 'bot.db'), { log: tx.log });
+    try {
+      // 1,300 more peers, two per user.
+      const peers: { id: number; userId: number; publicKey: string }[] = [];
+      await logged.transaction().execute(async (trx) => {
+        for (let i = 0; i < 1300; i++) {
+          const userId = 100 + Math.floor(i / 2);
+          if (i % 2 === 0) await requestAccess(trx, { id: userId, first_name: `U${userId}` }, 0);
+          const k = generateKeyPair();
+          const p = await insertPeer(trx, { user_id: userId, node: 'awg0', public_key: k.publicKey, private_key: k.privateKey, preshared_key: 'x', ip: `10.9.${i >> 8}.${i & 255}` }, 0);
+          peers.push({ id: p.id, userId, publicKey: k.publicKey });
+        }
+      });
+      const big: Dump = { ...dump(0, 0), peers: peers.map((p, i) => ({ ...dump(0, 0).peers[0]!, publicKey: p.publicKey, rx: i + 1, tx: 2 * (i + 1), latestHandshake: 1700000000 + i })) };
+      tx.reset();
+      const updates = await recordTraffic(logged, 'awg0', big, 5, T0);
+      expect(updates).toHaveLength(1300);
+      expect(tx).toMatchObject({ begins: 1, loneWrites: 0 });
+
+      const rows = new Map((await peersOnNode(logged, 'awg0')).map((p) => [p.public_key, p]));
+      peers.forEach((p, i) => expect(rows.get(p.publicKey), `peer ${i}`).toMatchObject({ rx_total: i + 1, tx_total: 2 * (i + 1), rx_last: i + 1, last_handshake_at: (1700000000 + i) * 1000 }));
+      const sum = (k: 'rx' | 'tx', table: 'traffic_hourly' | 'traffic_daily') => logged.selectFrom(table).select((eb) => eb.fn.sum<number>(k).as('s')).executeTakeFirstOrThrow();
+      const rx = (1300 * 1301) / 2;
+      for (const table of ['traffic_hourly', 'traffic_daily'] as const) {
+        expect(Number((await sum('rx', table)).s)).toBe(rx);
+        expect(Number((await sum('tx', table)).s)).toBe(2 * rx);
+      }
+      // User 100 has peers 0 and 1: (1 + 2) + (2 + 4) bytes.
+      expect((await findUser(logged, 100))?.usage_bytes).toBe(9);
+      expect((await findUser(logged, 749))?.usage_bytes).toBe(3 * (1299 + 1300));
+    } finally {
+      await logged.destroy();
+    }
   });
 });

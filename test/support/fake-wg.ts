@@ -36,6 +36,15 @@ export class FakeWg implements VpnCli {
 
   async setPeer(iface: string, p: PeerOnWire): Promise<void> {
     this.check(`set ${iface} ${p.publicKey}`);
+    this.put(p);
+  }
+
+  async setPeers(iface: string, peers: PeerOnWire[]): Promise<void> {
+    this.check(`addconf ${iface} ${peers.map((p) => p.publicKey).join(' ')}`);
+    for (const p of peers) this.put(p);
+  }
+
+  private put(p: PeerOnWire): void {
     const old = this.peers.get(p.publicKey);
     this.peers.set(p.publicKey, { ...p, rx: old?.rx ?? 0, tx: old?.tx ?? 0, handshake: old?.handshake ?? 0 });
   }
@@ -57,6 +66,7 @@ export class FakeWg implements VpnCli {
   defaultRoute: string | null = 'eth0';
 
   async writeConfig(file: string, text: string): Promise<void> {
+    this.calls.push(`write ${file}`);
     await writePrivateFile(file, text);
   }
 

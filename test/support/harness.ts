@@ -196,6 +196,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
       await h.press(from, button.callback_data, q);
     },
     async close() {
+      await vpn.close();
       await db.destroy();
       if (pgSchema) await dropPostgresSchema(pgSchema);
       await fs.rm(dir, { recursive: true, force: true });

@@ -19,6 +19,7 @@ describe('cli: how the binaries are called', () => {
       `#!/bin/bash
 printf '%s\\n' "$*" >> ${log}
 if [ "$1" = set ]; then f="$6"; stat -c 'mode %a' "$f" >> ${log}; cat "$f" >> ${log}; fi
+if [ "$1" = addconf ]; then f="$3"; stat -c 'mode %a' "$f" >> ${log}; cat "$f" >> ${log}; fi
 if [ "$1" = show ] && [ "$2" = broken ]; then echo "Unable to access interface: No such device" >&2; exit 1; fi
 if [ "$1" = show ] && [ "$2" = slow ]; then sleep 5; fi
 exit 0
@@ -47,6 +48,21 @@ exit 0
     expect(argv).not.toContain(psk);
     expect(log).toContain('mode 600');
     expect(log).toContain(psk); // what wg read from the file
+    expect(await fs.readdir(path.join(dir, 'run'))).toEqual([]);
+  });
+
+  it('set peers: one addconf with [Peer] sections from a 0600 file that is gone afterwards; no key in argv', async () => {
+    await fs.rm(path.join(dir, 'calls.log'), { force: true });
+    const peers = [2, 3].map((n) => ({ publicKey: generateKeyPair().publicKey, presharedKey: generatePresharedKey(), ip: `10.8.0.${n}` }));
+    await cli().setPeers('wg9', peers);
+    const log = await fs.readFile(path.join(dir, 'calls.log'), 'utf8');
+    const [argv] = log.split('\n');
+    expect(argv).toMatch(/^addconf wg9 \S+\/psk-[0-9a-f]{16}$/);
+    expect(log).toContain('mode 600');
+    for (const p of peers) {
+      expect(argv).not.toContain(p.presharedKey);
+      expect(log).toContain(`[Peer]\nPublicKey = ${p.publicKey}\nPresharedKey = ${p.presharedKey}\nAllowedIPs = ${p.ip}/32\n`);
+    }
     expect(await fs.readdir(path.join(dir, 'run'))).toEqual([]);
   });
 

@@ -4,12 +4,13 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/index.js';
-import { deletePeer, peersOnNode, setPeerStatus } from '../../src/db/peers.js';
+import { deletePeer, insertPeer, peersOnNode, setPeerStatus } from '../../src/db/peers.js';
 import { requestAccess } from '../../src/db/users.js';
 import { generateKeyPair } from '../../src/vpn/keys.js';
-import { PoolExhaustedError, VpnService, type VpnSettings } from '../../src/vpn/service.js';
+import { PEERS_PER_CALL, PoolExhaustedError, VpnService, type VpnSettings } from '../../src/vpn/service.js';
 import { FakeWg } from '../support/fake-wg.js';
 import { openTestDatabase } from '../support/database.js';
+import { singleNodeFleet } from '../support/harness.js';
 
 const log = pino({ level: 'silent' });
 
@@ -57,7 +58,7 @@ describe('VpnService (real database, in-memory interface)', () => {
     expect(await fs.readFile(b.confPath, 'utf8')).toBe(conf);
   });
 
-  it('addPeer takes the next free address; a failing wg call or config write leaves nothing behind', async () => {
+  it('addPeer takes the next free address; a failing wg call leaves nothing behind', async () => {
     const vpn = new VpnService(db, wg, settings, log);
     await vpn.start();
     expect((await vpn.addPeer(1)).ip).toBe('10.8.0.2');
@@ -65,13 +66,79 @@ describe('VpnService (real database, in-memory interface)', () => {
     await expect(vpn.addPeer(2)).rejects.toThrow(/boom/);
     wg.failing = null;
     expect(await peersOnNode(db, 'awg0')).toHaveLength(1);
+    expect(wg.peers.size).toBe(1);
+    await vpn.flushConfig();
+  });
 
-    // The config directory becomes unusable: the peer must not stay on the interface or in the DB.
+  it('the config file follows peer changes: live at once, one rewrite for a burst, at once on flushConfig', async () => {
+    const vpn = new VpnService(db, wg, { ...settings, configWriteDelayMs: 200 }, log);
+    await vpn.start();
+    const writes = () => wg.calls.filter((c) => c.startsWith('write ')).length;
+    const before = writes();
+    const peers = [await vpn.addPeer(1), await vpn.addPeer(2), await vpn.addPeer(3)];
+    await vpn.apply(peers[1]!, false);
+    expect(wg.peers.size).toBe(2); // every change is live when the call returns
+    expect(writes()).toBe(before); // the file waits
+    await new Promise((r) => setTimeout(r, 400));
+    expect(writes()).toBe(before + 1); // one rewrite for the four changes, with all of them
+    const conf = await fs.readFile(vpn.confPath, 'utf8');
+    expect(conf).toContain(peers[0]!.public_key);
+    expect(conf).toContain(peers[1]!.public_key); // apply() does not change the database: still active there
+    expect(conf).toContain(peers[2]!.public_key);
+
+    await setPeerStatus(db, peers[2]!.id, 'active', 'disabled');
+    await vpn.apply(peers[2]!, false);
+    await vpn.flushConfig();
+    expect(writes()).toBe(before + 2);
+    expect(await fs.readFile(vpn.confPath, 'utf8')).not.toContain(peers[2]!.public_key);
+    await vpn.flushConfig(); // nothing waiting: no write
+    expect(writes()).toBe(before + 2);
+  });
+
+  it('a config write that fails keeps the change live and in the database; the next flush writes it', async () => {
+    const vpn = new VpnService(db, wg, { ...settings, configWriteDelayMs: 60_000 }, log);
+    await vpn.start();
     await fs.rm(settings.configDir, { recursive: true });
     await fs.writeFile(settings.configDir, 'not a directory');
-    await expect(vpn.addPeer(2)).rejects.toThrow();
+    const peer = await vpn.addPeer(1);
+    expect(wg.peers.has(peer.public_key)).toBe(true);
+    await expect(vpn.flushConfig()).rejects.toThrow();
     expect(await peersOnNode(db, 'awg0')).toHaveLength(1);
-    expect(wg.peers.size).toBe(1);
+    await fs.rm(settings.configDir);
+    await vpn.flushConfig();
+    expect(await fs.readFile(vpn.confPath, 'utf8')).toContain(peer.public_key);
+  });
+
+  it('Fleet.close() writes the config files that still wait for a change', async () => {
+    const fleet = await singleNodeFleet(db, wg, { ...settings, configWriteDelayMs: 60_000 }, log);
+    await fleet.start();
+    const peer = await fleet.addPeer(1);
+    expect(await fs.readFile(path.join(settings.configDir, 'awg0.conf'), 'utf8')).not.toContain(peer.public_key);
+    await fleet.close();
+    expect(await fs.readFile(path.join(settings.configDir, 'awg0.conf'), 'utf8')).toContain(peer.public_key);
+  });
+
+  it('start on a missing interface: up from the config without peers, then the peers in addconf batches; the file has them all', async () => {
+    const big = { ...settings, subnet: '10.8.0.0/20' };
+    for (let i = 0; i < PEERS_PER_CALL + 5; i++) {
+      const k = generateKeyPair();
+      await insertPeer(db, { user_id: 1, node: 'awg0', public_key: k.publicKey, private_key: k.privateKey, preshared_key: generateKeyPair().publicKey, ip: `10.8.${(i + 2) >> 8}.${(i + 2) & 255}` }, 0);
+    }
+    const upConfig: string[] = [];
+    const up = wg.up.bind(wg);
+    wg.up = async (conf) => {
+      upConfig.push(await fs.readFile(conf, 'utf8'));
+      return up(conf);
+    };
+    const vpn = new VpnService(db, wg, big, log);
+    const r = await vpn.start();
+    expect(upConfig).toHaveLength(1);
+    expect(upConfig[0]).not.toContain('[Peer]');
+    const batches = wg.calls.filter((c) => c.startsWith('addconf ')).map((c) => c.split(' ').length - 2);
+    expect(batches).toEqual([PEERS_PER_CALL, 5]);
+    expect(wg.peers.size).toBe(PEERS_PER_CALL + 5);
+    expect(r.added).toHaveLength(PEERS_PER_CALL + 5);
+    expect((await fs.readFile(vpn.confPath, 'utf8')).match(/\[Peer\]/g)).toHaveLength(PEERS_PER_CALL + 5);
   });
 
   it('a /29 holds five clients; the sixth gets PoolExhaustedError and nothing is created', async () => {

@@ -12,6 +12,7 @@ import { realDoctorEnv } from '../../src/ops/doctor.js';
 import { peersOnNode, setPeerStatus } from '../../src/db/peers.js';
 import { requestAccess } from '../../src/db/users.js';
 import { CommandError } from '../../src/vpn/cli.js';
+import { generateKeyPair, generatePresharedKey } from '../../src/vpn/keys.js';
 import { parseDump } from '../../src/vpn/dump.js';
 import { serverAddress } from '../../src/vpn/pool.js';
 import { VpnService, type VpnSettings } from '../../src/vpn/service.js';
@@ -230,12 +231,14 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
     expect(live).toMatchObject({ presharedKey: peer.preshared_key, allowedIps: [`${peer.ip}/32`] });
     expect(live?.latestHandshake).toBeGreaterThan(0);
     expect(live?.rx).toBeGreaterThan(0);
+    await vpn.flushConfig();
     expect(await fs.readFile(vpn.confPath, 'utf8')).toContain(`PublicKey = ${peer.public_key}`);
 
     await setPeerStatus(db, peer.id, 'active', 'disabled');
     await vpn.apply(peer, false);
     expect((await vpn.readDump()).peers.map((p) => p.publicKey)).not.toContain(peer.public_key);
     expect(await lab.ping(lab.clientNs, serverIp, 2)).toBe(false);
+    await vpn.flushConfig();
     expect(await fs.readFile(vpn.confPath, 'utf8')).not.toContain(peer.public_key);
   }, 90_000);
 
@@ -256,6 +259,25 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
     const dumps = await Promise.all(Array.from({ length: 25 }, () => cli.dump(settings.iface)));
     expect(new Set(dumps.map((d) => parseDump(d).peers.length))).toEqual(new Set([1]));
     expect(logins()).toBe(1);
+  }, 60_000);
+
+  it('setPeers: many peers in one addconf (keys on stdin, the file gone after), each set to exactly what was given', async () => {
+    const ip = (n: number) => serverAddress(settings.subnet).replace(/\.1$/, `.${200 + n}`);
+    const peers = [0, 1, 2].map((n) => ({ publicKey: generateKeyPair().publicKey, presharedKey: generatePresharedKey(), ip: ip(n) }));
+    const before = commands.length;
+    await cli.setPeers(settings.iface, peers);
+    const sent = commands.slice(before);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toContain("'addconf'");
+    for (const p of peers) expect(sent[0]).not.toContain(p.presharedKey);
+    // A peer given again with another address and key is replaced, not added to.
+    const changed = { ...peers[0]!, presharedKey: generatePresharedKey(), ip: ip(9) };
+    await cli.setPeers(settings.iface, [changed]);
+    const live = (await vpn.readDump()).peers;
+    expect(live.find((p) => p.publicKey === changed.publicKey)).toMatchObject({ presharedKey: changed.presharedKey, allowedIps: [`${ip(9)}/32`] });
+    expect(live.find((p) => p.publicKey === peers[1]!.publicKey)).toMatchObject({ presharedKey: peers[1]!.presharedKey, allowedIps: [`${ip(1)}/32`] });
+    expect(await fs.readdir(nodeDirs.secretsDir)).toEqual([]);
+    for (const p of peers) await cli.removePeer(settings.iface, p.publicKey);
   }, 60_000);
 
   it('errors carry the node, the remote argv, the exit code and stderr; a failing up shows its log', async () => {

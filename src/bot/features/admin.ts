@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Composer, InlineKeyboard, InputFile } from 'grammy';
 import type { Decision } from '../../access.js';
-import { peersOfUser, peersOnNode, setMaxDevices } from '../../db/peers.js';
+import { peersOfUser, setMaxDevices, wirePeersOnNode } from '../../db/peers.js';
 import type { User } from '../../db/schema.js';
 import { countByStatus, trafficSummary } from '../../db/stats.js';
 import { dailyTrafficOfUser, dayOf, topUsersSince, trafficSince } from '../../db/traffic.js';
@@ -68,7 +68,7 @@ async function nodeHealth(ctx: BotContext, vpn: VpnService): Promise<string> {
   try {
     if ((await vpn.ifindex()) === null) return ctx.tr('node-down', { node, iface });
     const live = (await vpn.readDump()).peers.length;
-    const wanted = (await peersOnNode(ctx.deps.db, node, 'active')).length;
+    const wanted = (await wirePeersOnNode(ctx.deps.db, node, 'active')).length;
     return ctx.tr(live === wanted ? 'node-ok' : 'node-diverged', { node, iface, live, wanted });
   } catch (err) {
     return ctx.tr('node-error', { node, iface, error: String(err).slice(0, 200) });

@@ -1,0 +1,17 @@
+import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { isPostgres } from './migrations/dialect.js';
+
+type ColumnType = 'integer' | 'bigint' | 'text';
+
+/**
+ * Many rows as the table `v` (these columns), from one JSON parameter: `jsonb_to_recordset` on
+ * PostgreSQL, `json_each` on SQLite. The monitor writes every peer that moved, each tick; one
+ * statement with one short text to prepare, instead of one per row or thousands of parameters.
+ */
+export function jsonRows<K extends string>(db: Kysely<any>, columns: Record<K, ColumnType>, rows: Record<K, number | string | null>[]): RawBuilder<unknown> {
+  const names = Object.keys(columns) as K[];
+  for (const n of names) if (!/^[a-z_]+$/.test(n)) throw new Error(`bad column name ${n}`);
+  const json = JSON.stringify(rows);
+  if (isPostgres(db)) return sql`jsonb_to_recordset(cast(${json} as jsonb)) as v(${sql.raw(names.map((n) => `${n} ${columns[n]}`).join(', '))})`;
+  return sql`(select ${sql.raw(names.map((n) => `value ->> '${n}' as ${n}`).join(', '))} from json_each(${json})) as v`;
+}

@@ -107,7 +107,10 @@ export class Sshd {
         // The lab's files live under /tmp, which StrictModes rejects as world-writable.
         'StrictModes no',
         // No WireGuard kernel module here: wg-quick falls back to wireguard-go, which wants this.
-        'SetEnv WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1',
+        // sshd runs each command through root's login shell, which reads ~/.bashrc. On a machine
+        // whose .bashrc runs `pyenv init`, a session killed mid-rehash (stop() kills sessions) leaves
+        // pyenv's lock behind, and every later login would wait 60 s for it: give up at once instead.
+        'SetEnv WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 PYENV_REHASH_TIMEOUT=0',
         'LogLevel VERBOSE',
         '',
       ].join('\n'),

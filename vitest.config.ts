@@ -6,6 +6,7 @@ import { TEST_POSTGRES_WHERE, postgresReachable } from './test/support/database.
 
 /** Test files that never open a database: they run in the sqlite project only. */
 const NO_DATABASE = [
+  'test/bench/bench.test.ts',
   'test/bot/units.test.ts',
   'test/charts/traffic-chart.test.ts',
   'test/config/config.test.ts',
@@ -18,6 +19,7 @@ const NO_DATABASE = [
   'test/support-tests/bot-api.test.ts',
   'test/support-tests/netns.test.ts',
   'test/vpn/amnezia-key.test.ts',
+  'test/vpn/argv.test.ts',
   'test/vpn/cli.test.ts',
   'test/vpn/dump.test.ts',
   'test/vpn/keys.test.ts',

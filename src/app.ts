@@ -51,9 +51,10 @@ export interface App {
 
 /**
  * The composition root: config → db → vpn → bot → monitor → updates (polling or webhook).
- * `cli` can be replaced so tests run the whole app against an in-memory interface.
+ * `cli` can be replaced so tests run the whole app against an in-memory interface; `throttle: false`
+ * turns off the 30 messages/s throttle of replies (the benchmark measures the bot's own cost per update).
  */
-export async function startApp(config: Config, log: Logger, overrides: { cli?: VpnCli } = {}): Promise<App> {
+export async function startApp(config: Config, log: Logger, overrides: { cli?: VpnCli; throttle?: boolean } = {}): Promise<App> {
   await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await fs.chmod(config.dataDir, 0o700);
   const { db } = config.database.kind === 'postgres' ? await openDatabase(config.database.url) : { db: await openSqlite(config.database.path) };
@@ -142,7 +143,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     randomInt: (max) => randomInt(max),
   };
   const bot = createBot(config.botToken, deps, { client: { apiRoot: config.telegramApiRoot } });
-  installApiTransformers(bot.api, { log: deps.log, onBlocked: (chatId) => setBlocked(db, chatId, Date.now()) });
+  installApiTransformers(bot.api, { log: deps.log, throttle: overrides.throttle, onBlocked: (chatId) => setBlocked(db, chatId, Date.now()) });
   // Broadcasts get an API of their own that never repeats a request lost on the network.
   const broadcastApi = new Api(config.botToken, { apiRoot: config.telegramApiRoot });
   installApiTransformers(broadcastApi, { log: deps.log, retryNetworkErrors: false, onBlocked: (chatId) => setBlocked(db, chatId, Date.now()) });

@@ -194,6 +194,26 @@ describe('BotApiStandIn with a real grammY Bot', () => {
     expect(failed).toMatchObject({ ok: false, error: { error_code: 403 } });
   });
 
+  it('enforces a flood limit when asked: past N messages in a sliding second, 429 with retry_after, nothing sent', async () => {
+    const limited = new BotApiStandIn({ token: TOKEN, rateLimit: { perSecond: 3 } });
+    await limited.listen();
+    try {
+      const b = new Bot(TOKEN, { client: { apiRoot: limited.apiRoot } });
+      const sent = await b.api.sendMessage(alice.id, '1');
+      await b.api.sendMessage(alice.id, '2');
+      await b.api.editMessageText(alice.id, sent.message_id, 'one');
+      const err = await b.api.sendMessage(alice.id, '3').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(GrammyError);
+      expect((err as GrammyError).error_code).toBe(429);
+      expect((err as GrammyError).parameters.retry_after).toBe(1);
+      expect(limited.messagesTo(alice.id).map((m) => m.message.text)).toEqual(['one', '2']);
+      await new Promise((r) => setTimeout(r, 1000));
+      await expect(b.api.sendMessage(alice.id, '3')).resolves.toBeTruthy();
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('answers wrong tokens and unknown methods like Telegram', async () => {
     const r1 = await fetch(`${api.apiRoot}/botWRONG/getMe`);
     expect(r1.status).toBe(401);

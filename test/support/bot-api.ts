@@ -161,6 +161,12 @@ export interface BotApiStandInOptions {
    * itself, as the load balancer in front of several replicas would. Default true.
    */
   webhookDelivery?: boolean;
+  /**
+   * Telegram's flood limit: at most `perSecond` messages (sends and edits, over all chats) in any
+   * sliding second; past it a call answers 429 "Too Many Requests: retry after N" with
+   * parameters.retry_after N (whole seconds, like Telegram), and is not performed.
+   */
+  rateLimit?: { perSecond: number };
 }
 
 class ApiError extends Error {
@@ -271,6 +277,9 @@ export class BotApiStandIn {
   private port = 0;
   private readonly conflictOnConcurrentPolls: boolean;
   private readonly webhookDelivery: boolean;
+  private readonly rateLimit: { perSecond: number } | undefined;
+  /** Times of the messages accepted within the last second (rateLimit). */
+  private recentSends: number[] = [];
   private nextUpdateId = 100_000 + Math.floor(Math.random() * 1000);
   private queue: TgUpdate[] = [];
   private pollWaiters: PollWaiter[] = [];
@@ -302,6 +311,7 @@ export class BotApiStandIn {
     };
     this.conflictOnConcurrentPolls = opts.conflictOnConcurrentPolls ?? false;
     this.webhookDelivery = opts.webhookDelivery ?? true;
+    this.rateLimit = opts.rateLimit;
   }
 
   async listen(port = 0, host = '127.0.0.1'): Promise<number> {
@@ -600,6 +610,16 @@ export class BotApiStandIn {
     }
   }
 
+  private takeSendSlot(perSecond: number): void {
+    const now = Date.now();
+    while (this.recentSends.length > 0 && this.recentSends[0]! <= now - 1000) this.recentSends.shift();
+    if (this.recentSends.length >= perSecond) {
+      const retryAfter = Math.max(1, Math.ceil((this.recentSends[0]! + 1000 - now) / 1000));
+      throw new ApiError({ error_code: 429, description: `Too Many Requests: retry after ${retryAfter}`, parameters: { retry_after: retryAfter } });
+    }
+    this.recentSends.push(now);
+  }
+
   private takeFault(method: string): ApiErrorBody | null {
     const lower = method.toLowerCase();
     const rule = this.faults.find((f) => f.method === lower || f.method === '*');
@@ -621,6 +641,7 @@ export class BotApiStandIn {
     ) {
       throw new ApiError({ error_code: 403, description: 'Forbidden: bot was blocked by the user' });
     }
+    if (this.rateLimit && /^(send|edit|copy|forward)/.test(r.method) && r.method !== 'sendChatAction') this.takeSendSlot(this.rateLimit.perSecond);
     switch (r.method) {
       case 'getMe':
         return {

@@ -1,0 +1,142 @@
+import { getServer } from '../src/db/misc.js';
+import { resetBaselines, peersOnNode } from '../src/db/peers.js';
+import { startMonitor } from '../src/monitor/index.js';
+import { recordTraffic } from '../src/monitor/traffic.js';
+import { parseDump } from '../src/vpn/dump.js';
+import { TransactionCounter } from '../test/support/tx-counter.js';
+import { HandshakeClient } from './handshakes.js';
+import { dropInterface, type Lab, silentLog, timed } from './lab.js';
+import { fmtMs, fmtRatio, fmtSummary, quantile, type Row, summarize, type Summary, tickCheap } from './stats.js';
+
+// 2. Monitor tick: read (`wg show <if> dump`) + parse + persist (totals, baselines, hour/day
+// buckets, quota usage) against the bare dump call, on an interface whose peers have real keys,
+// real handshakes and real counters (HandshakeClient). Two cases: "steady", nothing moved since
+// the last tick (nothing to write), and "all moved", every peer's counters changed (the baselines
+// are zeroed before the tick, untimed), which writes every peer.
+
+export interface MonitorResult {
+  size: number;
+  withHandshake: number;
+  withTraffic: number;
+  handshakeMs: number;
+  bare: Summary;
+  steady: Summary;
+  moved: Summary;
+  /** p50 of each step of the "all moved" tick. */
+  read: number;
+  parse: number;
+  persist: number;
+  written: number;
+  /** Transactions per "all moved" persist (must be 1). */
+  transactions: number;
+  /** The monitor's whole tick (node tick with reconcile, nothing moved). */
+  monitorTick: Summary;
+}
+
+export async function monitorTicks(lab: Lab, sizes: number[], samples: number): Promise<MonitorResult[]> {
+  const results: MonitorResult[] = [];
+  for (const size of sizes) {
+    const tx = new TransactionCounter();
+    const db = await lab.db(`monitor-${size}`, { log: tx.log });
+    const { fleet, settings, seeded } = await lab.node(db, size);
+    const vpn = fleet.node(settings.node);
+    const cli = lab.cli();
+    const monitor = startMonitor({ db, nodes: () => fleet.services(), log: silentLog, intervalMs: 3_600_000 });
+    try {
+      const server = (await getServer(db, settings.node))!;
+      const client = await HandshakeClient.start(lab.iface(), server.public_key, settings.port);
+      const [handshakeMs] = await timed(async () => {
+        for (const p of seeded) await client.handshakeAs(p, server.public_key);
+      });
+      await client.close();
+      const live = (await vpn.readDump()).peers;
+      const withHandshake = live.filter((p) => p.latestHandshake !== null).length;
+      const withTraffic = live.filter((p) => p.rx > 0 && p.tx > 0).length;
+      console.error(`  monitor at ${size}: ${withHandshake} peers with a handshake, ${withTraffic} with rx and tx, ${fmtMs(handshakeMs / size)} per handshake`);
+      const ids = (await peersOnNode(db, settings.node)).map((p) => p.id);
+      const ifindex = await vpn.ifindex();
+      const tick = async () => {
+        const [read, text] = await timed(() => cli.dump(settings.iface));
+        const [parse, dump] = await timed(async () => parseDump(text));
+        const [persist, updates] = await timed(() => recordTraffic(db, settings.node, dump, ifindex, Date.now()));
+        return { read, parse, persist, total: read + parse + persist, written: updates.length };
+      };
+      await tick(); // baselines = the counters now
+      const bare: number[] = [];
+      const steady: number[] = [];
+      const moved: Awaited<ReturnType<typeof tick>>[] = [];
+      const monitorTick: number[] = [];
+      let transactions = 0;
+      for (let i = 0; i < samples; i++) {
+        bare.push((await timed(() => cli.dump(settings.iface)))[0]);
+        steady.push((await tick()).total);
+        await resetBaselines(db, ids);
+        tx.reset();
+        moved.push(await tick());
+        transactions = Math.max(transactions, tx.transactions);
+        monitorTick.push((await timed(() => monitor.tick()))[0]);
+      }
+      const p50 = (k: 'read' | 'parse' | 'persist') => quantile(moved.map((m) => m[k]), 0.5);
+      results.push({
+        size,
+        withHandshake,
+        withTraffic,
+        handshakeMs,
+        bare: summarize(bare),
+        steady: summarize(steady),
+        moved: summarize(moved.map((m) => m.total)),
+        read: p50('read'),
+        parse: p50('parse'),
+        persist: p50('persist'),
+        written: Math.min(...moved.map((m) => m.written)),
+        transactions,
+        monitorTick: summarize(monitorTick),
+      });
+      console.error(`  monitor at ${size}: bare ${fmtSummary(summarize(bare))}, all moved ${fmtSummary(summarize(moved.map((m) => m.total)))} (persist ${fmtMs(p50('persist'))}, ${transactions} transaction(s))`);
+    } finally {
+      await monitor.stop();
+      await fleet.close();
+      await dropInterface(settings.iface);
+      await db.destroy();
+    }
+  }
+  return results;
+}
+
+export function monitorRows(results: MonitorResult[]): Row[] {
+  const rows: Row[] = [];
+  for (const r of results) {
+    const m = '2. monitor tick (p50 / p95)';
+    rows.push({ measurement: m, case: `${r.size} peers, steady (nothing to write)`, value: fmtSummary(r.steady), reference: `${fmtSummary(r.bare)} bare dump`, ratio: fmtRatio(r.steady.p50 / r.bare.p50) });
+    rows.push({
+      measurement: m,
+      case: `${r.size} peers, all moved (${r.written} written)`,
+      value: `${fmtSummary(r.moved)} (read ${fmtMs(r.read)}, parse ${fmtMs(r.parse)}, persist ${fmtMs(r.persist)})`,
+      reference: `${fmtSummary(r.bare)} bare dump`,
+      ratio: fmtRatio(r.moved.p50 / r.bare.p50),
+    });
+    rows.push({ measurement: m, case: `${r.size} peers, monitor.tick() with reconcile`, value: fmtSummary(r.monitorTick) });
+  }
+  const last = results.at(-1);
+  if (last) {
+    for (const [what, tick] of [['steady', last.steady], ['all moved', last.moved]] as const) {
+      rows.push({
+        measurement: '2. tick vs bare dump (p50)',
+        case: `${last.size} peers, ${what}`,
+        value: fmtMs(tick.p50),
+        reference: fmtMs(last.bare.p50),
+        ratio: fmtRatio(tick.p50 / last.bare.p50),
+        target: '≤ 2×',
+        met: tickCheap(tick.p50, last.bare.p50),
+      });
+    }
+    rows.push({
+      measurement: '2. writes in one transaction',
+      case: `${last.size} peers, all moved`,
+      value: `${last.transactions} transaction(s); ${last.withHandshake}/${last.size} peers with a real handshake, ${last.withTraffic} with rx and tx`,
+      target: '1',
+      met: results.every((r) => r.transactions === 1),
+    });
+  }
+  return rows;
+}

@@ -64,6 +64,8 @@ describe('killed during an approval, then restarted', () => {
       const [peer] = peers;
       expect([...h.wg.peers.keys()]).toEqual([peer!.public_key]);
       expect(h.wg.peers.get(peer!.public_key)).toMatchObject({ ip: peer!.ip, presharedKey: peer!.preshared_key });
+      // A peer the restart created is in the config file within CONFIG_WRITE_DELAY_MS; here at once.
+      await h.vpn.node('awg0').flushConfig();
       expect(await fs.readFile(path.join(h.dir, 'conf', 'awg0.conf'), 'utf8')).toContain(peer!.public_key);
       expect(peer!.delivered_at ?? (await peersOfUser(h.db, USER.id))[0]!.delivered_at).not.toBeNull();
       const delivered = first.rec.find('sendDocument', USER.id).length + h.rec.find('sendDocument', USER.id).length;

@@ -33,9 +33,9 @@ export class Lab {
     return `avb${(this.n++).toString(36)}${this.info.suffix}`;
   }
 
-  /** A fresh /18 (16,381 clients) per interface: several may be up at once in the namespace. */
+  /** A fresh /16 (65,533 clients) per interface: several may be up at once in the namespace. */
   subnet(): string {
-    return `10.${64 + this.n}.0.0/18`;
+    return `10.${64 + this.n}.0.0/16`;
   }
 
   /** UDP for the interface; TCP `port + 1000` for a bot's HTTP server. Below the ephemeral range, so no client socket has it. */

@@ -27,7 +27,7 @@ import { SecretBox } from './vpn/secrets.js';
 import { Fleet, type NodeCli } from './vpn/fleet.js';
 import { createSshCli } from './vpn/ssh-cli.js';
 import type { Node } from './db/schema.js';
-import { readNodesFile } from './vpn/nodes.js';
+import { localNodeRow, readNodesFile } from './vpn/nodes.js';
 import type { VpnFlavor } from './vpn/types.js';
 import { upsertNode } from './db/nodes.js';
 
@@ -63,25 +63,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
   const now = Date.now;
   const v = config.vpn;
   // The nodes table is the source of truth; the configured nodes are written into it at every start.
-  if (v.local) {
-    await upsertNode(db, {
-      name: v.node,
-      location: v.location,
-      ssh_host: null,
-      ssh_port: null,
-      ssh_user: null,
-      ssh_key_file: null,
-      ssh_host_key: null,
-      flavor: v.flavor,
-      iface: v.iface,
-      endpoint: v.endpoint,
-      listen_port: v.port,
-      subnet: v.subnet,
-      config_dir: v.configDir,
-      state_dir: null,
-      created_at: now(),
-    });
-  }
+  if (v.local) await upsertNode(db, localNodeRow(v, now()));
   if (config.nodes.file) {
     for (const row of await readNodesFile(config.nodes.file, { flavor: v.flavor, sshKeyFile: config.nodes.sshKeyFile }, now())) await upsertNode(db, row);
   }

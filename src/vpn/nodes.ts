@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { HOST_RE, IFACE_RE, isIpv4Cidr, NODE_NAME_RE } from '../config.js';
 import type { NodeRow } from '../db/nodes.js';
 import { parseHostKeyPin } from './ssh-cli.js';
+import type { VpnSettings } from './service.js';
 import type { VpnFlavor } from './types.js';
 
 // A VPN node as an admin writes it: in the nodes file (a JSON array of these objects) or after
@@ -129,4 +130,25 @@ export function parseNodesFile(text: string, file: string, defaults: NodeDefault
   for (const dup of new Set(names.filter((n, i) => names.indexOf(n) !== i))) problems.push(`node name ${dup} is used twice`);
   if (problems.length) throw new Error(`NODES_FILE ${file}:\n  - ${problems.join('\n  - ')}`);
   return rows;
+}
+
+/** The row of a node on this host (the VPN_* variables): no SSH, its settings as configured. */
+export function localNodeRow(v: Pick<VpnSettings, 'node' | 'flavor' | 'iface' | 'endpoint' | 'port' | 'subnet' | 'configDir'> & { location?: string }, now: number): NodeRow {
+  return {
+    name: v.node,
+    location: v.location ?? v.node,
+    ssh_host: null,
+    ssh_port: null,
+    ssh_user: null,
+    ssh_key_file: null,
+    ssh_host_key: null,
+    flavor: v.flavor,
+    iface: v.iface,
+    endpoint: v.endpoint,
+    listen_port: v.port,
+    subnet: v.subnet,
+    config_dir: v.configDir,
+    state_dir: null,
+    created_at: now,
+  };
 }

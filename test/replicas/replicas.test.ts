@@ -7,7 +7,7 @@ import { leaderLockHolder } from '../../src/db/locks.js';
 import { StandInClient } from '../support/bot-api-client.js';
 import type { TgMessage, TgUpdate } from '../support/bot-api.js';
 import { botEnv, startBot } from '../support/e2e.js';
-import { TEST_POSTGRES_URL, createPostgresSchema, postgresReachable } from '../support/database.js';
+import { TEST_POSTGRES_SOCKET_DIR, TEST_POSTGRES_URL, createPostgresSchema, postgresReachable, schemaUrl } from '../support/database.js';
 import { type LabProcess, NetnsLab, realPartsGate, run } from '../support/netns.js';
 
 // Two replicas of the built bot (`node dist/main.js`) in webhook mode, in one server namespace,
@@ -18,7 +18,7 @@ import { type LabProcess, NetnsLab, realPartsGate, run } from '../support/netns.
 
 const ready = await realPartsGate();
 // Inside the namespace 127.0.0.1 is the namespace's own: the replicas reach PostgreSQL by its unix socket.
-const SOCKET_DIR = process.env.TEST_POSTGRES_SOCKET_DIR ?? '/var/run/postgresql';
+const SOCKET_DIR = TEST_POSTGRES_SOCKET_DIR;
 const pgUrl = new URL(TEST_POSTGRES_URL);
 const socketThere = fs.existsSync(path.join(SOCKET_DIR, `.s.PGSQL.${pgUrl.port || 5432}`));
 const pgReady = socketThere && (await postgresReachable());
@@ -34,11 +34,6 @@ const PORTS = [8081, 8082];
 const hook = (i: number) => `http://127.0.0.1:${PORTS[i % 2]}/tg`;
 const users = Array.from({ length: N }, (_, i) => ({ id: 6_100_000 + i, first_name: `R${i}`, language_code: 'en' }));
 
-function socketUrl(schema: string): string {
-  const user = decodeURIComponent(pgUrl.username || 'postgres');
-  const options = encodeURIComponent(`-c search_path=${schema}`);
-  return `postgres://${encodeURIComponent(user)}@${pgUrl.pathname}?host=${encodeURIComponent(SOCKET_DIR)}&options=${options}`;
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms: number): Promise<T> {
   for (const deadline = Date.now() + ms; ; ) {
@@ -68,7 +63,7 @@ describe.skipIf(!ready || !pgReady)('two bot replicas on one PostgreSQL (webhook
     for (const [i, port] of PORTS.entries()) {
       const env = {
         ...base.env,
-        DATABASE_URL: socketUrl(schema),
+        DATABASE_URL: schemaUrl(schema, { viaSocket: true }),
         DATA_DIR: path.join(lab.tmpDir, `data-${i}`),
         BOT_MODE: 'webhook',
         WEBHOOK_URL: 'https://bot.example.com/tg',

@@ -17,6 +17,7 @@ import { SecretBox } from '../../src/vpn/secrets.js';
 import type { VpnSettings } from '../../src/vpn/service.js';
 import { Fleet, type NodeCli } from '../../src/vpn/fleet.js';
 import { type NodeRow, upsertNode } from '../../src/db/nodes.js';
+import { localNodeRow } from '../../src/vpn/nodes.js';
 import { createPostgresSchema, defaultTestDatabase, dropPostgresSchema, openPostgresSchema, type TestDatabase } from './database.js';
 import { FakeWg } from './fake-wg.js';
 import { BOT_INFO, Recorder, callbackUpdate, replyUpdate, textUpdate, type Call, type From } from './recorder.js';
@@ -45,23 +46,7 @@ export interface HarnessOptions {
 
 /** A one-node Fleet over `cli`, its node row written from `settings` as startApp does for the VPN_* variables. */
 export async function singleNodeFleet(db: Db, cli: NodeCli, settings: VpnSettings, log: pino.Logger): Promise<Fleet> {
-  await upsertNode(db, {
-    name: settings.node,
-    location: settings.node,
-    ssh_host: null,
-    ssh_port: null,
-    ssh_user: null,
-    ssh_key_file: null,
-    ssh_host_key: null,
-    flavor: settings.flavor,
-    iface: settings.iface,
-    endpoint: settings.endpoint,
-    listen_port: settings.port,
-    subnet: settings.subnet,
-    config_dir: settings.configDir,
-    state_dir: null,
-    created_at: 0,
-  });
+  await upsertNode(db, localNodeRow(settings, 0));
   const { node: _n, flavor: _f, iface: _i, configDir: _c, endpoint: _e, port: _p, subnet: _s, wanInterface, postUp, postDown, ...shared } = settings;
   return new Fleet({ db, log, shared: { ...shared, local: { wanInterface, postUp, postDown } }, cliFor: () => cli });
 }
@@ -109,21 +94,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
   const wgs = new Map<string, FakeWg>([['awg0', wg]]);
   const flavor = opts.flavor ?? 'amneziawg';
   const nodeRow = (name: string, subnet: string, state?: 'draining'): NodeRow => ({
-    name,
-    location: name,
-    ssh_host: null,
-    ssh_port: null,
-    ssh_user: null,
-    ssh_key_file: null,
-    ssh_host_key: null,
-    flavor,
-    iface: name,
-    endpoint: `${name}.vpn.example.com:51820`.replace(/^awg0\./, ''),
-    listen_port: 51820,
-    subnet,
-    config_dir: path.join(dir, 'conf', name),
-    state_dir: null,
-    created_at: now(),
+    ...localNodeRow({ node: name, flavor, iface: name, endpoint: `${name}.vpn.example.com:51820`.replace(/^awg0\./, ''), port: 51820, subnet, configDir: path.join(dir, 'conf', name) }, now()),
     ...(state ? { state } : {}),
   });
   await upsertNode(db, { ...nodeRow('awg0', opts.subnet ?? '10.8.0.0/24'), config_dir: path.join(dir, 'conf') });

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
-import { activePeersPerNode, deleteEmptyNode, insertNode, listNodes, type NodeRow, setNodeDown, setNodeState } from '../db/nodes.js';
+import { activePeersPerNode, deleteEmptyNode, getNode, insertNode, listNodes, type NodeRow, setNodeDown, setNodeState } from '../db/nodes.js';
 import type { Node, NodeState, Peer } from '../db/schema.js';
 import type { VpnCli } from './cli.js';
 import type { SecretBox } from './secrets.js';
@@ -166,7 +166,7 @@ export class Fleet {
   /** Adds a node (from /nodes or the nodes file) and brings it up; a node that cannot be reached is not kept. */
   async add(row: NodeRow): Promise<ReconcileResult> {
     if (!(await insertNode(this.deps.db, row))) throw new NoNodeError(`a node named ${row.name} exists`);
-    const stored = (await listNodes(this.deps.db)).find((n) => n.name === row.name)!;
+    const stored = (await getNode(this.deps.db, row.name))!;
     let m: Member | undefined;
     try {
       m = this.join(stored);

@@ -92,6 +92,14 @@ export function startBotProcess(kind: Kind, env: NodeJS.ProcessEnv, profileDir: 
   };
 }
 
+/** CPU time (user + system) a process has used so far, in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
+export function cpuMsOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (process.env.BENCH_CPU_SPLIT) console.error(`    utime ${Number(fields[11]) * 10} ms, stime ${Number(fields[12]) * 10} ms (pid ${pid})`);
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** Peak and current RSS of a process, in MB (VmHWM / VmRSS). */
 export function rssOf(pid: number): { peak: number; now: number } {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -103,7 +111,7 @@ export function rssOf(pid: number): { peak: number; now: number } {
 function botEnv(lab: Lab, apiRoot: string, name: string) {
   const s = lab.settings();
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
+    PATH: process.env.PATH, ...(process.env.NOPUT ? { NOPUT: '1' } : {}),
     ENV_FILE: lab.path('no.env'),
     WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1',
     BOT_TOKEN: TOKEN,
@@ -145,6 +153,7 @@ async function startRound(api: BotApiStandIn, count: number, timeoutMs: number):
   await answered;
   const ms = performance.now() - t0;
   const failed = api.calls.slice(since).filter((c) => c.ok === false);
+  if (process.env.BENCH_CPU_SPLIT) { const m = new Map<string, number>(); for (const c of api.calls.slice(since)) m.set(c.method, (m.get(c.method) ?? 0) + 1); console.error('    calls', JSON.stringify([...m])); }
   if (failed.length) throw new Error(`${failed.length} Bot API calls failed, e.g. ${JSON.stringify(failed[0]?.error)}`);
   return (count / ms) * 1000;
 }
@@ -179,17 +188,25 @@ export async function throughput(lab: Lab, o: { users: number; dbUsers: number; 
     const bare = startBotProcess('bare', { ...env, TELEGRAM_API_ROOT: apis.bare.apiRoot }, o.profileDir);
     const bot = startBotProcess('unthrottled', env, o.profileDir);
     const rates = { bare: [] as number[], bot: [] as number[] };
+    const cpu = { bare: 0, bot: 0 };
+    const round = async (kind: 'bare' | 'bot') => {
+      const pid = (kind === 'bare' ? bare : bot).child.pid!;
+      const before = cpuMsOf(pid);
+      rates[kind].push(await startRound(apis[kind], o.users, timeout));
+      cpu[kind] += cpuMsOf(pid) - before;
+    };
     try {
       await Promise.all([bare.line('taking updates'), bot.line('taking updates')]);
       for (const api of [apis.bare, apis.bot]) for (let i = 0; i < 2; i++) await startRound(api, o.users, timeout); // warm-up: both JITs settled
       for (let i = 0; i < o.rounds; i++) {
-        rates.bare.push(await startRound(apis.bare, o.users, timeout));
-        rates.bot.push(await startRound(apis.bot, o.users, timeout));
+        await round('bare');
+        await round('bot');
       }
     } finally {
       await Promise.all([bare.stop(), bot.stop()]);
     }
-    console.error(`  /start throughput: bare ${rates.bare.map((x) => x.toFixed(0)).join(', ')}; bot ${rates.bot.map((x) => x.toFixed(0)).join(', ')} updates/s`);
+    const cpuPerUpdate = { bare: cpu.bare / (o.rounds * o.users), bot: cpu.bot / (o.rounds * o.users) };
+    console.error(`  /start throughput: bare ${rates.bare.map((x) => x.toFixed(0)).join(', ')}; bot ${rates.bot.map((x) => x.toFixed(0)).join(', ')} updates/s; CPU per update: bare ${cpuPerUpdate.bare.toFixed(2)} ms, bot ${cpuPerUpdate.bot.toFixed(2)} ms`);
     // The CAPTCHA really went out: a question with answer buttons.
     const last = apis.bot.calls.filter((c) => c.method === 'sendMessage').at(-1);
     const captcha = JSON.stringify(last?.params.reply_markup ?? '').includes('cap:');

@@ -6,6 +6,7 @@ import type { BotDeps } from '../src/bot/context.js';
 import { Translator } from '../src/bot/i18n.js';
 import { Broadcaster } from '../src/broadcast/broadcaster.js';
 import { createDraft, startBroadcast } from '../src/db/broadcasts.js';
+import { GroupCommit } from '../src/db/group-commit.js';
 import { setBlocked } from '../src/db/users.js';
 import { Fleet } from '../src/vpn/fleet.js';
 import { BotApiStandIn } from '../test/support/bot-api.js';
@@ -39,6 +40,7 @@ export async function broadcast(lab: Lab, users: number, perSecond: number): Pro
     const vpn = new Fleet({ db, log: silentLog, shared: { dns: [], allowedIps: [], awgProtocol: 1, local: {} }, cliFor: () => lab.cli() }); // never started: no peers here
     const deps: BotDeps = {
       db,
+      groupCommit: new GroupCommit(db),
       vpn,
       access: new AccessService(db, vpn, silentLog),
       translator: new Translator(),

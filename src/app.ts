@@ -13,6 +13,7 @@ import { createBot } from './bot/create-bot.js';
 import { LOCALES, Translator } from './bot/i18n.js';
 import { broadcastToAdmins, limitsStep, resumeDeliveries } from './bot/messaging.js';
 import type { Config } from './config.js';
+import { GroupCommit } from './db/group-commit.js';
 import { backupSqlite, pruneBackups } from './db/backup.js';
 import { migrate, openDatabase, openSqlite } from './db/index.js';
 import { openLockSession, replicasAlive } from './db/locks.js';
@@ -102,6 +103,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
   const metrics = createMetrics(db, Date.now, config.onlineWindowMs);
   const deps: BotDeps = {
     db,
+    groupCommit: new GroupCommit(db),
     vpn,
     access: new AccessService(db, vpn, log.child({ module: 'access' }), Date.now, { quotaBytes: config.limits.defaultQuotaBytes, days: config.limits.defaultDays }),
     translator,

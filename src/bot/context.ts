@@ -2,6 +2,7 @@ import type { Context } from 'grammy';
 import type { Logger } from 'pino';
 import type { AccessService } from '../access.js';
 import type { Broadcaster } from '../broadcast/broadcaster.js';
+import type { GroupCommit } from '../db/group-commit.js';
 import type { Db } from '../db/index.js';
 import type { Metrics } from '../metrics.js';
 import type { Fleet } from '../vpn/fleet.js';
@@ -10,6 +11,8 @@ import type { Params, Translator } from './i18n.js';
 
 export interface BotDeps {
   db: Db;
+  /** Writes of many updates at once share one commit (GroupCommit over `db`). */
+  groupCommit: GroupCommit;
   vpn: Fleet;
   access: AccessService;
   translator: Translator;

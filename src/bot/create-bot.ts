@@ -10,7 +10,7 @@ import { membership } from './features/membership.js';
 import { onboarding } from './features/onboarding.js';
 import { unhandled } from './features/unhandled.js';
 import { userFeature } from './features/user.js';
-import { negotiateLocale } from './i18n.js';
+import { DEFAULT_LOCALE, negotiateLocale } from './i18n.js';
 import { rateLimit } from './rate-limit.js';
 
 /** The bot's update handling; its outgoing-call policy is installed separately (installApiTransformers) so tests can put a recorder beneath it. */
@@ -27,9 +27,11 @@ export function createBot(token: string, deps: BotDeps, botConfig?: BotConfig<Bo
     if (ctx.chat) {
       // A language picked with /language wins; otherwise it follows Telegram's and is
       // remembered for messages sent outside this chat's updates (admin notices, decisions).
+      // A chat without a row gets DEFAULT_LOCALE there (localeOf), so a new chat in the default
+      // language stores nothing: one write less on a newcomer's first /start.
       const row = await chatLocaleRow(deps.db, ctx.chat.id);
       if (row?.chosen) ctx.locale = row.locale;
-      else if (row?.locale !== ctx.locale) await setChatLocale(deps.db, ctx.chat.id, ctx.locale);
+      else if ((row?.locale ?? DEFAULT_LOCALE) !== ctx.locale) await setChatLocale(deps.db, ctx.chat.id, ctx.locale);
     }
     ctx.tr = (key, params) => deps.translator.t(ctx.locale, key, params);
     await next();

@@ -11,15 +11,19 @@ export interface RateLimitOptions {
 /**
  * Per-user fixed-window limit on updates; admins are exempt. Updates over the limit are
  * dropped (a button press still gets its spinner stopped). The map is pruned as it grows,
- * so a flood of distinct users cannot grow memory without bound.
+ * once a window at most, so a flood of distinct users cannot grow memory without bound.
  */
 export function rateLimit(opts: RateLimitOptions): MiddlewareFn<BotContext> {
   const windows = new Map<number, { start: number; count: number }>();
+  let prunedAt = -Infinity;
   return async (ctx, next) => {
     const id = ctx.from?.id;
     if (id === undefined || ctx.isAdmin) return next();
     const now = opts.now();
-    if (windows.size > 10_000) {
+    // At most once a window: more than 10,000 users within one window would otherwise make every
+    // update walk them all, and find none to drop.
+    if (windows.size > 10_000 && now - prunedAt >= opts.windowMs) {
+      prunedAt = now;
       for (const [k, w] of windows) if (now - w.start >= opts.windowMs) windows.delete(k);
     }
     let w = windows.get(id);

@@ -30,6 +30,25 @@ export async function putCaptcha(db: Q, c: Captcha): Promise<void> {
     .execute();
 }
 
+/**
+ * A newcomer's first question: stored unless they are cooling down after too many wrong answers;
+ * then nothing changes and false is returned. One statement: the cooldown check is its condition.
+ */
+export async function startCaptcha(db: Q, c: Omit<Captcha, 'cooldown_until'>, now: number): Promise<boolean> {
+  const row = await db
+    .insertInto('captchas')
+    .values({ ...c, cooldown_until: null })
+    .onConflict((oc) =>
+      oc
+        .column('user_id')
+        .doUpdateSet({ nonce: c.nonce, answer: c.answer, attempts: c.attempts, expires_at: c.expires_at, cooldown_until: null })
+        .where((eb) => eb.or([eb('captchas.cooldown_until', 'is', null), eb('captchas.cooldown_until', '<=', now)])),
+    )
+    .returning('user_id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** Counts a wrong answer only if the challenge is still the one answered (nonce), atomically. */
 export async function recordCaptchaFailure(db: Q, userId: number, nonce: string): Promise<Captcha | undefined> {
   return db

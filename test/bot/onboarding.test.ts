@@ -70,6 +70,15 @@ describe('/start and the CAPTCHA', () => {
     expect(h.rec.find('sendMessage', ADMIN_A.id)).toHaveLength(1);
   });
 
+  it('a burst of newcomers each gets a question of their own, and each question works', async () => {
+    const crowd = Array.from({ length: 20 }, (_, i) => ({ id: 7000 + i, first_name: `N${i}`, language_code: 'en' }));
+    await Promise.all(crowd.map((u) => h.send(u, '/start')));
+    const nonces = new Set(crowd.map((u) => buttons(captchaCall(h.rec, u.id))[0]!.callback_data.split(':')[1]));
+    expect(nonces.size).toBe(crowd.length);
+    await Promise.all(crowd.slice(0, 5).map((u) => h.solveCaptcha(u)));
+    for (const u of crowd) expect((await findUser(h.db, u.id))?.status).toBe(crowd.indexOf(u) < 5 ? 'pending' : undefined);
+  });
+
   it('a question expires', async () => {
     await h.send(USER, '/start');
     h.advance(CAPTCHA_TTL_MS + 1);

@@ -10,6 +10,7 @@ import type { BotDeps } from '../../src/bot/context.js';
 import { installApiTransformers } from '../../src/bot/api.js';
 import { createBot } from '../../src/bot/create-bot.js';
 import { Translator } from '../../src/bot/i18n.js';
+import { GroupCommit } from '../../src/db/group-commit.js';
 import { type Db, migrate, openSqlite } from '../../src/db/index.js';
 import { setBlocked } from '../../src/db/users.js';
 import { backupSqlite } from '../../src/db/backup.js';
@@ -116,6 +117,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
   await vpn.start().catch(abandon);
   const deps: BotDeps = {
     db,
+    groupCommit: new GroupCommit(db),
     vpn,
     access: new AccessService(db, vpn, log, now),
     translator: new Translator(),

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Composer, InlineKeyboard } from 'grammy';
-import { consumeCaptcha, getCaptcha, putCaptcha, recordCaptchaFailure, updateCaptcha } from '../../db/misc.js';
+import { consumeCaptcha, getCaptcha, putCaptcha, recordCaptchaFailure, startCaptcha, updateCaptcha } from '../../db/misc.js';
 import { findUser, requestAccess, updateProfile } from '../../db/users.js';
 import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
@@ -29,17 +29,18 @@ priv.command('start', async (ctx) => {
   // An invite link (t.me/<bot>?start=inv_<code>) is held until the request is submitted.
   if (ctx.match) await holdStartInvite(ctx, ctx.match);
   if (!ctx.deps.captcha) return submitRequest(ctx);
-  const existing = await getCaptcha(db, ctx.from.id);
-  if (existing?.cooldown_until && existing.cooldown_until > now()) {
-    return ctx.reply(ctx.tr('captcha-cooldown', { minutes: Math.ceil((existing.cooldown_until - now()) / 60_000) }), { parse_mode: 'HTML' });
+  const challenge = newChallenge(ctx, ctx.from.id, 0);
+  // Newcomers come in bursts: their questions are stored together (one commit), before they are sent.
+  if (!(await ctx.deps.groupCommit.run((trx) => startCaptcha(trx, challenge.row, now())))) {
+    const cooldownUntil = (await getCaptcha(db, ctx.from.id))?.cooldown_until ?? now();
+    return ctx.reply(ctx.tr('captcha-cooldown', { minutes: Math.max(1, Math.ceil((cooldownUntil - now()) / 60_000)) }), { parse_mode: 'HTML' });
   }
-  const challenge = await newChallenge(ctx, ctx.from.id);
   await ctx.reply(`${ctx.tr('welcome')}\n\n${challenge.text}`, { parse_mode: 'HTML', reply_markup: challenge.keyboard });
 });
 
-/** A new arithmetic question; stored with a fresh nonce so buttons of older questions stop counting. */
-async function newChallenge(ctx: BotContext, userId: number, attempts = 0) {
-  const { randomInt, now, db } = ctx.deps;
+/** A new arithmetic question with a fresh nonce (so buttons of older questions stop counting); the caller stores `row`. */
+function newChallenge(ctx: BotContext, userId: number, attempts: number) {
+  const { randomInt, now } = ctx.deps;
   const a = 1 + randomInt(9);
   const b = 1 + randomInt(9);
   const answer = a + b;
@@ -51,14 +52,14 @@ async function newChallenge(ctx: BotContext, userId: number, attempts = 0) {
     [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
   }
   const nonce = randomBytes(6).toString('base64url');
-  await putCaptcha(db, { user_id: userId, nonce, answer, attempts, expires_at: now() + CAPTCHA_TTL_MS, cooldown_until: null });
+  const row = { user_id: userId, nonce, answer, attempts, expires_at: now() + CAPTCHA_TTL_MS };
   const keyboard = new InlineKeyboard();
   shuffled.forEach((n, i) => {
     keyboard.text(String(n), cb.captcha.pack({ nonce, answer: n }));
     if (i % 3 === 2) keyboard.row();
   });
   const text = ctx.tr('captcha-question', { a, b, attempts: CAPTCHA_MAX_ATTEMPTS - attempts });
-  return { text, keyboard };
+  return { row, text, keyboard };
 }
 
 onboarding.callbackQuery(cb.captcha.filter, async (ctx) => {
@@ -92,7 +93,8 @@ onboarding.callbackQuery(cb.captcha.filter, async (ctx) => {
     return safeEdit(ctx.api, message.chat.id, message.message_id, ctx.tr('captcha-cooldown', { minutes: CAPTCHA_COOLDOWN_MS / 60_000 }));
   }
   await ctx.answerCallbackQuery({ text: ctx.tr('captcha-wrong') });
-  const challenge = await newChallenge(ctx, ctx.from.id, failed.attempts);
+  const challenge = newChallenge(ctx, ctx.from.id, failed.attempts);
+  await putCaptcha(db, { ...challenge.row, cooldown_until: null });
   await safeEdit(ctx.api, message.chat.id, message.message_id, `${ctx.tr('captcha-wrong')}\n\n${challenge.text}`, challenge.keyboard);
 });
 

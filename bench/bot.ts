@@ -96,7 +96,6 @@ export function startBotProcess(kind: Kind, env: NodeJS.ProcessEnv, profileDir: 
 export function cpuMsOf(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  if (process.env.BENCH_CPU_SPLIT) console.error(`    utime ${Number(fields[11]) * 10} ms, stime ${Number(fields[12]) * 10} ms (pid ${pid})`);
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
@@ -111,7 +110,7 @@ export function rssOf(pid: number): { peak: number; now: number } {
 function botEnv(lab: Lab, apiRoot: string, name: string) {
   const s = lab.settings();
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH, ...(process.env.NOPUT ? { NOPUT: '1' } : {}),
+    PATH: process.env.PATH,
     ENV_FILE: lab.path('no.env'),
     WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1',
     BOT_TOKEN: TOKEN,
@@ -153,7 +152,6 @@ async function startRound(api: BotApiStandIn, count: number, timeoutMs: number):
   await answered;
   const ms = performance.now() - t0;
   const failed = api.calls.slice(since).filter((c) => c.ok === false);
-  if (process.env.BENCH_CPU_SPLIT) { const m = new Map<string, number>(); for (const c of api.calls.slice(since)) m.set(c.method, (m.get(c.method) ?? 0) + 1); console.error('    calls', JSON.stringify([...m])); }
   if (failed.length) throw new Error(`${failed.length} Bot API calls failed, e.g. ${JSON.stringify(failed[0]?.error)}`);
   return (count / ms) * 1000;
 }
@@ -164,6 +162,8 @@ export interface ThroughputResult {
   rounds: number;
   bare: number;
   bot: number;
+  /** CPU time (user + system) of each process per update over its rounds, ms. */
+  cpuPerUpdate: { bare: number; bot: number };
   shipped: number;
   /** VmHWM of the shipped bot process, MB, and its RSS at the end. */
   peakRss: number;
@@ -217,7 +217,7 @@ export async function throughput(lab: Lab, o: { users: number; dbUsers: number; 
       const rate = await startRound(apis.bot, o.users, timeout);
       const rss = rssOf(shipped.child.pid!);
       console.error(`  /start as shipped: ${rate.toFixed(0)} updates/s, peak RSS ${rss.peak.toFixed(0)} MB`);
-      return { users: o.users, dbUsers: o.dbUsers, rounds: o.rounds, bare: quantile(rates.bare, 0.5), bot: quantile(rates.bot, 0.5), shipped: rate, peakRss: rss.peak, endRss: rss.now, captcha };
+      return { users: o.users, dbUsers: o.dbUsers, rounds: o.rounds, bare: quantile(rates.bare, 0.5), bot: quantile(rates.bot, 0.5), cpuPerUpdate, shipped: rate, peakRss: rss.peak, endRss: rss.now, captcha };
     } finally {
       await shipped.stop();
     }
@@ -233,8 +233,8 @@ export function throughputRows(r: ThroughputResult): Row[] {
     {
       measurement: '3. /start throughput (CAPTCHA on)',
       case: `${r.users} new users, ${r.dbUsers} in the DB, median of ${r.rounds}`,
-      value: `${r.bot.toFixed(0)} updates/s`,
-      reference: `${r.bare.toFixed(0)} updates/s bare grammY`,
+      value: `${r.bot.toFixed(0)} updates/s (CPU ${fmtMs(r.cpuPerUpdate.bot)} per update)`,
+      reference: `${r.bare.toFixed(0)} updates/s bare grammY (CPU ${fmtMs(r.cpuPerUpdate.bare)})`,
       ratio: `${((r.bot / r.bare) * 100).toFixed(0)} %`,
       target: '≥ 50 %',
       met: halfTheBareRate(r.bot, r.bare) && r.captcha,

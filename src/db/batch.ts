@@ -11,7 +11,8 @@ type ColumnType = 'integer' | 'bigint' | 'text';
 export function jsonRows<K extends string>(db: Kysely<any>, columns: Record<K, ColumnType>, rows: Record<K, number | string | null>[]): RawBuilder<unknown> {
   const names = Object.keys(columns) as K[];
   for (const n of names) if (!/^[a-z_]+$/.test(n)) throw new Error(`bad column name ${n}`);
-  const json = JSON.stringify(rows);
-  if (isPostgres(db)) return sql`jsonb_to_recordset(cast(${json} as jsonb)) as v(${sql.raw(names.map((n) => `${n} ${columns[n]}`).join(', '))})`;
-  return sql`(select ${sql.raw(names.map((n) => `value ->> '${n}' as ${n}`).join(', '))} from json_each(${json})) as v`;
+  if (isPostgres(db)) return sql`jsonb_to_recordset(cast(${JSON.stringify(rows)} as jsonb)) as v(${sql.raw(names.map((n) => `${n} ${columns[n]}`).join(', '))})`;
+  // Rows as arrays, not objects: half the text to parse, and `->> 2` finds a value without comparing keys.
+  const json = JSON.stringify(rows.map((r) => names.map((n) => r[n])));
+  return sql`(select ${sql.raw(names.map((n, i) => `value ->> ${i} as ${n}`).join(', '))} from json_each(${json})) as v`;
 }

@@ -4,6 +4,7 @@ import type { AccessService } from '../access.js';
 import type { Broadcaster } from '../broadcast/broadcaster.js';
 import type { GroupCommit } from '../db/group-commit.js';
 import type { Db } from '../db/index.js';
+import type { User } from '../db/schema.js';
 import type { Metrics } from '../metrics.js';
 import type { Fleet } from '../vpn/fleet.js';
 import type { NodeDefaults } from '../vpn/nodes.js';
@@ -45,6 +46,8 @@ export interface BotFlavor {
   /** Translate in the current user's locale; parameters are HTML-escaped. */
   tr: (key: string, params?: Params) => string;
   isAdmin: boolean;
+  /** The chat's user as stored when this update arrived (read with the chat's language); undefined for a newcomer or outside private chats. Read again after changing it. */
+  userAtStart?: User;
 }
 
 export type BotContext = Context & BotFlavor;

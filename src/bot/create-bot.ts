@@ -1,5 +1,5 @@
 import { Bot, type BotConfig, GrammyError, HttpError } from 'grammy';
-import { chatLocaleRow, setChatLocale } from '../db/misc.js';
+import { chatState, setChatLocale } from '../db/misc.js';
 import type { BotContext, BotDeps } from './context.js';
 import { adminFeature } from './features/admin.js';
 import { broadcastFeature } from './features/broadcast.js';
@@ -29,7 +29,8 @@ export function createBot(token: string, deps: BotDeps, botConfig?: BotConfig<Bo
       // remembered for messages sent outside this chat's updates (admin notices, decisions).
       // A chat without a row gets DEFAULT_LOCALE there (localeOf), so a new chat in the default
       // language stores nothing: one write less on a newcomer's first /start.
-      const row = await chatLocaleRow(deps.db, ctx.chat.id);
+      const { locale: row, user } = await chatState(deps.db, ctx.chat.id);
+      ctx.userAtStart = user;
       if (row?.chosen) ctx.locale = row.locale;
       else if ((row?.locale ?? DEFAULT_LOCALE) !== ctx.locale) await setChatLocale(deps.db, ctx.chat.id, ctx.locale);
     }

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import { isPostgres } from './migrations/dialect.js';
-import type { Captcha, Database, Server } from './schema.js';
+import type { Captcha, Database, Server, User } from './schema.js';
 
 type Q = Kysely<Database>;
 
@@ -124,8 +124,23 @@ export async function chooseChatLocale(db: Q, chatId: number, locale: string): P
     .execute();
 }
 
-export function chatLocaleRow(db: Q, chatId: number): Promise<{ locale: string; chosen: number } | undefined> {
-  return db.selectFrom('chat_locales').select(['locale', 'chosen']).where('chat_id', '=', chatId).executeTakeFirst();
+/**
+ * What every update of a private chat needs first, in one read: the chat's language row and its
+ * user (a private chat's id is its user's id); undefined where there is none.
+ */
+export async function chatState(db: Q, chatId: number): Promise<{ locale?: { locale: string; chosen: number }; user?: User }> {
+  const row = await db
+    .selectFrom(sql<{ id: number }>`(select cast(${chatId} as bigint) as id)`.as('k'))
+    .leftJoin('users', 'users.id', 'k.id')
+    .leftJoin('chat_locales', 'chat_locales.chat_id', 'k.id')
+    .selectAll('users')
+    .select(['chat_locales.locale as chat_locale', 'chat_locales.chosen as chat_chosen'])
+    .executeTakeFirstOrThrow();
+  const { chat_locale, chat_chosen, ...user } = row;
+  return {
+    ...(chat_locale !== null && chat_chosen !== null ? { locale: { locale: chat_locale, chosen: chat_chosen } } : {}),
+    ...(user.id !== null ? { user: user as User } : {}),
+  };
 }
 
 export async function getChatLocale(db: Q, chatId: number): Promise<string | undefined> {

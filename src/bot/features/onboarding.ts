@@ -21,7 +21,7 @@ const priv = onboarding.chatType('private');
 priv.command('start', async (ctx) => {
   if (ctx.isAdmin) return adminMenu(ctx);
   const { db, now } = ctx.deps;
-  const user = await findUser(db, ctx.from.id);
+  const user = ctx.userAtStart;
   if (user && user.status !== 'revoked') {
     await updateProfile(db, ctx.from, now());
     return sendStatus(ctx, user);
@@ -51,7 +51,7 @@ function newChallenge(ctx: BotContext, userId: number, attempts: number) {
     const j = randomInt(i + 1);
     [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
   }
-  const nonce = randomBytes(6).toString('base64url');
+  const nonce = randomInt(2 ** 48 - 1).toString(36);
   const row = { user_id: userId, nonce, answer, attempts, expires_at: now() + CAPTCHA_TTL_MS };
   const keyboard = new InlineKeyboard();
   shuffled.forEach((n, i) => {

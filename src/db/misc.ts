@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { compiledOnce } from './compiled.js';
 import { isPostgres } from './migrations/dialect.js';
 import type { Captcha, Database, Server, User } from './schema.js';
 
@@ -35,19 +36,23 @@ export async function putCaptcha(db: Q, c: Captcha): Promise<void> {
  * then nothing changes and false is returned. One statement: the cooldown check is its condition.
  */
 export async function startCaptcha(db: Q, c: Omit<Captcha, 'cooldown_until'>, now: number): Promise<boolean> {
-  const row = await db
+  const rows = await startCaptchaQuery(db, c.user_id, c.nonce, c.answer, c.attempts, c.expires_at, now);
+  return rows.length > 0;
+}
+
+// Every newcomer's /start runs it: compiled once.
+const startCaptchaQuery = compiledOnce((db, userId: number, nonce: string, answer: number, attempts: number, expiresAt: number, now: number) =>
+  db
     .insertInto('captchas')
-    .values({ ...c, cooldown_until: null })
+    .values({ user_id: userId, nonce, answer, attempts, expires_at: expiresAt, cooldown_until: null })
     .onConflict((oc) =>
       oc
         .column('user_id')
-        .doUpdateSet({ nonce: c.nonce, answer: c.answer, attempts: c.attempts, expires_at: c.expires_at, cooldown_until: null })
+        .doUpdateSet({ nonce, answer, attempts, expires_at: expiresAt, cooldown_until: null })
         .where((eb) => eb.or([eb('captchas.cooldown_until', 'is', null), eb('captchas.cooldown_until', '<=', now)])),
     )
-    .returning('user_id')
-    .executeTakeFirst();
-  return row !== undefined;
-}
+    .returning('user_id'),
+);
 
 /** Counts a wrong answer only if the challenge is still the one answered (nonce), atomically. */
 export async function recordCaptchaFailure(db: Q, userId: number, nonce: string): Promise<Captcha | undefined> {
@@ -129,19 +134,23 @@ export async function chooseChatLocale(db: Q, chatId: number, locale: string): P
  * user (a private chat's id is its user's id); undefined where there is none.
  */
 export async function chatState(db: Q, chatId: number): Promise<{ locale?: { locale: string; chosen: number }; user?: User }> {
-  const row = await db
-    .selectFrom(sql<{ id: number }>`(select cast(${chatId} as bigint) as id)`.as('k'))
-    .leftJoin('users', 'users.id', 'k.id')
-    .leftJoin('chat_locales', 'chat_locales.chat_id', 'k.id')
-    .selectAll('users')
-    .select(['chat_locales.locale as chat_locale', 'chat_locales.chosen as chat_chosen'])
-    .executeTakeFirstOrThrow();
-  const { chat_locale, chat_chosen, ...user } = row;
+  const [row] = await chatStateQuery(db, chatId);
+  const { chat_locale, chat_chosen, ...user } = row!;
   return {
     ...(chat_locale !== null && chat_chosen !== null ? { locale: { locale: chat_locale, chosen: chat_chosen } } : {}),
     ...(user.id !== null ? { user: user as User } : {}),
   };
 }
+
+// Every update runs it: compiled once.
+const chatStateQuery = compiledOnce((db, chatId: number) =>
+  db
+    .selectFrom(sql<{ id: number }>`(select cast(${chatId} as bigint) as id)`.as('k'))
+    .leftJoin('users', 'users.id', 'k.id')
+    .leftJoin('chat_locales', 'chat_locales.chat_id', 'k.id')
+    .selectAll('users')
+    .select(['chat_locales.locale as chat_locale', 'chat_locales.chosen as chat_chosen']),
+);
 
 export async function getChatLocale(db: Q, chatId: number): Promise<string | undefined> {
   const row = await db.selectFrom('chat_locales').select('locale').where('chat_id', '=', chatId).executeTakeFirst();

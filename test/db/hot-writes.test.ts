@@ -4,12 +4,14 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GroupCommit } from '../../src/db/group-commit.js';
 import type { Db } from '../../src/db/index.js';
-import { getCaptcha, putCaptcha, startCaptcha } from '../../src/db/misc.js';
+import { compiledOnce } from '../../src/db/compiled.js';
+import { chatState, chooseChatLocale, getCaptcha, putCaptcha, startCaptcha } from '../../src/db/misc.js';
+import { requestAccess } from '../../src/db/users.js';
 import { openTestDatabase } from '../support/database.js';
 
 const captcha = (user_id: number) => ({ user_id, nonce: `n${user_id}`, answer: 7, attempts: 0, expires_at: 1_000 });
 
-describe('GroupCommit on a real database', () => {
+describe('GroupCommit and compiledOnce on a real database', () => {
   let dir: string;
   let db: Db;
   let close: () => Promise<void>;
@@ -72,5 +74,21 @@ describe('GroupCommit on a real database', () => {
     expect((await getCaptcha(db, 1))?.nonce).toBe('n1');
     expect(await startCaptcha(db, { ...captcha(1), nonce: 'new' }, 5_000)).toBe(true);
     expect(await getCaptcha(db, 1)).toMatchObject({ nonce: 'new', cooldown_until: null });
+  });
+
+  it('a query compiled once runs with each call\'s own arguments', async () => {
+    const nonceOf = compiledOnce((db, userId: number) => db.selectFrom('captchas').select('nonce').where('user_id', '=', userId));
+    for (const id of [1, 2, 3]) await startCaptcha(db, captcha(id), 0);
+    expect(await nonceOf(db, 2)).toEqual([{ nonce: 'n2' }]);
+    expect(await nonceOf(db, 3)).toEqual([{ nonce: 'n3' }]);
+    expect(await nonceOf(db, 4)).toEqual([]);
+    // chatState is one: a newcomer, a user without a language row, a user who chose one.
+    await requestAccess(db, { id: 10, first_name: 'Ann' }, 0);
+    await requestAccess(db, { id: 11, first_name: 'Bob' }, 0);
+    await chooseChatLocale(db, 11, 'ru');
+    expect(await chatState(db, 9)).toEqual({});
+    expect(await chatState(db, 10)).toMatchObject({ user: { id: 10, first_name: 'Ann', status: 'pending' } });
+    expect((await chatState(db, 10)).locale).toBeUndefined();
+    expect(await chatState(db, 11)).toMatchObject({ user: { id: 11, first_name: 'Bob' }, locale: { locale: 'ru', chosen: 1 } });
   });
 });

@@ -189,11 +189,15 @@ export async function throughput(lab: Lab, o: { users: number; dbUsers: number; 
     const bot = startBotProcess('unthrottled', env, o.profileDir);
     const rates = { bare: [] as number[], bot: [] as number[] };
     const cpu = { bare: 0, bot: 0 };
+    const standIn = { bare: 0, bot: 0 };
     const round = async (kind: 'bare' | 'bot') => {
       const pid = (kind === 'bare' ? bare : bot).child.pid!;
       const before = cpuMsOf(pid);
+      const mine = process.cpuUsage();
       rates[kind].push(await startRound(apis[kind], o.users, timeout));
       cpu[kind] += cpuMsOf(pid) - before;
+      const used = process.cpuUsage(mine);
+      standIn[kind] += (used.user + used.system) / 1000;
     };
     try {
       await Promise.all([bare.line('taking updates'), bot.line('taking updates')]);
@@ -206,6 +210,7 @@ export async function throughput(lab: Lab, o: { users: number; dbUsers: number; 
       await Promise.all([bare.stop(), bot.stop()]);
     }
     const cpuPerUpdate = { bare: cpu.bare / (o.rounds * o.users), bot: cpu.bot / (o.rounds * o.users) };
+    console.error(`  stand-in (this process) CPU per update: bare ${(standIn.bare / (o.rounds * o.users)).toFixed(2)} ms, bot ${(standIn.bot / (o.rounds * o.users)).toFixed(2)} ms`);
     console.error(`  /start throughput: bare ${rates.bare.map((x) => x.toFixed(0)).join(', ')}; bot ${rates.bot.map((x) => x.toFixed(0)).join(', ')} updates/s; CPU per update: bare ${cpuPerUpdate.bare.toFixed(2)} ms, bot ${cpuPerUpdate.bot.toFixed(2)} ms`);
     // The CAPTCHA really went out: a question with answer buttons.
     const last = apis.bot.calls.filter((c) => c.method === 'sendMessage').at(-1);

@@ -208,6 +208,9 @@ class Connection {
   }
 }
 
+/** Times a refused channel is asked for again (after 25, 50, 100, 200 ms) before the command fails. */
+const CHANNEL_RETRIES = 4;
+
 /** A counting semaphore for the channels of one connection. */
 class Slots {
   private waiters: (() => void)[] = [];
@@ -279,9 +282,13 @@ export function createSshCli(flavor: VpnFlavor, target: SshTarget, opts: SshCliO
       };
       const timer = setTimeout(() => fail(null, `timed out after ${ms} ms`), ms);
 
+      let refused = 0;
       const start = (client: Client): void => {
         if (settled) return;
         const onChannel = (e: Error | undefined, ch: ClientChannel): void => {
+          // sshd counts a session until it has seen our side of its close, so a channel opened
+          // right after another closed can be refused for a moment (MaxSessions): try again shortly.
+          if (e && 'reason' in e && refused < CHANNEL_RETRIES) return void setTimeout(() => start(client), 25 * 2 ** refused++);
           if (e) return fail(null, `cannot open a channel: ${e.message}`, e);
           if (settled) return void ch.close();
           channel = ch;

@@ -91,6 +91,7 @@ export class Sshd {
       await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
     }
     await fsp.copyFile(`${clientKey}.pub`, path.join(dir, 'authorized_keys'));
+    await fsp.mkdir(path.join(dir, 'home'), { mode: 0o700 });
     const port = 20_000 + randomInt(40_000);
     await fsp.writeFile(
       path.join(dir, 'sshd_config'),
@@ -107,10 +108,10 @@ export class Sshd {
         // The lab's files live under /tmp, which StrictModes rejects as world-writable.
         'StrictModes no',
         // No WireGuard kernel module here: wg-quick falls back to wireguard-go, which wants this.
-        // sshd runs each command through root's login shell, which reads ~/.bashrc. On a machine
-        // whose .bashrc runs `pyenv init`, a session killed mid-rehash (stop() kills sessions) leaves
-        // pyenv's lock behind, and every later login would wait 60 s for it: give up at once instead.
-        'SetEnv WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 PYENV_REHASH_TIMEOUT=0',
+        // sshd runs each command through root's shell, which reads ~/.bashrc: HOME is an empty
+        // folder of this sshd's, so the lab's nodes do not run this machine's root profile (here
+        // `pyenv init`, half a second per session, and a lock that 25 sessions at once fight over).
+        `SetEnv WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 HOME=${path.join(dir, 'home')}`,
         'LogLevel VERBOSE',
         '',
       ].join('\n'),

@@ -330,6 +330,29 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
     expect(logins()).toBe(1);
   }, 60_000);
 
+  it('a node that refuses every session (MaxSessions 0): the channel is asked for again a few times, then the call fails saying why', async () => {
+    const config = path.join(node.sshd.dir, 'sshd_config');
+    const original = await fs.readFile(config, 'utf8');
+    await node.sshd.stop();
+    await fs.writeFile(config, `${original}MaxSessions 0\n`, { mode: 0o600 });
+    const refused = createSshCli('wireguard', node.sshd.target(), opts());
+    try {
+      await node.sshd.start();
+      const t = Date.now();
+      const err = await refused.dump(settings.iface).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CommandError);
+      expect((err as Error).message).toMatch(/cannot open a channel/);
+      // Asked again after 25, 50, 100 and 200 ms: a refusal right after another channel closed passes.
+      expect(Date.now() - t).toBeGreaterThanOrEqual(375);
+    } finally {
+      await refused.close();
+      await node.sshd.stop();
+      await fs.writeFile(config, original, { mode: 0o600 });
+      await node.sshd.start();
+    }
+    expect(parseDump(await cli.dump(settings.iface)).iface.listenPort).toBe(settings.port);
+  }, 60_000);
+
   it('a node that stops answering: keepalive drops the dead connection, a call times out (channel closed), never hangs; then it recovers', async () => {
     // Without keepalive only the per-command timeout ends a call to a silent node.
     const noKeepalive = createSshCli('wireguard', node.sshd.target(), { ...opts(), keepaliveIntervalMs: 0, timeoutMs: 3000 });

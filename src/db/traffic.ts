@@ -28,12 +28,12 @@ export interface TrafficDelta {
 export async function addToBuckets(db: Q, deltas: TrafficDelta[], now: number): Promise<void> {
   const moved = deltas.filter((d) => d.rx !== 0 || d.tx !== 0).map((d) => ({ peer_id: d.peerId, rx: d.rx, tx: d.tx }));
   if (moved.length === 0) return;
-  const columns = { peer_id: 'integer', rx: 'bigint', tx: 'bigint' } as const;
+  const v = jsonRows(db, { peer_id: 'integer', rx: 'bigint', tx: 'bigint' }, moved); // serialized once, used by both
   await sql`
-    insert into traffic_hourly (peer_id, hour, rx, tx) select v.peer_id, cast(${hourOf(now)} as bigint), v.rx, v.tx from ${jsonRows(db, columns, moved)} where true
+    insert into traffic_hourly (peer_id, hour, rx, tx) select v.peer_id, cast(${hourOf(now)} as bigint), v.rx, v.tx from ${v} where true
     on conflict (peer_id, hour) do update set rx = traffic_hourly.rx + excluded.rx, tx = traffic_hourly.tx + excluded.tx`.execute(db);
   await sql`
-    insert into traffic_daily (peer_id, day, rx, tx) select v.peer_id, cast(${dayOf(now)} as text), v.rx, v.tx from ${jsonRows(db, columns, moved)} where true
+    insert into traffic_daily (peer_id, day, rx, tx) select v.peer_id, cast(${dayOf(now)} as text), v.rx, v.tx from ${v} where true
     on conflict (peer_id, day) do update set rx = traffic_daily.rx + excluded.rx, tx = traffic_daily.tx + excluded.tx`.execute(db);
 }
 

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { Composer, InlineKeyboard, InputFile } from 'grammy';
 import type { Decision } from '../../access.js';
-import { peersOfUser, setMaxDevices, wirePeersOnNode } from '../../db/peers.js';
+import { activePeersPerNode } from '../../db/nodes.js';
+import { peersOfUser, setMaxDevices } from '../../db/peers.js';
 import type { User } from '../../db/schema.js';
 import { countByStatus, trafficSummary } from '../../db/stats.js';
 import { dailyTrafficOfUser, dayOf, topUsersSince, trafficSince } from '../../db/traffic.js';
@@ -50,7 +51,8 @@ async function overview(ctx: BotContext): Promise<{ text: string; keyboard: Inli
     month: formatBytes(month.rx + month.tx, ctx.locale),
     all: formatBytes(all.rx + all.tx, ctx.locale),
   });
-  const health = await Promise.all(vpn.services().map((node) => nodeHealth(ctx, node)));
+  const wanted = await activePeersPerNode(db);
+  const health = await Promise.all(vpn.services().map((node) => nodeHealth(ctx, node, wanted.get(node.settings.node) ?? 0)));
   const keyboard = new InlineKeyboard()
     .text(ctx.tr('btn-pending', { count: byStatus.pending ?? 0 }), cb.pending.pack({}))
     .text(ctx.tr('btn-users'), cb.users.pack({ page: 0, sort: 0 }))
@@ -62,13 +64,12 @@ async function overview(ctx: BotContext): Promise<{ text: string; keyboard: Inli
   return { text: [text, ...health].join('\n'), keyboard };
 }
 
-/** One line per VPN node: up with as many peers as the database wants, diverged, down or unreadable. */
-async function nodeHealth(ctx: BotContext, vpn: VpnService): Promise<string> {
+/** One line per VPN node: up with as many peers as the database wants (`wanted`), diverged, down or unreadable. */
+async function nodeHealth(ctx: BotContext, vpn: VpnService, wanted: number): Promise<string> {
   const { node, iface } = vpn.settings;
   try {
     if ((await vpn.ifindex()) === null) return ctx.tr('node-down', { node, iface });
     const live = (await vpn.readDump()).peers.length;
-    const wanted = (await wirePeersOnNode(ctx.deps.db, node, 'active')).length;
     return ctx.tr(live === wanted ? 'node-ok' : 'node-diverged', { node, iface, live, wanted });
   } catch (err) {
     return ctx.tr('node-error', { node, iface, error: String(err).slice(0, 200) });

@@ -104,6 +104,16 @@ export async function flushWal(db: Q): Promise<void> {
   await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
 }
 
+/**
+ * Copies what the WAL holds into the database file, without waiting for readers or writers
+ * (SQLite; nothing to do on PostgreSQL). The monitor runs it while a dump is being taken, so the
+ * commit of a big tick does not have to (wal_autocheckpoint is only the backstop).
+ */
+export async function checkpointWal(db: Q): Promise<void> {
+  if (isPostgres(db)) return;
+  await sql`PRAGMA wal_checkpoint(PASSIVE)`.execute(db);
+}
+
 export async function getMeta(db: Q, key: string): Promise<string | undefined> {
   return (await db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst())?.value;
 }

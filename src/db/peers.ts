@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { jsonRows } from './batch.js';
 import { lockPeerAllocation } from './locks.js';
 import { isPostgres } from './migrations/dialect.js';
+import { flushPending } from './traffic.js';
 import type { UsedAddresses } from '../vpn/pool.js';
 import type { Database, Peer, PeersTable, PeerStatus } from './schema.js';
 
@@ -53,9 +54,10 @@ export async function setPeerStatus(db: Q, id: number, from: PeerStatus, to: Pee
   return Number(res.numUpdatedRows) === 1;
 }
 
-/** Deletes the peer and keeps a tombstone of its public key, both or neither. */
+/** Deletes the peer and keeps a tombstone of its public key, both or neither; its traffic of this hour still counts in the user's usage. */
 export async function deletePeer(db: Q, peer: Pick<Peer, 'id' | 'node' | 'public_key'>, now: number): Promise<void> {
   await db.transaction().execute(async (trx) => {
+    await flushPending(trx, { peerId: peer.id });
     await trx.deleteFrom('peers').where('id', '=', peer.id).execute();
     await trx
       .insertInto('removed_peers')
@@ -111,39 +113,45 @@ export async function resetBaselines(db: Q, ids: number[]): Promise<void> {
   await db.updateTable('peers').set({ rx_last: 0, tx_last: 0 }).where('id', 'in', ids).execute();
 }
 
+/** A peer's raw counters in the dump, where they differ from the stored ones. */
 export interface TrafficUpdate {
   id: number;
-  user_id: number;
-  /** Bytes new since the last tick. */
-  rx_delta: number;
-  tx_delta: number;
-  rx_total: number;
-  tx_total: number;
-  rx_last: number;
-  tx_last: number;
+  rx: number;
+  tx: number;
+  /** Epoch ms; null: none in the dump, the stored one stays. */
   last_handshake_at: number | null;
 }
 
 /** What the monitor needs of each active peer on a node to count its traffic. */
-export type TrafficBaseline = Pick<Peer, 'id' | 'user_id' | 'public_key' | 'rx_total' | 'tx_total' | 'rx_last' | 'tx_last' | 'last_handshake_at'>;
+export type TrafficBaseline = Pick<Peer, 'id' | 'public_key' | 'rx_last' | 'tx_last' | 'last_handshake_at'>;
 
 export function trafficBaselines(db: Q, node: string): Promise<TrafficBaseline[]> {
-  return db
-    .selectFrom('peers')
-    .select(['id', 'user_id', 'public_key', 'rx_total', 'tx_total', 'rx_last', 'tx_last', 'last_handshake_at'])
-    .where('node', '=', node)
-    .where('status', '=', 'active')
-    .execute();
+  return db.selectFrom('peers').select(['id', 'public_key', 'rx_last', 'tx_last', 'last_handshake_at']).where('node', '=', node).where('status', '=', 'active').execute();
 }
 
-/** New totals and baselines of every peer that moved, in one statement. */
-export async function applyTraffic(db: Q, updates: TrafficUpdate[]): Promise<void> {
-  if (updates.length === 0) return;
-  const rows = updates.map(({ id, rx_total, tx_total, rx_last, tx_last, last_handshake_at }) => ({ id, rx_total, tx_total, rx_last, tx_last, last_handshake_at }));
-  const v = jsonRows(db, { id: 'integer', rx_total: 'bigint', tx_total: 'bigint', rx_last: 'bigint', tx_last: 'bigint', last_handshake_at: 'bigint' }, rows);
-  await sql`
-    update peers set rx_total = v.rx_total, tx_total = v.tx_total, rx_last = v.rx_last, tx_last = v.tx_last, last_handshake_at = v.last_handshake_at
-    from ${v} where peers.id = v.id`.execute(db);
+/**
+ * Counts each peer's raw counters against its stored baseline (rx_last, tx_last), in one
+ * statement: the deltas go to its totals and to its pending traffic of `hour`, the raw counters
+ * become the baseline. A raw value below the baseline means the counters restarted (peer re-added,
+ * interface restarted): all of it is new. `recreated`: the interface itself was recreated, every
+ * raw value is new. The baseline is the one in the row when it is written, so a peer re-added
+ * meanwhile (baseline zeroed) is never counted twice. Returns how many peers were written.
+ * (Only `peers.id` picks the rows: with another indexed term, e.g. the node, SQLite would scan
+ * json_each once per peer.)
+ */
+export async function applyTraffic(db: Q, updates: TrafficUpdate[], hour: number, recreated: boolean): Promise<number> {
+  if (updates.length === 0) return 0;
+  const v = jsonRows(db, { id: 'integer', rx: 'bigint', tx: 'bigint', last_handshake_at: 'bigint' }, updates);
+  const delta = (c: 'rx' | 'tx') => sql.raw(recreated ? `v.${c}` : `(case when v.${c} >= peers.${c}_last then v.${c} - peers.${c}_last else v.${c} end)`);
+  // Materialized: SQLite would otherwise evaluate `value ->> n` again at every use of v's columns.
+  const r = await sql`
+    with v as materialized (select * from ${v})
+    update peers set rx_total = rx_total + ${delta('rx')}, tx_total = tx_total + ${delta('tx')},
+      pending_hour = cast(${hour} as bigint), pending_rx = pending_rx + ${delta('rx')}, pending_tx = pending_tx + ${delta('tx')},
+      rx_last = v.rx, tx_last = v.tx, last_handshake_at = coalesce(v.last_handshake_at, peers.last_handshake_at)
+    from v
+    where peers.id = v.id`.execute(db);
+  return Number(r.numAffectedRows ?? 0);
 }
 
 /** Active peers of active users whose config never reached the user (e.g. a crash right after approval). */

@@ -64,6 +64,10 @@ export interface PeersTable {
   delivered_at: number | null;
   /** The device's name, chosen by the user; null: shown as "Device <n>" (migration 0004). */
   name: string | null;
+  /** Traffic of this hour not yet in the buckets and usage (migration 0007); null: none. */
+  pending_hour: number | null;
+  pending_rx: Generated<number>;
+  pending_tx: Generated<number>;
 }
 
 /** Traffic per peer and hour (kept 14 days) and per UTC day (kept 13 months), from the user's side of the dump: rx = upload. */

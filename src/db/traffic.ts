@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { jsonRows } from './batch.js';
+import { isPostgres } from './migrations/dialect.js';
 import type { Database } from './schema.js';
 
 type Q = Kysely<Database>;
@@ -15,26 +15,56 @@ export function dayOf(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
-export interface TrafficDelta {
-  peerId: number;
-  rx: number;
-  tx: number;
+/** Whose pending traffic to flush: everything older than an hour, one user's, one peer's. */
+export type PendingScope = { before: number } | { userId: number } | { peerId: number };
+
+function pendingWhere(s: PendingScope) {
+  if ('before' in s) return sql`pending_hour < ${s.before}`;
+  if ('userId' in s) return sql`user_id = ${s.userId} and pending_hour is not null`;
+  return sql`id = ${s.peerId} and pending_hour is not null`;
 }
 
 /**
- * Adds deltas (one per peer) to the hour and day buckets of `now`, one statement per table; call
- * inside the tick's transaction. (`where true`: SQLite needs it before an upsert's ON CONFLICT.)
+ * Moves pending traffic (migration 0007) into the hour and day buckets and the users' usage, and
+ * clears it: one statement per table and pending hour (usually one). Run it inside a transaction.
+ * On PostgreSQL the rows are locked first, so two flushes at once (two nodes' ticks, an admin's
+ * reset) cannot move the same bytes twice: the second sees them cleared. (SQLite runs one
+ * transaction at a time.)
  */
-export async function addToBuckets(db: Q, deltas: TrafficDelta[], now: number): Promise<void> {
-  const moved = deltas.filter((d) => d.rx !== 0 || d.tx !== 0).map((d) => ({ peer_id: d.peerId, rx: d.rx, tx: d.tx }));
-  if (moved.length === 0) return;
-  const v = jsonRows(db, { peer_id: 'integer', rx: 'bigint', tx: 'bigint' }, moved); // serialized once, used by both
+export async function flushPending(db: Q, scope: PendingScope): Promise<void> {
+  const where = pendingWhere(scope);
+  const { rows } = isPostgres(db)
+    ? await sql<{ pending_hour: number }>`select pending_hour from peers where ${where} for update`.execute(db)
+    : await sql<{ pending_hour: number }>`select distinct pending_hour from peers where ${where}`.execute(db);
+  if (rows.length === 0) return;
+  for (const hour of new Set(rows.map((r) => Number(r.pending_hour)))) {
+    const moved = sql`from peers where ${where} and pending_hour = ${hour} and (pending_rx > 0 or pending_tx > 0)`;
+    await sql`
+      insert into traffic_hourly (peer_id, hour, rx, tx) select id, pending_hour, pending_rx, pending_tx ${moved}
+      on conflict (peer_id, hour) do update set rx = traffic_hourly.rx + excluded.rx, tx = traffic_hourly.tx + excluded.tx`.execute(db);
+    await sql`
+      insert into traffic_daily (peer_id, day, rx, tx) select id, cast(${dayOf(hour)} as text), pending_rx, pending_tx ${moved}
+      on conflict (peer_id, day) do update set rx = traffic_daily.rx + excluded.rx, tx = traffic_daily.tx + excluded.tx`.execute(db);
+  }
+  // A correlated sum (peers_user_idx), not UPDATE … FROM (select … group by): SQLite would scan that unindexed result for every user.
   await sql`
-    insert into traffic_hourly (peer_id, hour, rx, tx) select v.peer_id, cast(${hourOf(now)} as bigint), v.rx, v.tx from ${v} where true
-    on conflict (peer_id, hour) do update set rx = traffic_hourly.rx + excluded.rx, tx = traffic_hourly.tx + excluded.tx`.execute(db);
-  await sql`
-    insert into traffic_daily (peer_id, day, rx, tx) select v.peer_id, cast(${dayOf(now)} as text), v.rx, v.tx from ${v} where true
-    on conflict (peer_id, day) do update set rx = traffic_daily.rx + excluded.rx, tx = traffic_daily.tx + excluded.tx`.execute(db);
+    update users set usage_bytes = usage_bytes + (select sum(pending_rx + pending_tx) from peers where user_id = users.id and ${where})
+    where id in (select user_id from peers where ${where})`.execute(db);
+  await sql`update peers set pending_hour = null, pending_rx = 0, pending_tx = 0 where ${where}`.execute(db);
+}
+
+/** Bytes of one user's peers not yet in the usage (this hour's). */
+export async function pendingBytesOfUser(db: Q, userId: number): Promise<number> {
+  const r = await db
+    .selectFrom('peers')
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>(sql`pending_rx + pending_tx`), eb.lit(0)).as('bytes'))
+    .where('user_id', '=', userId)
+    .executeTakeFirstOrThrow();
+  return Number(r.bytes);
+}
+
+function dayStart(day: string): number {
+  return Date.parse(`${day}T00:00:00Z`);
 }
 
 export async function pruneBuckets(db: Q, now: number): Promise<void> {
@@ -53,29 +83,44 @@ export async function dailyTrafficOfUser(db: Q, userId: number, fromDay: string)
     .groupBy('traffic_daily.day')
     .orderBy('traffic_daily.day')
     .execute();
-  return rows.map((r) => ({ day: r.day, rx: Number(r.rx), tx: Number(r.tx) }));
+  const days = new Map(rows.map((r) => [r.day, { day: r.day, rx: Number(r.rx), tx: Number(r.tx) }]));
+  const pending = await db.selectFrom('peers').select(['pending_hour', 'pending_rx', 'pending_tx']).where('user_id', '=', userId).where('pending_hour', '>=', dayStart(fromDay)).execute();
+  for (const p of pending) {
+    const day = dayOf(Number(p.pending_hour));
+    const d = days.get(day) ?? { day, rx: 0, tx: 0 };
+    days.set(day, { day, rx: d.rx + Number(p.pending_rx), tx: d.tx + Number(p.pending_tx) });
+  }
+  return [...days.values()].filter((d) => d.rx > 0 || d.tx > 0).sort((a, b) => a.day.localeCompare(b.day));
 }
 
 /** Total traffic (all peers) since `fromDay`. */
 export async function trafficSince(db: Q, fromDay: string): Promise<{ rx: number; tx: number }> {
   const r = await db
-    .selectFrom('traffic_daily')
-    .select((eb) => [eb.fn.coalesce(eb.fn.sum<number>('rx'), eb.lit(0)).as('rx'), eb.fn.coalesce(eb.fn.sum<number>('tx'), eb.lit(0)).as('tx')])
-    .where('day', '>=', fromDay)
+    .selectFrom(trafficFrom(db, fromDay).as('t'))
+    .select((eb) => [eb.fn.coalesce(eb.fn.sum<number>('t.rx'), eb.lit(0)).as('rx'), eb.fn.coalesce(eb.fn.sum<number>('t.tx'), eb.lit(0)).as('tx')])
     .executeTakeFirstOrThrow();
   return { rx: Number(r.rx), tx: Number(r.tx) };
+}
+
+/** Per-peer traffic since `fromDay`: the day buckets and what is still pending. */
+function trafficFrom(db: Q, fromDay: string) {
+  return db
+    .selectFrom('traffic_daily')
+    .select(['peer_id', 'rx', 'tx'])
+    .where('day', '>=', fromDay)
+    .unionAll(db.selectFrom('peers').select(['id as peer_id', 'pending_rx as rx', 'pending_tx as tx']).where('pending_hour', '>=', dayStart(fromDay)));
 }
 
 /** Users with the most traffic since `fromDay`. */
 export async function topUsersSince(db: Q, fromDay: string, limit: number) {
   const rows = await db
-    .selectFrom('traffic_daily')
-    .innerJoin('peers', 'peers.id', 'traffic_daily.peer_id')
+    .selectFrom(trafficFrom(db, fromDay).as('t'))
+    .innerJoin('peers', 'peers.id', 't.peer_id')
     .innerJoin('users', 'users.id', 'peers.user_id')
-    .select(['users.id', 'users.first_name', 'users.last_name', 'users.username', (eb) => eb.fn.sum<number>('traffic_daily.rx').as('rx'), (eb) => eb.fn.sum<number>('traffic_daily.tx').as('tx')])
-    .where('traffic_daily.day', '>=', fromDay)
+    .select(['users.id', 'users.first_name', 'users.last_name', 'users.username', (eb) => eb.fn.sum<number>('t.rx').as('rx'), (eb) => eb.fn.sum<number>('t.tx').as('tx')])
     .groupBy('users.id')
-    .orderBy(sql`sum(traffic_daily.rx) + sum(traffic_daily.tx)`, 'desc')
+    .having(sql`sum(t.rx) + sum(t.tx)`, '>', 0)
+    .orderBy(sql`sum(t.rx) + sum(t.tx)`, 'desc')
     .limit(limit)
     .execute();
   return rows.map((r) => ({ ...r, rx: Number(r.rx), tx: Number(r.tx) }));

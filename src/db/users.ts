@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { jsonRows } from './batch.js';
+import { flushPending, pendingBytesOfUser } from './traffic.js';
 import type { Database, User, UserStatus } from './schema.js';
 
 type Q = Kysely<Database>;
@@ -169,18 +169,23 @@ export async function rollUsagePeriod(db: Q, period: string): Promise<void> {
     .execute();
 }
 
-/** Adds bytes to each user's usage this period, in one statement. */
-export async function addUsage(db: Q, bytesPerUser: Map<number, number>): Promise<void> {
-  const rows = [...bytesPerUser].filter(([, bytes]) => bytes > 0).map(([id, bytes]) => ({ id, bytes }));
-  if (rows.length === 0) return;
-  await sql`update users set usage_bytes = usage_bytes + v.bytes from ${jsonRows(db, { id: 'bigint', bytes: 'bigint' }, rows)} where users.id = v.id`.execute(db);
+/** The user's usage this period, with this hour's traffic that is not in usage_bytes yet (migration 0007). */
+export async function usageNow(db: Q, user: Pick<User, 'id' | 'usage_bytes'>): Promise<number> {
+  return user.usage_bytes + (await pendingBytesOfUser(db, user.id));
 }
 
 /** Users whose quota or expiry may need enforcing or lifting. */
-export function usersWithLimits(db: Q): Promise<User[]> {
-  return db
+export async function usersWithLimits(db: Q): Promise<User[]> {
+  const rows = await db
     .selectFrom('users')
-    .selectAll()
+    .selectAll('users')
+    .select((eb) =>
+      eb
+        .selectFrom('peers')
+        .select((p) => p.fn.coalesce(p.fn.sum<number>(sql`pending_rx + pending_tx`), p.lit(0)).as('bytes'))
+        .whereRef('peers.user_id', '=', 'users.id')
+        .as('pending_bytes'),
+    )
     .where((eb) =>
       eb.or([
         eb('status', 'in', ['limited', 'expired']),
@@ -188,9 +193,14 @@ export function usersWithLimits(db: Q): Promise<User[]> {
       ]),
     )
     .execute();
+  // usage_bytes as usageNow gives it.
+  return rows.map(({ pending_bytes, ...u }) => ({ ...u, usage_bytes: u.usage_bytes + Number(pending_bytes ?? 0) }));
 }
 
 export async function setLimits(db: Q, id: number, values: { quota_bytes?: number | null; expires_at?: number | null; usage_bytes?: number; warned_quota?: number; warned_expiry?: number }): Promise<void> {
+  if (values.usage_bytes !== undefined && !db.isTransaction) return db.transaction().execute((trx) => setLimits(trx, id, values));
+  // A new usage value replaces this hour's pending traffic too: it goes to the history, not to the new value.
+  if (values.usage_bytes !== undefined) await flushPending(db, { userId: id });
   await db.updateTable('users').set(values).where('id', '=', id).execute();
 }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
 import type { VpnService } from '../vpn/service.js';
-import { recordTraffic } from './traffic.js';
+import { beforeDump, recordTraffic } from './traffic.js';
 
 export type MonitorEvent =
   | { kind: 'interface-down'; node: string; iface: string }
@@ -98,9 +98,10 @@ export function startMonitor(deps: MonitorDeps): Monitor {
     const work = async () => {
       const ifindex = await vpn.ifindex();
       if (ifindex === null) return restore();
-      const dump = await vpn.readDump();
-      const updates = await recordTraffic(db, node, dump, ifindex, t, deps.quotaResetDay);
-      log.debug({ node, updated: updates.length }, 'traffic recorded');
+      // The database is read while `show dump` runs: the tick costs little more than the dump.
+      const [dump, baselines] = await Promise.all([vpn.readDump(), beforeDump(db, node)]);
+      const written = await recordTraffic(db, node, dump, baselines, ifindex, t, deps.quotaResetDay);
+      log.debug({ node, written }, 'traffic recorded');
       const { unknown } = await vpn.reconcile(dump);
       const fresh = unknown.filter((k) => !st.reported.has(k));
       if (fresh.length) {

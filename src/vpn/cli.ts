@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { vpnCommands } from './argv.js';
@@ -27,23 +28,25 @@ export class CommandError extends Error {
 export interface RunOptions {
   input?: string;
   timeoutMs?: number;
+  /** An open file for the child's stdout instead of a pipe; the promise then resolves to ''. */
+  stdoutFd?: number;
 }
 
 export function run(bin: string, args: string[], opts: RunOptions = {}): Promise<string> {
   const argv = [bin, ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(bin, args, { stdio: ['pipe', opts.stdoutFd ?? 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     // On timeout we answer at once: a grandchild may hold the pipes open long after the kill.
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      child.stdout.destroy();
-      child.stderr.destroy();
+      child.stdout?.destroy();
+      child.stderr!.destroy();
       reject(new CommandError(argv, null, Buffer.concat(err).toString(), `timed out after ${opts.timeoutMs ?? 10_000} ms`));
     }, opts.timeoutMs ?? 10_000);
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.stdout?.on('data', (d: Buffer) => out.push(d));
+    child.stderr!.on('data', (d: Buffer) => err.push(d));
     child.on('error', (e) => {
       clearTimeout(timer);
       reject(new CommandError(argv, null, '', e.message));
@@ -54,8 +57,8 @@ export function run(bin: string, args: string[], opts: RunOptions = {}): Promise
       if (code !== 0) reject(new CommandError(argv, code, stderr, `exited with code ${code}`));
       else resolve(Buffer.concat(out).toString());
     });
-    child.stdin.on('error', () => {}); // the child may exit before reading stdin; 'close' reports it
-    child.stdin.end(opts.input ?? '');
+    child.stdin!.on('error', () => {}); // the child may exit before reading stdin; 'close' reports it
+    child.stdin!.end(opts.input ?? '');
   });
 }
 
@@ -111,6 +114,29 @@ async function withSecretFile<T>(dir: string, secret: string, fn: (file: string)
   }
 }
 
+/**
+ * Runs a command whose stdout is big (a dump of thousands of peers) into a 0600 file in `dir`,
+ * read and removed afterwards. Through a pipe the command would stop whenever this process is
+ * busy (the monitor reads the database meanwhile) and the pipe is full. The file is created
+ * before this returns its promise, so the command starts at once, whatever runs next.
+ */
+function runToFile(dir: string, bin: string, args: string[], timeoutMs: number): Promise<string> {
+  const file = path.join(dir, `out-${randomBytes(8).toString('hex')}`);
+  let fd: number;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    fd = openSync(file, 'wx', 0o600); // a dump holds the interface's private key
+  } catch (e) {
+    return Promise.reject(e as Error);
+  }
+  return run(bin, args, { timeoutMs, stdoutFd: fd })
+    .then(() => fs.readFile(file, 'utf8'))
+    .finally(async () => {
+      closeSync(fd);
+      await fs.rm(file, { force: true });
+    });
+}
+
 /** A fresh name for a file that holds preshared keys for the duration of one `set` or `addconf`. */
 export const pskFileName = (): string => `psk-${randomBytes(8).toString('hex')}`;
 
@@ -130,7 +156,10 @@ export function createCli(flavor: VpnFlavor, opts: { logDir: string; secretsDir:
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const exec = ([bin, ...args]: string[]) => run(bin!, args, { timeoutMs });
   return {
-    dump: async (iface) => exec(cmd.dump(iface)),
+    dump: (iface) => {
+      const [bin, ...args] = cmd.dump(iface);
+      return runToFile(opts.secretsDir, bin!, args, timeoutMs);
+    },
     async setPeer(iface, p) {
       await withSecretFile(opts.secretsDir, p.presharedKey, (file) => exec(cmd.setPeer(iface, p, file)));
     },

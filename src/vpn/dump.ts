@@ -74,12 +74,36 @@ function parsePeer(fields: string[], line: number): DumpPeer {
   };
 }
 
+// The usual peer line, checked and split by one regex (a monitor tick parses thousands): public
+// key, preshared key or (none), endpoint, allowed IPs, handshake, rx, tx, keepalive. Any other
+// line goes through parsePeer, which accepts the rarer forms and names what is wrong.
+const KEY = '[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=';
+const PEER_LINE = new RegExp(`^(${KEY})\t(\\(none\\)|${KEY})\t([^\t]*)\t([^\t]*)\t([0-9]{1,15})\t([0-9]{1,15})\t([0-9]{1,15})\t(off|[0-9]{1,5})$`);
+
+function parsePeerLine(line: string, n: number): DumpPeer {
+  const m = PEER_LINE.exec(line);
+  if (!m) return parsePeer(line.split('\t'), n);
+  const [, publicKey, psk, endpoint, allowed, handshake, rx, tx, keepalive] = m as unknown as [string, string, string, string, string, string, string, string, string];
+  const latest = Number(handshake);
+  return {
+    publicKey,
+    presharedKey: psk === '(none)' ? null : psk,
+    endpoint: isNone(endpoint) || endpoint === '' ? null : endpoint,
+    allowedIps: isNone(allowed) || allowed === '' ? [] : allowed.split(',').map((s) => s.trim()),
+    latestHandshake: latest === 0 ? null : latest,
+    rx: Number(rx),
+    tx: Number(tx),
+    keepalive: keepalive === 'off' ? null : Number(keepalive),
+  };
+}
+
 /** Parses `wg show <if> dump` (or `awg show <if> dump`). */
 export function parseDump(text: string): Dump {
   const lines = splitLines(text);
   // I1..I5 values contain spaces, so only tabs separate fields.
   const iface = parseInterface(lines[0]!.split('\t'), 1);
-  const peers = lines.slice(1).map((l, i) => parsePeer(l.split('\t'), i + 2));
+  const peers: DumpPeer[] = [];
+  for (let i = 1; i < lines.length; i++) peers.push(parsePeerLine(lines[i]!, i + 1));
   return { iface, peers };
 }
 

@@ -6,10 +6,10 @@ import { createInvite, findInvite, holdInvite, inviteUses, redeemHeldInvite } fr
 import { flushWal, insertServerOnce } from '../../src/db/misc.js';
 import { insertPeer, insertPeerWithin, peersOfUser, peersOnNode } from '../../src/db/peers.js';
 import { dailyTrafficOfUser, dayOf, hourOf, topUsersSince, trafficSince } from '../../src/db/traffic.js';
-import { findUser, listUsersPage, requestAccess, searchUsers, setLimits, transitionUser } from '../../src/db/users.js';
+import { findUser, listUsersPage, requestAccess, searchUsers, setLimits, transitionUser, usageNow } from '../../src/db/users.js';
 import { limitsStep } from '../../src/bot/messaging.js';
 import { startMonitor } from '../../src/monitor/index.js';
-import { recordTraffic } from '../../src/monitor/traffic.js';
+import { tick } from '../support/traffic.js';
 import { generateKeyPair } from '../../src/vpn/keys.js';
 import type { Dump } from '../../src/vpn/types.js';
 import { createPostgresSchema } from '../support/database.js';
@@ -82,25 +82,31 @@ describe('PostgreSQL repositories', () => {
         { publicKey: other.public_key, presharedKey: null, endpoint: null, allowedIps: ['10.8.0.3/32'], latestHandshake: null, rx: rx2, tx: tx2, keepalive: null },
       ],
     });
-    await recordTraffic(db, 'awg0', dump(100, 1000), 5, T0);
-    await recordTraffic(db, 'awg0', dump(150, 1500, 7, 8), 5, T0 + 10 * 60_000);
-    await recordTraffic(db, 'awg0', dump(30, 40, 7, 8), 5, T0 + DAY); // counters reset: 30/40 new
+    await tick(db, 'awg0', dump(100, 1000), 5, T0);
+    await tick(db, 'awg0', dump(150, 1500, 7, 8), 5, T0 + 10 * 60_000);
+    await tick(db, 'awg0', dump(30, 40, 7, 8), 5, T0 + DAY); // counters reset: 30/40 new
     const totals = Object.fromEntries((await peersOnNode(db, 'awg0')).map((p) => [p.user_id, [p.rx_total, p.tx_total, p.last_handshake_at]]));
     expect(totals).toEqual({ 1: [180, 1540, 1_700_000_000_000], 2: [7, 8, null] });
+    // The same sums before (this hour still pending) and after the next hour's tick moved it to the buckets.
+    for (const flushed of [false, true]) {
+      if (flushed) await tick(db, 'awg0', dump(30, 40, 7, 8), 5, T0 + DAY + 3_600_000);
+      expect(await dailyTrafficOfUser(db, 1, dayOf(T0))).toEqual([
+        { day: dayOf(T0), rx: 150, tx: 1500 },
+        { day: dayOf(T0 + DAY), rx: 30, tx: 40 },
+      ]);
+      expect(await trafficSince(db, dayOf(T0))).toEqual({ rx: 187, tx: 1548 });
+      expect(await trafficSince(db, dayOf(T0 + DAY))).toEqual({ rx: 30, tx: 40 });
+      expect(await trafficSince(db, dayOf(T0 + 5 * DAY))).toEqual({ rx: 0, tx: 0 });
+      expect((await topUsersSince(db, dayOf(T0), 5)).map((u) => [u.id, u.first_name, u.rx, u.tx])).toEqual([
+        [1, 'Ann', 180, 1540],
+        [2, 'Bob', 7, 8],
+      ]);
+      expect(await usageNow(db, (await findUser(db, 1))!)).toBe(150 + 1500 + 30 + 40);
+    }
     const hourly = await db.selectFrom('traffic_hourly').selectAll().where('peer_id', '=', peer.id).orderBy('hour').execute();
     expect(hourly).toEqual([
       { peer_id: peer.id, hour: hourOf(T0), rx: 150, tx: 1500 },
       { peer_id: peer.id, hour: hourOf(T0 + DAY), rx: 30, tx: 40 },
-    ]);
-    expect(await dailyTrafficOfUser(db, 1, dayOf(T0))).toEqual([
-      { day: dayOf(T0), rx: 150, tx: 1500 },
-      { day: dayOf(T0 + DAY), rx: 30, tx: 40 },
-    ]);
-    expect(await trafficSince(db, dayOf(T0))).toEqual({ rx: 187, tx: 1548 });
-    expect(await trafficSince(db, dayOf(T0 + 5 * DAY))).toEqual({ rx: 0, tx: 0 });
-    expect((await topUsersSince(db, dayOf(T0), 5)).map((u) => [u.id, u.first_name, u.rx, u.tx])).toEqual([
-      [1, 'Ann', 180, 1540],
-      [2, 'Bob', 7, 8],
     ]);
   });
 

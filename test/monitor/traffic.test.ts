@@ -4,10 +4,12 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, openSqlite } from '../../src/db/index.js';
 import { insertServerOnce } from '../../src/db/misc.js';
-import { insertPeer, peersOnNode } from '../../src/db/peers.js';
-import { findUser, requestAccess } from '../../src/db/users.js';
-import { recordTraffic } from '../../src/monitor/traffic.js';
-import { hourOf } from '../../src/db/traffic.js';
+import { deletePeer, insertPeer, peersOnNode, resetBaselines } from '../../src/db/peers.js';
+import { findUser, requestAccess, setLimits, transitionUser, usageNow, usersWithLimits } from '../../src/db/users.js';
+import { beforeDump, recordTraffic } from '../../src/monitor/traffic.js';
+import { withinLimits } from '../../src/monitor/quotas.js';
+import { tick } from '../support/traffic.js';
+import { dailyTrafficOfUser, dayOf, hourOf, trafficSince } from '../../src/db/traffic.js';
 import { generateKeyPair } from '../../src/vpn/keys.js';
 import { TransactionCounter } from '../support/tx-counter.js';
 import type { Dump } from '../../src/vpn/types.js';
@@ -45,39 +47,103 @@ describe('traffic accounting on a real database', () => {
   };
 
   it('adds deltas, and after a counter reset counts the new raw value, never losing or doubling', async () => {
-    await recordTraffic(db, 'awg0', dump(100, 1000, 1700000000), 5, T0);
-    await recordTraffic(db, 'awg0', dump(150, 1500), 5, T0);
+    await tick(db, 'awg0', dump(100, 1000, 1700000000), 5, T0);
+    await tick(db, 'awg0', dump(150, 1500), 5, T0);
     expect(await totals()).toEqual({ rx: 150, tx: 1500, hs: 1700000000_000 });
     // Same values again: nothing is double counted (e.g. a tick repeated after a crash).
-    await recordTraffic(db, 'awg0', dump(150, 1500), 5, T0);
+    await tick(db, 'awg0', dump(150, 1500), 5, T0);
     expect(await totals()).toMatchObject({ rx: 150, tx: 1500 });
     // Interface restarted: counters start from 0.
-    await recordTraffic(db, 'awg0', dump(30, 40), 5, T0);
+    await tick(db, 'awg0', dump(30, 40), 5, T0);
     expect(await totals()).toMatchObject({ rx: 180, tx: 1540 });
   });
 
   it('a recreated interface (new ifindex) zeroes the baseline even when raw values grew past it', async () => {
-    await recordTraffic(db, 'awg0', dump(100, 100), 5, T0);
-    await recordTraffic(db, 'awg0', dump(500, 700), 9, T0);
+    await tick(db, 'awg0', dump(100, 100), 5, T0);
+    await tick(db, 'awg0', dump(500, 700), 9, T0);
     expect(await totals()).toMatchObject({ rx: 600, tx: 800 });
   });
 
   it('history: hourly and daily buckets add up to the totals across an interface restart, and old hours are pruned', async () => {
-    await recordTraffic(db, 'awg0', dump(100, 1000), 5, T0);
-    await recordTraffic(db, 'awg0', dump(150, 1500), 5, T0 + 10 * 60_000);
+    await tick(db, 'awg0', dump(100, 1000), 5, T0);
+    await tick(db, 'awg0', dump(150, 1500), 5, T0 + 10 * 60_000);
     // Interface recreated between ticks, with traffic on both sides of the restart.
-    await recordTraffic(db, 'awg0', dump(30, 40), 6, T0 + 2 * 3_600_000);
+    await tick(db, 'awg0', dump(30, 40), 6, T0 + 2 * 3_600_000);
     expect(await totals()).toMatchObject({ rx: 180, tx: 1540 });
+    // The hour of 10:00 is in the buckets; the current one (12:00) is still pending, and the readers add it.
+    expect(await db.selectFrom('traffic_hourly').select(['hour', 'rx', 'tx']).execute()).toEqual([{ hour: Date.UTC(2026, 10, 20, 10), rx: 150, tx: 1500 }]);
+    expect(await dailyTrafficOfUser(db, 1, '2026-11-01')).toEqual([{ day: '2026-11-20', rx: 180, tx: 1540 }]);
+    expect(await trafficSince(db, '2026-11-20')).toEqual({ rx: 180, tx: 1540 });
+    expect(await trafficSince(db, '2026-11-21')).toEqual({ rx: 0, tx: 0 });
+
+    // The next hour's first tick (nothing moved) moves 12:00 to the buckets; the readers give the same.
+    await tick(db, 'awg0', dump(30, 40), 6, T0 + 3 * 3_600_000);
     const hourly = await db.selectFrom('traffic_hourly').select(['hour', 'rx', 'tx']).orderBy('hour').execute();
     expect(hourly).toEqual([
       { hour: Date.UTC(2026, 10, 20, 10), rx: 150, tx: 1500 },
       { hour: Date.UTC(2026, 10, 20, 12), rx: 30, tx: 40 },
     ]);
     expect(await db.selectFrom('traffic_daily').select(['day', 'rx', 'tx']).execute()).toEqual([{ day: '2026-11-20', rx: 180, tx: 1540 }]);
+    expect(await db.selectFrom('peers').select(['pending_hour', 'pending_rx', 'pending_tx']).execute()).toEqual([{ pending_hour: null, pending_rx: 0, pending_tx: 0 }]);
+    expect(await dailyTrafficOfUser(db, 1, '2026-11-01')).toEqual([{ day: '2026-11-20', rx: 180, tx: 1540 }]);
 
-    await recordTraffic(db, 'awg0', dump(31, 41), 6, T0 + 15 * 86_400_000);
+    await tick(db, 'awg0', dump(31, 41), 6, T0 + 15 * 86_400_000);
+    await tick(db, 'awg0', dump(31, 41), 6, T0 + 15 * 86_400_000 + 3_600_000);
     expect((await db.selectFrom('traffic_hourly').select('hour').execute()).map((r) => r.hour)).toEqual([hourOf(T0 + 15 * 86_400_000)]);
     expect(await db.selectFrom('traffic_daily').select('day').orderBy('day').execute()).toEqual([{ day: '2026-11-20' }, { day: '2026-12-05' }]);
+    expect(await dailyTrafficOfUser(db, 1, '2026-11-01')).toEqual([
+      { day: '2026-11-20', rx: 180, tx: 1540 },
+      { day: '2026-12-05', rx: 1, tx: 1 },
+    ]);
+  });
+
+  it('usage: this hour counts at once for quotas and the card; a reset clears it; a deleted device still counts; a new period starts from zero', async () => {
+    const resetDay = 1;
+    await tick(db, 'awg0', dump(100, 1000), 5, T0, resetDay);
+    await transitionUser(db, 1, 'pending', 'active', null, T0);
+    await setLimits(db, 1, { quota_bytes: 5000 });
+    const user = async () => (await usersWithLimits(db)).find((u) => u.id === 1)!;
+    expect((await findUser(db, 1))?.usage_bytes).toBe(0); // still pending
+    expect((await user()).usage_bytes).toBe(1100);
+    expect(await usageNow(db, (await findUser(db, 1))!)).toBe(1100);
+    expect(withinLimits(await user(), T0).quota).toBe(true);
+    await tick(db, 'awg0', dump(3100, 3000), 5, T0 + 60_000, resetDay);
+    expect(withinLimits(await user(), T0).quota).toBe(false); // 6100 bytes: over at once, not an hour later
+
+    // An admin's reset: zero now, and still zero after the hour's traffic moves to the buckets.
+    await setLimits(db, 1, { usage_bytes: 0, warned_quota: 0 });
+    expect((await user()).usage_bytes).toBe(0);
+    await tick(db, 'awg0', dump(3110, 3000), 5, T0 + 2 * 60_000, resetDay);
+    expect((await user()).usage_bytes).toBe(10);
+    await tick(db, 'awg0', dump(3110, 3000), 5, T0 + 3_600_000, resetDay);
+    expect((await findUser(db, 1))?.usage_bytes).toBe(10);
+    // The history kept every byte, reset or not.
+    expect(await trafficSince(db, '2026-11-20')).toEqual({ rx: 3110, tx: 3000 });
+
+    // A device deleted mid-hour: its bytes of the hour stay in the user's usage.
+    await tick(db, 'awg0', dump(3210, 3000), 5, T0 + 3_600_000 + 60_000, resetDay);
+    expect((await user()).usage_bytes).toBe(110);
+    const [peer] = await peersOnNode(db, 'awg0');
+    await deletePeer(db, peer!, T0);
+    expect((await user()).usage_bytes).toBe(110);
+    expect((await findUser(db, 1))?.usage_bytes).toBe(110);
+
+    // The first tick of the next period: zero again.
+    await tick(db, 'awg0', dump(0, 0), 5, Date.UTC(2026, 11, 1, 0, 1), resetDay);
+    expect((await user()).usage_bytes).toBe(0);
+  });
+
+  it('a peer re-added between the read of its baseline and the write is counted against the baseline in the row, never twice', async () => {
+    await tick(db, 'awg0', dump(10, 10), 5, T0);
+    const stale = await beforeDump(db, 'awg0');
+    const [peer] = await peersOnNode(db, 'awg0');
+    await resetBaselines(db, [peer!.id]); // re-added meanwhile: its counters restart from zero
+    // 20/30 since the restart. Against the stale baseline (10/10) that would be 10/20.
+    expect(await recordTraffic(db, 'awg0', dump(20, 30), stale, 5, T0 + 60_000)).toBe(1);
+    expect(await totals()).toMatchObject({ rx: 30, tx: 40 });
+    expect(await tick(db, 'awg0', dump(20, 30), 5, T0 + 2 * 60_000)).toBe(0);
+    expect(await tick(db, 'awg0', dump(25, 30), 5, T0 + 3 * 60_000)).toBe(1);
+    expect(await totals()).toMatchObject({ rx: 35, tx: 40 });
   });
 
   // SQLite's statement log counts the transactions; the PostgreSQL statements run in every monitor test of the postgres project.
@@ -98,8 +164,12 @@ describe('traffic accounting on a real database', () => {
       });
       const big: Dump = { ...dump(0, 0), peers: peers.map((p, i) => ({ ...dump(0, 0).peers[0]!, publicKey: p.publicKey, rx: i + 1, tx: 2 * (i + 1), latestHandshake: 1700000000 + i })) };
       tx.reset();
-      const updates = await recordTraffic(logged, 'awg0', big, 5, T0);
-      expect(updates).toHaveLength(1300);
+      expect(await tick(logged, 'awg0', big, 5, T0)).toBe(1300);
+      expect(tx).toMatchObject({ begins: 1, loneWrites: 0 });
+      expect(await trafficSince(logged, dayOf(T0))).toEqual({ rx: (1300 * 1301) / 2, tx: 1300 * 1301 });
+      // The next hour's first tick moves it all to the buckets and usage, in one transaction too.
+      tx.reset();
+      expect(await tick(logged, 'awg0', big, 5, T0 + 3_600_000)).toBe(0);
       expect(tx).toMatchObject({ begins: 1, loneWrites: 0 });
 
       const rows = new Map((await peersOnNode(logged, 'awg0')).map((p) => [p.public_key, p]));

@@ -51,6 +51,11 @@ describe('parseDump', () => {
     ]);
   });
 
+  it('a counter of 16 digits (past the quick check, still a safe integer) is read exactly', () => {
+    const dump = parseDump([line(PRIV, PUB, 51820, 'off'), line(key(10), '(none)', '(none)', '10.8.0.2/32', 1, 2 ** 52, 2 ** 53 - 1, 25)].join('\n'));
+    expect(dump.peers[0]).toMatchObject({ rx: 2 ** 52, tx: 2 ** 53 - 1, keepalive: 25, latestHandshake: 1 });
+  });
+
   it('treats (null) like (none)', () => {
     const dump = parseDump([line(PRIV, PUB, 0, 'off'), line(key(10), '(null)', '(null)', '(null)', 0, 1, 2, '(null)')].join('\n'));
     expect(dump.peers[0]).toMatchObject({ presharedKey: null, endpoint: null, allowedIps: [], keepalive: null });

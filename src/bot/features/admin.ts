@@ -7,7 +7,7 @@ import type { User } from '../../db/schema.js';
 import { countByStatus, trafficSummary } from '../../db/stats.js';
 import { dailyTrafficOfUser, dayOf, topUsersSince, trafficSince } from '../../db/traffic.js';
 import { renderTrafficChart } from '../../charts/traffic-chart.js';
-import { countUnreachable, findUser, setLimits, listUsersByStatus, listUsersPage, searchUsers, USER_SORTS, type UserRow } from '../../db/users.js';
+import { countUnreachable, findUser, setLimits, listUsersByStatus, listUsersPage, searchUsers, USER_SORTS, type UserRow, usageNow } from '../../db/users.js';
 import { PoolExhaustedError, type VpnService } from '../../vpn/service.js';
 import { audit } from '../../db/misc.js';
 import { withinLimits } from '../../monitor/quotas.js';
@@ -187,7 +187,7 @@ async function cardText(ctx: BotContext, user: User): Promise<string> {
   if (user.blocked_at) parts.push(ctx.tr('card-blocked', { since: formatTime(user.blocked_at, ctx.locale) }));
   parts.push(
     ctx.tr('card-limits', {
-      used: formatBytes(user.usage_bytes, ctx.locale),
+      used: formatBytes(await usageNow(ctx.deps.db, user), ctx.locale),
       quota: user.quota_bytes === null ? ctx.tr('unlimited') : formatBytes(user.quota_bytes, ctx.locale),
       expires: user.expires_at === null ? ctx.tr('no-expiry') : formatTime(user.expires_at, ctx.locale),
       devices: user.max_devices ?? ctx.deps.maxDevicesPerUser ?? 3,
@@ -263,7 +263,7 @@ async function applyLimits(ctx: BotContext, userId: number, values: Parameters<t
   await audit(ctx.deps.db, { actorId: ctx.from!.id, action: 'limits', userId, details: values }, ctx.deps.now());
   const user = await findUser(ctx.deps.db, userId);
   if (user && (user.status === 'limited' || user.status === 'expired')) {
-    const ok = withinLimits(user, ctx.deps.now());
+    const ok = withinLimits({ ...user, usage_bytes: await usageNow(ctx.deps.db, user) }, ctx.deps.now());
     if (ok.quota && ok.expiry && (await ctx.deps.access.lift(userId, ctx.from!.id)).kind !== 'not-found') await tellUser(ctx, userId, 'limit-lifted');
   }
   await ctx.answerCallbackQuery({ text: notice });

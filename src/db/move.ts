@@ -18,6 +18,7 @@ export const TABLE_ORDER = [
   'users',
   'captchas',
   'peers',
+  'peer_traffic',
   'traffic_hourly',
   'traffic_daily',
   'removed_peers',

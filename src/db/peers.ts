@@ -4,31 +4,39 @@ import { lockPeerAllocation } from './locks.js';
 import { isPostgres } from './migrations/dialect.js';
 import { flushPending } from './traffic.js';
 import type { UsedAddresses } from '../vpn/pool.js';
-import type { Database, Peer, PeersTable, PeerStatus } from './schema.js';
+import type { Database, Peer, PeersTable, PeerStatus, PeerTraffic, PeerWithTraffic } from './schema.js';
 
 type Q = Kysely<Database>;
 
 export type NewPeer = Pick<PeersTable, 'user_id' | 'node' | 'public_key' | 'private_key' | 'preshared_key' | 'ip'> & { name?: string | null };
 
-export async function insertPeer(db: Q, p: NewPeer, now: number): Promise<Peer> {
-  return db
-    .insertInto('peers')
-    .values({ ...p, status: 'active', created_at: now, rx_total: 0, tx_total: 0, rx_last: 0, tx_last: 0 })
-    .returningAll()
-    .executeTakeFirstOrThrow();
+/** Runs `fn` in the transaction `db` is, or in a new one. */
+function inTransaction<T>(db: Q, fn: (trx: Q) => Promise<T>): Promise<T> {
+  return db.isTransaction ? fn(db) : db.transaction().execute(fn);
 }
+
+/** A peer and its traffic row (migration 0007), both or neither. */
+export function insertPeer(db: Q, p: NewPeer, now: number): Promise<Peer> {
+  return inTransaction(db, async (trx) => {
+    const peer = await trx.insertInto('peers').values({ ...p, status: 'active', created_at: now }).returningAll().executeTakeFirstOrThrow();
+    await trx.insertInto('peer_traffic').values({ peer_id: peer.id }).execute();
+    return peer;
+  });
+}
+
+const TRAFFIC = ['peer_traffic.rx_total', 'peer_traffic.tx_total', 'peer_traffic.last_handshake_at'] as const;
 
 export async function usedIps(db: Q, node: string): Promise<string[]> {
   const rows = await db.selectFrom('peers').select('ip').where('node', '=', node).execute();
   return rows.map((r) => r.ip);
 }
 
-export function peersOfUser(db: Q, userId: number): Promise<Peer[]> {
-  return db.selectFrom('peers').selectAll().where('user_id', '=', userId).orderBy('id').execute();
+export function peersOfUser(db: Q, userId: number): Promise<PeerWithTraffic[]> {
+  return db.selectFrom('peers').innerJoin('peer_traffic', 'peer_traffic.peer_id', 'peers.id').selectAll('peers').select(TRAFFIC).where('user_id', '=', userId).orderBy('id').execute();
 }
 
-export function peersOnNode(db: Q, node: string, status?: PeerStatus): Promise<Peer[]> {
-  let q = db.selectFrom('peers').selectAll().where('node', '=', node);
+export function peersOnNode(db: Q, node: string, status?: PeerStatus): Promise<PeerWithTraffic[]> {
+  let q = db.selectFrom('peers').innerJoin('peer_traffic', 'peer_traffic.peer_id', 'peers.id').selectAll('peers').select(TRAFFIC).where('node', '=', node);
   if (status) q = q.where('status', '=', status);
   return q.orderBy('id').execute();
 }
@@ -43,15 +51,13 @@ export function wirePeersOnNode(db: Q, node: string, status?: PeerStatus): Promi
   return q.orderBy('id').execute();
 }
 
-export async function setPeerStatus(db: Q, id: number, from: PeerStatus, to: PeerStatus): Promise<boolean> {
-  // Re-adding a peer to the interface starts its counters from zero.
-  const res = await db
-    .updateTable('peers')
-    .set({ status: to, rx_last: 0, tx_last: 0 })
-    .where('id', '=', id)
-    .where('status', '=', from)
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
+export function setPeerStatus(db: Q, id: number, from: PeerStatus, to: PeerStatus): Promise<boolean> {
+  return inTransaction(db, async (trx) => {
+    const res = await trx.updateTable('peers').set({ status: to }).where('id', '=', id).where('status', '=', from).executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) return false;
+    await resetBaselines(trx, [id]); // re-adding a peer to the interface starts its counters from zero
+    return true;
+  });
 }
 
 /** Deletes the peer and keeps a tombstone of its public key, both or neither; its traffic of this hour still counts in the user's usage. */
@@ -75,12 +81,13 @@ export async function deletePeer(db: Q, peer: Pick<Peer, 'id' | 'node' | 'public
 export async function movePeerRow(trx: Q, peer: Pick<Peer, 'id' | 'node' | 'public_key'>, node: string, ip: string, now: number): Promise<Peer | undefined> {
   const moved = await trx
     .updateTable('peers')
-    .set({ node, ip, rx_last: 0, tx_last: 0 })
+    .set({ node, ip })
     .where('id', '=', peer.id)
     .where('node', '=', peer.node)
     .returningAll()
     .executeTakeFirst();
   if (!moved) return undefined;
+  await resetBaselines(trx, [peer.id]);
   await trx
     .insertInto('removed_peers')
     .values({ public_key: peer.public_key, node: peer.node, removed_at: now })
@@ -108,9 +115,10 @@ export async function markDelivered(db: Q, id: number, now: number): Promise<voi
   await db.updateTable('peers').set({ delivered_at: now }).where('id', '=', id).execute();
 }
 
+/** The counters restart from zero: the peers are (re)added to an interface. */
 export async function resetBaselines(db: Q, ids: number[]): Promise<void> {
   if (ids.length === 0) return;
-  await db.updateTable('peers').set({ rx_last: 0, tx_last: 0 }).where('id', 'in', ids).execute();
+  await db.updateTable('peer_traffic').set({ rx_last: 0, tx_last: 0 }).where('peer_id', 'in', ids).execute();
 }
 
 /** A peer's raw counters in the dump, where they differ from the stored ones. */
@@ -123,10 +131,16 @@ export interface TrafficUpdate {
 }
 
 /** What the monitor needs of each active peer on a node to count its traffic. */
-export type TrafficBaseline = Pick<Peer, 'id' | 'public_key' | 'rx_last' | 'tx_last' | 'last_handshake_at'>;
+export type TrafficBaseline = Pick<Peer, 'id' | 'public_key'> & Pick<PeerTraffic, 'rx_last' | 'tx_last' | 'last_handshake_at'>;
 
 export function trafficBaselines(db: Q, node: string): Promise<TrafficBaseline[]> {
-  return db.selectFrom('peers').select(['id', 'public_key', 'rx_last', 'tx_last', 'last_handshake_at']).where('node', '=', node).where('status', '=', 'active').execute();
+  return db
+    .selectFrom('peers')
+    .innerJoin('peer_traffic', 'peer_traffic.peer_id', 'peers.id')
+    .select(['peers.id', 'peers.public_key', 'peer_traffic.rx_last', 'peer_traffic.tx_last', 'peer_traffic.last_handshake_at'])
+    .where('peers.node', '=', node)
+    .where('peers.status', '=', 'active')
+    .execute();
 }
 
 /**
@@ -142,15 +156,15 @@ export function trafficBaselines(db: Q, node: string): Promise<TrafficBaseline[]
 export async function applyTraffic(db: Q, updates: TrafficUpdate[], hour: number, recreated: boolean): Promise<number> {
   if (updates.length === 0) return 0;
   const v = jsonRows(db, { id: 'integer', rx: 'bigint', tx: 'bigint', last_handshake_at: 'bigint' }, updates);
-  const delta = (c: 'rx' | 'tx') => sql.raw(recreated ? `v.${c}` : `(case when v.${c} >= peers.${c}_last then v.${c} - peers.${c}_last else v.${c} end)`);
+  const delta = (c: 'rx' | 'tx') => sql.raw(recreated ? `v.${c}` : `(case when v.${c} >= t.${c}_last then v.${c} - t.${c}_last else v.${c} end)`);
   // Materialized: SQLite would otherwise evaluate `value ->> n` again at every use of v's columns.
   const r = await sql`
     with v as materialized (select * from ${v})
-    update peers set rx_total = rx_total + ${delta('rx')}, tx_total = tx_total + ${delta('tx')},
-      pending_hour = cast(${hour} as bigint), pending_rx = pending_rx + ${delta('rx')}, pending_tx = pending_tx + ${delta('tx')},
-      rx_last = v.rx, tx_last = v.tx, last_handshake_at = coalesce(v.last_handshake_at, peers.last_handshake_at)
+    update peer_traffic as t set rx_total = t.rx_total + ${delta('rx')}, tx_total = t.tx_total + ${delta('tx')},
+      pending_hour = cast(${hour} as bigint), pending_rx = t.pending_rx + ${delta('rx')}, pending_tx = t.pending_tx + ${delta('tx')},
+      rx_last = v.rx, tx_last = v.tx, last_handshake_at = coalesce(v.last_handshake_at, t.last_handshake_at)
     from v
-    where peers.id = v.id`.execute(db);
+    where t.peer_id = v.id`.execute(db);
   return Number(r.numAffectedRows ?? 0);
 }
 
@@ -175,15 +189,17 @@ export function undeliveredPeers(db: Q): Promise<Peer[]> {
  * there the user's row is locked first, in the same transaction. undefined: refused.
  */
 export async function insertPeerWithin(db: Q, p: NewPeer & { name: string | null }, maxDevices: number, now: number): Promise<Peer | undefined> {
-  if (isPostgres(db) && !db.isTransaction) return db.transaction().execute((trx) => insertPeerWithin(trx, p, maxDevices, now));
+  if (!db.isTransaction) return db.transaction().execute((trx) => insertPeerWithin(trx, p, maxDevices, now));
   if (isPostgres(db)) await sql`select 1 from users where id = ${p.user_id} for update`.execute(db);
   const row = await sql<Peer>`
-    insert into peers (user_id, node, public_key, private_key, preshared_key, ip, name, status, created_at, rx_total, tx_total, rx_last, tx_last)
-    select ${p.user_id}, ${p.node}, ${p.public_key}, ${p.private_key}, ${p.preshared_key}, ${p.ip}, ${p.name}, 'active', ${now}, 0, 0, 0, 0
+    insert into peers (user_id, node, public_key, private_key, preshared_key, ip, name, status, created_at)
+    select ${p.user_id}, ${p.node}, ${p.public_key}, ${p.private_key}, ${p.preshared_key}, ${p.ip}, ${p.name}, 'active', ${now}
     where (select count(*) from peers where user_id = ${p.user_id}) < ${maxDevices}
       and exists (select 1 from users where id = ${p.user_id} and status = 'active')
     returning *`.execute(db);
-  return row.rows[0];
+  const peer = row.rows[0];
+  if (peer) await db.insertInto('peer_traffic').values({ peer_id: peer.id }).execute();
+  return peer;
 }
 
 /**
@@ -215,8 +231,8 @@ export function withAddresses<T>(db: Q, node: string, fn: (trx: Q, used: UsedAdd
 }
 
 /** One device of one user: undefined when the peer does not exist or belongs to someone else. */
-export function deviceOfUser(db: Q, userId: number, peerId: number): Promise<Peer | undefined> {
-  return db.selectFrom('peers').selectAll().where('id', '=', peerId).where('user_id', '=', userId).executeTakeFirst();
+export function deviceOfUser(db: Q, userId: number, peerId: number): Promise<PeerWithTraffic | undefined> {
+  return db.selectFrom('peers').innerJoin('peer_traffic', 'peer_traffic.peer_id', 'peers.id').selectAll('peers').select(TRAFFIC).where('id', '=', peerId).where('user_id', '=', userId).executeTakeFirst();
 }
 
 export async function renameDevice(db: Q, userId: number, peerId: number, name: string): Promise<boolean> {

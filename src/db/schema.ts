@@ -55,16 +55,21 @@ export interface PeersTable {
   ip: string;
   status: PeerStatus;
   created_at: number;
-  rx_total: number;
-  tx_total: number;
-  // Raw interface counters at the last monitor tick; deltas are taken against these.
-  rx_last: number;
-  tx_last: number;
-  last_handshake_at: number | null;
   delivered_at: number | null;
   /** The device's name, chosen by the user; null: shown as "Device <n>" (migration 0004). */
   name: string | null;
-  /** Traffic of this hour not yet in the buckets and usage (migration 0007); null: none. */
+}
+
+/** A peer's traffic state, the row the monitor writes every tick (migration 0007); one per peer, made with it. */
+export interface PeerTrafficTable {
+  peer_id: number;
+  rx_total: Generated<number>;
+  tx_total: Generated<number>;
+  /** Raw interface counters at the last monitor tick; deltas are taken against these. */
+  rx_last: Generated<number>;
+  tx_last: Generated<number>;
+  last_handshake_at: number | null;
+  /** Traffic of pending_hour not yet in the buckets and the usage; null: none. */
   pending_hour: number | null;
   pending_rx: Generated<number>;
   pending_tx: Generated<number>;
@@ -134,6 +139,7 @@ export interface Database {
   users: UsersTable;
   captchas: CaptchasTable;
   peers: PeersTable;
+  peer_traffic: PeerTrafficTable;
   traffic_hourly: TrafficHourlyTable;
   traffic_daily: TrafficDailyTable;
   servers: ServersTable;
@@ -187,6 +193,9 @@ export type User = Selectable<UsersTable>;
 export type NewUser = Insertable<UsersTable>;
 export type Captcha = Selectable<CaptchasTable>;
 export type Peer = Selectable<PeersTable>;
+export type PeerTraffic = Selectable<PeerTrafficTable>;
+/** A peer as the views show it: with its totals and last handshake. */
+export type PeerWithTraffic = Peer & Pick<PeerTraffic, 'rx_total' | 'tx_total' | 'last_handshake_at'>;
 export type Server = Selectable<ServersTable>;
 
 // Broadcasts (migration 0002). Content is stored as Telegram gave it: text or caption plus its

@@ -15,7 +15,7 @@ export async function countByStatus(db: Q, table: 'users' | 'peers'): Promise<{ 
 /** Totals over all peers, and how many had a handshake since `onlineSince` (epoch ms). */
 export async function trafficSummary(db: Q, onlineSince: number): Promise<{ rx: number; tx: number; online: number }> {
   const t = await db
-    .selectFrom('peers')
+    .selectFrom('peer_traffic')
     .select((eb) => [
       eb.fn.coalesce(eb.fn.sum<number>('rx_total'), eb.lit(0)).as('rx'),
       eb.fn.coalesce(eb.fn.sum<number>('tx_total'), eb.lit(0)).as('tx'),

@@ -18,10 +18,11 @@ export function dayOf(ms: number): string {
 /** Whose pending traffic to flush: everything older than an hour, one user's, one peer's. */
 export type PendingScope = { before: number } | { userId: number } | { peerId: number };
 
+/** The scope as a condition on peer_traffic's columns. */
 function pendingWhere(s: PendingScope) {
   if ('before' in s) return sql`pending_hour < ${s.before}`;
-  if ('userId' in s) return sql`user_id = ${s.userId} and pending_hour is not null`;
-  return sql`id = ${s.peerId} and pending_hour is not null`;
+  if ('userId' in s) return sql`peer_id in (select id from peers where user_id = ${s.userId}) and pending_hour is not null`;
+  return sql`peer_id = ${s.peerId} and pending_hour is not null`;
 }
 
 /**
@@ -34,31 +35,33 @@ function pendingWhere(s: PendingScope) {
 export async function flushPending(db: Q, scope: PendingScope): Promise<void> {
   const where = pendingWhere(scope);
   const { rows } = isPostgres(db)
-    ? await sql<{ pending_hour: number }>`select pending_hour from peers where ${where} for update`.execute(db)
-    : await sql<{ pending_hour: number }>`select distinct pending_hour from peers where ${where}`.execute(db);
+    ? await sql<{ pending_hour: number }>`select pending_hour from peer_traffic where ${where} for update`.execute(db)
+    : await sql<{ pending_hour: number }>`select distinct pending_hour from peer_traffic where ${where}`.execute(db);
   if (rows.length === 0) return;
   for (const hour of new Set(rows.map((r) => Number(r.pending_hour)))) {
-    const moved = sql`from peers where ${where} and pending_hour = ${hour} and (pending_rx > 0 or pending_tx > 0)`;
+    const moved = sql`from peer_traffic where ${where} and pending_hour = ${hour} and (pending_rx > 0 or pending_tx > 0)`;
     await sql`
-      insert into traffic_hourly (peer_id, hour, rx, tx) select id, pending_hour, pending_rx, pending_tx ${moved}
+      insert into traffic_hourly (peer_id, hour, rx, tx) select peer_id, pending_hour, pending_rx, pending_tx ${moved}
       on conflict (peer_id, hour) do update set rx = traffic_hourly.rx + excluded.rx, tx = traffic_hourly.tx + excluded.tx`.execute(db);
     await sql`
-      insert into traffic_daily (peer_id, day, rx, tx) select id, cast(${dayOf(hour)} as text), pending_rx, pending_tx ${moved}
+      insert into traffic_daily (peer_id, day, rx, tx) select peer_id, cast(${dayOf(hour)} as text), pending_rx, pending_tx ${moved}
       on conflict (peer_id, day) do update set rx = traffic_daily.rx + excluded.rx, tx = traffic_daily.tx + excluded.tx`.execute(db);
   }
   // A correlated sum (peers_user_idx), not UPDATE … FROM (select … group by): SQLite would scan that unindexed result for every user.
+  const pending = sql`from peer_traffic join peers on peers.id = peer_traffic.peer_id where ${where}`;
   await sql`
-    update users set usage_bytes = usage_bytes + (select sum(pending_rx + pending_tx) from peers where user_id = users.id and ${where})
-    where id in (select user_id from peers where ${where})`.execute(db);
-  await sql`update peers set pending_hour = null, pending_rx = 0, pending_tx = 0 where ${where}`.execute(db);
+    update users set usage_bytes = usage_bytes + (select sum(pending_rx + pending_tx) ${pending} and peers.user_id = users.id)
+    where id in (select peers.user_id ${pending})`.execute(db);
+  await sql`update peer_traffic set pending_hour = null, pending_rx = 0, pending_tx = 0 where ${where}`.execute(db);
 }
 
 /** Bytes of one user's peers not yet in the usage (this hour's). */
 export async function pendingBytesOfUser(db: Q, userId: number): Promise<number> {
   const r = await db
-    .selectFrom('peers')
+    .selectFrom('peer_traffic')
+    .innerJoin('peers', 'peers.id', 'peer_traffic.peer_id')
     .select((eb) => eb.fn.coalesce(eb.fn.sum<number>(sql`pending_rx + pending_tx`), eb.lit(0)).as('bytes'))
-    .where('user_id', '=', userId)
+    .where('peers.user_id', '=', userId)
     .executeTakeFirstOrThrow();
   return Number(r.bytes);
 }
@@ -84,7 +87,13 @@ export async function dailyTrafficOfUser(db: Q, userId: number, fromDay: string)
     .orderBy('traffic_daily.day')
     .execute();
   const days = new Map(rows.map((r) => [r.day, { day: r.day, rx: Number(r.rx), tx: Number(r.tx) }]));
-  const pending = await db.selectFrom('peers').select(['pending_hour', 'pending_rx', 'pending_tx']).where('user_id', '=', userId).where('pending_hour', '>=', dayStart(fromDay)).execute();
+  const pending = await db
+    .selectFrom('peer_traffic')
+    .innerJoin('peers', 'peers.id', 'peer_traffic.peer_id')
+    .select(['pending_hour', 'pending_rx', 'pending_tx'])
+    .where('peers.user_id', '=', userId)
+    .where('pending_hour', '>=', dayStart(fromDay))
+    .execute();
   for (const p of pending) {
     const day = dayOf(Number(p.pending_hour));
     const d = days.get(day) ?? { day, rx: 0, tx: 0 };
@@ -108,7 +117,7 @@ function trafficFrom(db: Q, fromDay: string) {
     .selectFrom('traffic_daily')
     .select(['peer_id', 'rx', 'tx'])
     .where('day', '>=', fromDay)
-    .unionAll(db.selectFrom('peers').select(['id as peer_id', 'pending_rx as rx', 'pending_tx as tx']).where('pending_hour', '>=', dayStart(fromDay)));
+    .unionAll(db.selectFrom('peer_traffic').select(['peer_id', 'pending_rx as rx', 'pending_tx as tx']).where('pending_hour', '>=', dayStart(fromDay)));
 }
 
 /** Users with the most traffic since `fromDay`. */

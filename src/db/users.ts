@@ -100,11 +100,12 @@ function usersWithTraffic(db: Q) {
   return db
     .selectFrom('users')
     .leftJoin('peers', 'peers.user_id', 'users.id')
+    .leftJoin('peer_traffic', 'peer_traffic.peer_id', 'peers.id')
     .selectAll('users')
     .select((eb) => [
-      eb.fn.coalesce(eb.fn.sum<number>('peers.rx_total'), eb.lit(0)).as('rx_total'),
-      eb.fn.coalesce(eb.fn.sum<number>('peers.tx_total'), eb.lit(0)).as('tx_total'),
-      eb.fn.max('peers.last_handshake_at').as('last_handshake_at'),
+      eb.fn.coalesce(eb.fn.sum<number>('peer_traffic.rx_total'), eb.lit(0)).as('rx_total'),
+      eb.fn.coalesce(eb.fn.sum<number>('peer_traffic.tx_total'), eb.lit(0)).as('tx_total'),
+      eb.fn.max('peer_traffic.last_handshake_at').as('last_handshake_at'),
     ])
     .groupBy('users.id');
 }
@@ -114,8 +115,8 @@ const numbers = <T extends { rx_total: unknown; tx_total: unknown }>(r: T) => ({
 /** Users with their traffic summed over peers: newest first, most traffic first, or most recently seen first. */
 export async function listUsersPage(db: Q, offset: number, limit: number, sort: UserSort = 'new'): Promise<{ rows: UserRow[]; total: number }> {
   let q = usersWithTraffic(db);
-  if (sort === 'traffic') q = q.orderBy(sql`coalesce(sum(peers.rx_total), 0) + coalesce(sum(peers.tx_total), 0)`, 'desc');
-  if (sort === 'seen') q = q.orderBy(sql`max(peers.last_handshake_at) is null`).orderBy(sql`max(peers.last_handshake_at)`, 'desc');
+  if (sort === 'traffic') q = q.orderBy(sql`coalesce(sum(peer_traffic.rx_total), 0) + coalesce(sum(peer_traffic.tx_total), 0)`, 'desc');
+  if (sort === 'seen') q = q.orderBy(sql`max(peer_traffic.last_handshake_at) is null`).orderBy(sql`max(peer_traffic.last_handshake_at)`, 'desc');
   const rows = await q.orderBy('users.created_at', 'desc').orderBy('users.id', 'desc').offset(offset).limit(limit).execute();
   const { n } = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   return { rows: rows.map(numbers) as UserRow[], total: Number(n) };
@@ -181,7 +182,8 @@ export async function usersWithLimits(db: Q): Promise<User[]> {
     .selectAll('users')
     .select((eb) =>
       eb
-        .selectFrom('peers')
+        .selectFrom('peer_traffic')
+        .innerJoin('peers', 'peers.id', 'peer_traffic.peer_id')
         .select((p) => p.fn.coalesce(p.fn.sum<number>(sql`pending_rx + pending_tx`), p.lit(0)).as('bytes'))
         .whereRef('peers.user_id', '=', 'users.id')
         .as('pending_bytes'),

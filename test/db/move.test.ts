@@ -192,9 +192,12 @@ describe('migrate-db: SQLite → PostgreSQL', () => {
       for (let i = 0; i < N; i += 500) {
         const ids = Array.from({ length: Math.min(500, N - i) }, (_, j) => 1_000_000 + i + j);
         await trx.insertInto('users').values(ids.map((id) => ({ id, first_name: `U${id}`, last_name: null, username: null, status: 'active' as const, created_at: id, updated_at: id, decided_by: null, decided_at: null, blocked_at: null, max_devices: null, quota_bytes: null, expires_at: null, usage_period: null }))).execute();
-        await trx.insertInto('peers').values(ids.map((id) => ({ user_id: id, node: 'awg0', public_key: `pk${id}`, private_key: k.privateKey, preshared_key: 'psk', ip: `10.${(id >> 16) & 255}.${(id >> 8) & 255}.${id & 255}`, status: 'active' as const, created_at: id, rx_total: id * 3, tx_total: id * 5, rx_last: 0, tx_last: 0, last_handshake_at: null, delivered_at: null, name: null }))).execute();
+        await trx.insertInto('peers').values(ids.map((id) => ({ user_id: id, node: 'awg0', public_key: `pk${id}`, private_key: k.privateKey, preshared_key: 'psk', ip: `10.${(id >> 16) & 255}.${(id >> 8) & 255}.${id & 255}`, status: 'active' as const, created_at: id, delivered_at: null, name: null }))).execute();
       }
-      const peers = await trx.selectFrom('peers').select('id').execute();
+      const peers = await trx.selectFrom('peers').select(['id', 'user_id']).execute();
+      for (let i = 0; i < peers.length; i += 500) {
+        await trx.insertInto('peer_traffic').values(peers.slice(i, i + 500).map((p) => ({ peer_id: p.id, rx_total: p.user_id * 3, tx_total: p.user_id * 5, last_handshake_at: null, pending_hour: null }))).execute();
+      }
       for (let hour = 0; hour < 8; hour++) {
         for (let i = 0; i < peers.length; i += 500) {
           await trx.insertInto('traffic_hourly').values(peers.slice(i, i + 500).map((p) => ({ peer_id: p.id, hour: hour * HOUR, rx: p.id + hour, tx: 2 * p.id }))).execute();

@@ -59,7 +59,7 @@ describe('PostgreSQL repositories', () => {
     expect((await findUser(db, 5_000_000_001))?.id).toBe(5_000_000_001);
     const { n } = await db.selectFrom('users').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
     expect(n).toBe(2);
-    const { s } = await db.selectFrom('peers').select((eb) => eb.fn.sum('rx_total').as('s')).executeTakeFirstOrThrow();
+    const { s } = await db.selectFrom('peer_traffic').select((eb) => eb.fn.sum('rx_total').as('s')).executeTakeFirstOrThrow();
     expect(s).toBe(0);
     // Check constraints, and the partial unique index of device requests.
     await expect(db.updateTable('users').set({ status: 'nonsense' as any }).execute()).rejects.toThrow(/users_status/);
@@ -115,8 +115,8 @@ describe('PostgreSQL repositories', () => {
     const a = await userWithPeer(11, '10.8.0.2', { first_name: 'Anna', last_name: 'Lee', username: 'AnnaL' });
     const b = await userWithPeer(12, '10.8.0.3', { first_name: '100%_real' });
     await requestAccess(db, { id: 13, first_name: 'Carl' }, 13); // no peer
-    await db.updateTable('peers').set({ rx_total: 10, tx_total: 5, last_handshake_at: 2000 }).where('id', '=', a.id).execute();
-    await db.updateTable('peers').set({ rx_total: 500, tx_total: 0, last_handshake_at: 1000 }).where('id', '=', b.id).execute();
+    await db.updateTable('peer_traffic').set({ rx_total: 10, tx_total: 5, last_handshake_at: 2000 }).where('peer_id', '=', a.id).execute();
+    await db.updateTable('peer_traffic').set({ rx_total: 500, tx_total: 0, last_handshake_at: 1000 }).where('peer_id', '=', b.id).execute();
     const ids = async (sort: 'new' | 'traffic' | 'seen') => (await listUsersPage(db, 0, 10, sort)).rows.map((r) => r.id);
     expect(await ids('new')).toEqual([13, 12, 11]);
     expect(await ids('traffic')).toEqual([12, 11, 13]);

@@ -32,7 +32,7 @@ describe('devices', () => {
 
   it('/devices lists the approved peer as "Device 1" with traffic (↓ = tx, ↑ = rx), last seen and buttons', async () => {
     const [peer] = await peersOfUser(h.db, USER.id);
-    await h.db.updateTable('peers').set({ tx_total: 5 * 1024 * 1024, rx_total: 2048, last_handshake_at: h.deps.now() }).where('id', '=', peer!.id).execute();
+    await h.db.updateTable('peer_traffic').set({ tx_total: 5 * 1024 * 1024, rx_total: 2048, last_handshake_at: h.deps.now() }).where('peer_id', '=', peer!.id).execute();
     await h.send(USER, '/devices');
     const list = h.rec.last('sendMessage', USER.id)!;
     const text = list.payload.text as string;

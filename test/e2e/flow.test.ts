@@ -116,7 +116,10 @@ describe.skipIf(!ready)('end to end on a real tunnel (VPN_FLAVOR=wireguard)', ()
   it('a killed wireguard-go is noticed by the monitor: the interface comes back with its peer, the admin is told, and traffic on both sides of the restart is counted exactly', async () => {
     const db = await database.open();
     try {
-      const row = async () => (await peersOfUser(db, USER.id))[0]!;
+      const row = async () => {
+        const peer = (await peersOfUser(db, USER.id))[0]!;
+        return { ...peer, ...(await db.selectFrom('peer_traffic').selectAll().where('peer_id', '=', peer.id).executeTakeFirstOrThrow()) };
+      };
       const live = async (key: string) => {
         const line = (await run(['wg', 'show', iface, 'dump'])).stdout.split('\n').find((l) => l.startsWith(`${key}\t`))!.split('\t');
         return { rx: Number(line[5]), tx: Number(line[6]) };

@@ -52,7 +52,7 @@ describe('monitor loop', () => {
     await monitor.stop();
     expect(h.wg.calls.filter((c) => c.startsWith('dump'))).toHaveLength(1);
     expect(h.wg.peers.has(peer.public_key)).toBe(true);
-    expect((await peersOfUser(h.db, 1))[0]).toMatchObject({ rx_last: 0, tx_last: 0 });
+    expect(await h.db.selectFrom('peer_traffic').select(['rx_last', 'tx_last']).where('peer_id', '=', peer.id).executeTakeFirst()).toEqual({ rx_last: 0, tx_last: 0 });
   });
 });
 

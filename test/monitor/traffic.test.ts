@@ -84,7 +84,7 @@ describe('traffic accounting on a real database', () => {
       { hour: Date.UTC(2026, 10, 20, 12), rx: 30, tx: 40 },
     ]);
     expect(await db.selectFrom('traffic_daily').select(['day', 'rx', 'tx']).execute()).toEqual([{ day: '2026-11-20', rx: 180, tx: 1540 }]);
-    expect(await db.selectFrom('peers').select(['pending_hour', 'pending_rx', 'pending_tx']).execute()).toEqual([{ pending_hour: null, pending_rx: 0, pending_tx: 0 }]);
+    expect(await db.selectFrom('peer_traffic').select(['pending_hour', 'pending_rx', 'pending_tx']).execute()).toEqual([{ pending_hour: null, pending_rx: 0, pending_tx: 0 }]);
     expect(await dailyTrafficOfUser(db, 1, '2026-11-01')).toEqual([{ day: '2026-11-20', rx: 180, tx: 1540 }]);
 
     await tick(db, 'awg0', dump(31, 41), 6, T0 + 15 * 86_400_000);
@@ -172,7 +172,8 @@ describe('traffic accounting on a real database', () => {
       expect(await tick(logged, 'awg0', big, 5, T0 + 3_600_000)).toBe(0);
       expect(tx).toMatchObject({ begins: 1, loneWrites: 0 });
 
-      const rows = new Map((await peersOnNode(logged, 'awg0')).map((p) => [p.public_key, p]));
+      const stored = await logged.selectFrom('peers').innerJoin('peer_traffic', 'peer_traffic.peer_id', 'peers.id').select(['public_key', 'rx_total', 'tx_total', 'rx_last', 'last_handshake_at']).execute();
+      const rows = new Map(stored.map((p) => [p.public_key, p]));
       peers.forEach((p, i) => expect(rows.get(p.publicKey), `peer ${i}`).toMatchObject({ rx_total: i + 1, tx_total: 2 * (i + 1), rx_last: i + 1, last_handshake_at: (1700000000 + i) * 1000 }));
       const sum = (k: 'rx' | 'tx', table: 'traffic_hourly' | 'traffic_daily') => logged.selectFrom(table).select((eb) => eb.fn.sum<number>(k).as('s')).executeTakeFirstOrThrow();
       const rx = (1300 * 1301) / 2;

@@ -37,7 +37,7 @@ export async function beforeDump(db: Db, node: string): Promise<Baselines> {
 
 /**
  * One tick of a node, in one transaction: the peers whose counters moved since `baselines` (read
- * by the caller while the dump was being taken: `trafficBaselines`) get their deltas added to
+ * by the caller while the dump was being taken: `beforeDump`) get their deltas added to
  * their totals and their pending traffic of this hour, one statement (applyTraffic); the first
  * tick of a new hour first moves the pending traffic of earlier hours (every node's) into the hour
  * and day buckets and the users' usage. Returns how many peers were written.

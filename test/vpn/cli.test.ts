@@ -22,6 +22,7 @@ if [ "$1" = set ]; then f="$6"; stat -c 'mode %a' "$f" >> ${log}; cat "$f" >> ${
 if [ "$1" = addconf ]; then f="$3"; stat -c 'mode %a' "$f" >> ${log}; cat "$f" >> ${log}; fi
 if [ "$1" = show ] && [ "$2" = broken ]; then echo "Unable to access interface: No such device" >&2; exit 1; fi
 if [ "$1" = show ] && [ "$2" = slow ]; then sleep 5; fi
+if [ "$1" = show ] && [ "$2" = big ]; then stat -L -c 'stdout mode %a %F' /proc/$$/fd/1 >> ${log}; seq -f 'line %g' 1 20000; fi
 exit 0
 `,
       { mode: 0o755 },
@@ -76,6 +77,17 @@ exit 0
     expect(slow.message).toMatch(/timed out after 1000 ms/);
     expect(Date.now() - started).toBeLessThan(4000);
     await expect(run('missing-binary-xyz', [])).rejects.toThrow(/missing-binary-xyz.*ENOENT/);
+  });
+
+  it('dump: the output goes through a 0600 file, not a pipe a busy event loop would leave full; the file is gone afterwards, also after a failure or a timeout', async () => {
+    await fs.rm(path.join(dir, 'calls.log'), { force: true });
+    const text = await cli().dump('big');
+    expect(text.split('\n')).toHaveLength(20_001);
+    expect(text.startsWith('line 1\nline 2\n')).toBe(true);
+    expect(text.endsWith('line 20000\n')).toBe(true);
+    expect(await fs.readFile(path.join(dir, 'calls.log'), 'utf8')).toContain('stdout mode 600 regular');
+    // The failed and timed-out dumps of the test before left nothing either.
+    expect(await fs.readdir(path.join(dir, 'run'))).toEqual([]);
   });
 
   it('*-quick up returns when the command exits even though its daemon keeps the output open; failures show its output', async () => {

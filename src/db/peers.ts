@@ -3,17 +3,13 @@ import { jsonRows } from './batch.js';
 import { lockPeerAllocation } from './locks.js';
 import { isPostgres } from './migrations/dialect.js';
 import { flushPending } from './traffic.js';
+import { inTransaction } from './transaction.js';
 import type { UsedAddresses } from '../vpn/pool.js';
 import type { Database, Peer, PeersTable, PeerStatus, PeerTraffic, PeerWithTraffic } from './schema.js';
 
 type Q = Kysely<Database>;
 
 export type NewPeer = Pick<PeersTable, 'user_id' | 'node' | 'public_key' | 'private_key' | 'preshared_key' | 'ip'> & { name?: string | null };
-
-/** Runs `fn` in the transaction `db` is, or in a new one. */
-function inTransaction<T>(db: Q, fn: (trx: Q) => Promise<T>): Promise<T> {
-  return db.isTransaction ? fn(db) : db.transaction().execute(fn);
-}
 
 /** A peer and its traffic row (migration 0007), both or neither. */
 export function insertPeer(db: Q, p: NewPeer, now: number): Promise<Peer> {
@@ -24,7 +20,10 @@ export function insertPeer(db: Q, p: NewPeer, now: number): Promise<Peer> {
   });
 }
 
-const TRAFFIC = ['peer_traffic.rx_total', 'peer_traffic.tx_total', 'peer_traffic.last_handshake_at'] as const;
+/** Peers with their totals and last handshake, as the views show them. */
+function peersWithTraffic(db: Q) {
+  return db.selectFrom('peers').innerJoin('peer_traffic', 'peer_traffic.peer_id', 'peers.id').selectAll('peers').select(['peer_traffic.rx_total', 'peer_traffic.tx_total', 'peer_traffic.last_handshake_at']);
+}
 
 export async function usedIps(db: Q, node: string): Promise<string[]> {
   const rows = await db.selectFrom('peers').select('ip').where('node', '=', node).execute();
@@ -32,11 +31,11 @@ export async function usedIps(db: Q, node: string): Promise<string[]> {
 }
 
 export function peersOfUser(db: Q, userId: number): Promise<PeerWithTraffic[]> {
-  return db.selectFrom('peers').innerJoin('peer_traffic', 'peer_traffic.peer_id', 'peers.id').selectAll('peers').select(TRAFFIC).where('user_id', '=', userId).orderBy('id').execute();
+  return peersWithTraffic(db).where('user_id', '=', userId).orderBy('id').execute();
 }
 
 export function peersOnNode(db: Q, node: string, status?: PeerStatus): Promise<PeerWithTraffic[]> {
-  let q = db.selectFrom('peers').innerJoin('peer_traffic', 'peer_traffic.peer_id', 'peers.id').selectAll('peers').select(TRAFFIC).where('node', '=', node);
+  let q = peersWithTraffic(db).where('node', '=', node);
   if (status) q = q.where('status', '=', status);
   return q.orderBy('id').execute();
 }
@@ -188,18 +187,19 @@ export function undeliveredPeers(db: Q): Promise<Peer[]> {
  * limit together: SQLite runs each write statement alone. PostgreSQL (read committed) does not, so
  * there the user's row is locked first, in the same transaction. undefined: refused.
  */
-export async function insertPeerWithin(db: Q, p: NewPeer & { name: string | null }, maxDevices: number, now: number): Promise<Peer | undefined> {
-  if (!db.isTransaction) return db.transaction().execute((trx) => insertPeerWithin(trx, p, maxDevices, now));
-  if (isPostgres(db)) await sql`select 1 from users where id = ${p.user_id} for update`.execute(db);
-  const row = await sql<Peer>`
-    insert into peers (user_id, node, public_key, private_key, preshared_key, ip, name, status, created_at)
-    select ${p.user_id}, ${p.node}, ${p.public_key}, ${p.private_key}, ${p.preshared_key}, ${p.ip}, ${p.name}, 'active', ${now}
-    where (select count(*) from peers where user_id = ${p.user_id}) < ${maxDevices}
-      and exists (select 1 from users where id = ${p.user_id} and status = 'active')
-    returning *`.execute(db);
-  const peer = row.rows[0];
-  if (peer) await db.insertInto('peer_traffic').values({ peer_id: peer.id }).execute();
-  return peer;
+export function insertPeerWithin(db: Q, p: NewPeer & { name: string | null }, maxDevices: number, now: number): Promise<Peer | undefined> {
+  return inTransaction(db, async (trx) => {
+    if (isPostgres(trx)) await sql`select 1 from users where id = ${p.user_id} for update`.execute(trx);
+    const row = await sql<Peer>`
+      insert into peers (user_id, node, public_key, private_key, preshared_key, ip, name, status, created_at)
+      select ${p.user_id}, ${p.node}, ${p.public_key}, ${p.private_key}, ${p.preshared_key}, ${p.ip}, ${p.name}, 'active', ${now}
+      where (select count(*) from peers where user_id = ${p.user_id}) < ${maxDevices}
+        and exists (select 1 from users where id = ${p.user_id} and status = 'active')
+      returning *`.execute(trx);
+    const peer = row.rows[0];
+    if (peer) await trx.insertInto('peer_traffic').values({ peer_id: peer.id }).execute();
+    return peer;
+  });
 }
 
 /**
@@ -232,7 +232,7 @@ export function withAddresses<T>(db: Q, node: string, fn: (trx: Q, used: UsedAdd
 
 /** One device of one user: undefined when the peer does not exist or belongs to someone else. */
 export function deviceOfUser(db: Q, userId: number, peerId: number): Promise<PeerWithTraffic | undefined> {
-  return db.selectFrom('peers').innerJoin('peer_traffic', 'peer_traffic.peer_id', 'peers.id').selectAll('peers').select(TRAFFIC).where('id', '=', peerId).where('user_id', '=', userId).executeTakeFirst();
+  return peersWithTraffic(db).where('id', '=', peerId).where('user_id', '=', userId).executeTakeFirst();
 }
 
 export async function renameDevice(db: Q, userId: number, peerId: number, name: string): Promise<boolean> {

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { isPostgres } from './migrations/dialect.js';
 import type { Database } from './schema.js';
 
@@ -55,15 +55,13 @@ export async function flushPending(db: Q, scope: PendingScope): Promise<void> {
   await sql`update peer_traffic set pending_hour = null, pending_rx = 0, pending_tx = 0 where ${where}`.execute(db);
 }
 
-/** Bytes of one user's peers not yet in the usage (this hour's). */
-export async function pendingBytesOfUser(db: Q, userId: number): Promise<number> {
-  const r = await db
+/** The bytes of a user's peers not yet in the usage (this hour's), as a query: `userId` a value, or a reference to `users.id` in a subquery. */
+export function pendingBytesOf(db: Q, userId: number | RawBuilder<number>) {
+  return db
     .selectFrom('peer_traffic')
     .innerJoin('peers', 'peers.id', 'peer_traffic.peer_id')
     .select((eb) => eb.fn.coalesce(eb.fn.sum<number>(sql`pending_rx + pending_tx`), eb.lit(0)).as('bytes'))
-    .where('peers.user_id', '=', userId)
-    .executeTakeFirstOrThrow();
-  return Number(r.bytes);
+    .where('peers.user_id', '=', userId);
 }
 
 function dayStart(day: string): number {

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
-import { flushPending, pendingBytesOfUser } from './traffic.js';
+import { flushPending, pendingBytesOf } from './traffic.js';
+import { inTransaction } from './transaction.js';
 import type { Database, User, UserStatus } from './schema.js';
 
 type Q = Kysely<Database>;
@@ -172,7 +173,8 @@ export async function rollUsagePeriod(db: Q, period: string): Promise<void> {
 
 /** The user's usage this period, with this hour's traffic that is not in usage_bytes yet (migration 0007). */
 export async function usageNow(db: Q, user: Pick<User, 'id' | 'usage_bytes'>): Promise<number> {
-  return user.usage_bytes + (await pendingBytesOfUser(db, user.id));
+  const { bytes } = await pendingBytesOf(db, user.id).executeTakeFirstOrThrow();
+  return user.usage_bytes + Number(bytes);
 }
 
 /** Users whose quota or expiry may need enforcing or lifting. */
@@ -180,14 +182,7 @@ export async function usersWithLimits(db: Q): Promise<User[]> {
   const rows = await db
     .selectFrom('users')
     .selectAll('users')
-    .select((eb) =>
-      eb
-        .selectFrom('peer_traffic')
-        .innerJoin('peers', 'peers.id', 'peer_traffic.peer_id')
-        .select((p) => p.fn.coalesce(p.fn.sum<number>(sql`pending_rx + pending_tx`), p.lit(0)).as('bytes'))
-        .whereRef('peers.user_id', '=', 'users.id')
-        .as('pending_bytes'),
-    )
+    .select(pendingBytesOf(db, sql.ref<number>('users.id')).as('pending_bytes'))
     .where((eb) =>
       eb.or([
         eb('status', 'in', ['limited', 'expired']),
@@ -200,10 +195,15 @@ export async function usersWithLimits(db: Q): Promise<User[]> {
 }
 
 export async function setLimits(db: Q, id: number, values: { quota_bytes?: number | null; expires_at?: number | null; usage_bytes?: number; warned_quota?: number; warned_expiry?: number }): Promise<void> {
-  if (values.usage_bytes !== undefined && !db.isTransaction) return db.transaction().execute((trx) => setLimits(trx, id, values));
+  if (values.usage_bytes === undefined) {
+    await db.updateTable('users').set(values).where('id', '=', id).execute();
+    return;
+  }
   // A new usage value replaces this hour's pending traffic too: it goes to the history, not to the new value.
-  if (values.usage_bytes !== undefined) await flushPending(db, { userId: id });
-  await db.updateTable('users').set(values).where('id', '=', id).execute();
+  await inTransaction(db, async (trx) => {
+    await flushPending(trx, { userId: id });
+    await trx.updateTable('users').set(values).where('id', '=', id).execute();
+  });
 }
 
 /** The location a user picked (NODE_CHOICE=user); false for an unknown or banned user. */

@@ -7,6 +7,7 @@ import { TEST_POSTGRES_WHERE, postgresReachable } from './test/support/database.
 /** Test files that never open a database: they run in the sqlite project only. */
 const NO_DATABASE = [
   'test/bench/bench.test.ts',
+  'test/bot/pacer.test.ts',
   'test/bot/units.test.ts',
   'test/charts/traffic-chart.test.ts',
   'test/config/config.test.ts',

@@ -32,7 +32,11 @@ export interface BroadcastResult {
 }
 
 export async function broadcast(lab: Lab, users: number, perSecond: number): Promise<BroadcastResult> {
+  // Telegram's flood limits (`perSecond` over all chats, the default 1 a second per chat); the admin
+  // and every user started the bot before.
   const api = new BotApiStandIn({ token: TOKEN, rateLimit: { perSecond } });
+  api.knowUser({ id: ADMIN_ID, first_name: 'Admin' });
+  for (let id = 1; id <= users; id++) api.knowUser({ id, first_name: `User ${id}` });
   await api.listen();
   const db = await lab.db('broadcast');
   try {

@@ -34,6 +34,7 @@ describe('the app, webhook and polling', () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'avpn-app-'));
     database = await appDatabase({ dataDir: path.join(dir, 'data') });
     api = new BotApiStandIn({ token: TOKEN });
+    api.knowUser(ADMIN); // the admin started the bot long ago
     await api.listen();
   });
   afterEach(async () => {

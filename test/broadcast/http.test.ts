@@ -18,6 +18,7 @@ describe('broadcast over HTTP', () => {
     const runner = run(h.bot, { runner: { fetch: { timeout: 1 } } });
     try {
       const users = await addUsers(h, 15, 'active', 10_000);
+      for (const id of users) api.knowUser({ id, first_name: `U${id}` }); // active users started the bot long ago
       api.sendText(ADMIN_A, '/broadcast');
       await api.waitForMessage(ADMIN_A.id, (m) => /Send me the message/.test(m.message.text ?? ''));
       api.sendText(ADMIN_A, 'Maintenance tonight at 23:00 <UTC> & no downtime expected');

@@ -25,6 +25,7 @@ describe.skipIf(!ready)('devices end to end on a real tunnel (VPN_FLAVOR=wiregua
   beforeAll(async () => {
     lab = await NetnsLab.create();
     api = await StandInClient.start({ token: TOKEN, netns: lab.serverNs });
+    await api.knowUser(ADMIN); // the admin started the bot long ago
     let env: NodeJS.ProcessEnv;
     ({ env, iface, serverTunnelIp } = await botEnv(lab, { token: TOKEN, apiRoot: api.apiRoot, adminId: ADMIN.id, ifacePrefix: 'avd' }));
     // Each client routes only the server's address.

@@ -35,6 +35,7 @@ describe.skipIf(!ready)('end to end on a real tunnel (VPN_FLAVOR=wireguard)', ()
   beforeAll(async () => {
     lab = await NetnsLab.create();
     api = await StandInClient.start({ token: TOKEN, netns: lab.serverNs });
+    await api.knowUser(ADMIN); // the admin started the bot long ago
     ({ env, iface, serverTunnelIp, database } = await botEnv(lab, { token: TOKEN, apiRoot: api.apiRoot, adminId: ADMIN.id, ifacePrefix: 'avs' }));
     await restartBot();
   }, 90_000);

@@ -27,6 +27,7 @@ describe.skipIf(!ready)('several VPN nodes over SSH on real tunnels', () => {
   beforeAll(async () => {
     lab = await NetnsLab.create();
     api = await StandInClient.start({ token: TOKEN, netns: lab.serverNs });
+    await api.knowUser(ADMIN); // the admin started the bot long ago
     const { env } = await botEnv(lab, { token: TOKEN, apiRoot: api.apiRoot, adminId: ADMIN.id, ifacePrefix: 'avx' });
     const specs = [];
     for (const [i, name] of ['ams', 'fra'].entries()) {

@@ -56,6 +56,7 @@ describe.skipIf(!ready || !pgReady)('two bot replicas on one PostgreSQL (webhook
   beforeAll(async () => {
     lab = await NetnsLab.create();
     api = await StandInClient.start({ token: TOKEN, netns: lab.serverNs, webhookDelivery: false });
+    await api.knowUser(ADMIN); // the admin started the bot long ago
     let schema: string;
     ({ schema, db, drop } = await createPostgresSchema());
     const base = await botEnv(lab, { token: TOKEN, apiRoot: api.apiRoot, adminId: ADMIN.id, ifacePrefix: 'avr' });

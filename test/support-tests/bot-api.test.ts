@@ -8,6 +8,20 @@ import { parseTelegramHtml } from '../support/telegram-html.js';
 
 const TOKEN = '123456:TEST-token_abc';
 const alice: UserInput = { id: 1001, first_name: 'Alice', username: 'alice', language_code: 'en' };
+const bob: UserInput = { id: 1002, first_name: 'Bob' };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleepUntil = (t: number) => sleep(Math.max(0, t - Date.now()));
+
+/** The GrammyError a call rejected with (fails the test if it resolved). */
+async function apiError(call: Promise<unknown>): Promise<GrammyError> {
+  const err = await call.then(
+    (r) => new Error(`expected the call to fail, it answered ${JSON.stringify(r)}`),
+    (e: unknown) => e,
+  );
+  if (!(err instanceof GrammyError)) throw err;
+  return err;
+}
 
 // A 1x1 PNG.
 const PNG = Buffer.from(
@@ -20,7 +34,9 @@ describe('BotApiStandIn with a real grammY Bot', () => {
   let bot: Bot;
 
   beforeEach(async () => {
-    api = new BotApiStandIn({ token: TOKEN });
+    // These tests are about everything but pacing: no flood limits; alice started the bot before.
+    api = new BotApiStandIn({ token: TOKEN, rateLimit: false });
+    api.knowUser(alice);
     await api.listen();
     bot = new Bot(TOKEN, { client: { apiRoot: api.apiRoot } });
   });
@@ -194,21 +210,31 @@ describe('BotApiStandIn with a real grammY Bot', () => {
     expect(failed).toMatchObject({ ok: false, error: { error_code: 403 } });
   });
 
-  it('enforces a flood limit when asked: past N messages in a sliding second, 429 with retry_after, nothing sent', async () => {
-    const limited = new BotApiStandIn({ token: TOKEN, rateLimit: { perSecond: 3 } });
+  it('enforces a global flood limit when asked: past N messages in a sliding second, 429 with retry_after, nothing sent, a refused call not counted', async () => {
+    const limited = new BotApiStandIn({ token: TOKEN, rateLimit: { perSecond: 3, perChatPerSecond: Infinity } });
+    limited.knowUser(alice);
+    limited.knowUser(bob);
     await limited.listen();
     try {
       const b = new Bot(TOKEN, { client: { apiRoot: limited.apiRoot } });
       const sent = await b.api.sendMessage(alice.id, '1');
       await b.api.sendMessage(alice.id, '2');
       await b.api.editMessageText(alice.id, sent.message_id, 'one');
-      const err = await b.api.sendMessage(alice.id, '3').catch((e: unknown) => e);
+      const t0 = Date.now();
+      const err = await b.api.sendMessage(bob.id, '3').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(GrammyError);
       expect((err as GrammyError).error_code).toBe(429);
+      expect((err as GrammyError).description).toBe('Too Many Requests: retry after 1');
       expect((err as GrammyError).parameters.retry_after).toBe(1);
       expect(limited.messagesTo(alice.id).map((m) => m.message.text)).toEqual(['one', '2']);
-      await new Promise((r) => setTimeout(r, 1000));
-      await expect(b.api.sendMessage(alice.id, '3')).resolves.toBeTruthy();
+      expect(limited.messagesTo(bob.id)).toEqual([]);
+      // sendChatAction is not a message.
+      await expect(b.api.sendChatAction(bob.id, 'typing')).resolves.toBe(true);
+      await sleepUntil(t0 + 500);
+      await expect(b.api.sendMessage(bob.id, '3')).rejects.toThrow(/Too Many Requests/);
+      // A second after the three, all three slots are free: the refused calls took none.
+      await sleepUntil(t0 + 1050);
+      await expect(Promise.all([1, 2, 3].map((n) => b.api.sendMessage(bob.id, `again ${n}`)))).resolves.toHaveLength(3);
     } finally {
       await limited.close();
     }
@@ -260,6 +286,186 @@ describe('BotApiStandIn with a real grammY Bot', () => {
   });
 });
 
+describe('BotApiStandIn is as strict as Telegram by default', () => {
+  const carol: UserInput = { id: 1003, first_name: 'Carol' };
+  const opened: BotApiStandIn[] = [];
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await Promise.all(opened.splice(0).map((a) => a.close()));
+  });
+
+  async function standIn(opts: Omit<ConstructorParameters<typeof BotApiStandIn>[0], 'token'> = {}) {
+    const api = new BotApiStandIn({ token: TOKEN, ...opts });
+    opened.push(api);
+    await api.listen();
+    return { api, bot: new Bot(TOKEN, { client: { apiRoot: api.apiRoot } }) };
+  }
+
+  it('one message a second per chat: a second one (or an edit) within the second answers 429 retry after 1, other chats are not held up, a refused call is not counted', async () => {
+    const { api, bot } = await standIn();
+    api.knowUser(alice);
+    api.knowUser(bob);
+    const first = await bot.api.sendMessage(alice.id, '1');
+    const t0 = Date.now();
+    const err = await apiError(bot.api.sendMessage(alice.id, '2'));
+    expect(err.error_code).toBe(429);
+    expect(err.description).toBe('Too Many Requests: retry after 1');
+    expect(err.parameters.retry_after).toBe(1);
+    expect((await apiError(bot.api.editMessageText(alice.id, first.message_id, 'one'))).error_code).toBe(429);
+    await expect(bot.api.sendChatAction(alice.id, 'typing')).resolves.toBe(true);
+    await expect(bot.api.sendMessage(bob.id, 'b')).resolves.toBeTruthy();
+    expect(api.messagesTo(alice.id).map((m) => m.message.text)).toEqual(['1']);
+    expect(api.calls.filter((c) => c.error?.error_code === 429)).toMatchObject([
+      { method: 'sendMessage', error: { parameters: { retry_after: 1 } } },
+      { method: 'editMessageText' },
+    ]);
+    await sleepUntil(t0 + 600);
+    expect((await apiError(bot.api.sendMessage(alice.id, '2'))).error_code).toBe(429);
+    // Had the refusal at +600 ms been counted, alice's window would still be full at +1050 ms.
+    await sleepUntil(t0 + 1050);
+    await expect(bot.api.sendMessage(alice.id, '2')).resolves.toBeTruthy();
+    expect(api.messagesTo(alice.id).map((m) => m.message.text)).toEqual(['1', '2']);
+  });
+
+  it('30 messages a second over all chats by default', async () => {
+    const { api, bot } = await standIn({ requireStartedChat: false });
+    const chats = Array.from({ length: 31 }, (_, i) => 5000 + i);
+    const results = await Promise.allSettled(chats.map((id) => bot.api.sendMessage(id, 'hi')));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(30);
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]?.reason).toMatchObject({ error_code: 429, parameters: { retry_after: 1 } });
+    expect(api.calls.filter((c) => c.ok)).toHaveLength(30);
+  });
+
+  it('a partial rateLimit keeps the other default; rateLimit false turns both off', async () => {
+    const partial = await standIn({ rateLimit: { perSecond: 100 } });
+    partial.api.knowUser(alice);
+    await partial.bot.api.sendMessage(alice.id, '1');
+    expect((await apiError(partial.bot.api.sendMessage(alice.id, '2'))).error_code).toBe(429);
+
+    const free = await standIn({ rateLimit: false });
+    free.api.knowUser(alice);
+    await expect(Promise.all(Array.from({ length: 40 }, (_, i) => free.bot.api.sendMessage(alice.id, `m${i}`)))).resolves.toHaveLength(40);
+    expect(() => new BotApiStandIn({ token: TOKEN, rateLimit: { perChatPerSecond: 0 } })).toThrow(/perChatPerSecond/);
+  });
+
+  it('per-chat bookkeeping stays small and quick over 10,000 chats: a chat whose second is over is dropped', async () => {
+    const { api } = await standIn({ rateLimit: { perSecond: Infinity }, requireStartedChat: false });
+    const state = api as unknown as { chatWindows: Map<unknown, unknown>; sendLog: unknown[]; sendLogHead: number };
+    const send = (chatId: number) =>
+      fetch(`${api.apiRoot}/bot${TOKEN}/sendMessage`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ chat_id: chatId, text: 'x' }),
+      }).then((r) => r.json() as Promise<{ ok: boolean }>);
+    const chats = Array.from({ length: 10_000 }, (_, i) => 100_000 + i);
+    let ok = 0;
+    for (let i = 0; i < chats.length; i += 200) {
+      ok += (await Promise.all(chats.slice(i, i + 200).map(send))).filter((r) => r.ok).length;
+    }
+    expect(ok).toBe(10_000);
+    await sleep(1050);
+    expect(await send(7)).toMatchObject({ ok: true });
+    expect(state.chatWindows.size).toBe(1);
+    expect(state.sendLog.length - state.sendLogHead).toBe(1);
+  }, 60_000);
+
+  it('403 to a private chat whose user never wrote to the bot; a user who did (or knowUser) can be messaged', async () => {
+    const { api, bot } = await standIn({ rateLimit: false });
+    const users = Array.from({ length: 7 }, (_, i): UserInput => ({ id: 2001 + i, first_name: `User ${i}` }));
+    const [viaText, viaPress, viaMessage, viaCallback, viaMember, known, blocked] = users as [UserInput, UserInput, UserInput, UserInput, UserInput, UserInput, UserInput];
+
+    const never = await apiError(bot.api.sendMessage(carol.id, 'hello'));
+    expect(never.error_code).toBe(403);
+    expect(never.description).toBe("Forbidden: bot can't initiate conversation with a user");
+    expect((await apiError(bot.api.sendChatAction(carol.id, 'typing'))).error_code).toBe(403);
+    expect(api.messagesTo(carol.id)).toEqual([]);
+    // Groups are not private chats.
+    await expect(bot.api.sendMessage(-100123, 'to the group')).resolves.toBeTruthy();
+
+    api.sendText(viaText, '/start');
+    api.pressButton(viaPress, { message_id: 1, date: 0, chat: { id: viaPress.id, type: 'private' } }, 'x');
+    api.pushUpdate({ message: { message_id: 1, date: 0, from: { ...viaMessage, is_bot: false }, chat: { id: viaMessage.id, type: 'private' }, text: 'hi' } });
+    api.pushUpdate({ callback_query: { id: '77', from: { ...viaCallback, is_bot: false }, chat_instance: '1', data: 'x' } });
+    api.pushUpdate({
+      my_chat_member: {
+        chat: { id: viaMember.id, type: 'private' },
+        from: { ...viaMember, is_bot: false },
+        date: 0,
+        old_chat_member: { status: 'kicked', user: api.bot },
+        new_chat_member: { status: 'member', user: api.bot },
+      },
+    });
+    const pending = (await bot.api.getWebhookInfo()).pending_update_count;
+    api.knowUser(known);
+    expect((await bot.api.getWebhookInfo()).pending_update_count).toBe(pending);
+    for (const u of [viaText, viaPress, viaMessage, viaCallback, viaMember, known]) {
+      await expect(bot.api.sendMessage(u.id, 'hello')).resolves.toMatchObject({ chat: { id: u.id } });
+      await expect(bot.api.sendChatAction(u.id, 'typing')).resolves.toBe(true);
+    }
+    // A blocked user stays blocked, whether or not they had written.
+    api.knowUser(blocked);
+    api.blockUser(blocked.id);
+    api.blockUser(carol.id);
+    for (const id of [blocked.id, carol.id]) {
+      expect((await apiError(bot.api.sendMessage(id, 'x'))).description).toBe('Forbidden: bot was blocked by the user');
+    }
+
+    const lenient = await standIn({ rateLimit: false, requireStartedChat: false });
+    await expect(lenient.bot.api.sendMessage(carol.id, 'hello')).resolves.toBeTruthy();
+  });
+
+  it('an inline button has exactly one action; a url button a non-empty url', async () => {
+    const { api, bot } = await standIn({ rateLimit: false });
+    api.knowUser(alice);
+    const send = (buttons: Record<string, unknown>[]) =>
+      bot.api.sendMessage(alice.id, 'k', { reply_markup: { inline_keyboard: [buttons] } as unknown as InlineKeyboard });
+    const two = await apiError(send([{ text: 'Both', callback_data: 'a', url: 'https://example.org' }]));
+    expect(two.error_code).toBe(400);
+    expect(two.description).toMatch(/^Bad Request: can't parse inline keyboard button: .*callback_data and url/);
+    expect((await apiError(send([{ text: 'ok', url: 'https://example.org', copy_text: { text: 'c' } }]))).description).toMatch(/^Bad Request: can't parse inline keyboard button/);
+    expect((await apiError(send([{ text: 'None' }]))).description).toBe('Bad Request: text buttons are unallowed in the inline keyboard');
+    expect((await apiError(send([{ text: 'Empty', url: '' }]))).description).toMatch(/^Bad Request: .*url/);
+    await expect(send([{ text: 'Link', url: 'https://example.org' }, { text: 'Data', callback_data: 'd' }, { text: 'Copy', copy_text: { text: 'c' } }])).resolves.toBeTruthy();
+    await expect(bot.api.sendMessage(alice.id, 'k', { reply_markup: new InlineKeyboard().url('Site', 'https://example.org').text('Go', 'go') })).resolves.toBeTruthy();
+    // Edits are checked alike.
+    const m = await bot.api.sendMessage(alice.id, 'edit me');
+    expect((await apiError(bot.api.editMessageReplyMarkup(alice.id, m.message_id, { reply_markup: { inline_keyboard: [[{ text: 'B', callback_data: 'b', pay: true }]] } as unknown as InlineKeyboard }))).error_code).toBe(400);
+  });
+
+  it('a callback query answered too late is refused like an unknown one, and stays unanswered', async () => {
+    const { api, bot } = await standIn({ rateLimit: false, callbackAnswerTimeoutMs: 300 });
+    api.knowUser(alice);
+    await bot.api.sendMessage(alice.id, 'k', { reply_markup: new InlineKeyboard().text('Go', 'go') });
+    const m = api.lastMessageTo(alice.id)!;
+    const quick = api.clickButton(alice, m, 'Go').callback_query!.id;
+    const slow = api.clickButton(alice, m, 'Go').callback_query!.id;
+    await expect(bot.api.answerCallbackQuery(quick)).resolves.toBe(true);
+    await sleep(400);
+    const late = await apiError(bot.api.answerCallbackQuery(slow, { text: 'late' }));
+    expect(late.error_code).toBe(400);
+    expect(late.description).toBe('Bad Request: query is too old and response timeout expired or query ID is invalid');
+    expect(api.unansweredCallbackQueries()).toEqual([slow]);
+    expect(api.callbackAnswer(slow)).toBeUndefined();
+  });
+
+  it('callback queries expire 15 s after the press by default', async () => {
+    const { api, bot } = await standIn({ rateLimit: false });
+    api.knowUser(alice);
+    await bot.api.sendMessage(alice.id, 'k', { reply_markup: new InlineKeyboard().text('Go', 'go') });
+    const m = api.lastMessageTo(alice.id)!;
+    const t0 = Date.now();
+    const inTime = api.clickButton(alice, m, 'Go').callback_query!.id;
+    const tooLate = api.clickButton(alice, m, 'Go').callback_query!.id;
+    const now = vi.spyOn(Date, 'now').mockReturnValue(t0 + 14_900);
+    await expect(bot.api.answerCallbackQuery(inTime)).resolves.toBe(true);
+    now.mockReturnValue(t0 + 15_100);
+    await expect(bot.api.answerCallbackQuery(tooLate)).rejects.toThrow(/query is too old/);
+    expect(api.unansweredCallbackQueries()).toEqual([tooLate]);
+  });
+});
+
 describe('StandInClient (separate process, no namespace)', () => {
   let client: StandInClient | undefined;
   afterAll(async () => {
@@ -296,5 +502,28 @@ describe('StandInClient (separate process, no namespace)', () => {
     await client.stop();
     expect(pid).toBeDefined();
     expect(() => process.kill(pid!, 0)).toThrow();
+  }, 30_000);
+
+  it('is strict by default (knowUser over the control socket); STANDIN_RATE_LIMIT and STANDIN_REQUIRE_STARTED loosen it', async () => {
+    const carol: UserInput = { id: 1003, first_name: 'Carol' };
+    const strict = await StandInClient.start({ token: TOKEN });
+    const lenient = await StandInClient.start({ token: TOKEN, rateLimit: false, requireStartedChat: false });
+    const globalOnly = await StandInClient.start({ token: TOKEN, rateLimit: { perSecond: 1, perChatPerSecond: Infinity }, requireStartedChat: false });
+    try {
+      const bot = new Bot(TOKEN, { client: { apiRoot: strict.apiRoot } });
+      expect((await apiError(bot.api.sendMessage(bob.id, 'hi'))).description).toBe("Forbidden: bot can't initiate conversation with a user");
+      await strict.knowUser(bob);
+      await expect(bot.api.sendMessage(bob.id, 'hi')).resolves.toBeTruthy();
+      expect((await apiError(bot.api.sendMessage(bob.id, 'again'))).error_code).toBe(429);
+
+      const free = new Bot(TOKEN, { client: { apiRoot: lenient.apiRoot } });
+      await expect(Promise.all([1, 2, 3].map((n) => free.api.sendMessage(carol.id, `m${n}`)))).resolves.toHaveLength(3);
+
+      const one = new Bot(TOKEN, { client: { apiRoot: globalOnly.apiRoot } });
+      await expect(one.api.sendMessage(carol.id, 'first')).resolves.toBeTruthy();
+      expect((await apiError(one.api.sendMessage(bob.id, 'second'))).error_code).toBe(429);
+    } finally {
+      await Promise.all([strict.stop(), lenient.stop(), globalOnly.stop()]);
+    }
   }, 30_000);
 });

@@ -27,6 +27,21 @@ export interface StandInStartOptions {
   startTimeoutMs?: number;
   /** false: webhooks the bot sets are not called; the test delivers updates itself (deliver()). */
   webhookDelivery?: boolean;
+  /**
+   * Flood limits (BotApiStandInOptions.rateLimit): Telegram's 30 a second over all chats and 1 a
+   * second per chat by default; a field left out keeps its default; false turns both off (only for
+   * measuring something other than pacing).
+   */
+  rateLimit?: { perSecond?: number; perChatPerSecond?: number } | false;
+  /** false: the bot may message users who never wrote to it (BotApiStandInOptions.requireStartedChat). Default true. */
+  requireStartedChat?: boolean;
+}
+
+/** StandInStartOptions.rateLimit → STANDIN_RATE_LIMIT (bot-api-process.ts); undefined: the default. */
+function rateLimitEnv(rateLimit: StandInStartOptions['rateLimit']): string | undefined {
+  if (rateLimit === undefined) return undefined;
+  if (rateLimit === false) return 'off';
+  return `${rateLimit.perSecond ?? ''},${rateLimit.perChatPerSecond ?? ''}`;
 }
 
 const SCRIPT = fileURLToPath(new URL('./bot-api-process.ts', import.meta.url));
@@ -118,6 +133,8 @@ export class StandInClient {
         STANDIN_CONTROL_SOCKET: socketPath,
         STANDIN_EXIT_ON_STDIN_END: '1',
         ...(opts.webhookDelivery === false ? { STANDIN_WEBHOOK_DELIVERY: 'off' } : {}),
+        STANDIN_RATE_LIMIT: rateLimitEnv(opts.rateLimit) ?? '',
+        STANDIN_REQUIRE_STARTED: opts.requireStartedChat === false ? 'off' : 'on',
       },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -223,6 +240,11 @@ export class StandInClient {
 
   async blockUser(chatId: number): Promise<void> {
     await this.control('POST', '/blockUser', { chatId });
+  }
+
+  /** This user started the bot before the test began: the bot may message them. No update is queued. */
+  async knowUser(user: UserInput): Promise<void> {
+    await this.control('POST', '/knowUser', { user });
   }
 
   async unblockUser(chatId: number): Promise<void> {

@@ -2,13 +2,16 @@
 //   ip netns exec NS node --import tsx test/support/bot-api-process.ts
 // env: STANDIN_TOKEN, STANDIN_PORT (0 = random), STANDIN_CONTROL_SOCKET (unix socket path),
 //      STANDIN_EXIT_ON_STDIN_END=1 to exit when the parent closes our stdin (orphan guard),
-//      STANDIN_WEBHOOK_DELIVERY=off when the test delivers updates itself (POST /deliver).
+//      STANDIN_WEBHOOK_DELIVERY=off when the test delivers updates itself (POST /deliver),
+//      STANDIN_RATE_LIMIT: `off`, or `<global>,<perChat>` messages a second (e.g. `30,1`, an empty
+//        part keeps its default, `Infinity` lifts it); unset: Telegram's limits (DEFAULT_RATE_LIMIT),
+//      STANDIN_REQUIRE_STARTED=off to let the bot message users who never wrote to it.
 // The Bot API listens on 127.0.0.1 of the namespace; the control API listens on the unix
 // socket, which the test process outside the namespace can reach (unix sockets are not
 // network-namespaced). Prints one line `{"port":N}` on stdout once both are listening.
 import fs from 'node:fs';
 import http from 'node:http';
-import { BotApiStandIn } from './bot-api.js';
+import { BotApiStandIn, type BotApiStandInOptions } from './bot-api.js';
 import { filesToWire, type WireCall, type WireSentMessage } from './bot-api-wire.js';
 
 class HttpError extends Error {
@@ -30,6 +33,18 @@ async function readJson(req: http.IncomingMessage): Promise<Record<string, unkno
   return parsed as Record<string, unknown>;
 }
 
+/** STANDIN_RATE_LIMIT → BotApiStandInOptions.rateLimit (undefined: the stand-in's default). */
+function parseRateLimit(value: string | undefined): BotApiStandInOptions['rateLimit'] {
+  if (value === undefined || value.trim() === '') return undefined;
+  if (value.trim().toLowerCase() === 'off') return false;
+  const parts = value.split(',').map((x) => x.trim());
+  const [global, perChat] = parts.map((x) => (x === '' ? undefined : Number(x)));
+  if (parts.length > 2 || [global, perChat].some((n) => n !== undefined && !(n >= 1))) {
+    throw new Error(`STANDIN_RATE_LIMIT must be "off" or "<global>,<perChat>" messages a second (e.g. "30,1"), got ${JSON.stringify(value)}`);
+  }
+  return { ...(global !== undefined ? { perSecond: global } : {}), ...(perChat !== undefined ? { perChatPerSecond: perChat } : {}) };
+}
+
 async function main(): Promise<void> {
   const token = process.env.STANDIN_TOKEN;
   const socketPath = process.env.STANDIN_CONTROL_SOCKET;
@@ -38,7 +53,13 @@ async function main(): Promise<void> {
     throw new Error('STANDIN_TOKEN and STANDIN_CONTROL_SOCKET are required; STANDIN_PORT must be an integer');
   }
 
-  const api = new BotApiStandIn({ token, webhookDelivery: process.env.STANDIN_WEBHOOK_DELIVERY !== 'off' });
+  const rateLimit = parseRateLimit(process.env.STANDIN_RATE_LIMIT);
+  const api = new BotApiStandIn({
+    token,
+    webhookDelivery: process.env.STANDIN_WEBHOOK_DELIVERY !== 'off',
+    ...(rateLimit !== undefined ? { rateLimit } : {}),
+    requireStartedChat: process.env.STANDIN_REQUIRE_STARTED !== 'off',
+  });
   const apiPort = await api.listen(port, '127.0.0.1');
 
   const route = async (req: http.IncomingMessage): Promise<unknown> => {
@@ -83,6 +104,15 @@ async function main(): Promise<void> {
       case 'POST /blockUser': {
         const b = await readJson(req);
         api.blockUser(Number(b.chatId));
+        return true;
+      }
+      case 'POST /knowUser': {
+        const b = await readJson(req);
+        const user = b.user as Parameters<BotApiStandIn['knowUser']>[0] | undefined;
+        if (typeof user?.id !== 'number' || typeof user.first_name !== 'string') {
+          throw new HttpError(400, 'knowUser: body must be {user: {id, first_name, ...}}');
+        }
+        api.knowUser(user);
         return true;
       }
       case 'POST /unblockUser': {

@@ -10,6 +10,11 @@
 //
 // Sent messages keep the rendered text in `text` (HTML tags removed, as Telegram stores it) and
 // the raw request in `params.text`. parse_mode HTML is validated strictly (see telegram-html.ts).
+//
+// It is as strict as Telegram by default, so that what only a lenient stand-in accepts fails here:
+// flood limits (30 messages a second over all chats, 1 a second per chat: 429), no message to a
+// user who never wrote to the bot (403; `knowUser` for one who did before the test), one action
+// per inline button, callback queries that expire 15 s after the press.
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -162,12 +167,52 @@ export interface BotApiStandInOptions {
    */
   webhookDelivery?: boolean;
   /**
-   * Telegram's flood limit: at most `perSecond` messages (sends and edits, over all chats) in any
-   * sliding second; past it a call answers 429 "Too Many Requests: retry after N" with
-   * parameters.retry_after N (whole seconds, like Telegram), and is not performed.
+   * Telegram's flood limits. Messages (send*, edit*, copy*, forward* except sendChatAction): at
+   * most `perSecond` over all chats and at most `perChatPerSecond` to one chat_id in any sliding
+   * second. Past either, a call answers 429 "Too Many Requests: retry after N" with
+   * parameters.retry_after N (whole seconds ≥ 1, from when the oldest message of the full window
+   * leaves it, like Telegram) and is not performed; a refused call counts in neither window.
+   *
+   * Default (omitted): `{ perSecond: 30, perChatPerSecond: 1 }` (DEFAULT_RATE_LIMIT); a field
+   * left out of an object keeps its default, `Infinity` lifts that one limit.
+   * `false` turns both off: only for tests and benchmarks that measure something other than the
+   * bot's pacing (e.g. raw update throughput with the bot's reply throttle off).
    */
-  rateLimit?: { perSecond: number };
+  rateLimit?: { perSecond?: number; perChatPerSecond?: number } | false;
+  /**
+   * Telegram answers 403 "Forbidden: bot can't initiate conversation with a user" to a message
+   * (send*, edit*, copy*, forward*, sendChatAction) for a private chat (positive chat_id) whose
+   * user never wrote to the bot. A user has written once an update from them was queued
+   * (sendText, pressButton, clickButton, pushUpdate with a `from` or a private `chat`) or
+   * `knowUser` declared they started the bot before the test. Default true; false lets the bot
+   * message anyone (for tests that have no users, e.g. benchmarks of raw throughput).
+   */
+  requireStartedChat?: boolean;
+  /**
+   * How long after the press (pressButton / clickButton) answerCallbackQuery is accepted; later
+   * it answers 400 "query is too old and response timeout expired or query ID is invalid", as
+   * Telegram does. Default 15 000 ms (DEFAULT_CALLBACK_ANSWER_TIMEOUT_MS).
+   */
+  callbackAnswerTimeoutMs?: number;
 }
+
+/** Telegram's flood limits, the stand-in's default (BotApiStandInOptions.rateLimit). */
+export const DEFAULT_RATE_LIMIT: Readonly<{ perSecond: number; perChatPerSecond: number }> = Object.freeze({
+  perSecond: 30,
+  perChatPerSecond: 1,
+});
+
+/** How long Telegram accepts the answer to a callback query (BotApiStandInOptions.callbackAnswerTimeoutMs). */
+export const DEFAULT_CALLBACK_ANSWER_TIMEOUT_MS = 15_000;
+
+/** Methods that send or change a message: flood-limited (except sendChatAction) and 403 to blocked/unknown users. */
+const MESSAGE_METHOD = /^(send|edit|copy|forward)/;
+
+/** Inline keyboard button fields naming what the button does: exactly one per button. */
+const BUTTON_ACTIONS = [
+  'callback_data', 'url', 'web_app', 'login_url', 'switch_inline_query', 'switch_inline_query_current_chat',
+  'switch_inline_query_chosen_chat', 'copy_text', 'callback_game', 'pay',
+] as const;
 
 class ApiError extends Error {
   constructor(readonly body: ApiErrorBody) {
@@ -277,9 +322,20 @@ export class BotApiStandIn {
   private port = 0;
   private readonly conflictOnConcurrentPolls: boolean;
   private readonly webhookDelivery: boolean;
-  private readonly rateLimit: { perSecond: number } | undefined;
-  /** Times of the messages accepted within the last second (rateLimit). */
-  private recentSends: number[] = [];
+  private readonly rateLimit: { perSecond: number; perChatPerSecond: number } | null;
+  private readonly requireStartedChat: boolean;
+  private readonly callbackAnswerTimeoutMs: number;
+  /**
+   * Messages accepted within the last second (rateLimit), oldest first from `sendLogHead`: when
+   * and to which chat (null when the chat is not tracked). Its length from the head is the global
+   * count; expiring an entry also drops it from its chat's window.
+   */
+  private sendLog: { at: number; chat: number | string | null }[] = [];
+  private sendLogHead = 0;
+  /** Per chat: times of its messages within the last second, oldest first; chats with none are dropped. */
+  private readonly chatWindows = new Map<number | string, number[]>();
+  /** Private chats whose user wrote to the bot (or was declared with knowUser). */
+  private readonly startedChats = new Set<number>();
   private nextUpdateId = 100_000 + Math.floor(Math.random() * 1000);
   private queue: TgUpdate[] = [];
   private pollWaiters: PollWaiter[] = [];
@@ -293,7 +349,8 @@ export class BotApiStandIn {
   private fileCounter = 0;
   private callbackCounter = 0;
   private mediaGroupCounter = 0;
-  private readonly openCallbackQueries = new Set<string>();
+  /** Callback queries not answered yet: id → when pressed (ms). */
+  private readonly openCallbackQueries = new Map<string, number>();
   private readonly callbackAnswers = new Map<string, Record<string, unknown>>();
   private readonly commands = new Map<string, unknown[]>();
   private readonly settings = new Map<string, unknown>();
@@ -311,7 +368,17 @@ export class BotApiStandIn {
     };
     this.conflictOnConcurrentPolls = opts.conflictOnConcurrentPolls ?? false;
     this.webhookDelivery = opts.webhookDelivery ?? true;
-    this.rateLimit = opts.rateLimit;
+    if (opts.rateLimit === false) {
+      this.rateLimit = null;
+    } else {
+      const limit = { ...DEFAULT_RATE_LIMIT, ...stripUndefined(opts.rateLimit ?? {}) };
+      for (const [key, value] of Object.entries(limit)) {
+        if (!(value >= 1)) throw new Error(`BotApiStandIn: rateLimit.${key} must be ≥ 1 or Infinity (or rateLimit: false), got ${value}`);
+      }
+      this.rateLimit = limit;
+    }
+    this.requireStartedChat = opts.requireStartedChat ?? true;
+    this.callbackAnswerTimeoutMs = opts.callbackAnswerTimeoutMs ?? DEFAULT_CALLBACK_ANSWER_TIMEOUT_MS;
   }
 
   async listen(port = 0, host = '127.0.0.1'): Promise<number> {
@@ -363,9 +430,13 @@ export class BotApiStandIn {
 
   // ---------------------------------------------------------------- updates
 
-  /** Queues an update (update_id assigned here) and wakes a pending long poll. */
+  /**
+   * Queues an update (update_id assigned here) and wakes a pending long poll. The users it comes
+   * from (`from` of its payload, a private `chat`) count as having written to the bot.
+   */
   pushUpdate(update: object): TgUpdate {
     const u = { ...(update as Record<string, unknown>), update_id: this.nextUpdateId++ } as TgUpdate;
+    this.noteWriters(u);
     this.queue.push(u);
     for (const w of [...this.pollWaiters]) w.finish('updates');
     if (this.webhook) void this.pumpWebhook();
@@ -399,7 +470,7 @@ export class BotApiStandIn {
     const user = this.rememberUser(from);
     const current = this.chats.get(msg.chat.id)?.messages.get(msg.message_id) ?? msg;
     const id = `${this.bot.id}${String(++this.callbackCounter).padStart(6, '0')}`;
-    this.openCallbackQueries.add(id);
+    this.openCallbackQueries.set(id, Date.now());
     const callback_query: TgCallbackQuery = {
       id,
       from: clone(user),
@@ -425,9 +496,18 @@ export class BotApiStandIn {
     return this.pressButton(from, current, button.callback_data);
   }
 
-  /** Callback queries handed out that the bot has not answered yet. */
+  /** Callback queries handed out that the bot has not answered yet (expired ones included). */
   unansweredCallbackQueries(): string[] {
-    return [...this.openCallbackQueries];
+    return [...this.openCallbackQueries.keys()];
+  }
+
+  /**
+   * This user started the bot before the test began: the bot may message them (see
+   * requireStartedChat). No update is queued.
+   */
+  knowUser(user: UserInput): void {
+    this.rememberUser(user);
+    this.startedChats.add(user.id);
   }
 
   callbackAnswer(callbackQueryId: string): Record<string, unknown> | undefined {
@@ -610,14 +690,51 @@ export class BotApiStandIn {
     }
   }
 
-  private takeSendSlot(perSecond: number): void {
+  /**
+   * Counts a message to `chat` against the flood limits, or throws 429 (counting nothing) when the
+   * global or the chat's sliding second is full. Amortized O(1): expired entries leave the global
+   * log in order, each taking its chat's oldest time along (and the chat, once it has none).
+   */
+  private takeSendSlot(limit: { perSecond: number; perChatPerSecond: number }, chatId: number | string | undefined): void {
     const now = Date.now();
-    while (this.recentSends.length > 0 && this.recentSends[0]! <= now - 1000) this.recentSends.shift();
-    if (this.recentSends.length >= perSecond) {
-      const retryAfter = Math.max(1, Math.ceil((this.recentSends[0]! + 1000 - now) / 1000));
+    this.expireSends(now);
+    const chat = chatId !== undefined && Number.isFinite(limit.perChatPerSecond) ? chatId : null;
+    const window = chat === null ? undefined : this.chatWindows.get(chat);
+    const globalFull = this.sendLog.length - this.sendLogHead >= limit.perSecond;
+    const chatFull = window !== undefined && window.length >= limit.perChatPerSecond;
+    if (globalFull || chatFull) {
+      const waitMs = Math.max(
+        globalFull ? this.sendLog[this.sendLogHead]!.at + 1000 - now : 0,
+        chatFull ? window[0]! + 1000 - now : 0,
+      );
+      const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
       throw new ApiError({ error_code: 429, description: `Too Many Requests: retry after ${retryAfter}`, parameters: { retry_after: retryAfter } });
     }
-    this.recentSends.push(now);
+    this.sendLog.push({ at: now, chat });
+    if (chat !== null) {
+      if (window) window.push(now);
+      else this.chatWindows.set(chat, [now]);
+    }
+  }
+
+  private expireSends(now: number): void {
+    const log = this.sendLog;
+    let head = this.sendLogHead;
+    while (head < log.length && log[head]!.at <= now - 1000) {
+      const { chat } = log[head++]!;
+      if (chat === null) continue;
+      const window = this.chatWindows.get(chat);
+      window?.shift();
+      if (window?.length === 0) this.chatWindows.delete(chat);
+    }
+    if (head === log.length) {
+      this.sendLog = [];
+      head = 0;
+    } else if (head > 1024 && head * 2 > log.length) {
+      this.sendLog = log.slice(head);
+      head = 0;
+    }
+    this.sendLogHead = head;
   }
 
   private takeFault(method: string): ApiErrorBody | null {
@@ -633,15 +750,18 @@ export class BotApiStandIn {
 
   private async dispatch(r: Request, aborted: Promise<void>): Promise<unknown> {
     const p = r.params;
-    const chatTarget = p.chat_id;
-    if (
-      typeof chatTarget === 'number' &&
-      this.blocked.has(chatTarget) &&
-      /^(send|edit|copy|forward)/.test(r.method)
-    ) {
-      throw new ApiError({ error_code: 403, description: 'Forbidden: bot was blocked by the user' });
+    if (MESSAGE_METHOD.test(r.method)) {
+      const chatId = num(p, 'chat_id');
+      if (chatId !== undefined && this.blocked.has(chatId)) {
+        throw new ApiError({ error_code: 403, description: 'Forbidden: bot was blocked by the user' });
+      }
+      if (this.requireStartedChat && chatId !== undefined && chatId > 0 && !this.startedChats.has(chatId)) {
+        throw new ApiError({ error_code: 403, description: "Forbidden: bot can't initiate conversation with a user" });
+      }
+      if (this.rateLimit && r.method !== 'sendChatAction') {
+        this.takeSendSlot(this.rateLimit, chatId ?? (typeof p.chat_id === 'string' && p.chat_id !== '' ? p.chat_id : undefined));
+      }
     }
-    if (this.rateLimit && /^(send|edit|copy|forward)/.test(r.method) && r.method !== 'sendChatAction') this.takeSendSlot(this.rateLimit.perSecond);
     switch (r.method) {
       case 'getMe':
         return {
@@ -713,7 +833,8 @@ export class BotApiStandIn {
       }
       case 'answerCallbackQuery': {
         const id = str(p, 'callback_query_id') ?? String(p.callback_query_id ?? '');
-        if (!this.openCallbackQueries.has(id)) {
+        const pressedAt = this.openCallbackQueries.get(id);
+        if (pressedAt === undefined || Date.now() - pressedAt > this.callbackAnswerTimeoutMs) {
           throw bad('query is too old and response timeout expired or query ID is invalid');
         }
         const text = str(p, 'text');
@@ -1094,6 +1215,23 @@ export class BotApiStandIn {
     return user;
   }
 
+  /** The users an update comes from have written to the bot: `from` of its payload, a private `chat`. */
+  private noteWriters(update: TgUpdate): void {
+    for (const [key, value] of Object.entries(update)) {
+      if (key === 'update_id' || typeof value !== 'object' || value === null) continue;
+      const payload = value as { from?: unknown; chat?: unknown };
+      const from = payload.from as Partial<TgUser> | undefined;
+      if (typeof from?.id === 'number' && from.id > 0) {
+        this.startedChats.add(from.id);
+        if (!this.users.has(from.id) && typeof from.first_name === 'string') {
+          this.users.set(from.id, { ...(from as TgUser), is_bot: from.is_bot ?? false });
+        }
+      }
+      const chat = payload.chat as Partial<TgChat> | undefined;
+      if (chat?.type === 'private' && typeof chat.id === 'number' && chat.id > 0) this.startedChats.add(chat.id);
+    }
+  }
+
   private chatFor(chatId: number): TgChat {
     if (chatId < 0) return { id: chatId, type: 'supergroup', title: 'Test group' };
     const user = this.users.get(chatId);
@@ -1151,6 +1289,11 @@ export function buttonsOf(message: TgMessage | SentMessage): InlineButtonLike[] 
   return Array.isArray(kb) ? kb.flat() : [];
 }
 
+/** The object without its undefined fields (so spreading it over defaults keeps them). */
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 function str(p: Record<string, unknown>, key: string): string | undefined {
   const v = p[key];
   return typeof v === 'string' ? v : undefined;
@@ -1204,14 +1347,19 @@ function checkMarkup(markup: unknown): TgMessage['reply_markup'] | undefined {
     for (const b of row) {
       const button = (b ?? {}) as Record<string, unknown>;
       if (typeof button.text !== 'string') throw bad("can't find field \"text\"");
+      const actions = BUTTON_ACTIONS.filter((k) => button[k] !== undefined);
+      if (actions.length === 0) throw bad('text buttons are unallowed in the inline keyboard');
+      if (actions.length > 1) {
+        throw bad(`can't parse inline keyboard button: a button must have exactly one of ${BUTTON_ACTIONS.join(', ')}; "${button.text}" has ${actions.join(' and ')}`);
+      }
       if (button.callback_data !== undefined) {
         const data = button.callback_data;
         if (typeof data !== 'string' || data === '' || Buffer.byteLength(data, 'utf8') > 64) {
           throw bad('BUTTON_DATA_INVALID');
         }
-      } else if (!['url', 'web_app', 'login_url', 'switch_inline_query', 'switch_inline_query_current_chat',
-        'switch_inline_query_chosen_chat', 'copy_text', 'callback_game', 'pay'].some((k) => button[k] !== undefined)) {
-        throw bad('text buttons are unallowed in the inline keyboard');
+      }
+      if (button.url !== undefined && (typeof button.url !== 'string' || button.url.trim() === '')) {
+        throw bad("can't parse inline keyboard button: the url of a url button must not be empty");
       }
     }
   }

@@ -58,6 +58,8 @@ export interface PeerChangeResult {
   regenerate: Summary;
 }
 
+const ADMIN = { id: ADMIN_ID, name: 'Bench admin' };
+
 /** `samples` approvals of new users on a node with `size` peers; each is revoked again (untimed) so the size stays. */
 async function approvals(db: Db, access: AccessService, iface: string, firstId: number, samples: number): Promise<number[]> {
   const times: number[] = [];
@@ -65,12 +67,12 @@ async function approvals(db: Db, access: AccessService, iface: string, firstId: 
   for (let i = 0; i < samples; i++) {
     const id = firstId + i;
     await requestAccess(db, { id, first_name: `New ${id}` }, Date.now());
-    const [ms, d] = await timed(() => access.approve(id, ADMIN_ID));
+    const [ms, d] = await timed(() => access.approve(id, ADMIN));
     if (d.kind !== 'ok') throw new Error(`approval ${id}: ${d.kind}`);
     times.push(ms);
     // Live when approve returns: checked (untimed) on every few samples.
     if (i % checkEvery === 0 && !(await livePeers(iface)).includes(d.peers[0]!.public_key)) throw new Error(`approved peer of ${id} is not on ${iface}`);
-    const r = await access.revoke(id, ADMIN_ID);
+    const r = await access.revoke(id, ADMIN);
     if (r.kind !== 'ok') throw new Error(`revoke ${id}: ${r.kind}`);
   }
   return times;

@@ -1,9 +1,12 @@
 import type { Logger } from 'pino';
 import type { Db } from './db/index.js';
 import { audit } from './db/misc.js';
-import { deletePeer, deviceOfUser, peersOfUser, setPeerStatus } from './db/peers.js';
+import { enqueue, type Outgoing } from './db/outbox.js';
+import { deletePeer, deviceNamed, deviceOfUser, markConfigQueued, peersOfUser, setPeerStatus, unqueuedPeers } from './db/peers.js';
 import type { Peer, User, UserStatus } from './db/schema.js';
+import { inTransaction } from './db/transaction.js';
 import { findUser, listUsersByStatus, setLimits, transitionUser } from './db/users.js';
+import { configOf, notice, requestDecided, requestToAdmins, toAdmins } from './delivery.js';
 import type { Fleet } from './vpn/fleet.js';
 import { DeviceRefusedError } from './vpn/service.js';
 
@@ -11,6 +14,8 @@ export type DeviceResult =
   | { kind: 'ok'; peer: Peer }
   | { kind: 'not-active' }
   | { kind: 'limit'; max: number }
+  /** The user already has a device of that name (also: a replayed add whose config is already on its way). */
+  | { kind: 'exists' }
   | { kind: 'not-found' }
   | { kind: 'failed'; error: unknown };
 
@@ -24,72 +29,144 @@ export type Decision =
   /** Nothing changed (the step was rolled back); the admin may retry. first: an incident starts. */
   | { kind: 'failed'; user: User; error: unknown; first?: boolean };
 
+/** Who decided: an admin (or an invite's creator) by id and display name. */
+export interface Actor {
+  id: number;
+  name: string;
+}
+
+export interface ApproveOptions {
+  /** The user's first message (invites have their own). */
+  welcome?: string;
+  /** More messages of the same event, queued with the rest. */
+  alsoTell?: Outgoing[];
+  /** The actor pressed nothing (an invite's creator): a failure alerts them like every other admin. */
+  actorAway?: boolean;
+}
+
+export interface AccessOptions {
+  /** Who hears about requests and incidents (ADMIN_IDS). */
+  adminIds?: readonly number[];
+  /** Quota and validity given to every newly approved user (DEFAULT_QUOTA_GB, DEFAULT_DAYS). */
+  quotaBytes?: number | undefined;
+  days?: number | undefined;
+}
+
+/** What the user is told when their status changes to each of these. */
+const TOLD: Partial<Record<UserStatus, string>> = {
+  rejected: 'you-are-rejected',
+  disabled: 'you-are-disabled',
+  revoked: 'you-are-revoked',
+  banned: 'you-are-banned',
+  limited: 'you-are-limited',
+  expired: 'you-are-expired',
+};
+
 /**
- * Access decisions. Each starts with one conditional status update, so double taps and
- * several admins at once produce exactly one winner; the loser gets 'wrong-state'.
+ * Access decisions. Each starts with one conditional status update, so double taps and several
+ * admins at once produce exactly one winner; the loser gets 'wrong-state'. What a decision tells
+ * users and admins is queued in the outbox in the transaction that stores it: a decision rolled
+ * back says nothing, a stored one is never lost.
  */
 export class AccessService {
   private provisioningFailing = false;
+  private readonly adminIds: readonly number[];
 
   constructor(
     private readonly db: Db,
     private readonly vpn: Fleet,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
-    /** Quota and validity given to every newly approved user (DEFAULT_QUOTA_GB, DEFAULT_DAYS). */
-    private readonly defaults: { quotaBytes?: number | undefined; days?: number | undefined } = {},
-  ) {}
-
-  private async decide(userId: number, from: UserStatus[], to: UserStatus, actorId: number | null): Promise<Decision | User> {
-    if (await transitionUser(this.db, userId, from, to, actorId, this.now())) {
-      return (await findUser(this.db, userId))!;
-    }
-    const user = await findUser(this.db, userId);
-    return user ? { kind: 'wrong-state', user } : { kind: 'not-found' };
-  }
-
-  async approve(userId: number, adminId: number): Promise<Decision> {
-    const user = await this.decide(userId, ['pending'], 'provisioning', adminId);
-    if ('kind' in user) return user;
-    return this.provision(user, adminId);
+    private readonly opts: AccessOptions = {},
+  ) {
+    this.adminIds = opts.adminIds ?? [];
   }
 
   /**
-   * provisioning → active once the peer is stored, on the interface and in the config file;
-   * back to pending if that fails, so nobody is "approved" without a working peer.
+   * The status change and `write` (audit, messages) in one transaction; the user as stored after
+   * it, or why nothing changed.
    */
-  private async provision(user: User, actorId: number | null): Promise<Decision> {
+  private decide(userId: number, from: UserStatus[], to: UserStatus, actorId: number | null, write: (trx: Db, user: User) => Promise<void> = async () => {}): Promise<Decision | User> {
+    return inTransaction(this.db, async (trx) => {
+      if (!(await transitionUser(trx, userId, from, to, actorId, this.now()))) {
+        const user = await findUser(trx, userId);
+        return user ? { kind: 'wrong-state', user } : { kind: 'not-found' };
+      }
+      const user = (await findUser(trx, userId))!;
+      await write(trx, user);
+      return user;
+    });
+  }
+
+  async approve(userId: number, by: Actor, opts: ApproveOptions = {}): Promise<Decision> {
+    const user = await this.decide(userId, ['pending'], 'provisioning', by.id);
+    if ('kind' in user) return user;
+    return this.provision(user, by, opts);
+  }
+
+  /**
+   * provisioning → active once the peer is stored and on the interface, with the welcome, the
+   * configs and the admins' notices queued in that same transaction; back to pending if it fails,
+   * so nobody is "approved" without a working peer.
+   */
+  private async provision(user: User, by: Actor | null, { welcome = 'you-are-approved', alsoTell = [], actorAway = false }: ApproveOptions = {}): Promise<Decision> {
     const userId = user.id;
     let created: Peer | undefined;
     try {
       const existing = (await peersOfUser(this.db, userId)).filter((p) => p.status === 'active');
       // A peer stored before a crash is reused: reconcile at start has already put it back on the interface.
       const peers = existing.length ? existing : [(created = await this.vpn.addPeer(userId, { node: user.node }))];
-      await transitionUser(this.db, userId, 'provisioning', 'active', actorId ?? user.decided_by, this.now());
-      if (user.quota_bytes === null && this.defaults.quotaBytes) await setLimits(this.db, userId, { quota_bytes: this.defaults.quotaBytes });
-      if (user.expires_at === null && this.defaults.days) await setLimits(this.db, userId, { expires_at: this.now() + this.defaults.days * 86_400_000 });
-      await audit(this.db, { actorId, action: 'approve', userId, details: { ips: peers.map((p) => p.ip) } }, this.now());
       const recovered = this.provisioningFailing;
+      const t = this.now();
+      const done = await inTransaction(this.db, async (trx) => {
+        if (!(await transitionUser(trx, userId, 'provisioning', 'active', by?.id ?? user.decided_by, t))) return false;
+        if (user.quota_bytes === null && this.opts.quotaBytes) await setLimits(trx, userId, { quota_bytes: this.opts.quotaBytes });
+        if (user.expires_at === null && this.opts.days) await setLimits(trx, userId, { expires_at: t + this.opts.days * 86_400_000 });
+        await audit(trx, { actorId: by?.id ?? null, action: 'approve', userId, details: { ips: peers.map((p) => p.ip) } }, t);
+        await markConfigQueued(trx, peers.map((p) => p.id), t);
+        await enqueue(
+          trx,
+          [
+            notice(userId, welcome),
+            ...peers.flatMap(configOf),
+            ...requestDecided(this.adminIds, userId, by ? 'approval-approved-by' : 'approval-approved', by?.name ?? ''),
+            ...alsoTell,
+            ...(recovered ? toAdmins(this.adminIds, 'alert-provisioning-recovered') : []),
+          ],
+          t,
+        );
+        return true;
+      });
+      // Finished meanwhile by recovery on another replica: that one told everybody.
+      if (!done) return { kind: 'wrong-state', user: (await findUser(this.db, userId))! };
       this.provisioningFailing = false;
       return { kind: 'ok', user: { ...user, status: 'active' }, peers, recovered };
     } catch (error) {
-      // A pending user must not keep a working peer.
-      if (created) {
-        await deletePeer(this.db, created, this.now());
-        await this.vpn.apply(created, false).catch(() => {});
-      }
-      await transitionUser(this.db, userId, 'provisioning', 'pending', null, this.now());
-      await audit(this.db, { actorId, action: 'approve_failed', userId, details: { error: String(error) } }, this.now());
-      this.log.error({ err: error, userId }, 'provisioning failed, user back to pending');
       const first = !this.provisioningFailing;
       this.provisioningFailing = true;
+      const t = this.now();
+      // A pending user must not keep a working peer.
+      if (created) {
+        await deletePeer(this.db, created, t);
+        await this.vpn.apply(created, false).catch(() => {});
+      }
+      await inTransaction(this.db, async (trx) => {
+        await transitionUser(trx, userId, 'provisioning', 'pending', null, t);
+        await audit(trx, { actorId: by?.id ?? null, action: 'approve_failed', userId, details: { error: String(error) } }, t);
+        const reason = String(error instanceof Error ? error.message : error).slice(0, 300);
+        // The deciding admin is told in the chat where they pressed; the others hear of the incident once.
+        const others = actorAway ? this.adminIds : this.adminIds.filter((id) => id !== by?.id);
+        await enqueue(trx, [...(first ? toAdmins(others, 'alert-provisioning-failed', { error: reason }) : []), ...(by ? [] : requestToAdmins(this.adminIds, userId))], t);
+      });
+      this.log.error({ err: error, userId }, 'provisioning failed, user back to pending');
       return { kind: 'failed', user: { ...user, status: 'pending' }, error, first };
     }
   }
 
   /**
-   * Approvals a crash interrupted are finished (or rolled back to pending). Only those started
-   * before staleBefore: a younger one may still be running, in this process or another replica.
+   * Approvals a crash interrupted are finished (or rolled back to pending, and the admins asked
+   * again). Only those started before staleBefore: a younger one may still be running, in this
+   * process or another replica.
    */
   async recoverInterrupted(staleBefore = Number.POSITIVE_INFINITY): Promise<Decision[]> {
     const results: Decision[] = [];
@@ -101,98 +178,138 @@ export class AccessService {
     return results;
   }
 
-  async reject(userId: number, adminId: number): Promise<Decision> {
-    const user = await this.decide(userId, ['pending'], 'rejected', adminId);
-    if ('kind' in user) return user;
-    await audit(this.db, { actorId: adminId, action: 'reject', userId }, this.now());
-    return { kind: 'ok', user, peers: [] };
+  /** Configs of active devices that a crash kept from being queued (created before staleBefore) are queued now. */
+  async queueUnqueuedConfigs(staleBefore = Number.POSITIVE_INFINITY): Promise<number> {
+    const peers = await unqueuedPeers(this.db, staleBefore);
+    for (const peer of peers) {
+      await inTransaction(this.db, async (trx) => {
+        await markConfigQueued(trx, [peer.id], this.now());
+        await enqueue(trx, configOf(peer), this.now());
+      });
+    }
+    return peers.length;
+  }
+
+  async reject(userId: number, by: Actor): Promise<Decision> {
+    const user = await this.decide(userId, ['pending'], 'rejected', by.id, async (trx) => {
+      await audit(trx, { actorId: by.id, action: 'reject', userId }, this.now());
+      await enqueue(trx, [notice(userId, 'you-are-rejected'), ...requestDecided(this.adminIds, userId, 'approval-rejected-by', by.name)], this.now());
+    });
+    return 'kind' in user ? user : { kind: 'ok', user, peers: [] };
   }
 
   /** Disable keeps keys and address; the peer leaves the interface. */
-  async disable(userId: number, adminId: number): Promise<Decision> {
-    return this.switchPeers(userId, adminId, ['active'], 'disabled');
+  async disable(userId: number, by: Actor): Promise<Decision> {
+    return this.switchPeers(userId, by.id, ['active'], 'disabled');
   }
 
   /** Enable brings back the same keys and address. */
-  async enable(userId: number, adminId: number): Promise<Decision> {
-    return this.switchPeers(userId, adminId, ['disabled'], 'active');
+  async enable(userId: number, by: Actor): Promise<Decision> {
+    return this.switchPeers(userId, by.id, ['disabled'], 'active', 'you-are-enabled');
   }
 
-  /** Over quota or past expiry: like disable (keys kept, peers off the interface), but lifted by the limits. */
+  /** Over quota or past expiry: like disable (keys kept, peers off the interface), but lifted by the limits. The admins are told too. */
   async limit(userId: number, to: 'limited' | 'expired'): Promise<Decision> {
-    return this.switchPeers(userId, null, ['active'], to);
+    return this.switchPeers(userId, null, ['active'], to, undefined, (u) => toAdmins(this.adminIds, `admin-user-${to}`, { name: [u.first_name, u.last_name].filter(Boolean).join(' '), id: String(u.id) }));
   }
 
   /** Back within the limits (or an admin lifted them): the same peers come back at once. */
   async lift(userId: number, actorId: number | null): Promise<Decision> {
-    return this.switchPeers(userId, actorId, ['limited', 'expired'], 'active');
+    return this.switchPeers(userId, actorId, ['limited', 'expired'], 'active', 'limit-lifted');
   }
 
-  private async switchPeers(userId: number, actorId: number | null, from: UserStatus[], to: UserStatus): Promise<Decision> {
-    const user = await this.decide(userId, from, to, actorId);
-    if ('kind' in user) return user;
+  private async switchPeers(userId: number, actorId: number | null, from: UserStatus[], to: UserStatus, told = TOLD[to], also: (u: User) => Outgoing[] = () => []): Promise<Decision> {
     const [peerFrom, peerTo] = to === 'active' ? (['disabled', 'active'] as const) : (['active', 'disabled'] as const);
     const peers: Peer[] = [];
-    for (const p of await peersOfUser(this.db, userId)) {
-      if (await setPeerStatus(this.db, p.id, peerFrom, peerTo)) peers.push({ ...p, status: peerTo });
-    }
-    await audit(this.db, { actorId, action: to === 'active' ? 'enable' : to === 'disabled' ? 'disable' : to, userId }, this.now());
+    const user = await this.decide(userId, from, to, actorId, async (trx, u) => {
+      for (const p of await peersOfUser(trx, userId)) {
+        if (await setPeerStatus(trx, p.id, peerFrom, peerTo)) peers.push({ ...p, status: peerTo });
+      }
+      await audit(trx, { actorId, action: to === 'active' ? 'enable' : to === 'disabled' ? 'disable' : to, userId }, this.now());
+      await enqueue(trx, [...(told ? [notice(userId, told)] : []), ...also(u)], this.now());
+    });
+    if ('kind' in user) return user;
     return this.applyAll(user, peers, to === 'active');
   }
 
   /** Revoke deletes peers and keys; the user may ask again with /start. */
-  async revoke(userId: number, adminId: number): Promise<Decision> {
-    return this.removeAccess(userId, adminId, ['active', 'disabled', 'pending'], 'revoked');
+  async revoke(userId: number, by: Actor): Promise<Decision> {
+    return this.removeAccess(userId, by, ['active', 'disabled', 'pending'], 'revoked');
   }
 
   /** Ban: like revoke, and /start cannot ask again until an admin unbans. */
-  async ban(userId: number, adminId: number): Promise<Decision> {
-    return this.removeAccess(userId, adminId, ['pending', 'active', 'disabled', 'rejected', 'revoked'], 'banned');
+  async ban(userId: number, by: Actor): Promise<Decision> {
+    return this.removeAccess(userId, by, ['pending', 'active', 'disabled', 'rejected', 'revoked'], 'banned');
   }
 
   /** Unban: the user may ask again with /start, as after a revoke. */
-  async unban(userId: number, adminId: number): Promise<Decision> {
-    const user = await this.decide(userId, ['banned'], 'revoked', adminId);
-    if ('kind' in user) return user;
-    await audit(this.db, { actorId: adminId, action: 'unban', userId }, this.now());
-    return { kind: 'ok', user, peers: [] };
+  async unban(userId: number, by: Actor): Promise<Decision> {
+    const user = await this.decide(userId, ['banned'], 'revoked', by.id, async (trx) => {
+      await audit(trx, { actorId: by.id, action: 'unban', userId }, this.now());
+      await enqueue(trx, [notice(userId, 'you-are-unbanned')], this.now());
+    });
+    return 'kind' in user ? user : { kind: 'ok', user, peers: [] };
   }
 
-  private async removeAccess(userId: number, adminId: number, from: UserStatus[], to: 'revoked' | 'banned'): Promise<Decision> {
-    const user = await this.decide(userId, from, to, adminId);
+  private async removeAccess(userId: number, by: Actor, from: UserStatus[], to: 'revoked' | 'banned'): Promise<Decision> {
+    const before = await findUser(this.db, userId);
+    let peers: Peer[] = [];
+    const user = await this.decide(userId, from, to, by.id, async (trx) => {
+      peers = await peersOfUser(trx, userId);
+      for (const p of peers) await deletePeer(trx, p, this.now());
+      await audit(trx, { actorId: by.id, action: to === 'banned' ? 'ban' : 'revoke', userId, details: { ips: peers.map((p) => p.ip) } }, this.now());
+      // A pending request decided this way leaves the admins' queues too.
+      const closes = before?.status === 'pending' ? requestDecided(this.adminIds, userId, 'approval-rejected-by', by.name) : [];
+      await enqueue(trx, [notice(userId, TOLD[to]!), ...closes], this.now());
+    });
     if ('kind' in user) return user;
-    const peers = await peersOfUser(this.db, userId);
-    for (const p of peers) await deletePeer(this.db, p, this.now());
-    await audit(this.db, { actorId: adminId, action: to === 'banned' ? 'ban' : 'revoke', userId, details: { ips: peers.map((p) => p.ip) } }, this.now());
     return this.applyAll(user, peers, false);
   }
 
   /**
    * A user adds a device (one more peer with its own keys and address). Refused unless the user is
    * active and below maxDevices; the check and the insert are one statement (see insertPeerWithin).
+   * Its config, and whatever `also` returns for it, is queued once the peer is live.
    */
-  async addDevice(userId: number, name: string, maxDevices: number): Promise<DeviceResult> {
+  async addDevice(userId: number, name: string, maxDevices: number, also: (peer: Peer) => Outgoing[] = () => []): Promise<DeviceResult> {
+    const same = await deviceNamed(this.db, userId, name);
+    // A replay of an add that a crash cut off after the peer was made: its config goes now.
+    if (same) return same.config_queued_at === null ? this.queueDevice(same, also) : { kind: 'exists' };
+    let peer: Peer;
     try {
       const node = (await findUser(this.db, userId))?.node;
-      const peer = await this.vpn.addPeer(userId, { name, maxDevices, node });
-      await audit(this.db, { actorId: userId, action: 'device_add', userId, details: { ip: peer.ip, name } }, this.now());
-      return { kind: 'ok', peer };
+      peer = await this.vpn.addPeer(userId, { name, maxDevices, node });
     } catch (error) {
       if (error instanceof DeviceRefusedError) {
         const user = await findUser(this.db, userId);
         return user?.status === 'active' ? { kind: 'limit', max: maxDevices } : { kind: 'not-active' };
       }
+      // Two adds of one name at once: the unique name lets one through.
+      if (await deviceNamed(this.db, userId, name)) return { kind: 'exists' };
       this.log.error({ err: error, userId }, 'adding a device failed');
       return { kind: 'failed', error };
     }
+    return this.queueDevice(peer, also, true);
+  }
+
+  private async queueDevice(peer: Peer, also: (peer: Peer) => Outgoing[], created = false): Promise<DeviceResult> {
+    const t = this.now();
+    await inTransaction(this.db, async (trx) => {
+      if (created) await audit(trx, { actorId: peer.user_id, action: 'device_add', userId: peer.user_id, details: { ip: peer.ip, name: peer.name } }, t);
+      await markConfigQueued(trx, [peer.id], t);
+      await enqueue(trx, [...also(peer), ...configOf(peer)], t);
+    });
+    return { kind: 'ok', peer };
   }
 
   /** A user deletes one of their devices: gone from the database and, at once, from the interface. */
   async removeDevice(userId: number, peerId: number): Promise<DeviceResult> {
     const peer = await deviceOfUser(this.db, userId, peerId);
     if (!peer) return { kind: 'not-found' };
-    await deletePeer(this.db, peer, this.now());
-    await audit(this.db, { actorId: userId, action: 'device_delete', userId, details: { ip: peer.ip, name: peer.name } }, this.now());
+    await inTransaction(this.db, async (trx) => {
+      await deletePeer(trx, peer, this.now());
+      await audit(trx, { actorId: userId, action: 'device_delete', userId, details: { ip: peer.ip, name: peer.name } }, this.now());
+    });
     try {
       await this.vpn.apply(peer, false);
     } catch (error) {
@@ -201,7 +318,7 @@ export class AccessService {
     return { kind: 'ok', peer };
   }
 
-  /** Moves every peer of the user to another node (same keys, new addresses); the caller sends the new configs. */
+  /** Moves every peer of the user to another node (same keys, new addresses); the user gets the new configs. */
   async move(userId: number, to: string, adminId: number): Promise<Decision> {
     const user = await findUser(this.db, userId);
     if (!user) return { kind: 'not-found' };
@@ -212,7 +329,10 @@ export class AccessService {
       this.log.error({ err: error, userId, to }, 'moving peers failed');
       return { kind: 'failed', user, error, first: false };
     }
-    await audit(this.db, { actorId: adminId, action: 'move', userId, details: { node: to, ips: moved.map((p) => p.ip) } }, this.now());
+    await inTransaction(this.db, async (trx) => {
+      await audit(trx, { actorId: adminId, action: 'move', userId, details: { node: to, ips: moved.map((p) => p.ip) } }, this.now());
+      await enqueue(trx, [notice(userId, 'you-are-moved'), ...moved.flatMap(configOf)], this.now());
+    });
     return { kind: 'ok', user, peers: moved };
   }
 

@@ -2,17 +2,25 @@ import { randomInt } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type RunnerHandle, run } from '@grammyjs/runner';
 import { Api } from 'grammy';
+import type { Update } from 'grammy/types';
 import type { Logger } from 'pino';
 import { AccessService } from './access.js';
-import { installApiTransformers } from './bot/api.js';
+import { installApiTransformers, plainTextFallback } from './bot/api.js';
+import { Audience } from './bot/audience.js';
 import { Broadcaster } from './broadcast/broadcaster.js';
 import type { BotDeps } from './bot/context.js';
 import { createBot } from './bot/create-bot.js';
 import { LOCALES, Translator } from './bot/i18n.js';
-import { broadcastToAdmins, limitsStep, resumeDeliveries } from './bot/messaging.js';
+import { Pacer } from './bot/pacer.js';
+import { type Polling, startPolling } from './bot/polling.js';
+import { UpdateQueue } from './bot/updates.js';
 import type { Config } from './config.js';
+import { markHandled, pruneInbox, storeUpdates, unhandledUpdates } from './db/inbox.js';
+import { enqueue, pruneOutbox } from './db/outbox.js';
+import { toAdmins } from './delivery.js';
+import { enforceLimits } from './monitor/quotas.js';
+import { OutboxSender } from './outbox/sender.js';
 import { GroupCommit } from './db/group-commit.js';
 import { backupSqlite, pruneBackups } from './db/backup.js';
 import { migrate, openDatabase, openSqlite } from './db/index.js';
@@ -32,15 +40,26 @@ import { localNodeRow, readNodesFile } from './vpn/nodes.js';
 import type { VpnFlavor } from './vpn/types.js';
 import { upsertNode } from './db/nodes.js';
 
-/** Approvals and deliveries younger than this may still be in progress (here or on another replica): recovery leaves them alone. */
+/** Approvals, deliveries and updates younger than this may still be in progress (here or on another replica): recovery leaves them alone. */
 const IN_FLIGHT_GRACE_MS = 10 * 60_000;
 /** How often the leader looks for broadcasts confirmed on other replicas. */
 const BROADCAST_PICKUP_MS = 5_000;
 /**
- * Updates handled at once in polling mode (the runner's default is 500). Replies leave at about
- * 30 a second, so a burst beyond this only waits in memory; Telegram's webhooks default to 40.
+ * Updates handled at once. Replies leave at about 30 a second, so a burst beyond this only waits
+ * in memory; more at once only costs memory and garbage collection (BENCHMARKS.md).
  */
 const UPDATES_AT_ONCE = 50;
+/** Updates of one user handled at once: a flood holds no more slots than this. */
+const UPDATES_PER_USER = 2;
+/** Slots newcomers never take: members and admins are served during a burst of /start. */
+const RESERVED_FOR_MEMBERS = 10;
+/** Messages a second over every sender of the process; Telegram allows about 30, and a second's jitter must not reach it. */
+const MESSAGES_PER_SECOND = 28;
+/** Telegram allows about one message a second in a chat. */
+const CHAT_GAP_MS = 1000;
+/** Handled updates and finished outbox rows are kept this long (a webhook retry is recognised; a failure can be looked at). */
+const KEEP_HANDLED_MS = 86_400_000;
+const KEEP_FINISHED_MS = 7 * 86_400_000;
 
 export interface App {
   httpPort: number;
@@ -101,11 +120,21 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
 
   const translator = new Translator();
   const metrics = createMetrics(db, Date.now, config.onlineWindowMs);
+  const audience = new Audience(config.adminIds);
+  await audience.load(db);
+  // Every message this process sends takes its turn here: replies, the outbox and broadcasts.
+  const pacer = new Pacer({ perSecond: MESSAGES_PER_SECOND, chatGapMs: CHAT_GAP_MS });
+  const access = new AccessService(db, vpn, log.child({ module: 'access' }), Date.now, {
+    adminIds: config.adminIds,
+    quotaBytes: config.limits.defaultQuotaBytes,
+    days: config.limits.defaultDays,
+  });
   const deps: BotDeps = {
     db,
     groupCommit: new GroupCommit(db),
     vpn,
-    access: new AccessService(db, vpn, log.child({ module: 'access' }), Date.now, { quotaBytes: config.limits.defaultQuotaBytes, days: config.limits.defaultDays }),
+    access,
+    audience,
     translator,
     log: log.child({ module: 'bot' }),
     adminIds: config.adminIds,
@@ -127,13 +156,19 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     randomInt: (max) => randomInt(max),
   };
   const bot = createBot(config.botToken, deps, { client: { apiRoot: config.telegramApiRoot } });
-  installApiTransformers(bot.api, { log: deps.log, throttle: overrides.throttle, onBlocked: (chatId) => setBlocked(db, chatId, Date.now()) });
-  // Broadcasts get an API of their own that never repeats a request lost on the network.
+  const onBlocked = (chatId: number) => setBlocked(db, chatId, Date.now());
+  const pacing = overrides.throttle === false ? undefined : { pacer, priorityOf: (chatId: number) => audience.priorityOf(chatId) };
+  installApiTransformers(bot.api, { log: deps.log, pacing, onBlocked });
+  // Broadcasts get an API of their own that never repeats a request lost on the network; they pace themselves.
   const broadcastApi = new Api(config.botToken, { apiRoot: config.telegramApiRoot });
-  installApiTransformers(broadcastApi, { log: deps.log, retryNetworkErrors: false, onBlocked: (chatId) => setBlocked(db, chatId, Date.now()) });
+  installApiTransformers(broadcastApi, { log: deps.log, retryNetworkErrors: false, retry429: false, onBlocked });
   // Sends only while this replica leads (standby until then); confirmed anywhere, queued in the DB.
-  const broadcaster = new Broadcaster(broadcastApi, deps, { standby: true });
+  const broadcaster = new Broadcaster(broadcastApi, deps, { standby: true, pacer });
   deps.broadcasts = broadcaster;
+  // The outbox's API only falls back to plain text: the sender paces and retries itself.
+  const outboxApi = new Api(config.botToken, { apiRoot: config.telegramApiRoot });
+  outboxApi.config.use(plainTextFallback(deps.log));
+  const outbox = new OutboxSender({ db, api: outboxApi, pacer, adminIds: config.adminIds, translator, vpn, now: Date.now, log: log.child({ module: 'outbox' }) });
   await bot.init();
   log.info({ username: bot.botInfo.username }, 'bot connected');
 
@@ -151,20 +186,45 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     }
   }
 
-  const limits = limitsStep(bot.api, deps);
+  // Updates are handled from one queue: lanes per user, members before newcomers (src/bot/updates.ts).
+  // Each is marked handled in the inbox once done, many in one statement.
+  let handled: number[] = [];
+  const flushHandled = () => {
+    const ids = handled;
+    handled = [];
+    return markHandled(db, ids, Date.now()).catch((err) => log.warn({ err }, 'could not mark updates handled; they are handled again after a restart'));
+  };
+  const queue = new UpdateQueue({
+    handle: (u) => bot.handleUpdate(u),
+    done: (u) => {
+      if (handled.push(u.update_id) === 1) setImmediate(() => void flushHandled());
+    },
+    priorityOf: (userId) => audience.priorityOf(userId),
+    concurrency: UPDATES_AT_ONCE,
+    perUser: UPDATES_PER_USER,
+    reserved: RESERVED_FOR_MEMBERS,
+    log: log.child({ module: 'updates' }),
+  });
+  const takeStored = async (receivedBefore: number) => {
+    for (const u of await unhandledUpdates(db, receivedBefore)) queue.push(u);
+  };
+
   // The singleton jobs: on exactly one replica at a time (see src/leader.ts), started each time it
   // becomes the leader and stopped when it stops being one. Updates are handled by every replica.
   let firstTerm = true;
   const leaderJobs = (): LeaderJobs => {
     // At this process's start nothing is in flight here; when no other replica is alive either
-    // (SQLite, or one replica on PostgreSQL) every interrupted approval is finished at once. Otherwise
-    // another replica may be in the middle of one, so only what is clearly abandoned is recovered.
+    // (SQLite, or one replica on PostgreSQL) every interrupted approval and send is settled at once.
+    // Otherwise another replica may be in the middle of one, so only what is clearly abandoned is.
     const first = firstTerm;
     firstTerm = false;
-    const recovery = (async () => {
+    const started = (async () => {
       const alone = first && (config.database.kind === 'sqlite' || (await replicasAlive(db)) <= 1);
-      await resumeDeliveries(bot.api, deps, Date.now() - (alone ? 0 : IN_FLIGHT_GRACE_MS));
-    })().catch((err) => log.error({ err }, 'recovering interrupted approvals failed'));
+      const staleBefore = Date.now() - (alone ? 0 : IN_FLIGHT_GRACE_MS);
+      await outbox.recover(staleBefore);
+      outbox.start();
+      await recover(staleBefore);
+    })().catch((err) => log.error({ err }, 'recovering interrupted approvals and messages failed'));
     // Broadcasts confirmed on any replica (and those a previous leader left) are picked up here.
     const pickUp = () => void broadcaster.resume().catch((err) => log.error({ err }, 'picking up broadcasts failed'));
     pickUp();
@@ -176,18 +236,25 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
       log: log.child({ module: 'monitor' }),
       intervalMs: config.monitorIntervalMs,
       onEvent: (e) =>
-        broadcastToAdmins(bot.api, deps, `monitor-${e.kind}`, {
-          iface: e.node === e.iface ? e.iface : `${e.node}/${e.iface}`,
-          keys: 'keys' in e ? e.keys.join('\n') : '',
-          ticks: 'ticks' in e ? e.ticks : 0,
-          error: 'error' in e ? e.error : '',
-        }),
+        enqueue(
+          db,
+          toAdmins(config.adminIds, `monitor-${e.kind}`, {
+            iface: e.node === e.iface ? e.iface : `${e.node}/${e.iface}`,
+            keys: 'keys' in e ? e.keys.join('\n') : '',
+            ticks: 'ticks' in e ? e.ticks : 0,
+            error: 'error' in e ? e.error : '',
+          }),
+          Date.now(),
+        ),
       onTick: (s) => metrics.monitorTick.observe(s),
       quotaResetDay: config.limits.resetDay,
       afterTick: async (t) => {
-        await limits(t);
-        // An approval or delivery left behind by a replica that died (not only by this one's last run).
-        await resumeDeliveries(bot.api, deps, t - IN_FLIGHT_GRACE_MS);
+        await enforceLimits({ db, access }, t);
+        // What a replica that died left behind (not only this one's last run).
+        await recover(t - IN_FLIGHT_GRACE_MS);
+        await takeStored(t - IN_FLIGHT_GRACE_MS);
+        await pruneInbox(db, t - KEEP_HANDLED_MS);
+        await pruneOutbox(db, t - KEEP_FINISHED_MS);
       },
     });
     const backups =
@@ -195,13 +262,19 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     return {
       async stop(stillLeading) {
         clearInterval(pickUpTimer);
+        await started;
         await broadcaster.stop(); // what is not sent yet stays queued for the next leader
+        await outbox.stop();
         await monitor.stop();
         if (stillLeading) await monitor.tick(); // final flush: traffic up to this moment is counted
         await backups?.stop();
-        await recovery;
       },
     };
+  };
+  /** Approvals a crash interrupted are finished (or rolled back), and configs never queued are queued. */
+  const recover = async (staleBefore: number) => {
+    await access.recoverInterrupted(staleBefore);
+    await access.queueUnqueuedConfigs(staleBefore);
   };
   const { database } = config;
   // Nodes added or removed on another replica are followed here too (every replica adds peers).
@@ -216,19 +289,25 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
       metrics.leaderChanges.inc({ event: leading ? 'acquired' : 'released' });
     },
   });
+  // Updates stored but not handled when this process (or, alone, any replica) stopped go first.
+  const alone = config.database.kind === 'sqlite' || (await replicasAlive(db)) <= 1;
+  await takeStored(alone ? Number.POSITIVE_INFINITY : Date.now() - IN_FLIGHT_GRACE_MS);
 
   // Webhook mode: Telegram POSTs updates to WEBHOOK_URL (proxied to our HTTP server).
   // Polling mode: any webhook left from an earlier run is removed first, or getUpdates fails.
   const { webhook } = config.http;
-  let runner: RunnerHandle | undefined;
+  let polling: Polling | undefined;
   let stopping = false;
   const httpServer = await startHttp({
     ...config.http,
-    bot,
+    // Stored before Telegram gets its 200; a repeat of a stored update is not handled again.
+    onUpdate: async (update: Update) => {
+      for (const u of await storeUpdates(db, [update], Date.now())) queue.push(u);
+    },
     metrics,
     log: log.child({ module: 'http' }),
     health: async () => {
-      const botUp = !stopping && (webhook !== null || (runner?.isRunning() ?? false));
+      const botUp = !stopping && (webhook !== null || (polling?.isRunning() ?? false));
       const ifaceUp = (await Promise.all(vpn.services().map((n) => n.ifindex().catch(() => null)))).some((i) => i !== null);
       return { ok: botUp && ifaceUp, bot: botUp ? 'up' : 'down', interface: ifaceUp ? 'up' : 'down' };
     },
@@ -237,12 +316,12 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     await bot.api.setWebhook(webhook.url, { secret_token: webhook.secret });
   } else {
     await bot.api.deleteWebhook();
-    runner = run(bot, { sink: { concurrency: UPDATES_AT_ONCE } });
+    polling = startPolling({ api: bot.api, db, queue, log: log.child({ module: 'polling' }), now: Date.now });
   }
   log.info({ mode: webhook ? 'webhook' : 'polling', http: `${config.http.host}:${httpServer.port}` }, 'taking updates');
 
-  // A runner that dies (e.g. the token was revoked) ends the app, so a supervisor restarts it.
-  const done = runner?.task()?.then(() => !stopping) ?? new Promise<boolean>(() => {});
+  // Polling that ends by itself (e.g. the token was revoked) ends the app, so a supervisor restarts it.
+  const done = polling?.done.then((crashed) => crashed && !stopping) ?? new Promise<boolean>(() => {});
 
   return {
     httpPort: httpServer.port,
@@ -251,7 +330,10 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
       if (stopping) return;
       stopping = true;
       await httpServer.close();
-      if (runner?.isRunning()) await runner.stop();
+      await polling?.stop();
+      // The updates in hand finish; those still waiting stay in the inbox for the next start.
+      await queue.stop();
+      await flushHandled();
       clearInterval(nodesTimer);
       await leadership.stop();
       await vpn.close();

@@ -17,6 +17,7 @@ device-add-prompt = 📱 Name of the new device (1–32 characters: letters, dig
 device-rename-prompt = ✏️ New name for device #{ $id } ({ $name }). Send it as a reply to this message.
 device-name-invalid = ⚠️ That name cannot be used. A device name is 1–32 characters: letters, digits, spaces, “-” and “_” (no emoji, symbols or line breaks). Nothing was changed; try again.
 device-added = ✅ Device <b>{ $name }</b> added ({ $ip }). Its configuration follows.
+device-name-taken = ⚠️ You already have a device named <b>{ $name }</b>. Choose another name.
 device-limit = You already have { $max } devices, the most allowed. Delete one first (/devices) or ask an admin for more.
 device-not-active = Only users with active access can manage devices. /status shows where you stand.
 device-not-found = This device does not exist (any more).

@@ -210,3 +210,33 @@ limits-menu = Choose a monthly quota, extend the access, or reset the usage:
 limits-saved = Saved
 btn-max-devices = 📱 { $n }
 btn-max-devices-default = 📱 default
+
+# Pending requests: the digest (one live summary per admin in a burst), the review, approve all.
+approval-approved = ✅ Approved
+digest =
+    🆕 <b>{ $count } pending requests</b>
+    Newest: { $names }
+digest-more = and { $more } more
+digest-done = ✅ No pending requests: every one is decided.
+btn-review = 🔎 Review
+btn-approve-all = ✅ Approve all { $count }
+btn-skip = ⏭ Skip
+btn-review-again = 🔁 From the start
+review-request =
+    🆕 <b>Request { $pos } of { $total }</b> (oldest first)
+    Name: { $name }
+    Username: { $username }
+    ID: <code>{ $id }</code>
+    Asked: { $asked }
+review-end = ✅ No more requests after this one. Still pending: { $count }.
+approve-all-confirm = Approve all { $count } pending requests, up to the newest you saw? Each user gets a peer and their configuration.
+btn-approve-all-yes = ✅ Approve { $count }
+approve-all-cancelled = Nothing was approved.
+approve-all-started = Approving…
+approve-all-done = ✅ Approved { $approved }. Still pending: { $left }.
+approve-all-failed = ⚠️ Approved { $approved }, then creating a peer failed; the rest are still pending ({ $left }). See the alert for the cause.
+outbox-unknown =
+    ⚠️ The bot stopped while sending { $count } messages. Telegram may or may not have delivered them, so they are not sent again:
+    { $list }
+    A user who lacks their configuration can get it with /config.
+config-coming = 📦 Your configuration is on its way.

@@ -28,8 +28,7 @@ node-not-empty = { $node } still has peers: move its users first.
 btn-move = 🌍 Move to another node
 move-choose = Move { $name } to which node? The user gets new configs; the old ones stop working.
 moved-short = Moved
-moved = ✅ { $name } moved to { $node }; the new configs were sent.
-moved-undelivered = ✅ { $name } moved to { $node }, but the new configs could not be delivered (the user may have blocked the bot).
+moved = ✅ { $name } moved to { $node }; the new configs are on their way.
 move-failed =
     ❌ The move failed:
     <code>{ $error }</code>

@@ -210,3 +210,33 @@ limits-menu = Выберите месячный лимит, продлите д�
 limits-saved = Сохранено
 btn-max-devices = 📱 { $n }
 btn-max-devices-default = 📱 по умолчанию
+
+# Заявки: сводка (одна живая сводка у каждого админа при наплыве), просмотр, одобрить все.
+approval-approved = ✅ Одобрено
+digest =
+    🆕 <b>Заявок ждут решения: { $count }</b>
+    Новые: { $names }
+digest-more = и ещё { $more }
+digest-done = ✅ Заявок больше нет: по всем принято решение.
+btn-review = 🔎 Просмотреть
+btn-approve-all = ✅ Одобрить все ({ $count })
+btn-skip = ⏭ Пропустить
+btn-review-again = 🔁 С начала
+review-request =
+    🆕 <b>Заявка { $pos } из { $total }</b> (сначала старые)
+    Имя: { $name }
+    Username: { $username }
+    ID: <code>{ $id }</code>
+    Подана: { $asked }
+review-end = ✅ Дальше заявок нет. Ждут решения: { $count }.
+approve-all-confirm = Одобрить все заявки ({ $count }) до самой новой из показанных? Каждый получит пир и свою конфигурацию.
+btn-approve-all-yes = ✅ Одобрить { $count }
+approve-all-cancelled = Ничего не одобрено.
+approve-all-started = Одобряю…
+approve-all-done = ✅ Одобрено: { $approved }. Ждут решения: { $left }.
+approve-all-failed = ⚠️ Одобрено: { $approved }, затем создать пир не удалось; остальные ждут ({ $left }). Причина — в оповещении.
+outbox-unknown =
+    ⚠️ Бот остановился, отправляя сообщения ({ $count }). Telegram мог их доставить, а мог и нет, поэтому повторно они не отправляются:
+    { $list }
+    Если у пользователя нет конфигурации, он может получить её командой /config.
+config-coming = 📦 Конфигурация уже в пути.

@@ -1,21 +1,14 @@
 import { autoRetry } from '@grammyjs/auto-retry';
-import { apiThrottler } from '@grammyjs/transformer-throttler';
 import type { Api, Transformer } from 'grammy';
 import type { Logger } from 'pino';
+import { type Pacer, type Priority, pacing } from './pacer.js';
 
 const TEXT_LIMIT = 4096;
 
-/**
- * One message a second per chat, as the throttler's default, but its per-chat limiter goes after
- * 10 s idle instead of 5 minutes: each weighs tens of KB, and a community's busy hour has thousands
- * of chats (1,000 /start in a burst held ~90 MB of them).
- */
-const PER_CHAT = { maxConcurrent: 1, minTime: 1000, timeout: 10_000 };
-
 export interface ApiOptions {
   log: Logger;
-  /** Telegram's rate limits (30 msg/s, ~1/s per chat); off in fast in-process tests. */
-  throttle?: boolean;
+  /** Telegram's rate limits (one message a second per chat, ~30 a second in all), shared by every sender of the process; off in fast in-process tests. */
+  pacing?: { pacer: Pacer; priorityOf: (chatId: number) => Priority };
   /** A chat answered 403: the user blocked the bot or is gone. Retrying will not help. */
   onBlocked?: (chatId: number) => Promise<void>;
   /**
@@ -23,18 +16,35 @@ export interface ApiOptions {
    * Telegram: broadcasts turn this off so nobody gets a message twice.
    */
   retryNetworkErrors?: boolean;
+  /** false: a 429 comes back to the caller (which holds the shared pacer and tries again) instead of being waited out here. */
+  retry429?: boolean;
 }
 
 /**
- * Outgoing-call policy, innermost first: throttling, retries (429 with retry_after, 5xx and
- * network errors, a bounded number of times), a fallback so no information is lost when
- * Telegram refuses a message's HTML or length, and a watcher for users who blocked the bot.
+ * Outgoing-call policy, innermost first: pacing (which also waits out a 429's retry_after),
+ * retries (5xx and network errors, a bounded number of times), a fallback so no information is
+ * lost when Telegram refuses a message's HTML or length, a late callback answer taken as done, and
+ * a watcher for users who blocked the bot.
  */
 export function installApiTransformers(api: Api, opts: ApiOptions): void {
-  if (opts.throttle !== false) api.config.use(apiThrottler({ out: PER_CHAT }));
-  api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60, rethrowHttpErrors: opts.retryNetworkErrors === false }));
+  if (opts.pacing) api.config.use(pacing(opts.pacing.pacer, opts.pacing.priorityOf, opts.log));
+  api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: opts.retry429 === false ? 0 : 60, rethrowHttpErrors: opts.retryNetworkErrors === false }));
   api.config.use(plainTextFallback(opts.log));
+  api.config.use(lateCallbackAnswers(opts.log));
   if (opts.onBlocked) api.config.use(blockedWatcher(opts.onBlocked, opts.log));
+}
+
+/**
+ * A callback query answered too late (or twice: an update handled again after a crash) cannot be
+ * answered any more; the press itself was handled, so the handler goes on.
+ */
+function lateCallbackAnswers(log: Logger): Transformer {
+  return async (prev, method, payload, signal) => {
+    const res = await prev(method, payload, signal);
+    if (method !== 'answerCallbackQuery' || res.ok || res.error_code !== 400 || !/query is too old|query id is invalid/i.test(res.description)) return res;
+    log.debug({ description: res.description }, 'callback query could not be answered any more');
+    return { ok: true, result: true } as unknown as typeof res;
+  };
 }
 
 export function htmlToPlain(html: string): string {
@@ -61,7 +71,7 @@ export function splitText(text: string, max = TEXT_LIMIT): string[] {
   return chunks;
 }
 
-function plainTextFallback(log: Logger): Transformer {
+export function plainTextFallback(log: Logger): Transformer {
   return async (prev, method, payload, signal) => {
     const res = await prev(method, payload, signal);
     if (res.ok || res.error_code !== 400 || (method !== 'sendMessage' && method !== 'editMessageText')) return res;

@@ -85,7 +85,15 @@ export const cb = {
   moveMenu: codec('mvm', { userId: 'int' }),
   moveTo: codec('mvt', { userId: 'int', node: 'name' }),
   location: codec('loc', { node: 'name' }),
+  // Pending requests one at a time, and all at once (src/bot/features/requests.ts): admin-only.
+  review: codec('rvw', {}),
+  reviewApprove: codec('rva', { userId: 'int' }),
+  reviewReject: codec('rvr', { userId: 'int' }),
+  reviewSkip: codec('rvs', { userId: 'int' }),
+  approveAllAsk: codec('apa', { upTo: 'int' }),
+  approveAllYes: codec('apy', { upTo: 'int' }),
+  approveAllNo: codec('apn', {}),
 };
 
 /** Prefixes only admins may use; anyone else pressing them is refused and logged. */
-export const ADMIN_CALLBACKS = /^(apr|rej|adm|pnd|usl|usr|dis|ena|rvk|rvy|srch|top|ban|bny|unb|cht|qmn|qta|xpd|qrs|lft|mxd|bcq|bca|bcs|bcd|bcx|ivu|ivc|ivq|ivl|ivr|dra|drr|ndl|ndd|ndr|ndx|mvm|mvt)(:|$)/;
+export const ADMIN_CALLBACKS = /^(apr|rej|adm|pnd|usl|usr|dis|ena|rvk|rvy|srch|top|ban|bny|unb|cht|qmn|qta|xpd|qrs|lft|mxd|bcq|bca|bcs|bcd|bcx|ivu|ivc|ivq|ivl|ivr|dra|drr|ndl|ndd|ndr|ndx|mvm|mvt|rvw|rva|rvr|rvs|apa|apy|apn)(:|$)/;

@@ -8,6 +8,7 @@ import type { User } from '../db/schema.js';
 import type { Metrics } from '../metrics.js';
 import type { Fleet } from '../vpn/fleet.js';
 import type { NodeDefaults } from '../vpn/nodes.js';
+import type { Audience } from './audience.js';
 import type { Params, Translator } from './i18n.js';
 
 export interface BotDeps {
@@ -38,6 +39,8 @@ export interface BotDeps {
   nodeDefaults?: NodeDefaults;
   /** Sends admin broadcasts; without it /broadcast says broadcasts are unavailable. */
   broadcasts?: Broadcaster;
+  /** Who is a member, for the order of handling and sending under load; noted from each update. */
+  audience?: Audience;
 }
 
 export interface BotFlavor {

@@ -8,6 +8,7 @@ import { invitesFeature } from './features/invites.js';
 import { nodesFeature } from './features/nodes.js';
 import { membership } from './features/membership.js';
 import { onboarding } from './features/onboarding.js';
+import { requestsFeature } from './features/requests.js';
 import { unhandled } from './features/unhandled.js';
 import { userFeature } from './features/user.js';
 import { DEFAULT_LOCALE, negotiateLocale } from './i18n.js';
@@ -31,6 +32,7 @@ export function createBot(token: string, deps: BotDeps, botConfig?: BotConfig<Bo
       // language stores nothing: one write less on a newcomer's first /start.
       const { locale: row, user } = await chatState(deps.db, ctx.chat.id);
       ctx.userAtStart = user;
+      deps.audience?.note(ctx.chat.id, user?.status);
       if (row?.chosen) ctx.locale = row.locale;
       else if ((row?.locale ?? DEFAULT_LOCALE) !== ctx.locale) await setChatLocale(deps.db, ctx.chat.id, ctx.locale);
     }
@@ -51,8 +53,8 @@ export function createBot(token: string, deps: BotDeps, botConfig?: BotConfig<Bo
       // Already failing; the log line above is what matters.
     }
   });
-  // broadcastFeature before adminFeature, which refuses every admin callback it does not handle.
-  features.use(membership, onboarding, userFeature, devicesFeature, broadcastFeature, invitesFeature, nodesFeature, adminFeature, unhandled);
+  // Admin features before adminFeature, which refuses every admin callback it does not handle.
+  features.use(membership, onboarding, userFeature, devicesFeature, broadcastFeature, invitesFeature, nodesFeature, requestsFeature, adminFeature, unhandled);
 
   bot.catch((err) => {
     const e = err.error;

@@ -1,6 +1,16 @@
 import type { Transformer } from 'grammy';
 import type { Logger } from 'pino';
-import { type Clock, realClock } from '../broadcast/pacing.js';
+
+/** Time as the pacer sees it; tests pass a virtual clock so pacing costs no real time. */
+export interface Clock {
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+export const realClock: Clock = {
+  now: Date.now,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
 
 /** Who is served first when several chats could get the next message: the lowest number. */
 export const PRIORITY = { admin: 0, member: 1, newcomer: 2, bulk: 3 } as const;
@@ -10,6 +20,8 @@ export type PriorityName = keyof typeof PRIORITY;
 export interface Slot {
   /** Telegram answered (or the call was abandoned): the chat's gap starts now. Call exactly once; later calls are ignored. */
   done(): void;
+  /** Nothing was sent after all (there was nothing left to say): the chat is free at once, without a gap. */
+  unused(): void;
 }
 
 export interface PacerOptions {
@@ -229,18 +241,17 @@ export class Pacer {
     this.paceAt = now + this.intervalMs;
     if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
     let open = true;
-    w.resolve({
-      done: () => {
-        if (!open) return;
-        open = false;
-        this.release(chat);
-      },
-    });
+    const release = (gapMs: number) => {
+      if (!open) return;
+      open = false;
+      this.release(chat, gapMs);
+    };
+    w.resolve({ done: () => release(this.chatGapMs), unused: () => release(0) });
   }
 
-  private release(chat: Chat): void {
+  private release(chat: Chat, gapMs: number): void {
     chat.busy = false;
-    chat.freeAt = this.clock.now() + this.chatGapMs;
+    chat.freeAt = this.clock.now() + gapMs;
     if (chat.first) this.cooling.push(chat);
     else this.expire(chat);
     this.pump();

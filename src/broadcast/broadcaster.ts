@@ -1,4 +1,4 @@
-import { type Api, InlineKeyboard } from 'grammy';
+import { type Api, GrammyError, InlineKeyboard } from 'grammy';
 import type { Message, MessageEntity } from 'grammy/types';
 import type { BotDeps } from '../bot/context.js';
 import { cb } from '../bot/callback-data.js';
@@ -18,14 +18,14 @@ import {
 } from '../db/broadcasts.js';
 import type { Broadcast } from '../db/schema.js';
 import { setBlocked } from '../db/users.js';
-import { type Clock, realClock, TokenBucket } from './pacing.js';
+import { type Clock, Pacer, PRIORITY, realClock, type Slot } from '../bot/pacer.js';
 
 export interface BroadcasterOptions {
   /**
-   * Messages per second over all broadcasts, progress edits included. Telegram allows about 30;
-   * the default stays just under, so a second's jitter does not reach the limit (429 costs whole seconds).
+   * The process's shared pace (replies, the outbox and broadcasts together stay within Telegram's
+   * limits; broadcasts go last). Default: a pacer of its own at DEFAULT_RATE_PER_SEC on `clock`.
    */
-  ratePerSec?: number;
+  pacer?: Pacer;
   clock?: Clock;
   /** The progress line is edited at most this often (and after every 5 %, but not more than once a second). */
   progressEveryMs?: number;
@@ -64,7 +64,7 @@ export function sendContent(api: Api, chatId: number, c: BroadcastContent, signa
 export class Broadcaster {
   private readonly running = new Map<number, Promise<void>>();
   private readonly cancelled = new Set<number>();
-  private readonly bucket: TokenBucket;
+  private readonly pacer: Pacer;
   private readonly clock: Clock;
   private readonly progressEveryMs: number;
   private readonly stopGraceMs: number;
@@ -78,7 +78,7 @@ export class Broadcaster {
     opts: BroadcasterOptions = {},
   ) {
     this.clock = opts.clock ?? realClock;
-    this.bucket = new TokenBucket(opts.ratePerSec ?? DEFAULT_RATE_PER_SEC, 1, this.clock);
+    this.pacer = opts.pacer ?? new Pacer({ perSecond: DEFAULT_RATE_PER_SEC, chatGapMs: 1000, clock: this.clock });
     this.progressEveryMs = opts.progressEveryMs ?? 2000;
     this.stopGraceMs = opts.stopGraceMs ?? 3000;
     this.sending = !opts.standby;
@@ -156,10 +156,16 @@ export class Broadcaster {
         const batch = await queuedRecipients(db, id, BATCH);
         if (batch.length === 0) break;
         for (const userId of batch) {
-          await this.bucket.take();
-          if (!this.sending || this.cancelled.has(id)) break;
-          if (!(await claimDelivery(db, id, userId, now()))) continue;
-          const outcome = await this.deliver(b, userId);
+          const slot = await this.pacer.acquire(userId, PRIORITY.bulk, this.abort.signal).catch(() => null);
+          if (!slot || !this.sending || this.cancelled.has(id)) {
+            slot?.unused();
+            break;
+          }
+          if (!(await claimDelivery(db, id, userId, now()))) {
+            slot.unused();
+            continue;
+          }
+          const outcome = await this.deliver(b, userId, slot);
           // Aborted by stop(): Telegram may have it. Left 'sending', it becomes 'unknown' on resume.
           if (this.abort.signal.aborted) return;
           await settleDelivery(db, id, userId, outcome.status, outcome.error, now());
@@ -177,13 +183,26 @@ export class Broadcaster {
   }
 
   private progressEnv(): ProgressEnv {
-    return { api: this.api, deps: this.deps, clock: this.clock, everyMs: this.progressEveryMs, bucket: this.bucket };
+    return { api: this.api, deps: this.deps, clock: this.clock, everyMs: this.progressEveryMs, pacer: this.pacer };
   }
 
-  private async deliver(b: Broadcast, userId: number): Promise<{ status: 'sent' | 'failed' | 'blocked'; error: string | null }> {
+  /**
+   * One user's copy, in the slot the pacer gave (released here). A 429 holds every sender of the
+   * process and the copy is tried again: Telegram did not perform it.
+   */
+  private async deliver(b: Broadcast, userId: number, slot: Slot): Promise<{ status: 'sent' | 'failed' | 'blocked'; error: string | null }> {
     try {
-      await sendContent(this.api, userId, b, this.abort.signal as unknown as ApiSignal);
-      return { status: 'sent', error: null };
+      for (;;) {
+        try {
+          await sendContent(this.api, userId, b, this.abort.signal as unknown as ApiSignal);
+          return { status: 'sent', error: null };
+        } catch (err) {
+          if (!(err instanceof GrammyError && err.error_code === 429) || this.abort.signal.aborted) throw err;
+          this.pacer.holdAll((err.parameters.retry_after ?? 1) * 1000);
+          slot.done();
+          slot = await this.pacer.acquire(userId, PRIORITY.bulk, this.abort.signal);
+        }
+      }
     } catch (err) {
       const error = String(err instanceof Error ? err.message : err).slice(0, 300);
       if (isUnreachable(err)) {
@@ -193,6 +212,8 @@ export class Broadcaster {
       }
       this.deps.log.warn({ err, broadcast: b.id, userId }, 'broadcast delivery failed');
       return { status: 'failed', error };
+    } finally {
+      slot.done();
     }
   }
 }
@@ -202,8 +223,8 @@ interface ProgressEnv {
   deps: BotDeps;
   clock: Clock;
   everyMs: number;
-  /** The broadcast's bucket: edits and reports count towards the same overall limit. */
-  bucket: TokenBucket;
+  /** Edits and reports go through the same pace, as an admin's messages. */
+  pacer: Pacer;
 }
 
 /** The admin's progress line, edited in place, and the final report. Its failures never stop a broadcast. */
@@ -287,11 +308,13 @@ class Progress {
     await this.edit(await this.text('broadcast-progress-final', counts));
     const report = await this.text(cancelled ? 'broadcast-report-cancelled' : 'broadcast-report', counts);
     const unknown = counts.unknown ? `\n${await this.text('broadcast-report-unknown', counts)}` : '';
+    const slot = await this.env.pacer.acquire(this.b.admin_id, PRIORITY.admin);
     try {
-      await this.env.bucket.take();
       await api.sendMessage(this.b.admin_id, report + unknown, { parse_mode: 'HTML' });
     } catch (err) {
       deps.log.warn({ err, broadcast: this.b.id }, 'could not send the broadcast report');
+    } finally {
+      slot.done();
     }
     deps.log.info({ broadcast: this.b.id, ...counts, cancelled }, 'broadcast finished');
   }
@@ -300,11 +323,13 @@ class Progress {
     const { api, deps } = this.env;
     const { progress_chat_id: chatId, progress_message_id: messageId } = this.b;
     if (chatId === null || messageId === null) return;
+    const slot = await this.env.pacer.acquire(chatId, PRIORITY.admin);
     try {
-      await this.env.bucket.take();
       await safeEdit(api, chatId, messageId, text, keyboard);
     } catch (err) {
       deps.log.warn({ err, broadcast: this.b.id }, 'could not update the broadcast progress');
+    } finally {
+      slot.done();
     }
   }
 }

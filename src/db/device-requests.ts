@@ -55,10 +55,11 @@ export async function saveDeviceRequestMessage(db: Q, requestId: number, chatId:
     .execute();
 }
 
-export function deviceRequestMessages(db: Q, requestId: number) {
-  return db.selectFrom('device_request_messages').selectAll().where('request_id', '=', requestId).execute();
+/** The request in this admin's chat, once it was sent. */
+export function deviceRequestMessage(db: Q, requestId: number, chatId: number) {
+  return db.selectFrom('device_request_messages').selectAll().where('request_id', '=', requestId).where('chat_id', '=', chatId).executeTakeFirst();
 }
 
-export async function deleteDeviceRequestMessages(db: Q, requestId: number): Promise<void> {
-  await db.deleteFrom('device_request_messages').where('request_id', '=', requestId).execute();
+export async function deleteDeviceRequestMessage(db: Q, requestId: number, chatId: number): Promise<void> {
+  await db.deleteFrom('device_request_messages').where('request_id', '=', requestId).where('chat_id', '=', chatId).execute();
 }

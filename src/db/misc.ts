@@ -83,12 +83,13 @@ export async function saveApprovalMessage(db: Q, userId: number, chatId: number,
     .execute();
 }
 
-export function approvalMessages(db: Q, userId: number) {
-  return db.selectFrom('approval_messages').selectAll().where('user_id', '=', userId).execute();
+/** The request about this user in this admin's chat, once it was sent. */
+export function approvalMessage(db: Q, userId: number, chatId: number) {
+  return db.selectFrom('approval_messages').selectAll().where('user_id', '=', userId).where('chat_id', '=', chatId).executeTakeFirst();
 }
 
-export async function deleteApprovalMessages(db: Q, userId: number): Promise<void> {
-  await db.deleteFrom('approval_messages').where('user_id', '=', userId).execute();
+export async function deleteApprovalMessage(db: Q, userId: number, chatId: number): Promise<void> {
+  await db.deleteFrom('approval_messages').where('user_id', '=', userId).where('chat_id', '=', chatId).execute();
 }
 
 export async function audit(db: Q, e: { actorId: number | null; action: string; userId: number | null; details?: unknown }, now: number): Promise<void> {

@@ -37,6 +37,9 @@ export const TABLE_ORDER = [
   'device_requests',
   'device_request_messages',
   'nodes',
+  'outbox',
+  'inbox',
+  'admin_digests',
 ] as const satisfies readonly (keyof Database)[];
 
 // Fails to compile when `Database` has a table that TABLE_ORDER lacks.

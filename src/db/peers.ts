@@ -25,6 +25,10 @@ function peersWithTraffic(db: Q) {
   return db.selectFrom('peers').innerJoin('peer_traffic', 'peer_traffic.peer_id', 'peers.id').selectAll('peers').select(['peer_traffic.rx_total', 'peer_traffic.tx_total', 'peer_traffic.last_handshake_at']);
 }
 
+export function findPeer(db: Q, id: number): Promise<Peer | undefined> {
+  return db.selectFrom('peers').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
 export async function usedIps(db: Q, node: string): Promise<string[]> {
   const rows = await db.selectFrom('peers').select('ip').where('node', '=', node).execute();
   return rows.map((r) => r.ip);
@@ -61,7 +65,7 @@ export function setPeerStatus(db: Q, id: number, from: PeerStatus, to: PeerStatu
 
 /** Deletes the peer and keeps a tombstone of its public key, both or neither; its traffic of this hour still counts in the user's usage. */
 export async function deletePeer(db: Q, peer: Pick<Peer, 'id' | 'node' | 'public_key'>, now: number): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await flushPending(trx, { peerId: peer.id });
     await trx.deleteFrom('peers').where('id', '=', peer.id).execute();
     await trx
@@ -111,7 +115,7 @@ export async function setPrivateKey(db: Q, id: number, privateKey: string): Prom
 }
 
 export async function markDelivered(db: Q, id: number, now: number): Promise<void> {
-  await db.updateTable('peers').set({ delivered_at: now }).where('id', '=', id).execute();
+  await db.updateTable('peers').set({ delivered_at: now }).where('id', '=', id).where('delivered_at', 'is', null).execute();
 }
 
 /** The counters restart from zero: the peers are (re)added to an interface. */
@@ -167,16 +171,28 @@ export async function applyTraffic(db: Q, updates: TrafficUpdate[], hour: number
   return Number(r.numAffectedRows ?? 0);
 }
 
-/** Active peers of active users whose config never reached the user (e.g. a crash right after approval). */
-export function undeliveredPeers(db: Q): Promise<Peer[]> {
+/** The peers' configs are in the outbox now; call it in the transaction that queues them. */
+export async function markConfigQueued(db: Q, ids: number[], now: number): Promise<void> {
+  if (ids.length === 0) return;
+  await db.updateTable('peers').set({ config_queued_at: now }).where('id', 'in', ids).where('config_queued_at', 'is', null).execute();
+}
+
+/** Active peers of active users whose config was never queued (a crash between creating the peer and queuing it), created before `before`. */
+export function unqueuedPeers(db: Q, before: number): Promise<Peer[]> {
   return db
     .selectFrom('peers')
     .innerJoin('users', 'users.id', 'peers.user_id')
     .selectAll('peers')
     .where('peers.status', '=', 'active')
     .where('users.status', '=', 'active')
-    .where('peers.delivered_at', 'is', null)
+    .where('peers.config_queued_at', 'is', null)
+    .where('peers.created_at', '<', Math.min(before, Number.MAX_SAFE_INTEGER))
     .execute();
+}
+
+/** The user's device with this name, if any. */
+export function deviceNamed(db: Q, userId: number, name: string): Promise<Peer | undefined> {
+  return db.selectFrom('peers').selectAll().where('user_id', '=', userId).where('name', '=', name).executeTakeFirst();
 }
 
 // ---------------------------------------------------------------- devices (migration 0004)
@@ -235,9 +251,18 @@ export function deviceOfUser(db: Q, userId: number, peerId: number): Promise<Pee
   return peersWithTraffic(db).where('id', '=', peerId).where('user_id', '=', userId).executeTakeFirst();
 }
 
-export async function renameDevice(db: Q, userId: number, peerId: number, name: string): Promise<boolean> {
-  const res = await db.updateTable('peers').set({ name }).where('id', '=', peerId).where('user_id', '=', userId).executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
+/** taken: another device of the user has that name (names are unique per user). */
+export async function renameDevice(db: Q, userId: number, peerId: number, name: string): Promise<'ok' | 'not-found' | 'taken'> {
+  const same = await deviceNamed(db, userId, name);
+  if (same) return same.id === peerId ? 'ok' : 'taken';
+  try {
+    const res = await db.updateTable('peers').set({ name }).where('id', '=', peerId).where('user_id', '=', userId).executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1 ? 'ok' : 'not-found';
+  } catch (e) {
+    // The same name given to another device at the same moment.
+    if (await deviceNamed(db, userId, name)) return 'taken';
+    throw e;
+  }
 }
 
 /** The user's own device limit; null: back to MAX_DEVICES_PER_USER. For the admin's user card. */

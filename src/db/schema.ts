@@ -33,6 +33,8 @@ export interface UsersTable {
   warned_expiry: Generated<number>;
   /** NODE_CHOICE=user: the node (location) the user picked (migration 0006). */
   node: string | null;
+  /** When the user last asked for access (migration 0008); requests are reviewed in this order. */
+  requested_at: number | null;
 }
 
 export interface CaptchasTable {
@@ -55,7 +57,10 @@ export interface PeersTable {
   ip: string;
   status: PeerStatus;
   created_at: number;
+  /** When the .conf document reached Telegram (set by the outbox). */
   delivered_at: number | null;
+  /** When the config was handed to the outbox (migration 0008); null: recovery queues it. */
+  config_queued_at: number | null;
   /** The device's name, chosen by the user; null: shown as "Device <n>" (migration 0004). */
   name: string | null;
 }
@@ -158,6 +163,9 @@ export interface Database {
   device_requests: DeviceRequestsTable;
   device_request_messages: DeviceRequestMessagesTable;
   nodes: NodesTable;
+  outbox: OutboxTable;
+  inbox: InboxTable;
+  admin_digests: AdminDigestsTable;
 }
 
 export type NodeState = 'active' | 'draining';
@@ -292,3 +300,49 @@ export interface DeviceRequestMessagesTable {
 }
 
 export type DeviceRequest = Selectable<DeviceRequestsTable>;
+
+// Migration 0008: the outbox, the inbox and the admins' digests (src/db/outbox.ts, src/db/inbox.ts).
+export type OutboxStatus = 'queued' | 'sending' | 'failed' | 'blocked' | 'unknown' | 'dropped' | 'folded';
+
+export interface OutboxTable {
+  id: Generated<number>;
+  chat_id: number;
+  /** What to send (an Intent's kind); data holds its other fields as JSON. */
+  kind: string;
+  data: string;
+  status: Generated<OutboxStatus>;
+  /** At most one queued row per chat and merge key. */
+  merge_key: string | null;
+  /** Not sent before this time (epoch ms). */
+  not_before: Generated<number>;
+  /** Tries that Telegram refused in a way worth repeating (5xx, network). */
+  attempts: Generated<number>;
+  created_at: number;
+  updated_at: number;
+  error: string | null;
+}
+
+export type OutboxRow = Selectable<OutboxTable>;
+
+export interface InboxTable {
+  update_id: number;
+  /** The update as Telegram sent it (JSON); emptied once handled. */
+  payload: string;
+  received_at: number;
+  handled_at: number | null;
+}
+
+export interface AdminDigestsTable {
+  admin_id: number;
+  /** The summary message; null when none is live. */
+  message_id: number | null;
+  sent_at: number | null;
+  /** Last time it was sent or edited (edits at most every few seconds). */
+  shown_at: number | null;
+  /** Last time a request reached this admin (individually or folded). */
+  last_request_at: number | null;
+  /** 1 while requests fold into it (until none is pending). */
+  live: Generated<number>;
+}
+
+export type AdminDigest = Selectable<AdminDigestsTable>;

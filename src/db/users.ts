@@ -37,9 +37,10 @@ export async function requestAccess(db: Q, p: Profile, now: number): Promise<boo
       status: 'pending',
       created_at: now,
       updated_at: now,
+      requested_at: now,
     })
     .onConflict((oc) =>
-      oc.column('id').doUpdateSet({ status: 'pending', updated_at: now, decided_by: null, decided_at: null }).where('users.status', '=', 'revoked'),
+      oc.column('id').doUpdateSet({ status: 'pending', updated_at: now, requested_at: now, decided_by: null, decided_at: null }).where('users.status', '=', 'revoked'),
     )
     .executeTakeFirst();
   return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Bot, webhookCallback } from 'grammy';
+import type { Update } from 'grammy/types';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 
@@ -13,9 +13,10 @@ export interface Health {
 export interface HttpDeps {
   host: string;
   port: number;
-  bot: Bot<any>;
   /** Webhook mode: updates arrive as POSTs to the URL's path, with Telegram's secret header. */
   webhook: { url: string; secret: string } | null;
+  /** Takes an update for handling; Telegram gets its 200 once this resolves (the update is stored). */
+  onUpdate: (update: Update) => Promise<void>;
   metrics: Metrics;
   health: () => Promise<Health>;
   log: Logger;
@@ -32,12 +33,28 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-/** /healthz, /metrics, and in webhook mode the update endpoint (grammY checks the secret token: 401 otherwise). */
+/** Webhook bodies above this are refused (Telegram's updates are a few KB). */
+const MAX_UPDATE_BYTES = 1 << 20;
+
+async function readUpdate(req: http.IncomingMessage): Promise<Update | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_UPDATE_BYTES) return null;
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    const u = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Update;
+    return typeof u === 'object' && u !== null && Number.isSafeInteger(u.update_id) ? u : null;
+  } catch {
+    return null;
+  }
+}
+
+/** /healthz, /metrics, and in webhook mode the update endpoint (401 without Telegram's secret token). */
 export async function startHttp(deps: HttpDeps): Promise<HttpServer> {
   const webhookPath = deps.webhook ? new URL(deps.webhook.url).pathname : null;
-  const handleUpdate = deps.webhook
-    ? webhookCallback(deps.bot, 'http', { secretToken: deps.webhook.secret, onTimeout: 'return', timeoutMilliseconds: 9_000 })
-    : null;
   const server = http.createServer(async (req, res) => {
     try {
       const { pathname } = new URL(req.url ?? '/', 'http://localhost');
@@ -50,11 +67,17 @@ export async function startHttp(deps: HttpDeps): Promise<HttpServer> {
         res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
         return void res.end(text);
       }
-      if (handleUpdate && req.method === 'POST' && pathname === webhookPath) {
-        if (req.headers['x-telegram-bot-api-secret-token'] !== deps.webhook!.secret) {
+      if (deps.webhook && req.method === 'POST' && pathname === webhookPath) {
+        if (req.headers['x-telegram-bot-api-secret-token'] !== deps.webhook.secret) {
           deps.log.warn({ from: req.socket.remoteAddress }, 'webhook request without the right secret token');
+          req.resume();
+          return json(res, 401, { ok: false, error: 'secret token' });
         }
-        return await handleUpdate(req, res);
+        const update = await readUpdate(req);
+        if (!update) return json(res, 400, { ok: false, error: 'not an update' });
+        // Telegram sends it again unless it gets a 2xx: only once it is stored.
+        await deps.onUpdate(update);
+        return json(res, 200, { ok: true });
       }
       json(res, 404, { ok: false, error: 'not found' });
     } catch (err) {

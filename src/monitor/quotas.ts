@@ -1,16 +1,17 @@
 import type { AccessService } from '../access.js';
 import type { Db } from '../db/index.js';
+import { enqueue } from '../db/outbox.js';
 import type { User } from '../db/schema.js';
+import { inTransaction } from '../db/transaction.js';
 import { setLimits, usersWithLimits } from '../db/users.js';
+import { notice } from '../delivery.js';
 
 const DAY = 86_400_000;
 
 export interface QuotaDeps {
   db: Db;
+  /** Limiting and lifting tell the user (and the admins) themselves. */
   access: AccessService;
-  /** A message to the user, and to every admin; keys are translation ids, params are escaped by the caller's translator. */
-  notifyUser: (userId: number, key: string, params: Record<string, string | number>) => Promise<void>;
-  notifyAdmins: (key: string, params: Record<string, string | number>) => Promise<void>;
 }
 
 export function withinLimits(u: Pick<User, 'quota_bytes' | 'usage_bytes' | 'expires_at'>, now: number): { quota: boolean; expiry: boolean } {
@@ -27,33 +28,30 @@ export function withinLimits(u: Pick<User, 'quota_bytes' | 'usage_bytes' | 'expi
 export async function enforceLimits(deps: QuotaDeps, now: number): Promise<void> {
   for (const u of await usersWithLimits(deps.db)) {
     const ok = withinLimits(u, now);
-    const name = [u.first_name, u.last_name].filter(Boolean).join(' ');
     if (u.status === 'active') {
       if (!ok.expiry || !ok.quota) {
-        const to = ok.expiry ? 'limited' : 'expired';
-        const r = await deps.access.limit(u.id, to);
-        if (r.kind === 'ok' || r.kind === 'applied-later') {
-          await deps.notifyUser(u.id, `you-are-${to}`, {});
-          await deps.notifyAdmins(`admin-user-${to}`, { name, id: String(u.id) });
-        }
+        await deps.access.limit(u.id, ok.expiry ? 'limited' : 'expired');
         if (!ok.quota && u.warned_quota < 100) await setLimits(deps.db, u.id, { warned_quota: 100 });
         continue;
       }
       if (u.quota_bytes !== null && u.warned_quota < 80 && u.usage_bytes >= u.quota_bytes * 0.8) {
-        await setLimits(deps.db, u.id, { warned_quota: 80 });
-        await deps.notifyUser(u.id, 'quota-warning', { percent: 80 });
+        await warn(deps.db, u.id, { warned_quota: 80 }, 'quota-warning', { percent: 80 }, now);
       }
       if (u.expires_at !== null) {
         const daysLeft = (u.expires_at - now) / DAY;
         const due = daysLeft <= 1 ? 1 : daysLeft <= 3 ? 3 : 0;
-        if (due && (u.warned_expiry === 0 || due < u.warned_expiry)) {
-          await setLimits(deps.db, u.id, { warned_expiry: due });
-          await deps.notifyUser(u.id, `expiry-warning-${due}`, {});
-        }
+        if (due && (u.warned_expiry === 0 || due < u.warned_expiry)) await warn(deps.db, u.id, { warned_expiry: due }, `expiry-warning-${due}`, {}, now);
       }
     } else if (ok.quota && ok.expiry) {
-      const r = await deps.access.lift(u.id, null);
-      if (r.kind === 'ok' || r.kind === 'applied-later') await deps.notifyUser(u.id, 'limit-lifted', {});
+      await deps.access.lift(u.id, null);
     }
   }
+}
+
+/** A warning and the mark that it was given, together: given once, never lost. */
+function warn(db: Db, userId: number, mark: Parameters<typeof setLimits>[2], key: string, params: Record<string, number>, now: number): Promise<void> {
+  return inTransaction(db, async (trx) => {
+    await setLimits(trx, userId, mark);
+    await enqueue(trx, [notice(userId, key, params)], now);
+  });
 }

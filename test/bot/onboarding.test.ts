@@ -25,7 +25,9 @@ describe('/start and the CAPTCHA', () => {
     await h.send(USER, '/start');
     await h.solveCaptcha(USER);
     expect((await findUser(h.db, USER.id))?.status).toBe('pending');
-    expect(h.rec.last('sendMessage', USER.id)?.payload.text).toContain('Заявка отправлена');
+    // In the question's own message: one message to the user, not two.
+    expect(h.rec.textsTo(USER.id).at(-1)).toContain('Заявка отправлена');
+    expect(h.rec.last('editMessageText', USER.id)?.payload.text).toContain('Заявка отправлена');
     for (const admin of [ADMIN_A, ADMIN_B]) {
       const req = h.rec.last('sendMessage', admin.id)!;
       expect(req.payload.text).toContain('&lt;Petrov &amp; Co&gt;');

@@ -2,7 +2,7 @@ import type { ApiCallFn } from 'grammy';
 import type { ApiResponse } from 'grammy/types';
 import type { Logger } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
-import type { Clock } from '../../src/broadcast/pacing.js';
+import type { Clock } from '../../src/bot/pacer.js';
 import { PRIORITY, Pacer, type Priority, type Slot, pacing } from '../../src/bot/pacer.js';
 import { virtualClock } from '../broadcast/support.js';
 

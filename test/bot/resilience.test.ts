@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { resumeDeliveries } from '../../src/bot/messaging.js';
 import { peersOfUser } from '../../src/db/peers.js';
 import { findUser } from '../../src/db/users.js';
 import { ADMIN_A, createHarness, type Harness } from '../support/harness.js';
@@ -14,13 +13,13 @@ describe('interrupted work and errors', () => {
   });
   afterEach(() => h.close());
 
-  it('a config that could not be delivered is sent on the next start', async () => {
+  it('a config Telegram refused: the admins are told, and /config sends it again', async () => {
     await h.send(USER, '/start');
     h.rec.failNext('sendDocument', 400, 'Bad Request: wrong file identifier/HTTP URL specified');
     await h.press(ADMIN_A, `apr:${USER.id}`);
     expect((await peersOfUser(h.db, USER.id))[0]?.delivered_at).toBeNull();
     expect(h.rec.last('sendMessage', ADMIN_A.id)?.payload.text).toContain('could not be delivered');
-    await resumeDeliveries(h.bot.api, h.deps);
+    await h.send(USER, '/config');
     expect(h.rec.find('sendDocument', USER.id).at(-1)?.files.document).toBeDefined();
     expect((await peersOfUser(h.db, USER.id))[0]?.delivered_at).not.toBeNull();
   });
@@ -39,8 +38,9 @@ describe('interrupted work and errors', () => {
   it('an error inside a handler is logged and the user gets an apology, not silence', async () => {
     await h.send(USER, '/start');
     await h.press(ADMIN_A, `apr:${USER.id}`);
-    h.rec.failNext('sendPhoto', 400, 'Bad Request: IMAGE_PROCESS_FAILED');
-    await h.send(USER, '/config');
+    // The reply to /status is refused: the handler fails half way.
+    h.rec.failNext('sendMessage', 400, 'Bad Request: MESSAGE_ID_INVALID');
+    await h.send(USER, '/status');
     expect(h.rec.last('sendMessage', USER.id)?.payload.text).toContain('Something went wrong');
     expect(h.logs.some((l) => l.msg === 'update handling failed')).toBe(true);
     expect((await findUser(h.db, USER.id))?.status).toBe('active');

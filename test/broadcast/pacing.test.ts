@@ -1,32 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RATE_PER_SEC } from '../../src/broadcast/broadcaster.js';
-import { TokenBucket } from '../../src/broadcast/pacing.js';
 import { ADMIN_A, createHarness } from '../support/harness.js';
 import { addUsers, attachBroadcaster, copiesPerChat, draft, virtualClock } from './support.js';
 
 describe('broadcast: pacing', () => {
-  it('the token bucket hands out at most `rate` tokens a second after its burst', async () => {
-    const clock = virtualClock();
-    const bucket = new TokenBucket(25, 1, clock);
-    const at: number[] = [];
-    for (let i = 0; i < 51; i++) {
-      await bucket.take();
-      at.push(clock.now());
-    }
-    expect(at[0]).toBe(0);
-    for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(40);
-    expect(at.at(-1)).toBe(2000);
-  });
-
-  it('a burst is saved up while idle, but never more than its size', async () => {
-    const clock = virtualClock();
-    const bucket = new TokenBucket(10, 5, clock);
-    await clock.sleep(60_000);
-    const start = clock.now();
-    for (let i = 0; i < 15; i++) await bucket.take();
-    expect(clock.now() - start).toBe(1000); // 5 saved, then 10 at 100 ms each
-  });
-
   it(`100 recipients take at least 99/${DEFAULT_RATE_PER_SEC} s of (virtual) time, and the progress line is edited a handful of times, not per message`, async () => {
     const h = await createHarness({ captcha: false });
     try {

@@ -1,7 +1,7 @@
 import type { Transformer } from 'grammy';
 import type { MessageEntity, Update } from 'grammy/types';
 import { Broadcaster, type BroadcasterOptions } from '../../src/broadcast/broadcaster.js';
-import type { Clock } from '../../src/broadcast/pacing.js';
+import type { Clock } from '../../src/bot/pacer.js';
 import type { UserStatus } from '../../src/db/schema.js';
 import { requestAccess, transitionUser } from '../../src/db/users.js';
 import type { Harness } from '../support/harness.js';

@@ -7,7 +7,6 @@ import { flushWal, insertServerOnce } from '../../src/db/misc.js';
 import { insertPeer, insertPeerWithin, peersOfUser, peersOnNode } from '../../src/db/peers.js';
 import { dailyTrafficOfUser, dayOf, hourOf, topUsersSince, trafficSince } from '../../src/db/traffic.js';
 import { findUser, listUsersPage, requestAccess, searchUsers, setLimits, transitionUser, usageNow } from '../../src/db/users.js';
-import { limitsStep } from '../../src/bot/messaging.js';
 import { startMonitor } from '../../src/monitor/index.js';
 import { tick } from '../support/traffic.js';
 import { generateKeyPair } from '../../src/vpn/keys.js';
@@ -211,7 +210,7 @@ describe('PostgreSQL bot', () => {
       intervalMs: HOUR,
       now: h.deps.now,
       quotaResetDay: 1,
-      afterTick: limitsStep(h.bot.api, h.deps),
+      afterTick: (t) => h.enforceLimits(t),
     });
     try {
       const told = (re: RegExp) => h.rec.find('sendMessage', USER.id).filter((c) => re.test(c.payload.text)).length;

@@ -1,7 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resumeDeliveries } from '../../src/bot/messaging.js';
 import { deletePeer, insertPeer, peersOfUser } from '../../src/db/peers.js';
 import { findUser, transitionUser } from '../../src/db/users.js';
 import { generateKeyPair, generatePresharedKey } from '../../src/vpn/keys.js';
@@ -10,7 +9,7 @@ import type { From } from '../support/recorder.js';
 
 // A SIGKILL leaves exactly what was persisted: the database and the interface. Each case
 // builds the state that a kill at one step of an approval leaves, then starts again the way
-// main.ts does (vpn.start() reconciles, resumeDeliveries finishes) and checks the invariants:
+// main.ts does (vpn.start() reconciles, the leader's recovery finishes) and checks the invariants:
 // the user is active with exactly one peer, on the interface and in the config file, and has
 // the config; never a peer on the interface the database does not know.
 
@@ -57,7 +56,7 @@ describe('killed during an approval, then restarted', () => {
 
     const h = await createHarness({ captcha: false, restartOf: { dir: first.dir, wg: first.wg } });
     try {
-      await resumeDeliveries(h.bot.api, h.deps);
+      await h.recover();
       expect((await findUser(h.db, USER.id))?.status).toBe('active');
       const peers = await peersOfUser(h.db, USER.id);
       expect(peers).toHaveLength(1);
@@ -103,7 +102,7 @@ describe('killed during an approval, then restarted', () => {
     const h = await createHarness({ captcha: false, restartOf: { dir: first.dir, wg: first.wg } });
     try {
       h.wg.failing = 'Operation not permitted';
-      await resumeDeliveries(h.bot.api, h.deps);
+      await h.recover();
       expect((await findUser(h.db, USER.id))?.status).toBe('pending');
       expect(await peersOfUser(h.db, USER.id)).toHaveLength(0);
       expect(h.rec.last('sendMessage', ADMIN_A.id)?.payload.text).toContain('Access request');

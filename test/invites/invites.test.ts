@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { DIGEST_EVERY_MS } from '../../src/outbox/render.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createInvite, findInvite, hashInviteCode, inviteUses } from '../../src/db/invites.js';
 import { peersOfUser } from '../../src/db/peers.js';
@@ -36,7 +37,7 @@ async function makeInvite(h: Harness, admin: From, uses: 1 | 5 | 25 | 0, days: 1
   return { text: shown.payload.text as string, link: m[0], code: m[1]!, id, buttonData: buttons(expiry).find((b) => b.callback_data.endsWith(`:${uses}:${days}`))!.callback_data, expiry };
 }
 
-const texts = (h: Harness, chatId: number, from = 0) => h.rec.find('sendMessage', chatId, from).map((c) => c.payload.text as string);
+const texts = (h: Harness, chatId: number, from = 0) => h.rec.textsTo(chatId, from);
 const approvalRequests = (h: Harness, adminId: number, userId: number) =>
   h.rec.find('sendMessage', adminId).filter((c) => buttons(c).some((b) => b.callback_data === `apr:${userId}`)).length;
 
@@ -161,7 +162,15 @@ describe('invite links', () => {
         expect(all).toContain('no longer valid');
         expect(all).toContain('Your request has been sent');
         expect(await peersOfUser(h.db, u.id)).toHaveLength(0);
-        expect(approvalRequests(h, ADMIN_A.id, u.id)).toBe(1);
+      }
+    }
+    // The requests came at once: each admin has them in the digest (or one by one), not lost.
+    h.advance(DIGEST_EVERY_MS);
+    await h.drain();
+    for (const admin of [ADMIN_A, ADMIN_B]) {
+      const digest = texts(h, admin.id).filter((t) => /pending requests|Заявок ждут решения/.test(t)).at(-1) ?? '';
+      for (const [i, u] of users.entries()) {
+        if (statuses[i] === 'pending') expect(approvalRequests(h, admin.id, u.id) === 1 || digest.includes(u.first_name), `${admin.first_name} knows of ${u.first_name}`).toBe(true);
       }
     }
     expect(texts(h, ADMIN_A.id).filter((t) => t.includes(`joined through invite <code>${id}</code>`))).toHaveLength(N);

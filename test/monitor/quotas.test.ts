@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AccessService } from '../../src/access.js';
-import { limitsStep } from '../../src/bot/messaging.js';
 import { peersOfUser } from '../../src/db/peers.js';
 import { findUser, quotaPeriod, setLimits } from '../../src/db/users.js';
 import { type Monitor, startMonitor } from '../../src/monitor/index.js';
@@ -26,7 +25,7 @@ describe('quotas and expiry', () => {
       intervalMs: 3_600_000,
       now: h.deps.now,
       quotaResetDay: 1,
-      afterTick: limitsStep(h.bot.api, h.deps),
+      afterTick: (t) => h.enforceLimits(t),
     });
   });
   afterEach(async () => {
@@ -102,7 +101,7 @@ describe('quotas and expiry', () => {
     const access = new AccessService(h.db, h.vpn, h.deps.log, h.deps.now, { quotaBytes: 5 * 1024 ** 3, days: 30 });
     const other: From = { id: 3132, first_name: 'New', language_code: 'en' };
     await h.send(other, '/start');
-    await access.approve(other.id, ADMIN_A.id);
+    await access.approve(other.id, { id: ADMIN_A.id, name: 'Alice' });
     expect(await findUser(h.db, other.id)).toMatchObject({ quota_bytes: 5 * 1024 ** 3, expires_at: h.deps.now() + 30 * DAY });
     expect(quotaPeriod(Date.UTC(2026, 10, 14), 15)).toBe('2026-10-15');
     expect(quotaPeriod(Date.UTC(2026, 10, 15), 15)).toBe('2026-11-15');

@@ -172,8 +172,8 @@ describe.skipIf(!reachable)('replicas on PostgreSQL', () => {
       const devices = Array.from({ length: 8 }, (_, i) => access[i % 2]!.addDevice(2 * N + 1, `d${i}`, 3));
       // Every user approved on one replica and, for a quarter of them (users 1, 5, 9 … approved on
       // replica 0), at the same moment on the other.
-      const approvals = Array.from({ length: 2 * N }, (_, i) => access[i % 2]!.approve(i + 1, 1));
-      const duplicates = Array.from({ length: N / 2 }, (_, i) => access[1]!.approve(i * 4 + 1, 2));
+      const approvals = Array.from({ length: 2 * N }, (_, i) => access[i % 2]!.approve(i + 1, { id: 1, name: 'Admin 1' }));
+      const duplicates = Array.from({ length: N / 2 }, (_, i) => access[1]!.approve(i * 4 + 1, { id: 2, name: 'Admin 2' }));
       const decided = await Promise.all([...approvals, ...duplicates]);
       const added = await Promise.all(devices);
 
@@ -213,7 +213,7 @@ describe('replicas on SQLite', () => {
       await vpn.start();
       const access = new AccessService(db, vpn, log);
       for (let id = 1; id <= 200; id++) await requestAccess(db, { id, first_name: `u${id}` }, 0);
-      const decided = await Promise.all(Array.from({ length: 200 }, (_, i) => access.approve(i + 1, 1)));
+      const decided = await Promise.all(Array.from({ length: 200 }, (_, i) => access.approve(i + 1, { id: 1, name: 'Admin' })));
       expect(decided.filter((d) => d.kind === 'ok')).toHaveLength(200);
       const peers = await peersOnNode(db, 'wg0');
       expect(new Set(peers.map((p) => p.ip)).size).toBe(200);

@@ -14,6 +14,9 @@ import { GroupCommit } from '../../src/db/group-commit.js';
 import { type Db, migrate, openSqlite } from '../../src/db/index.js';
 import { setBlocked } from '../../src/db/users.js';
 import { backupSqlite } from '../../src/db/backup.js';
+import { Pacer } from '../../src/bot/pacer.js';
+import { enforceLimits } from '../../src/monitor/quotas.js';
+import { OutboxSender } from '../../src/outbox/sender.js';
 import { SecretBox } from '../../src/vpn/secrets.js';
 import type { VpnSettings } from '../../src/vpn/service.js';
 import { Fleet, type NodeCli } from '../../src/vpn/fleet.js';
@@ -115,14 +118,15 @@ export async function createHarness(opts: HarnessOptions = {}) {
     secrets: opts.secretsKey ? new SecretBox(opts.secretsKey) : undefined,
   });
   await vpn.start().catch(abandon);
+  const adminIds = [ADMIN_A.id, ADMIN_B.id];
   const deps: BotDeps = {
     db,
     groupCommit: new GroupCommit(db),
     vpn,
-    access: new AccessService(db, vpn, log, now),
+    access: new AccessService(db, vpn, log, now, { adminIds }),
     translator: new Translator(),
     log,
-    adminIds: [ADMIN_A.id, ADMIN_B.id],
+    adminIds,
     captcha: opts.captcha ?? true,
     backup: async () => (kind === 'postgres' ? null : backupSqlite(path.join(dir, 'bot.db'), path.join(dir, 'backups'), now())),
     now,
@@ -133,8 +137,15 @@ export async function createHarness(opts: HarnessOptions = {}) {
   const bot = createBot(opts.apiRoot ? '424242:http-test' : '123:TEST', deps, opts.apiRoot ? { client: { apiRoot: opts.apiRoot } } : { botInfo: BOT_INFO });
   const rec = new Recorder();
   if (!opts.apiRoot) rec.install(bot);
-  installApiTransformers(bot.api, { log, throttle: false, onBlocked: (chatId) => setBlocked(db, chatId, now()) });
+  installApiTransformers(bot.api, { log, onBlocked: (chatId) => setBlocked(db, chatId, now()) });
   await bot.init();
+  // The outbox as the leader sends it, through the same recorder, with a pace that never waits:
+  // every update below is followed by drain(), so its messages are there when the call returns.
+  const outbox = new OutboxSender({ db, api: bot.api, pacer: new Pacer({ perSecond: 1e9, chatGapMs: 0 }), adminIds, translator: deps.translator, vpn, now, log });
+  const handle = async (update: Parameters<typeof bot.handleUpdate>[0]) => {
+    await bot.handleUpdate(update);
+    await outbox.drain();
+  };
 
   const h = {
     dir,
@@ -153,13 +164,28 @@ export async function createHarness(opts: HarnessOptions = {}) {
     advance(ms: number) {
       clock += ms;
     },
-    send: (from: From, text: string) => bot.handleUpdate(textUpdate(from, text)),
+    outbox,
+    /** Handles an update as the bot does, then sends what it queued in the outbox. */
+    handle,
+    /** Sends what is queued in the outbox (after a monitor tick, a recovery, …). */
+    drain: () => outbox.drain(),
+    send: (from: From, text: string) => handle(textUpdate(from, text)),
     press: (from: From, data: string, onMessage?: Call) =>
-      bot.handleUpdate(
-        callbackUpdate(from, data, onMessage ? { chatId: onMessage.payload.chat_id, messageId: messageIdOf(h.rec, onMessage) } : undefined),
-      ),
+      handle(callbackUpdate(from, data, onMessage ? { chatId: onMessage.payload.chat_id, messageId: messageIdOf(h.rec, onMessage) } : undefined)),
     /** Answers one of the bot's prompts with a reply, as a person does. */
-    replyTo: (from: From, prompt: Call, text: string) => bot.handleUpdate(replyUpdate(from, prompt, bot.botInfo.id, text)),
+    replyTo: (from: From, prompt: Call, text: string) => handle(replyUpdate(from, prompt, bot.botInfo.id, text)),
+    /** What the leader does at start: interrupted approvals finished, unqueued configs queued, cut-off messages reported; then sent. */
+    async recover() {
+      await outbox.recover();
+      await deps.access.recoverInterrupted();
+      await deps.access.queueUnqueuedConfigs();
+      await outbox.drain();
+    },
+    /** The monitor's quota and expiry step at `t`, then its messages sent. */
+    async enforceLimits(t = now()) {
+      await enforceLimits({ db, access: deps.access }, t);
+      await outbox.drain();
+    },
     /** Passes the CAPTCHA the way a person does: reads the sum and taps the button with the answer. */
     async solveCaptcha(from: From) {
       const q = captchaCall(h.rec, from.id);

@@ -146,6 +146,14 @@ export class Recorder {
   last(method: string, chatId?: number): Call | undefined {
     return this.find(method, chatId).at(-1);
   }
+
+  /** The texts of every message sent to the chat and of every edit there, in order. */
+  textsTo(chatId: number, from = 0): string[] {
+    return this.calls
+      .slice(from)
+      .filter((c) => (c.method === 'sendMessage' || c.method === 'editMessageText') && c.payload.chat_id === chatId && !c.error)
+      .map((c) => c.payload.text as string);
+  }
 }
 
 let updateId = 1;

@@ -1,13 +1,13 @@
 import path from 'node:path';
 import { Composer, InlineKeyboard, InputFile } from 'grammy';
-import type { Decision } from '../../access.js';
+import type { Actor, Decision } from '../../access.js';
 import { activePeersPerNode } from '../../db/nodes.js';
 import { peersOfUser, setMaxDevices } from '../../db/peers.js';
 import type { User } from '../../db/schema.js';
 import { countByStatus, trafficSummary } from '../../db/stats.js';
 import { dailyTrafficOfUser, dayOf, topUsersSince, trafficSince } from '../../db/traffic.js';
 import { renderTrafficChart } from '../../charts/traffic-chart.js';
-import { countUnreachable, findUser, setLimits, listUsersByStatus, listUsersPage, searchUsers, USER_SORTS, type UserRow, usageNow } from '../../db/users.js';
+import { countUnreachable, findUser, setLimits, listUsersPage, searchUsers, USER_SORTS, type UserRow, usageNow } from '../../db/users.js';
 import { PoolExhaustedError, type VpnService } from '../../vpn/service.js';
 import { audit } from '../../db/misc.js';
 import { withinLimits } from '../../monitor/quotas.js';
@@ -15,7 +15,7 @@ import { ADMIN_CALLBACKS, cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { formatBytes, formatTime, fullName } from '../format.js';
 import { LOCALES } from '../i18n.js';
-import { broadcastToAdmins, closeApprovalMessages, deliverApproval, editCurrent, isUnreachable, localeOf, safeEdit, sendApprovalRequest, userParams } from '../messaging.js';
+import { editCurrent, userParams } from '../messaging.js';
 
 const PAGE_SIZE = 8;
 const HTML = { parse_mode: 'HTML' } as const;
@@ -99,11 +99,6 @@ admin.callbackQuery(cb.adminMenu.filter, async (ctx) => {
   await editCurrent(ctx, text, keyboard);
 });
 
-admin.callbackQuery(cb.pending.filter, async (ctx) => {
-  const pending = await listUsersByStatus(ctx.deps.db, 'pending', 20);
-  await ctx.answerCallbackQuery(pending.length ? undefined : { text: ctx.tr('pending-none') });
-  for (const user of pending) await sendApprovalRequest(ctx.api, ctx.deps, ctx.from.id, user);
-});
 
 function userLines(ctx: BotContext, rows: UserRow[]): string[] {
   return rows.map((u) =>
@@ -264,7 +259,7 @@ async function applyLimits(ctx: BotContext, userId: number, values: Parameters<t
   const user = await findUser(ctx.deps.db, userId);
   if (user && (user.status === 'limited' || user.status === 'expired')) {
     const ok = withinLimits({ ...user, usage_bytes: await usageNow(ctx.deps.db, user) }, ctx.deps.now());
-    if (ok.quota && ok.expiry && (await ctx.deps.access.lift(userId, ctx.from!.id)).kind !== 'not-found') await tellUser(ctx, userId, 'limit-lifted');
+    if (ok.quota && ok.expiry) await ctx.deps.access.lift(userId, ctx.from!.id);
   }
   await ctx.answerCallbackQuery({ text: notice });
   await showCard(ctx, userId);
@@ -335,78 +330,75 @@ function errorText(ctx: BotContext, error: unknown): string {
   return ctx.tr('error-vpn', { error: String(error instanceof Error ? error.message : error).slice(0, 500) });
 }
 
-/** Tells the user about a decision in their own language. The decision stands either way, so a failure is only logged. */
-async function tellUser(ctx: BotContext, userId: number, key: string): Promise<void> {
-  try {
-    await ctx.api.sendMessage(userId, ctx.deps.translator.t(await localeOf(ctx.deps, userId), key), HTML);
-  } catch (err) {
-    ctx.deps.log.warn({ err, userId, unreachable: isUnreachable(err) }, 'could not message the user');
-  }
-}
-
-/** A decision that lost the race or hit an unknown user: say so, and show where the user stands now. */
-async function answerNotApplied(ctx: BotContext, r: Decision, userId: number): Promise<boolean> {
+/** A decision that lost the race or hit an unknown user: say so, and (card) show where the user stands now. */
+async function answerNotApplied(ctx: BotContext, r: Decision, userId: number, card = true): Promise<boolean> {
   if (r.kind !== 'not-found' && r.kind !== 'wrong-state') return false;
   const text = r.kind === 'not-found' ? ctx.tr('user-not-found') : ctx.tr('already-decided', { status: ctx.tr(`label-${r.user.status}`) });
   await ctx.answerCallbackQuery({ text, show_alert: true });
-  if (r.kind === 'wrong-state') await showCard(ctx, userId);
+  if (r.kind === 'wrong-state' && card) await showCard(ctx, userId);
+  return true;
+}
+
+export const actorOf = (ctx: BotContext): Actor => ({ id: ctx.from!.id, name: fullName(ctx.from!) });
+
+/**
+ * An approval from a request's button (or the review's): the peer goes live here; the user's
+ * welcome and configs and every admin's copy of the request follow through the outbox. The admin
+ * only waits for the answer to the press. True when it was approved.
+ */
+export async function approveFromButton(ctx: BotContext, userId: number, card = true): Promise<boolean> {
+  const stopTimer = ctx.deps.metrics?.provisioning.startTimer();
+  const r = await ctx.deps.access.approve(userId, actorOf(ctx));
+  if (r.kind === 'ok') stopTimer?.();
+  if (await answerNotApplied(ctx, r, userId, card)) return false;
+  if (r.kind !== 'ok') {
+    await ctx.answerCallbackQuery({ text: ctx.tr('approve-failed-short'), show_alert: true });
+    // The buttons stay on the request, so the admin can retry once the cause is fixed.
+    await ctx.api.sendMessage(ctx.from!.id, errorText(ctx, 'error' in r ? r.error : undefined), HTML);
+    return false;
+  }
+  await ctx.answerCallbackQuery({ text: ctx.tr('approved-short') });
+  return true;
+}
+
+/** A rejection from a button; the user and every admin's copy hear through the outbox. True when it was rejected. */
+export async function rejectFromButton(ctx: BotContext, userId: number, card = true): Promise<boolean> {
+  const r = await ctx.deps.access.reject(userId, actorOf(ctx));
+  if ((await answerNotApplied(ctx, r, userId, card)) || r.kind !== 'ok') return false;
+  await ctx.answerCallbackQuery({ text: ctx.tr('rejected-short') });
   return true;
 }
 
 admin.callbackQuery(cb.approve.filter, async (ctx) => {
   const data = cb.approve.unpack(ctx.callbackQuery.data);
   if (!data) return ctx.answerCallbackQuery();
-  const stopTimer = ctx.deps.metrics?.provisioning.startTimer();
-  const r = await ctx.deps.access.approve(data.userId, ctx.from.id);
-  if (r.kind === 'ok') stopTimer?.();
-  if (await answerNotApplied(ctx, r, data.userId)) return;
-  if (r.kind !== 'ok') {
-    await ctx.answerCallbackQuery({ text: ctx.tr('approve-failed-short'), show_alert: true });
-    // The buttons stay on the request, so the admin can retry once the cause is fixed.
-    await ctx.api.sendMessage(ctx.from.id, errorText(ctx, 'error' in r ? r.error : undefined), HTML);
-    if (r.kind === 'failed' && r.first) {
-      const others = { ...ctx.deps, adminIds: ctx.deps.adminIds.filter((id) => id !== ctx.from.id) };
-      await broadcastToAdmins(ctx.api, others, 'alert-provisioning-failed', { error: String(r.error instanceof Error ? r.error.message : r.error).slice(0, 300) });
-    }
-    return;
-  }
-  if (r.recovered) await broadcastToAdmins(ctx.api, ctx.deps, 'alert-provisioning-recovered');
-  await ctx.answerCallbackQuery({ text: ctx.tr('approved-short') });
-  // The user's config first: the admins' chats take about one message a second, and many approvals
-  // at once would otherwise hold every config back behind the edits of the requests.
-  const delivered = await deliverApproval(ctx.api, ctx.deps, r.user, r.peers);
-  await closeApprovalMessages(ctx.api, ctx.deps, r.user, 'approval-approved-by', { admin: fullName(ctx.from) });
-  if (!delivered) await ctx.api.sendMessage(ctx.from.id, ctx.tr('delivery-failed', userParams(r.user)), HTML);
+  await approveFromButton(ctx, data.userId);
 });
 
 admin.callbackQuery(cb.reject.filter, async (ctx) => {
   const data = cb.reject.unpack(ctx.callbackQuery.data);
   if (!data) return ctx.answerCallbackQuery();
-  const r = await ctx.deps.access.reject(data.userId, ctx.from.id);
-  if (await answerNotApplied(ctx, r, data.userId) || r.kind !== 'ok') return;
-  await ctx.answerCallbackQuery({ text: ctx.tr('rejected-short') });
-  await closeApprovalMessages(ctx.api, ctx.deps, r.user, 'approval-rejected-by', { admin: fullName(ctx.from) });
-  await tellUser(ctx, data.userId, 'you-are-rejected');
+  await rejectFromButton(ctx, data.userId);
 });
 
+// The user is told by the access service (through the outbox); the admin sees the card again.
 const statusChanges = [
-  { codec: cb.disable, run: 'disable', userKey: 'you-are-disabled', done: 'disabled-short' },
-  { codec: cb.enable, run: 'enable', userKey: 'you-are-enabled', done: 'enabled-short' },
-  { codec: cb.revokeYes, run: 'revoke', userKey: 'you-are-revoked', done: 'revoked-short' },
-  { codec: cb.banYes, run: 'ban', userKey: 'you-are-banned', done: 'banned-short' },
-  { codec: cb.unban, run: 'unban', userKey: 'you-are-unbanned', done: 'unbanned-short' },
+  { codec: cb.disable, run: 'disable', done: 'disabled-short' },
+  { codec: cb.enable, run: 'enable', done: 'enabled-short' },
+  { codec: cb.revokeYes, run: 'revoke', done: 'revoked-short' },
+  { codec: cb.banYes, run: 'ban', done: 'banned-short' },
+  { codec: cb.unban, run: 'unban', done: 'unbanned-short' },
 ] as const;
 
 for (const change of statusChanges) {
   admin.callbackQuery(change.codec.filter, async (ctx) => {
     const data = change.codec.unpack(ctx.callbackQuery.data);
     if (!data) return ctx.answerCallbackQuery();
-    const r = await ctx.deps.access[change.run](data.userId, ctx.from.id);
+    const r = await ctx.deps.access[change.run](data.userId, actorOf(ctx));
     if (await answerNotApplied(ctx, r, data.userId)) return;
     await ctx.answerCallbackQuery({ text: ctx.tr(change.done) });
     const notice = r.kind === 'applied-later' ? ctx.tr('applied-later', { error: String(r.error).slice(0, 300) }) : undefined;
     await showCard(ctx, data.userId, notice);
-    await tellUser(ctx, data.userId, change.userKey);
   });
 }
 

@@ -1,23 +1,17 @@
 import { Composer, InlineKeyboard } from 'grammy';
-import {
-  createDeviceRequest,
-  decideDeviceRequest,
-  deleteDeviceRequestMessages,
-  deviceRequestMessages,
-  findDeviceRequest,
-  pendingDeviceRequest,
-  reopenDeviceRequest,
-  saveDeviceRequestMessage,
-} from '../../db/device-requests.js';
+import { createDeviceRequest, decideDeviceRequest, findDeviceRequest, pendingDeviceRequest, reopenDeviceRequest } from '../../db/device-requests.js';
 import { audit } from '../../db/misc.js';
+import { enqueue } from '../../db/outbox.js';
 import { deviceLabel, deviceOfUser, peersOfUser, renameDevice } from '../../db/peers.js';
-import type { DeviceRequest, Peer, User } from '../../db/schema.js';
+import type { Peer, User } from '../../db/schema.js';
+import { inTransaction } from '../../db/transaction.js';
 import { findUser } from '../../db/users.js';
+import { configOf, deviceRequestDecided, deviceRequestToAdmins, notice } from '../../delivery.js';
 import { cb } from '../callback-data.js';
-import type { BotContext, BotDeps } from '../context.js';
+import type { BotContext } from '../context.js';
 import { formatBytes, formatTime, fullName } from '../format.js';
 import { LOCALES } from '../i18n.js';
-import { isUnreachable, localeOf, safeEdit, sendConfig, userParams } from '../messaging.js';
+import { editCurrent, userParams } from '../messaging.js';
 
 // Devices: every peer of a user is one device with its own keys and address. /devices lists them
 // (traffic, last seen) with buttons: get the config again, rename, delete (confirmed), add.
@@ -97,12 +91,6 @@ async function listView(ctx: BotContext, user: User): Promise<{ text: string; ke
   return { text, keyboard: kb };
 }
 
-async function editCurrent(ctx: BotContext, text: string, keyboard?: InlineKeyboard): Promise<void> {
-  const m = ctx.callbackQuery?.message;
-  if (m) await safeEdit(ctx.api, m.chat.id, m.message_id, text, keyboard);
-  else await ctx.api.sendMessage(ctx.from!.id, text, { ...HTML, reply_markup: keyboard });
-}
-
 // ---------------------------------------------------------------- prompts (force_reply, matched back by text)
 
 function addPrompt(ctx: BotContext): string {
@@ -175,76 +163,41 @@ async function addDevice(ctx: BotContext, raw: string): Promise<void> {
     return;
   }
   if (ctx.deps.requireApprovalPerDevice) return requestDevice(ctx, user, name);
+  // The config follows through the outbox, queued with the device.
   const r = await ctx.deps.access.addDevice(user.id, name, maxOf(ctx, user));
   if (r.kind === 'ok') {
     ctx.deps.log.info({ userId: user.id, peerId: r.peer.id, ip: r.peer.ip }, 'device added');
     await ctx.reply(ctx.tr('device-added', { name, ip: r.peer.ip }), HTML);
-    await sendConfig(ctx.api, ctx.deps, ctx.chat!.id, ctx.locale, r.peer);
   } else if (r.kind === 'limit') await ctx.reply(ctx.tr('device-limit', { max: r.max }), HTML);
   else if (r.kind === 'not-active') await ctx.reply(ctx.tr('device-not-active'), HTML);
+  else if (r.kind === 'exists') await ctx.reply(ctx.tr('device-name-taken', { name }), HTML);
   else await ctx.reply(ctx.tr('device-add-failed'), HTML);
 }
 
 // ---------------------------------------------------------------- add with an admin's approval
 
-/** The request as an admin sees it, in their language (every parameter HTML-escaped by the translator). */
-function requestText(deps: BotDeps, locale: string, user: User, req: DeviceRequest): string {
-  return deps.translator.t(locale, 'device-request-admin', { ...userParams(user), device: req.name });
-}
-
 async function requestDevice(ctx: BotContext, user: User, name: string): Promise<void> {
-  const { db, now } = ctx.deps;
+  const { db, now, adminIds } = ctx.deps;
   // A quick refusal at the limit; the limit that counts is checked again at approval time.
   const max = maxOf(ctx, user);
   if ((await peersOfUser(db, user.id)).length >= max) {
     await ctx.reply(ctx.tr('device-limit', { max }), HTML);
     return;
   }
-  const req = await createDeviceRequest(db, user.id, name, now());
+  // The request and its copies for the admins, together.
+  const req = await inTransaction(db, async (trx) => {
+    const created = await createDeviceRequest(trx, user.id, name, now());
+    if (!created) return undefined;
+    await audit(trx, { actorId: user.id, action: 'device_request', userId: user.id, details: { id: created.id, name } }, now());
+    await enqueue(trx, deviceRequestToAdmins(adminIds, created.id), now());
+    return created;
+  });
   if (!req) {
     await ctx.reply(ctx.tr('device-request-pending'), HTML);
     return;
   }
-  await audit(db, { actorId: user.id, action: 'device_request', userId: user.id, details: { id: req.id, name } }, now());
   ctx.deps.log.info({ userId: user.id, requestId: req.id }, 'device requested');
   await ctx.reply(ctx.tr('device-request-sent', { name }), HTML);
-  for (const adminId of ctx.deps.adminIds) {
-    try {
-      const locale = await localeOf(ctx.deps, adminId);
-      const kb = new InlineKeyboard()
-        .text(ctx.deps.translator.t(locale, 'btn-approve'), cb.deviceRequestApprove.pack({ id: req.id }))
-        .text(ctx.deps.translator.t(locale, 'btn-reject'), cb.deviceRequestReject.pack({ id: req.id }));
-      const msg = await ctx.api.sendMessage(adminId, requestText(ctx.deps, locale, user, req), { ...HTML, reply_markup: kb });
-      await saveDeviceRequestMessage(db, req.id, adminId, msg.message_id);
-    } catch (err) {
-      ctx.deps.log.warn({ err, adminId, requestId: req.id }, 'could not send a device request to an admin');
-    }
-  }
-}
-
-/** Every admin's copy of the request gets the outcome line ("approved by …") and loses its buttons. */
-async function closeRequestMessages(ctx: BotContext, req: DeviceRequest, key: string): Promise<void> {
-  const user = await findUser(ctx.deps.db, req.user_id);
-  for (const m of await deviceRequestMessages(ctx.deps.db, req.id)) {
-    const locale = await localeOf(ctx.deps, m.chat_id);
-    const head = user ? requestText(ctx.deps, locale, user, req) : '';
-    const text = [head, ctx.deps.translator.t(locale, key, { admin: fullName(ctx.from!) })].filter(Boolean).join('\n\n');
-    try {
-      await safeEdit(ctx.api, m.chat_id, m.message_id, text);
-    } catch (err) {
-      ctx.deps.log.warn({ err, chatId: m.chat_id }, 'could not update a device request message');
-    }
-  }
-  await deleteDeviceRequestMessages(ctx.deps.db, req.id);
-}
-
-/** A user notice in their own language; the decision stands either way, so a failure is only logged. */
-async function tellUser(ctx: BotContext, userId: number, key: string, params: Record<string, string>): Promise<void> {
-  try {
-    await ctx.api.sendMessage(userId, ctx.deps.translator.t(await localeOf(ctx.deps, userId), key, params), HTML);
-  } catch (err) {
-    ctx.deps.log.warn({ err, userId, unreachable: isUnreachable(err) }, 'could not message the user');
-  }
 }
 
 /** The loser of a race (or a stale button): says how the request stands. */
@@ -265,7 +218,12 @@ admins.callbackQuery(cb.deviceRequestApprove.filter, async (ctx) => {
   if (!req) return answerDecided(ctx, data.id);
   const user = await findUser(db, req.user_id);
   // The same path as an unrequested add: active user, limit (as it is now) and insert in one statement.
-  const r = user ? await ctx.deps.access.addDevice(user.id, req.name, maxOf(ctx, user)) : ({ kind: 'not-active' } as const);
+  // The user's notice and every admin's copy of the request are queued with the config.
+  const told = (peer: Peer) => [
+    notice(req.user_id, 'device-request-approved', { name: req.name, ip: peer.ip }),
+    ...deviceRequestDecided(ctx.deps.adminIds, req.id, 'approval-approved-by', fullName(ctx.from)),
+  ];
+  const r = user ? await ctx.deps.access.addDevice(user.id, req.name, maxOf(ctx, user), told) : ({ kind: 'not-active' } as const);
   if (r.kind !== 'ok') {
     // Nothing was created: the request is open again and keeps its buttons, so the admin can raise
     // the limit (user card) and approve again, or reject.
@@ -284,28 +242,22 @@ admins.callbackQuery(cb.deviceRequestApprove.filter, async (ctx) => {
   await audit(db, { actorId: ctx.from.id, action: 'device_request_approve', userId: req.user_id, details: { id: req.id, peerId: r.peer.id } }, now());
   ctx.deps.log.info({ userId: req.user_id, requestId: req.id, peerId: r.peer.id, ip: r.peer.ip, adminId: ctx.from.id }, 'device request approved');
   await ctx.answerCallbackQuery({ text: ctx.tr('approved-short') });
-  await closeRequestMessages(ctx, req, 'approval-approved-by');
-  try {
-    const locale = await localeOf(ctx.deps, req.user_id);
-    await ctx.api.sendMessage(req.user_id, ctx.deps.translator.t(locale, 'device-request-approved', { name: req.name, ip: r.peer.ip }), HTML);
-    await sendConfig(ctx.api, ctx.deps, req.user_id, locale, r.peer);
-  } catch (err) {
-    // The peer stays undelivered: it is sent again at the next start, and the device list has it.
-    ctx.deps.log.warn({ err, userId: req.user_id }, 'device config delivery failed');
-    await ctx.api.sendMessage(ctx.from.id, ctx.tr('device-request-delivery-failed', { ...userParams(user!), device: req.name }), HTML);
-  }
 });
 
 admins.callbackQuery(cb.deviceRequestReject.filter, async (ctx) => {
   const data = cb.deviceRequestReject.unpack(ctx.callbackQuery.data);
   if (!data) return ctx.answerCallbackQuery();
-  const req = await decideDeviceRequest(ctx.deps.db, data.id, 'rejected', ctx.from.id);
+  const { db, now, adminIds } = ctx.deps;
+  const req = await inTransaction(db, async (trx) => {
+    const decided = await decideDeviceRequest(trx, data.id, 'rejected', ctx.from.id);
+    if (!decided) return undefined;
+    await audit(trx, { actorId: ctx.from.id, action: 'device_request_reject', userId: decided.user_id, details: { id: decided.id } }, now());
+    await enqueue(trx, [notice(decided.user_id, 'device-request-rejected', { name: decided.name }), ...deviceRequestDecided(adminIds, decided.id, 'approval-rejected-by', fullName(ctx.from))], now());
+    return decided;
+  });
   if (!req) return answerDecided(ctx, data.id);
-  await audit(ctx.deps.db, { actorId: ctx.from.id, action: 'device_request_reject', userId: req.user_id, details: { id: req.id } }, ctx.deps.now());
   ctx.deps.log.info({ userId: req.user_id, requestId: req.id, adminId: ctx.from.id }, 'device request rejected');
   await ctx.answerCallbackQuery({ text: ctx.tr('rejected-short') });
-  await closeRequestMessages(ctx, req, 'approval-rejected-by');
-  await tellUser(ctx, req.user_id, 'device-request-rejected', { name: req.name });
 });
 
 // ---------------------------------------------------------------- rename
@@ -335,11 +287,9 @@ async function rename(ctx: BotContext, peerId: number, raw: string): Promise<voi
     await sendPrompt(ctx, renamePrompt(ctx, peer, await peersOfUser(ctx.deps.db, userId)));
     return;
   }
-  if (!(await renameDevice(ctx.deps.db, userId, peerId, name))) {
-    await ctx.reply(ctx.tr('device-not-found'), HTML);
-    return;
-  }
-  await ctx.reply(ctx.tr('device-renamed', { name }), HTML);
+  const renamed = await renameDevice(ctx.deps.db, userId, peerId, name);
+  if (renamed === 'ok') await ctx.reply(ctx.tr('device-renamed', { name }), HTML);
+  else await ctx.reply(renamed === 'taken' ? ctx.tr('device-name-taken', { name }) : ctx.tr('device-not-found'), HTML);
 }
 
 // Replies to our prompts; any other message goes on to the next feature.
@@ -362,8 +312,9 @@ devicesFeature.callbackQuery(cb.deviceConfig.filter, async (ctx) => {
   if (!(await activeCaller(ctx))) return;
   const peer = await ownDevice(ctx, data.id);
   if (!peer) return;
-  await ctx.answerCallbackQuery();
-  await sendConfig(ctx.api, ctx.deps, ctx.from.id, ctx.locale, peer);
+  // The config is sent like any other: through the outbox, at the chat's pace.
+  await enqueue(ctx.deps.db, configOf(peer), ctx.deps.now());
+  await ctx.answerCallbackQuery({ text: ctx.tr('config-coming') });
 });
 
 devicesFeature.callbackQuery(cb.deviceDeleteAsk.filter, async (ctx) => {

@@ -17,7 +17,8 @@ import type { Invite, User } from '../../db/schema.js';
 import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { formatTime, fullName } from '../format.js';
-import { broadcastToAdmins, deliverApproval, safeEdit, userParams } from '../messaging.js';
+import { toAdmins } from '../../delivery.js';
+import { editCurrent, safeEdit, userParams } from '../messaging.js';
 import { sendStatus } from './user.js';
 
 // Invite links: /invite → uses → expiry → the link, shown once (only a hash is stored).
@@ -59,12 +60,6 @@ admin.chatType('private').command('invite', async (ctx) => {
 
 // Same answer as /admin and /broadcast give non-admins.
 invitesFeature.chatType('private').command(['invite', 'invites'], (ctx) => ctx.reply(ctx.tr('not-admin'), HTML));
-
-async function editCurrent(ctx: BotContext, text: string, keyboard?: InlineKeyboard): Promise<void> {
-  const m = ctx.callbackQuery?.message;
-  if (m) await safeEdit(ctx.api, m.chat.id, m.message_id, text, keyboard);
-  else await ctx.api.sendMessage(ctx.from!.id, text, { ...HTML, reply_markup: keyboard });
-}
 
 admin.callbackQuery(cb.inviteUses.filter, async (ctx) => {
   const data = cb.inviteUses.unpack(ctx.callbackQuery.data);
@@ -207,12 +202,13 @@ export async function holdStartInvite(ctx: BotContext, payload: string): Promise
 
 /**
  * Called with a user who has just become pending. With a held, still usable invite: one use is
- * taken, the user is approved on behalf of the invite's creator (the same provisioning and
- * delivery as an admin's approval), and the admins are told. Returns false when the normal
- * request should go on instead: no invite, an invite no longer usable (the user is told), or a
- * provisioning failure (the admins then get the usual request and can approve once it is fixed).
+ * taken and the user is approved on behalf of the invite's creator (the same provisioning as an
+ * admin's approval; the welcome, the configs and the admins' notice go through the outbox).
+ * Returns false when the normal request should go on instead: no invite, an invite no longer
+ * usable (the user is told), or a provisioning failure (the admins have the request and can
+ * approve once it is fixed).
  */
-export async function admitWithInvite(ctx: BotContext, user: User): Promise<boolean> {
+export async function admitWithInvite(ctx: BotContext, user: User, captchaMessage?: { chat: { id: number }; message_id: number }): Promise<boolean> {
   const { db, now, adminIds, log, access } = ctx.deps;
   const r = await redeemHeldInvite(db, user.id, now() - HOLD_TTL_MS, now(), adminIds);
   if (r.kind === 'none') return false;
@@ -224,22 +220,15 @@ export async function admitWithInvite(ctx: BotContext, user: User): Promise<bool
   const invite = r.invite;
   log.info({ userId: user.id, invite: invite.id, createdBy: invite.created_by }, 'joining through an invite');
   const stopTimer = ctx.deps.metrics?.provisioning.startTimer();
-  const d = await access.approve(user.id, invite.created_by);
+  const joined = toAdmins(adminIds, 'invite-joined', { ...userParams(user), invite: invite.id, admin: invite.creator_name });
+  const d = await access.approve(user.id, { id: invite.created_by, name: invite.creator_name }, { welcome: 'invite-welcome', alsoTell: joined, actorAway: true });
   if (d.kind === 'wrong-state') {
     // Decided by someone else in the meantime: just say where the user stands.
     await sendStatus(ctx, d.user);
     return true;
   }
-  if (d.kind !== 'ok') {
-    if (d.kind === 'failed' && d.first) {
-      await broadcastToAdmins(ctx.api, ctx.deps, 'alert-provisioning-failed', { error: String(d.error instanceof Error ? d.error.message : d.error).slice(0, 300) });
-    }
-    return false;
-  }
+  if (d.kind !== 'ok') return false;
   stopTimer?.();
-  if (d.recovered) await broadcastToAdmins(ctx.api, ctx.deps, 'alert-provisioning-recovered');
-  const delivered = await deliverApproval(ctx.api, ctx.deps, d.user, d.peers, 'invite-welcome');
-  await broadcastToAdmins(ctx.api, ctx.deps, 'invite-joined', { ...userParams(d.user), invite: invite.id, admin: invite.creator_name });
-  if (!delivered) await broadcastToAdmins(ctx.api, ctx.deps, 'delivery-failed', userParams(d.user));
+  if (captchaMessage) await safeEdit(ctx.api, captchaMessage.chat.id, captchaMessage.message_id, ctx.tr('captcha-passed'));
   return true;
 }

@@ -6,7 +6,7 @@ import { parseKeyValues, parseNodeSpec } from '../../vpn/nodes.js';
 import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { formatTime } from '../format.js';
-import { deliverApproval, editCurrent, userParams } from '../messaging.js';
+import { editCurrent, userParams } from '../messaging.js';
 
 // VPN nodes. Admins: /nodes lists them (location, host, health, load) with Drain / Resume / Remove;
 // `/nodes add name=… ssh=user@host:port hostkey=SHA256:… endpoint=… subnet=…` adds one (it must
@@ -120,8 +120,8 @@ admin.callbackQuery(cb.moveTo.filter, async (ctx) => {
     return editCurrent(ctx, r.kind === 'failed' ? ctx.tr('move-failed', { error: String(r.error instanceof Error ? r.error.message : r.error).slice(0, 300) }) : ctx.tr('user-not-found'), back);
   }
   await ctx.answerCallbackQuery({ text: ctx.tr('moved-short') });
-  const delivered = await deliverApproval(ctx.api, ctx.deps, r.user, r.peers, 'you-are-moved');
-  await editCurrent(ctx, ctx.tr(delivered ? 'moved' : 'moved-undelivered', { ...userParams(r.user), node: data.node }), back);
+  // The user's notice and new configs are on their way through the outbox.
+  await editCurrent(ctx, ctx.tr('moved', { ...userParams(r.user), node: data.node }), back);
 });
 
 /** NODE_CHOICE=user and more than one node takes peers: asks the newcomer where to connect. */

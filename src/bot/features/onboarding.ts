@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { Composer, InlineKeyboard } from 'grammy';
 import { consumeCaptcha, getCaptcha, putCaptcha, recordCaptchaFailure, startCaptcha, updateCaptcha } from '../../db/misc.js';
+import { enqueue } from '../../db/outbox.js';
+import type { Db } from '../../db/index.js';
+import { inTransaction } from '../../db/transaction.js';
 import { findUser, requestAccess, updateProfile } from '../../db/users.js';
+import { requestToAdmins } from '../../delivery.js';
 import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
-import { notifyAdmins, safeEdit } from '../messaging.js';
+import { safeEdit } from '../messaging.js';
 import { adminMenu } from './admin.js';
 import { admitWithInvite, holdStartInvite } from './invites.js';
 import { sendStatus } from './user.js';
@@ -28,7 +32,7 @@ priv.command('start', async (ctx) => {
   }
   // An invite link (t.me/<bot>?start=inv_<code>) is held until the request is submitted.
   if (ctx.match) await holdStartInvite(ctx, ctx.match);
-  if (!ctx.deps.captcha) return submitRequest(ctx);
+  if (!ctx.deps.captcha) return submitRequest(ctx, await ask(ctx, ctx.deps.db));
   const challenge = newChallenge(ctx, ctx.from.id, 0);
   // Newcomers come in bursts: their questions are stored together (one commit), before they are sent.
   if (!(await ctx.deps.groupCommit.run((trx) => startCaptcha(trx, challenge.row, now())))) {
@@ -78,11 +82,11 @@ onboarding.callbackQuery(cb.captcha.filter, async (ctx) => {
     return safeEdit(ctx.api, message.chat.id, message.message_id, ctx.tr('captcha-expired'));
   }
   if (data.answer === captcha.answer) {
-    // Only one of several concurrent taps consumes the challenge.
-    if (!(await consumeCaptcha(db, ctx.from.id, data.nonce))) return ctx.answerCallbackQuery();
+    // Only one of several concurrent taps (or a replay) consumes the challenge, in the transaction that files the request.
+    const asked = await inTransaction(db, async (trx) => ((await consumeCaptcha(trx, ctx.from.id, data.nonce)) ? ask(ctx, trx) : null));
+    if (asked === null) return ctx.answerCallbackQuery();
     await ctx.answerCallbackQuery({ text: ctx.tr('captcha-passed-short') });
-    await safeEdit(ctx.api, message.chat.id, message.message_id, ctx.tr('captcha-passed'));
-    return submitRequest(ctx);
+    return submitRequest(ctx, asked, message);
   }
   const failed = await recordCaptchaFailure(db, ctx.from.id, data.nonce);
   if (!failed) return ctx.answerCallbackQuery({ text: ctx.tr('captcha-stale') });
@@ -98,19 +102,34 @@ onboarding.callbackQuery(cb.captcha.filter, async (ctx) => {
   await safeEdit(ctx.api, message.chat.id, message.message_id, `${ctx.tr('captcha-wrong')}\n\n${challenge.text}`, challenge.keyboard);
 });
 
-async function submitRequest(ctx: BotContext): Promise<void> {
-  const { db, now } = ctx.deps;
-  const from = ctx.from!;
-  if (!(await requestAccess(db, from, now()))) {
-    const user = await findUser(db, from.id);
-    if (user) await sendStatus(ctx, user);
-    return;
+/** Files the request and queues it for the admins, together; false when the user already has a status (not revoked). */
+async function ask(ctx: BotContext, db: Db): Promise<boolean> {
+  const { now, adminIds } = ctx.deps;
+  return inTransaction(db, async (trx) => {
+    if (!(await requestAccess(trx, ctx.from!, now()))) return false;
+    // Even for a held invite: if admitting fails, the admins still have the request.
+    await enqueue(trx, requestToAdmins(adminIds, ctx.from!.id), now());
+    return true;
+  });
+}
+
+/**
+ * After the request was filed (asked) or found to exist: a held invite admits the user at once;
+ * otherwise the user is told (in the CAPTCHA's message, when there is one: one message, not two).
+ */
+async function submitRequest(ctx: BotContext, asked: boolean, captchaMessage?: { chat: { id: number }; message_id: number }): Promise<void> {
+  const { db, log } = ctx.deps;
+  const user = await findUser(db, ctx.from!.id);
+  if (!user) return;
+  if (!asked) {
+    if (captchaMessage) await safeEdit(ctx.api, captchaMessage.chat.id, captchaMessage.message_id, ctx.tr('captcha-passed'));
+    return sendStatus(ctx, user);
   }
-  const user = (await findUser(db, from.id))!;
   // With a held invite the user is admitted at once, skipping the approval queue.
-  if (await admitWithInvite(ctx, user)) return;
-  ctx.deps.log.info({ userId: user.id }, 'access requested');
-  await ctx.reply(ctx.tr('request-sent'), { parse_mode: 'HTML' });
+  if (await admitWithInvite(ctx, user, captchaMessage)) return;
+  log.info({ userId: user.id }, 'access requested');
+  const text = ctx.tr('request-sent');
+  if (captchaMessage) await safeEdit(ctx.api, captchaMessage.chat.id, captchaMessage.message_id, `${ctx.tr('captcha-passed')}\n\n${text}`);
+  else await ctx.reply(text, { parse_mode: 'HTML' });
   await offerLocations(ctx);
-  await notifyAdmins(ctx.api, ctx.deps, user);
 }

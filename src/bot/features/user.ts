@@ -7,7 +7,9 @@ import type { User } from '../../db/schema.js';
 import { findUser } from '../../db/users.js';
 import type { BotContext } from '../context.js';
 import { formatBytes, formatTime } from '../format.js';
-import { isNotModified, sendConfig } from '../messaging.js';
+import { enqueue } from '../../db/outbox.js';
+import { configOf } from '../../delivery.js';
+import { isNotModified } from '../messaging.js';
 
 export const userFeature = new Composer<BotContext>();
 const priv = userFeature.chatType('private');
@@ -43,7 +45,8 @@ priv.command('config', async (ctx) => {
   if (user.status !== 'active') return sendStatus(ctx, user);
   const peers = (await peersOfUser(ctx.deps.db, user.id)).filter((p) => p.status === 'active');
   if (peers.length === 0) return ctx.reply(ctx.tr('config-none'), { parse_mode: 'HTML' });
-  for (const p of peers) await sendConfig(ctx.api, ctx.deps, ctx.chat.id, ctx.locale, p);
+  // Through the outbox, like every config: four messages at the chat's pace, without holding this update.
+  await enqueue(ctx.deps.db, peers.flatMap(configOf), ctx.deps.now());
 });
 
 priv.command('language', async (ctx) => {

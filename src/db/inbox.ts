@@ -1,0 +1,61 @@
+import type { Kysely } from 'kysely';
+import type { Update } from 'grammy/types';
+import { setMeta } from './misc.js';
+import { inTransaction } from './transaction.js';
+import type { Database } from './schema.js';
+
+type Q = Kysely<Database>;
+
+/** meta key: the getUpdates offset that confirms every stored update. */
+const OFFSET_KEY = 'update_offset';
+
+/**
+ * Stores updates as received, in one transaction, with the polling offset that confirms them
+ * (omitted in webhook mode). Returns the ones not stored before: a webhook retry or a batch
+ * Telegram sends again after a crash is recognised and not handled twice.
+ */
+export async function storeUpdates(db: Q, updates: readonly Update[], now: number, offset?: number): Promise<Update[]> {
+  if (updates.length === 0 && offset === undefined) return [];
+  return inTransaction(db, async (trx) => {
+    let fresh: Update[] = [];
+    if (updates.length > 0) {
+      const rows = await trx
+        .insertInto('inbox')
+        .values(updates.map((u) => ({ update_id: u.update_id, payload: JSON.stringify(u), received_at: now })))
+        .onConflict((oc) => oc.column('update_id').doNothing())
+        .returning('update_id')
+        .execute();
+      const stored = new Set(rows.map((r) => Number(r.update_id)));
+      fresh = updates.filter((u) => stored.has(u.update_id));
+    }
+    if (offset !== undefined) await setMeta(trx, OFFSET_KEY, String(offset));
+    return fresh;
+  });
+}
+
+export async function storedOffset(db: Q): Promise<number | undefined> {
+  const row = await db.selectFrom('meta').select('value').where('key', '=', OFFSET_KEY).executeTakeFirst();
+  return row ? Number(row.value) : undefined;
+}
+
+/** Handled: the payload (people's messages) is not kept; the id is, so a repeat is recognised. */
+export async function markHandled(db: Q, updateIds: readonly number[], now: number): Promise<void> {
+  if (updateIds.length === 0) return;
+  await db.updateTable('inbox').set({ handled_at: now, payload: '' }).where('update_id', 'in', updateIds).execute();
+}
+
+/** Stored and not handled, oldest first; only those received before `receivedBefore` (younger ones may be in hand on a live replica). */
+export async function unhandledUpdates(db: Q, receivedBefore = Number.POSITIVE_INFINITY): Promise<Update[]> {
+  const rows = await db
+    .selectFrom('inbox')
+    .select('payload')
+    .where('handled_at', 'is', null)
+    .where('received_at', '<', Math.min(receivedBefore, Number.MAX_SAFE_INTEGER))
+    .orderBy('update_id')
+    .execute();
+  return rows.map((r) => JSON.parse(r.payload) as Update);
+}
+
+export async function pruneInbox(db: Q, before: number): Promise<void> {
+  await db.deleteFrom('inbox').where('received_at', '<', before).where('handled_at', 'is not', null).execute();
+}

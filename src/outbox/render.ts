@@ -1,0 +1,154 @@
+import { InlineKeyboard, InputFile } from 'grammy';
+import type { BotDeps } from '../bot/context.js';
+import { cb } from '../bot/callback-data.js';
+import { approvalKeyboard, localeOf, userParams } from '../bot/messaging.js';
+import { deleteDeviceRequestMessage, deviceRequestMessage, findDeviceRequest, saveDeviceRequestMessage } from '../db/device-requests.js';
+import type { Db } from '../db/index.js';
+import { approvalMessage, deleteApprovalMessage, saveApprovalMessage } from '../db/misc.js';
+import type { ConfigPart, Intent } from '../db/outbox.js';
+import { deviceLabel, findPeer, markDelivered, peersOfUser } from '../db/peers.js';
+import { countPending, getDigest, newestPending, updateDigest } from '../db/requests.js';
+import type { DeviceRequest, User } from '../db/schema.js';
+import { findUser } from '../db/users.js';
+import { renderQrPng } from '../vpn/qr.js';
+import { clientConfigFileName } from '../vpn/render.js';
+
+// Each queued message becomes a Telegram call here, from what the database says when it goes out.
+// null: nothing to send any more (a request decided meanwhile, a device deleted).
+
+export type Call =
+  | { method: 'sendMessage'; text: string; keyboard?: InlineKeyboard; noPreview?: boolean }
+  | { method: 'sendDocument'; file: InputFile; caption: string }
+  | { method: 'sendPhoto'; file: InputFile; caption: string }
+  | { method: 'editMessageText'; messageId: number; text: string; keyboard?: InlineKeyboard };
+
+export interface Rendered {
+  call: Call;
+  /** Bookkeeping once Telegram took it (which message it became), in the transaction that removes the row. */
+  afterSent?: (trx: Db, messageId: number | undefined) => Promise<void>;
+}
+
+export type RenderDeps = Pick<BotDeps, 'db' | 'translator' | 'vpn' | 'now'>;
+
+/** A digest is edited at most this often (Telegram: about one message a second per chat, and the admin must be able to read it). */
+export const DIGEST_EVERY_MS = 3000;
+/** After this long a digest is sent anew rather than edited, so it shows at the bottom of the chat. */
+export const DIGEST_FRESH_MS = 10 * 60_000;
+/** Names listed in a digest. */
+const DIGEST_NAMES = 5;
+
+export async function render(deps: RenderDeps, chatId: number, intent: Intent): Promise<Rendered | null> {
+  const locale = await localeOf(deps, chatId);
+  const t = (key: string, params?: Parameters<RenderDeps['translator']['t']>[2]) => deps.translator.t(locale, key, params);
+  switch (intent.kind) {
+    case 'notice':
+      return { call: { method: 'sendMessage', text: t(intent.key, intent.params) } };
+    case 'config':
+      return renderConfig(deps, locale, intent.peerId, intent.part);
+    case 'request': {
+      const user = await findUser(deps.db, intent.userId);
+      if (user?.status !== 'pending') return null;
+      return {
+        call: { method: 'sendMessage', text: t('approval-request', userParams(user)), keyboard: approvalKeyboard(deps, locale, user.id) },
+        afterSent: async (trx, messageId) => {
+          if (messageId !== undefined) await saveApprovalMessage(trx, user.id, chatId, messageId);
+        },
+      };
+    }
+    case 'request-outcome': {
+      const [m, user] = await Promise.all([approvalMessage(deps.db, intent.userId, chatId), findUser(deps.db, intent.userId)]);
+      if (!m || !user) return null;
+      return {
+        call: { method: 'editMessageText', messageId: m.message_id, text: `${t('approval-request', userParams(user))}\n\n${t(intent.key, intent.params)}` },
+        afterSent: (trx) => deleteApprovalMessage(trx, user.id, chatId),
+      };
+    }
+    case 'device-request': {
+      const req = await findDeviceRequest(deps.db, intent.requestId);
+      const user = req && (await findUser(deps.db, req.user_id));
+      if (req?.status !== 'pending' || !user) return null;
+      const keyboard = new InlineKeyboard().text(t('btn-approve'), cb.deviceRequestApprove.pack({ id: req.id })).text(t('btn-reject'), cb.deviceRequestReject.pack({ id: req.id }));
+      return {
+        call: { method: 'sendMessage', text: deviceRequestText(t, user, req), keyboard },
+        afterSent: async (trx, messageId) => {
+          if (messageId !== undefined) await saveDeviceRequestMessage(trx, req.id, chatId, messageId);
+        },
+      };
+    }
+    case 'device-request-outcome': {
+      const req = await findDeviceRequest(deps.db, intent.requestId);
+      const [m, user] = req ? await Promise.all([deviceRequestMessage(deps.db, req.id, chatId), findUser(deps.db, req.user_id)]) : [];
+      if (!req || !m) return null;
+      const head = user ? `${deviceRequestText(t, user, req)}\n\n` : '';
+      return {
+        call: { method: 'editMessageText', messageId: m.message_id, text: `${head}${t(intent.key, intent.params)}` },
+        afterSent: (trx) => deleteDeviceRequestMessage(trx, req.id, chatId),
+      };
+    }
+    case 'digest':
+      return renderDigest(deps, chatId, t);
+  }
+}
+
+function deviceRequestText(t: (key: string, params?: Record<string, string>) => string, user: User, req: DeviceRequest): string {
+  return t('device-request-admin', { ...userParams(user), device: req.name });
+}
+
+/** One part of a device's config; the file and the QR code carry the same text, made from the peer now. */
+async function renderConfig(deps: RenderDeps, locale: string, peerId: number, part: ConfigPart): Promise<Rendered | null> {
+  const peer = await findPeer(deps.db, peerId);
+  if (!peer) return null;
+  const t = (key: string, params?: Record<string, string | number>) => deps.translator.t(locale, key, params);
+  const amnezia = deps.vpn.flavorOf(peer) === 'amneziawg';
+  switch (part) {
+    case 'file': {
+      const device = deviceLabel(peer, await peersOfUser(deps.db, peer.user_id), (n) => t('device-default-name', { n }));
+      // A named device names the file (and so the tunnel in the client app); otherwise the peer id, as before devices.
+      const file = new InputFile(Buffer.from(deps.vpn.clientConfig(peer)), clientConfigFileName(peer.name ?? String(peer.id)));
+      return {
+        call: { method: 'sendDocument', file, caption: `${t('config-caption', { ip: peer.ip })}\n${t('device-config-caption', { name: device })}` },
+        afterSent: (trx) => markDelivered(trx, peer.id, deps.now()),
+      };
+    }
+    case 'qr':
+      return { call: { method: 'sendPhoto', file: new InputFile(await renderQrPng(deps.vpn.clientConfig(peer)), 'qr.png'), caption: t(amnezia ? 'config-qr-caption-awg' : 'config-qr-caption-wg') } };
+    case 'howto':
+      return { call: { method: 'sendMessage', text: t(amnezia ? 'config-howto-awg' : 'config-howto-wg'), noPreview: true } };
+    case 'key': {
+      const key = deps.vpn.amneziaKey(peer, peer.name ? `AndreyVPN ${peer.name}` : `AndreyVPN ${peer.ip}`);
+      // In <code> so a tap copies it; AmneziaVPN imports it with "+" → "Insert key".
+      return key ? { call: { method: 'sendMessage', text: `${t('config-amnezia-key')}\n<code>${key}</code>` } } : null;
+    }
+  }
+}
+
+/**
+ * The admin's live summary: how many requests wait, the newest names, Review and Approve all.
+ * Edited in place; sent anew when the last one is old; closed when none is pending.
+ */
+async function renderDigest(deps: RenderDeps, chatId: number, t: (key: string, params?: Record<string, string | number>) => string): Promise<Rendered | null> {
+  const d = await getDigest(deps.db, chatId);
+  if (!d?.live) return null;
+  const now = deps.now();
+  const count = await countPending(deps.db);
+  const edit = d.message_id !== null && d.sent_at !== null && now - d.sent_at < DIGEST_FRESH_MS ? d.message_id : null;
+  if (count === 0) {
+    const close = (trx: Db) => updateDigest(trx, chatId, { live: 0, message_id: null, shown_at: now });
+    if (edit === null) {
+      await close(deps.db);
+      return null;
+    }
+    return { call: { method: 'editMessageText', messageId: edit, text: t('digest-done') }, afterSent: close };
+  }
+  const newest = await newestPending(deps.db, DIGEST_NAMES);
+  const names = newest.map((u) => userParams(u).name).join(', ');
+  const more = count - newest.length;
+  const text = `${t('digest', { count, names })}${more > 0 ? ` ${t('digest-more', { more })}` : ''}`;
+  const cutoff = newest[0]!.requested_at ?? newest[0]!.created_at;
+  const keyboard = new InlineKeyboard().text(t('btn-review'), cb.review.pack({})).text(t('btn-approve-all', { count }), cb.approveAllAsk.pack({ upTo: cutoff }));
+  if (edit !== null) return { call: { method: 'editMessageText', messageId: edit, text, keyboard }, afterSent: (trx) => updateDigest(trx, chatId, { shown_at: now }) };
+  return {
+    call: { method: 'sendMessage', text, keyboard },
+    afterSent: (trx, messageId) => updateDigest(trx, chatId, { message_id: messageId ?? null, sent_at: now, shown_at: now }),
+  };
+}

@@ -8,6 +8,7 @@ import { TEST_POSTGRES_WHERE, postgresReachable } from './test/support/database.
 const NO_DATABASE = [
   'test/bench/bench.test.ts',
   'test/bot/pacer.test.ts',
+  'test/bot/updates.test.ts',
   'test/bot/units.test.ts',
   'test/charts/traffic-chart.test.ts',
   'test/config/config.test.ts',

@@ -346,11 +346,12 @@ export const actorOf = (ctx: BotContext): Actor => ({ id: ctx.from!.id, name: fu
  * welcome and configs and every admin's copy of the request follow through the outbox. The admin
  * only waits for the answer to the press. True when it was approved.
  */
-export async function approveFromButton(ctx: BotContext, userId: number, card = true): Promise<boolean> {
+export async function approveFromButton(ctx: BotContext, userId: number): Promise<boolean> {
   const stopTimer = ctx.deps.metrics?.provisioning.startTimer();
   const r = await ctx.deps.access.approve(userId, actorOf(ctx));
   if (r.kind === 'ok') stopTimer?.();
-  if (await answerNotApplied(ctx, r, userId, card)) return false;
+  // Decided already: the alert says by whom; the request's message gets its outcome from the outbox.
+  if (await answerNotApplied(ctx, r, userId, false)) return false;
   if (r.kind !== 'ok') {
     await ctx.answerCallbackQuery({ text: ctx.tr('approve-failed-short'), show_alert: true });
     // The buttons stay on the request, so the admin can retry once the cause is fixed.
@@ -362,9 +363,9 @@ export async function approveFromButton(ctx: BotContext, userId: number, card = 
 }
 
 /** A rejection from a button; the user and every admin's copy hear through the outbox. True when it was rejected. */
-export async function rejectFromButton(ctx: BotContext, userId: number, card = true): Promise<boolean> {
+export async function rejectFromButton(ctx: BotContext, userId: number): Promise<boolean> {
   const r = await ctx.deps.access.reject(userId, actorOf(ctx));
-  if ((await answerNotApplied(ctx, r, userId, card)) || r.kind !== 'ok') return false;
+  if ((await answerNotApplied(ctx, r, userId, false)) || r.kind !== 'ok') return false;
   await ctx.answerCallbackQuery({ text: ctx.tr('rejected-short') });
   return true;
 }

@@ -63,7 +63,7 @@ for (const [codec, decide] of [
     const data = codec.unpack(ctx.callbackQuery.data);
     if (!data) return ctx.answerCallbackQuery();
     // Decided elsewhere meanwhile: the press is answered so, and the review moves on all the same.
-    await decide(ctx, data.userId, false);
+    await decide(ctx, data.userId);
     const { text, keyboard } = await reviewView(ctx, data.userId);
     await editCurrent(ctx, text, keyboard);
   });

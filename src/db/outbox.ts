@@ -65,6 +65,11 @@ export async function nextDue(db: Q, now: number): Promise<number | null> {
   return row?.t == null ? null : Number(row.t);
 }
 
+/** The chat's queued rows in order, due or not (a lane keeps the order: a row waiting for a retry holds back the ones after it). */
+export function queuedRowsOf(db: Q, chatId: number, limit: number): Promise<OutboxRow[]> {
+  return db.selectFrom('outbox').selectAll().where('chat_id', '=', chatId).where('status', '=', 'queued').orderBy('id').limit(limit).execute();
+}
+
 /** queued → sending, committed before the message goes out; false when someone else took it or it was folded meanwhile. */
 export async function claim(db: Q, id: number, now: number): Promise<boolean> {
   const res = await db.updateTable('outbox').set({ status: 'sending', updated_at: now }).where('id', '=', id).where('status', '=', 'queued').executeTakeFirst();

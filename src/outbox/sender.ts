@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { isNotModified } from '../bot/messaging.js';
 import { type Pacer, PRIORITY } from '../bot/pacer.js';
 import type { Db } from '../db/index.js';
-import { claim, dueRows, enqueue, foldRequests, hasQueuedRequest, intentOf, markInterrupted, nextDue, postpone, removeRow, requeue, settle } from '../db/outbox.js';
+import { claim, dueRows, enqueue, foldRequests, hasQueuedRequest, intentOf, markInterrupted, nextDue, postpone, queuedRowsOf, removeRow, requeue, settle } from '../db/outbox.js';
 import { getDigest, updateDigest } from '../db/requests.js';
 import type { OutboxRow } from '../db/schema.js';
 import { inTransaction } from '../db/transaction.js';
@@ -78,12 +78,15 @@ export class OutboxSender {
     this.abort = new AbortController();
   }
 
-  /** Sends what is due now and what that queues in turn; for tests (with a pacer that does not wait). */
+  /** Sends what is due now and what that queues in turn, until a round changes nothing; for tests (with a pacer that does not wait). */
   async drain(): Promise<void> {
+    let seen = '';
     for (;;) {
       await Promise.all([...this.lanes.values()]);
       const rows = await dueRows(this.deps.db, this.deps.now(), BATCH);
-      if (rows.length === 0) return;
+      const ids = rows.map((r) => r.id).join(',');
+      if (rows.length === 0 || ids === seen) return;
+      seen = ids;
       this.startLanes(rows);
     }
   }
@@ -113,30 +116,37 @@ export class OutboxSender {
   }
 
   private startLanes(rows: OutboxRow[]): void {
-    const byChat = new Map<number, OutboxRow[]>();
-    for (const r of rows) {
-      const chat = Number(r.chat_id);
-      if (!this.lanes.has(chat)) byChat.set(chat, [...(byChat.get(chat) ?? []), r]);
-    }
-    for (const [chat, first] of byChat) {
-      const lane = this.lane(chat, first)
+    for (const chat of new Set(rows.map((r) => Number(r.chat_id)))) {
+      if (this.lanes.has(chat)) continue;
+      const lane = this.lane(chat)
         .catch((err) => this.deps.log.error({ err, chatId: chat }, 'outbox: a chat lane failed'))
         .finally(() => this.lanes.delete(chat));
       this.lanes.set(chat, lane);
     }
   }
 
-  /** One chat's rows, in order, one at a time. */
-  private async lane(chatId: number, first: OutboxRow[]): Promise<void> {
-    let rows = first;
-    while (rows.length > 0 && !this.abort.signal.aborted) {
+  /**
+   * One chat's rows, in order, one at a time. A row waiting for a retry holds back the rows after
+   * it (a config's parts stay in order); a postponed digest does not.
+   */
+  private async lane(chatId: number): Promise<void> {
+    for (let more = true; more; ) {
+      const rows = await queuedRowsOf(this.deps.db, chatId, PER_CHAT);
+      // Read again after a full batch or when rows changed; otherwise the poll starts the lane when something is due.
+      more = rows.length === PER_CHAT;
       for (const row of rows) {
         if (this.abort.signal.aborted) return;
+        if (row.not_before > this.deps.now()) {
+          if (row.kind === 'digest') continue;
+          return;
+        }
         const next = await this.sendRow(row);
         if (next === 'stop') return; // the chat is unreachable: its other rows were settled too
-        if (next === 'reread') break; // rows of this chat changed (requests folded)
+        if (next === 'reread') {
+          more = true;
+          break;
+        }
       }
-      rows = (await dueRows(this.deps.db, this.deps.now(), BATCH)).filter((r) => Number(r.chat_id) === chatId).slice(0, PER_CHAT);
     }
   }
 
@@ -173,7 +183,7 @@ export class OutboxSender {
       try {
         message = await this.call(chatId, rendered.call);
       } catch (err) {
-        if (!isNotModified(err)) return (await this.failed(row, intent.kind, err)) ? 'stop' : 'next';
+        if (!isNotModified(err)) return this.failed(row, intent.kind, err);
         message = true;
       }
       await inTransaction(db, async (trx) => {
@@ -220,20 +230,20 @@ export class OutboxSender {
     }
   }
 
-  /** Telegram refused or did not answer; true when the chat is unreachable (403). */
-  private async failed(row: OutboxRow, kind: string, err: unknown): Promise<boolean> {
+  /** Telegram refused or did not answer; what the lane does next (a row back in the queue is read again, in order). */
+  private async failed(row: OutboxRow, kind: string, err: unknown): Promise<'next' | 'reread' | 'stop'> {
     const { db, now, log, pacer } = this.deps;
     const chatId = Number(row.chat_id);
     const error = String(err instanceof Error ? err.message : err).slice(0, 300);
     if (err instanceof GrammyError && err.error_code === 429) {
       pacer.holdAll((err.parameters.retry_after ?? 1) * 1000);
       await requeue(db, row.id, now(), now(), error, false);
-      return false;
+      return 'reread';
     }
     const retriable = (err instanceof GrammyError && err.error_code >= 500) || (err instanceof HttpError && NOT_SENT.has(networkCode(err) ?? ''));
     if (retriable && row.attempts + 1 < MAX_ATTEMPTS) {
       await requeue(db, row.id, now(), now() + backoffMs(row.attempts), error, true);
-      return false;
+      return 'reread';
     }
     if (err instanceof GrammyError && err.error_code === 403) {
       // Blocked the bot or gone: nothing more goes to this chat until they write again.
@@ -244,14 +254,14 @@ export class OutboxSender {
       });
       log.info({ chatId }, 'outbox: the chat blocked the bot; its messages are dropped');
       await this.tellAdminsUndelivered(chatId, [kind, ...dropped.map((r) => r.kind)]);
-      return true;
+      return 'stop';
     }
     // A refusal (400), or a network error after which Telegram may have it: not sent again.
     const status = err instanceof GrammyError ? 'failed' : 'unknown';
     await settle(db, row.id, status, error, now());
     log.warn({ err, chatId, row: row.id, status }, 'outbox: a message was not delivered');
     await this.tellAdminsUndelivered(chatId, [kind]);
-    return false;
+    return 'next';
   }
 
   /** A config that did not reach its user: the admins hear of it (the user can still use /config). */

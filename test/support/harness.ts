@@ -7,7 +7,8 @@ import { sql } from 'kysely';
 import pino from 'pino';
 import { AccessService } from '../../src/access.js';
 import type { BotDeps } from '../../src/bot/context.js';
-import { installApiTransformers } from '../../src/bot/api.js';
+import { Api } from 'grammy';
+import { installApiTransformers, plainTextFallback } from '../../src/bot/api.js';
 import { createBot } from '../../src/bot/create-bot.js';
 import { Translator } from '../../src/bot/i18n.js';
 import { GroupCommit } from '../../src/db/group-commit.js';
@@ -134,14 +135,19 @@ export async function createHarness(opts: HarnessOptions = {}) {
     nodeChoice: opts.nodeChoice ?? 'auto',
     nodeDefaults: { flavor, sshKeyFile: path.join(dir, 'ssh', 'id_ed25519') },
   };
-  const bot = createBot(opts.apiRoot ? '424242:http-test' : '123:TEST', deps, opts.apiRoot ? { client: { apiRoot: opts.apiRoot } } : { botInfo: BOT_INFO });
+  const token = opts.apiRoot ? '424242:http-test' : '123:TEST';
+  const bot = createBot(token, deps, opts.apiRoot ? { client: { apiRoot: opts.apiRoot } } : { botInfo: BOT_INFO });
   const rec = new Recorder();
-  if (!opts.apiRoot) rec.install(bot);
+  if (!opts.apiRoot) rec.install(bot.api);
   installApiTransformers(bot.api, { log, onBlocked: (chatId) => setBlocked(db, chatId, now()) });
   await bot.init();
   // The outbox as the leader sends it, through the same recorder, with a pace that never waits:
   // every update below is followed by drain(), so its messages are there when the call returns.
-  const outbox = new OutboxSender({ db, api: bot.api, pacer: new Pacer({ perSecond: 1e9, chatGapMs: 0 }), adminIds, translator: deps.translator, vpn, now, log });
+  // Its own API, as in app.ts: no retries of its own, only the plain-text fallback.
+  const outboxApi = new Api(token, opts.apiRoot ? { apiRoot: opts.apiRoot } : {});
+  if (!opts.apiRoot) rec.install(outboxApi);
+  outboxApi.config.use(plainTextFallback(log));
+  const outbox = new OutboxSender({ db, api: outboxApi, pacer: new Pacer({ perSecond: 1e9, chatGapMs: 0 }), adminIds, translator: deps.translator, vpn, now, log });
   const handle = async (update: Parameters<typeof bot.handleUpdate>[0]) => {
     await bot.handleUpdate(update);
     await outbox.drain();

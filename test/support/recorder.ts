@@ -1,4 +1,4 @@
-import { type Bot, InputFile } from 'grammy';
+import { type Api, HttpError, InputFile } from 'grammy';
 import type { Update, UserFromGetMe } from 'grammy/types';
 import { parseTelegramHtml } from './telegram-html.js';
 
@@ -50,11 +50,12 @@ export class Recorder {
   readonly violations: string[] = [];
   private nextId = new Map<number, number>();
   private faults: { method: string; code: number; description: string; parameters?: { retry_after?: number } }[] = [];
+  private networkFaults: { method: string; code: string; performed: boolean }[] = [];
   private texts = new Map<string, string>();
 
   /** Install before the bot's own transformers, so they wrap it as they wrap the network. */
-  install(bot: Bot<any>): void {
-    bot.api.config.use(async (_prev, method, payload) => {
+  install(api: Api): void {
+    api.config.use(async (_prev, method, payload) => {
       const p = { ...(payload as Record<string, any>) };
       const files: Call['files'] = {};
       for (const [k, v] of Object.entries(p)) {
@@ -64,6 +65,16 @@ export class Recorder {
         }
       }
       const call: Call = { method, payload: p, files };
+      const net = this.networkFaults.findIndex((f) => f.method === method);
+      if (net >= 0) {
+        const f = this.networkFaults.splice(net, 1)[0]!;
+        // performed: Telegram got it and the answer was lost on the way back.
+        if (f.performed) {
+          this.calls.push(call);
+          call.result = this.result(method, p);
+        }
+        throw new HttpError(`Network request for '${method}' failed!`, Object.assign(new Error(f.code), { code: f.code }));
+      }
       this.calls.push(call);
       const fault = this.faults.findIndex((f) => f.method === method);
       if (fault >= 0) {
@@ -86,6 +97,11 @@ export class Recorder {
 
   failNext(method: string, code: number, description: string, parameters?: { retry_after?: number }): void {
     this.faults.push({ method, code, description, parameters });
+  }
+
+  /** The next call of `method` fails on the network with this error code; `performed`: after Telegram took it (only the answer is lost). */
+  failNextOnNetwork(method: string, code: string, performed: boolean): void {
+    this.networkFaults.push({ method, code, performed });
   }
 
   private validate(method: string, p: Record<string, any>): void {

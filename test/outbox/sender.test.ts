@@ -1,0 +1,89 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { claim, dueRows, enqueue } from '../../src/db/outbox.js';
+import { findUser } from '../../src/db/users.js';
+import { notice } from '../../src/delivery.js';
+import { ADMIN_A, ADMIN_B, createHarness, type Harness } from '../support/harness.js';
+import type { From } from '../support/recorder.js';
+
+const USER: From = { id: 7101, first_name: 'Zoya', language_code: 'en' };
+
+const rowsOf = (h: Harness, chatId: number) => h.db.selectFrom('outbox').selectAll().where('chat_id', '=', chatId).orderBy('id').execute();
+
+describe('outbox', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await createHarness({ captcha: false });
+    await h.send(USER, '/start');
+  });
+  afterEach(() => h.close());
+
+  it('an approval that is rolled back queues nothing for the user; a stored one queues the welcome and the config in order', async () => {
+    h.wg.failing = 'Operation not permitted';
+    await h.press(ADMIN_A, `apr:${USER.id}`);
+    expect(await rowsOf(h, USER.id)).toEqual([]);
+    expect(h.rec.find('sendMessage', USER.id).filter((c) => /approved/.test(c.payload.text))).toHaveLength(0);
+    h.wg.failing = null;
+    const before = h.rec.calls.length;
+    await h.press(ADMIN_A, `apr:${USER.id}`);
+    const toUser = h.rec.calls.slice(before).filter((c) => c.payload.chat_id === USER.id).map((c) => c.method);
+    // The welcome, then the .conf, its QR code, how to import it and the AmneziaVPN key, one message each.
+    expect(toUser).toEqual(['sendMessage', 'sendDocument', 'sendPhoto', 'sendMessage', 'sendMessage']);
+    // Sent rows are gone; nothing is left queued.
+    expect(await rowsOf(h, USER.id)).toEqual([]);
+  });
+
+  it('a message cut off by a crash while being sent is never sent again: it becomes unknown and the admins are told whom it was for', async () => {
+    await enqueue(h.db, [notice(USER.id, 'you-are-enabled')], h.deps.now());
+    const [row] = await dueRows(h.db, h.deps.now(), 10);
+    // The sender claimed it and the process died before Telegram answered.
+    expect(await claim(h.db, row!.id, h.deps.now())).toBe(true);
+    await h.recover();
+    expect(h.rec.find('sendMessage', USER.id).some((c) => /active again/.test(c.payload.text))).toBe(false);
+    expect((await rowsOf(h, USER.id)).map((r) => r.status)).toEqual(['unknown']);
+    for (const admin of [ADMIN_A, ADMIN_B]) expect(h.rec.textsTo(admin.id).at(-1)).toMatch(new RegExp(`Zoya \\(${USER.id}\\): notice`));
+    // Nothing else is sent for it later.
+    await h.drain();
+    expect(h.rec.find('sendMessage', USER.id).some((c) => /active again/.test(c.payload.text))).toBe(false);
+  });
+
+  it('429: Telegram did not perform it, so it is sent again after retry_after, once, and the config keeps its order', async () => {
+    h.rec.failNext('sendDocument', 429, 'Too Many Requests: retry after 1', { retry_after: 1 });
+    const t0 = Date.now();
+    await h.press(ADMIN_A, `apr:${USER.id}`);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900); // every sender waited for the hold
+    const toUser = h.rec.calls.filter((c) => c.payload.chat_id === USER.id && !c.error).map((c) => c.method);
+    expect(toUser.slice(-5)).toEqual(['sendMessage', 'sendDocument', 'sendPhoto', 'sendMessage', 'sendMessage']);
+    expect(h.rec.find('sendDocument', USER.id).filter((c) => !c.error)).toHaveLength(1);
+  });
+
+  it('a failure to connect is tried again (nothing reached Telegram); a connection lost after sending is not: unknown, and the admins are told', async () => {
+    h.rec.failNextOnNetwork('sendMessage', 'ECONNREFUSED', false);
+    await h.press(ADMIN_A, `apr:${USER.id}`);
+    // The welcome is back in the queue with a pause before the next try, and holds the config back.
+    expect(h.rec.find('sendDocument', USER.id)).toHaveLength(0);
+    const [welcome] = await rowsOf(h, USER.id);
+    expect(welcome).toMatchObject({ kind: 'notice', status: 'queued', attempts: 1 });
+    h.advance(2000);
+    await h.drain();
+    expect(h.rec.find('sendMessage', USER.id).filter((c) => /approved/.test(c.payload.text))).toHaveLength(1);
+    expect(h.rec.find('sendDocument', USER.id)).toHaveLength(1);
+
+    const other: From = { id: 7102, first_name: 'Yan', language_code: 'en' };
+    await h.send(other, '/start');
+    h.rec.failNextOnNetwork('sendDocument', 'ECONNRESET', true);
+    await h.press(ADMIN_A, `apr:${other.id}`);
+    // Telegram had it: one copy, never a second.
+    expect(h.rec.find('sendDocument', other.id)).toHaveLength(1);
+    expect((await rowsOf(h, other.id)).map((r) => [r.kind, r.status])).toEqual([['config', 'unknown']]);
+    expect(h.rec.textsTo(ADMIN_A.id).at(-1)).toContain('could not be delivered');
+  });
+
+  it('403: the user blocked the bot; the rest of their queue is dropped, they are marked, the admins hear the config did not arrive', async () => {
+    h.rec.failNext('sendMessage', 403, 'Forbidden: bot was blocked by the user');
+    await h.press(ADMIN_A, `apr:${USER.id}`);
+    expect(h.rec.find('sendDocument', USER.id)).toHaveLength(0);
+    expect((await rowsOf(h, USER.id)).map((r) => r.status)).toEqual(['blocked', 'blocked', 'blocked', 'blocked', 'blocked']);
+    expect((await findUser(h.db, USER.id))?.blocked_at).not.toBeNull();
+    expect(h.rec.textsTo(ADMIN_A.id).at(-1)).toContain('could not be delivered');
+  });
+});

@@ -53,10 +53,6 @@ const UPDATES_AT_ONCE = 50;
 const UPDATES_PER_USER = 2;
 /** Slots newcomers never take: members and admins are served during a burst of /start. */
 const RESERVED_FOR_MEMBERS = 10;
-/** Messages a second over every sender of the process; Telegram allows about 30, and a second's jitter must not reach it. */
-const MESSAGES_PER_SECOND = 28;
-/** Telegram allows about one message a second in a chat. */
-const CHAT_GAP_MS = 1000;
 /** Handled updates and finished outbox rows are kept this long (a webhook retry is recognised; a failure can be looked at). */
 const KEEP_HANDLED_MS = 86_400_000;
 const KEEP_FINISHED_MS = 7 * 86_400_000;
@@ -123,7 +119,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
   const audience = new Audience(config.adminIds);
   await audience.load(db);
   // Every message this process sends takes its turn here: replies, the outbox and broadcasts.
-  const pacer = new Pacer({ perSecond: MESSAGES_PER_SECOND, chatGapMs: CHAT_GAP_MS });
+  const pacer = Pacer.forTelegram();
   const access = new AccessService(db, vpn, log.child({ module: 'access' }), Date.now, {
     adminIds: config.adminIds,
     quotaBytes: config.limits.defaultQuotaBytes,

@@ -12,6 +12,11 @@ export const realClock: Clock = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 
+/** Messages a second over every sender of a process: Telegram allows about 30, and a second's jitter must not reach it. */
+export const MESSAGES_PER_SECOND = 28;
+/** Telegram allows about one message a second in a chat. */
+export const CHAT_GAP_MS = 1000;
+
 /** Who is served first when several chats could get the next message: the lowest number. */
 export const PRIORITY = { admin: 0, member: 1, newcomer: 2, bulk: 3 } as const;
 export type Priority = (typeof PRIORITY)[keyof typeof PRIORITY];
@@ -178,6 +183,11 @@ export class Pacer {
   private timerAt: number | null = null;
   private timerGen = 0;
   private armed = false;
+
+  /** Telegram's limits: MESSAGES_PER_SECOND over all chats, CHAT_GAP_MS in one. */
+  static forTelegram(clock?: Clock): Pacer {
+    return new Pacer({ perSecond: MESSAGES_PER_SECOND, chatGapMs: CHAT_GAP_MS, ...(clock ? { clock } : {}) });
+  }
 
   constructor(opts: PacerOptions) {
     if (!(opts.perSecond > 0)) throw new RangeError(`perSecond must be positive, not ${opts.perSecond}`);

@@ -23,7 +23,8 @@ import { type Clock, Pacer, PRIORITY, realClock, type Slot } from '../bot/pacer.
 export interface BroadcasterOptions {
   /**
    * The process's shared pace (replies, the outbox and broadcasts together stay within Telegram's
-   * limits; broadcasts go last). Default: a pacer of its own at DEFAULT_RATE_PER_SEC on `clock`.
+   * limits; broadcasts go last). Default: a pacer of its own with Telegram's limits, on `clock`.
+   * The broadcaster takes its slots itself: its Api must not pace too (one chat's slot would wait for itself).
    */
   pacer?: Pacer;
   clock?: Clock;
@@ -36,7 +37,6 @@ export interface BroadcasterOptions {
 }
 
 const BATCH = 100;
-export const DEFAULT_RATE_PER_SEC = 28;
 
 // grammY types its signals with the abort-controller shim; Node's own AbortSignal works at run time.
 type ApiSignal = Parameters<Api['sendMessage']>[3];
@@ -78,7 +78,7 @@ export class Broadcaster {
     opts: BroadcasterOptions = {},
   ) {
     this.clock = opts.clock ?? realClock;
-    this.pacer = opts.pacer ?? new Pacer({ perSecond: DEFAULT_RATE_PER_SEC, chatGapMs: 1000, clock: this.clock });
+    this.pacer = opts.pacer ?? Pacer.forTelegram(this.clock);
     this.progressEveryMs = opts.progressEveryMs ?? 2000;
     this.stopGraceMs = opts.stopGraceMs ?? 3000;
     this.sending = !opts.standby;

@@ -1,5 +1,6 @@
-import { run } from '@grammyjs/runner';
+import { Api } from 'grammy';
 import { describe, expect, it } from 'vitest';
+import { installApiTransformers } from '../../src/bot/api.js';
 import { Broadcaster } from '../../src/broadcast/broadcaster.js';
 import { BotApiStandIn } from '../support/bot-api.js';
 import { ADMIN_A, createHarness } from '../support/harness.js';
@@ -13,9 +14,12 @@ describe('broadcast over HTTP', () => {
     const api = new BotApiStandIn({ token: '424242:http-test' });
     await api.listen();
     const h = await createHarness({ captcha: false, apiRoot: api.apiRoot });
-    const broadcaster = new Broadcaster(h.bot.api, h.deps);
+    // Wired as app.ts wires it: an API of its own that does not pace (the broadcaster takes the shared pacer's slots itself).
+    const broadcastApi = new Api('424242:http-test', { apiRoot: api.apiRoot });
+    installApiTransformers(broadcastApi, { log: h.deps.log, retryNetworkErrors: false, retry429: false });
+    const broadcaster = new Broadcaster(broadcastApi, h.deps, { pacer: h.pacer });
     h.deps.broadcasts = broadcaster;
-    const runner = run(h.bot, { runner: { fetch: { timeout: 1 } } });
+    const polling = h.poll();
     try {
       const users = await addUsers(h, 15, 'active', 10_000);
       for (const id of users) api.knowUser({ id, first_name: `U${id}` }); // active users started the bot long ago
@@ -41,7 +45,7 @@ describe('broadcast over HTTP', () => {
       }
       expect(api.lastMessageTo(ADMIN_A.id)?.message.text).toContain('Delivered: 15 of 15');
     } finally {
-      await runner.stop();
+      await polling.stop();
       await broadcaster.stop();
       await h.close();
       await api.close();

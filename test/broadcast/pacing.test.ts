@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RATE_PER_SEC } from '../../src/broadcast/broadcaster.js';
+import { MESSAGES_PER_SECOND as DEFAULT_RATE_PER_SEC } from '../../src/bot/pacer.js';
 import { ADMIN_A, createHarness } from '../support/harness.js';
 import { addUsers, attachBroadcaster, copiesPerChat, draft, virtualClock } from './support.js';
 

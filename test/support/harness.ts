@@ -15,9 +15,11 @@ import { GroupCommit } from '../../src/db/group-commit.js';
 import { type Db, migrate, openSqlite } from '../../src/db/index.js';
 import { setBlocked } from '../../src/db/users.js';
 import { backupSqlite } from '../../src/db/backup.js';
-import { Pacer } from '../../src/bot/pacer.js';
+import { Pacer, PRIORITY } from '../../src/bot/pacer.js';
 import { enforceLimits } from '../../src/monitor/quotas.js';
 import { OutboxSender } from '../../src/outbox/sender.js';
+import { startPolling } from '../../src/bot/polling.js';
+import { UpdateQueue } from '../../src/bot/updates.js';
 import { SecretBox } from '../../src/vpn/secrets.js';
 import type { VpnSettings } from '../../src/vpn/service.js';
 import { Fleet, type NodeCli } from '../../src/vpn/fleet.js';
@@ -139,7 +141,10 @@ export async function createHarness(opts: HarnessOptions = {}) {
   const bot = createBot(token, deps, opts.apiRoot ? { client: { apiRoot: opts.apiRoot } } : { botInfo: BOT_INFO });
   const rec = new Recorder();
   if (!opts.apiRoot) rec.install(bot.api);
-  installApiTransformers(bot.api, { log, onBlocked: (chatId) => setBlocked(db, chatId, now()) });
+  // Over HTTP (a Bot API stand-in that enforces Telegram's limits) everything is paced as in
+  // production; in-process, nothing waits.
+  const pacer = opts.apiRoot ? Pacer.forTelegram() : new Pacer({ perSecond: 1e9, chatGapMs: 0 });
+  installApiTransformers(bot.api, { log, onBlocked: (chatId) => setBlocked(db, chatId, now()), ...(opts.apiRoot ? { pacing: { pacer, priorityOf: () => PRIORITY.member } } : {}) });
   await bot.init();
   // The outbox as the leader sends it, through the same recorder, with a pace that never waits:
   // every update below is followed by drain(), so its messages are there when the call returns.
@@ -147,7 +152,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
   const outboxApi = new Api(token, opts.apiRoot ? { apiRoot: opts.apiRoot } : {});
   if (!opts.apiRoot) rec.install(outboxApi);
   outboxApi.config.use(plainTextFallback(log));
-  const outbox = new OutboxSender({ db, api: outboxApi, pacer: new Pacer({ perSecond: 1e9, chatGapMs: 0 }), adminIds, translator: deps.translator, vpn, now, log });
+  const outbox = new OutboxSender({ db, api: outboxApi, pacer, adminIds, translator: deps.translator, vpn, now, log });
   const handle = async (update: Parameters<typeof bot.handleUpdate>[0]) => {
     await bot.handleUpdate(update);
     await outbox.drain();
@@ -171,8 +176,15 @@ export async function createHarness(opts: HarnessOptions = {}) {
       clock += ms;
     },
     outbox,
+    /** The pace every sender of this bot shares (unlimited in-process). */
+    pacer,
     /** Handles an update as the bot does, then sends what it queued in the outbox. */
     handle,
+    /** Long polling into a queue that handles each update as handle() does (for a harness over HTTP). */
+    poll(timeoutSeconds = 1) {
+      const queue = new UpdateQueue({ handle, done: () => {}, priorityOf: () => PRIORITY.member, concurrency: 50, perUser: 2, reserved: 0, log });
+      return startPolling({ api: bot.api, db, queue, log, now: Date.now, timeoutSeconds });
+    },
     /** Sends what is queued in the outbox (after a monitor tick, a recovery, …). */
     drain: () => outbox.drain(),
     send: (from: From, text: string) => handle(textUpdate(from, text)),

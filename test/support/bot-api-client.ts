@@ -238,6 +238,11 @@ export class StandInClient {
     await this.control('POST', '/failNext', { method, error, times });
   }
 
+  /** See BotApiStandIn.answerLate. */
+  async answerLate(method: string, ms: number, chatId?: number): Promise<void> {
+    await this.control('POST', '/answerLate', { method, ms, chatId });
+  }
+
   async blockUser(chatId: number): Promise<void> {
     await this.control('POST', '/blockUser', { chatId });
   }

@@ -101,6 +101,11 @@ async function main(): Promise<void> {
         api.failNext(String(b.method), b.error as Parameters<BotApiStandIn['failNext']>[1], Number(b.times ?? 1));
         return true;
       }
+      case 'POST /answerLate': {
+        const b = await readJson(req);
+        api.answerLate(String(b.method), Number(b.ms), b.chatId === undefined ? undefined : Number(b.chatId));
+        return true;
+      }
       case 'POST /blockUser': {
         const b = await readJson(req);
         api.blockUser(Number(b.chatId));

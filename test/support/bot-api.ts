@@ -341,6 +341,7 @@ export class BotApiStandIn {
   private pollWaiters: PollWaiter[] = [];
   private callWaiters: CallWaiter[] = [];
   private faults: FaultRule[] = [];
+  private late: { method: string; ms: number; chatId: number | undefined }[] = [];
   private readonly blocked = new Set<number>();
   private readonly users = new Map<number, TgUser>();
   private readonly chats = new Map<number, { nextId: number; messages: Map<number, TgMessage> }>();
@@ -587,6 +588,15 @@ export class BotApiStandIn {
     this.faults.push({ method: method.toLowerCase(), error: clone(error), times });
   }
 
+  /**
+   * The next call of `method` (to `chatId`, when given) is performed and recorded at once, but
+   * its answer leaves only after `ms`: the bot is caught with the call in flight (a test kills it
+   * then, when Telegram already has the message and the bot does not know yet).
+   */
+  answerLate(method: string, ms: number, chatId?: number): void {
+    this.late.push({ method: method.toLowerCase(), ms, chatId });
+  }
+
   /** Every send/edit to this chat answers 403 "bot was blocked by the user" until unblocked. */
   blockUser(chatId: number): void {
     this.blocked.add(chatId);
@@ -677,6 +687,8 @@ export class BotApiStandIn {
     }
     if (!isPoll) index = this.calls.push(call) - 1;
     this.notify(call, index);
+    const late = this.late.findIndex((l) => l.method === request.method.toLowerCase() && (l.chatId === undefined || l.chatId === request.params.chat_id));
+    if (late >= 0) await new Promise((r) => setTimeout(r, this.late.splice(late, 1)[0]!.ms));
     return call;
   }
 

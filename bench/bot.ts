@@ -107,14 +107,14 @@ export function rssOf(pid: number): { peak: number; now: number } {
 }
 
 /** The environment of a bot on its own interface and database (polling, CAPTCHA on). */
-function botEnv(lab: Lab, apiRoot: string, name: string) {
+export function botProcessEnv(lab: Lab, apiRoot: string, name: string, who: { token: string; adminIds: number[] } = { token: TOKEN, adminIds: [ADMIN_ID] }) {
   const s = lab.settings();
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     ENV_FILE: lab.path('no.env'),
     WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1',
-    BOT_TOKEN: TOKEN,
-    ADMIN_IDS: String(ADMIN_ID),
+    BOT_TOKEN: who.token,
+    ADMIN_IDS: who.adminIds.join(','),
     TELEGRAM_API_ROOT: apiRoot,
     DATA_DIR: lab.path(`data-${name}`),
     VPN_FLAVOR: 'wireguard',
@@ -133,7 +133,7 @@ function botEnv(lab: Lab, apiRoot: string, name: string) {
 }
 
 /** A database for a bot process: `users` active users, each with a peer on the bot's node. */
-async function botDatabase(lab: Lab, name: string, settings: ReturnType<typeof botEnv>['settings'], users: number): Promise<void> {
+async function botDatabase(lab: Lab, name: string, settings: ReturnType<typeof botProcessEnv>['settings'], users: number): Promise<void> {
   const db = await lab.db(`${name}/bot`);
   await seedUsers(db, { count: users, firstId: 1, peersOn: settings });
   await db.destroy();
@@ -184,7 +184,7 @@ export async function throughput(lab: Lab, o: { users: number; dbUsers: number; 
   const apis = { bare: new BotApiStandIn(unpaced), bot: new BotApiStandIn(unpaced) };
   await apis.bare.listen();
   await apis.bot.listen();
-  const { env, settings } = botEnv(lab, apis.bot.apiRoot, 'throughput');
+  const { env, settings } = botProcessEnv(lab, apis.bot.apiRoot, 'throughput');
   await botDatabase(lab, 'data-throughput', settings, o.dbUsers);
   const timeout = Math.max(60_000, o.users * 100);
   try {
@@ -289,7 +289,7 @@ export async function startup(lab: Lab, peers: number, profileDir: string | null
   const api = new BotApiStandIn({ token: TOKEN });
   api.knowUser({ id: ADMIN_ID, first_name: 'Admin' }); // the admin started the bot long ago
   await api.listen();
-  const { env, settings } = botEnv(lab, api.apiRoot, 'startup');
+  const { env, settings } = botProcessEnv(lab, api.apiRoot, 'startup');
   try {
     await botDatabase(lab, 'data-startup', settings, peers);
     const cold = await timeToLive(lab, env, settings.iface, peers, profileDir);

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import pino from 'pino';
 import { type Db, migrate, openSqlite } from '../src/db/index.js';
-import { insertPeer, markDelivered } from '../src/db/peers.js';
+import { insertPeer, markConfigQueued, markDelivered } from '../src/db/peers.js';
 import { requestAccess, transitionUser } from '../src/db/users.js';
 import { createCli, type VpnCli } from '../src/vpn/cli.js';
 import type { Fleet } from '../src/vpn/fleet.js';
@@ -111,6 +111,7 @@ export async function seedUsers(db: Db, opts: { count: number; firstId: number; 
       const ip = intToIp(parseSubnet(opts.peersOn.subnet).network + 2 + i);
       const presharedKey = generatePresharedKey();
       const peer = await insertPeer(trx, { user_id: id, node: opts.peersOn.node, public_key: keys.publicKey, private_key: keys.privateKey, preshared_key: presharedKey, ip }, now);
+      await markConfigQueued(trx, [peer.id], now);
       await markDelivered(trx, peer.id, now);
       seeded.push({ userId: id, ...keys, presharedKey });
     }

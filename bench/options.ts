@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const PHASES = ['peer', 'monitor', 'bot', 'startup', 'broadcast'] as const;
+export const PHASES = ['peer', 'monitor', 'bot', 'startup', 'broadcast', 'burst'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface BenchOptions {
@@ -18,6 +18,10 @@ export interface BenchOptions {
   rounds: number;
   startupPeers: number;
   broadcastUsers: number;
+  /** Burst: approvals one by one, newcomers at once, members already in the database. */
+  approvals: number;
+  burstNewcomers: number;
+  members: number;
   /** The stand-in's flood limit for the broadcast. */
   floodLimit: number;
   /** Directory for `node --cpu-prof` profiles of the bench and the bot processes. */
@@ -38,6 +42,9 @@ const FULL = {
   rounds: 3,
   startupPeers: 5000,
   broadcastUsers: 1000,
+  approvals: 150,
+  burstNewcomers: 1000,
+  members: 1000,
 };
 
 /** Small sizes: the whole run in under a minute. */
@@ -52,13 +59,17 @@ const QUICK: typeof FULL = {
   rounds: 1,
   startupPeers: 1000,
   broadcastUsers: 150,
+  approvals: 40,
+  burstNewcomers: 200,
+  members: 200,
 };
 
 export const USAGE = `npm run bench -- [--quick] [--only ${PHASES.join(',')}]
   [--peer-sizes 10,1000,5000] [--peer-samples 100] [--baseline-samples 20]
   [--monitor-sizes 1000,5000,10000] [--monitor-samples 10]
   [--start-users 1000] [--db-users 10000] [--rounds 3] [--startup-peers 5000]
-  [--broadcast-users 1000] [--flood-limit 30] [--profile DIR] [--json FILE]
+  [--broadcast-users 1000] [--flood-limit 30] [--approvals 150] [--burst-newcomers 1000] [--members 1000]
+  [--profile DIR] [--json FILE]
 Runs as root (network namespaces, wireguard-go). --quick: small sizes, under a minute.
 A table of the results goes to stdout, progress to stderr; the exit code is 1 when a target is missed.`;
 
@@ -92,6 +103,9 @@ export function parseOptions(argv: string[]): BenchOptions {
       'startup-peers': str,
       'broadcast-users': str,
       'flood-limit': str,
+      approvals: str,
+      'burst-newcomers': str,
+      members: str,
       profile: str,
       json: str,
     },
@@ -115,6 +129,9 @@ export function parseOptions(argv: string[]): BenchOptions {
     rounds: opt('rounds', d.rounds),
     startupPeers: opt('startup-peers', d.startupPeers),
     broadcastUsers: opt('broadcast-users', d.broadcastUsers),
+    approvals: opt('approvals', d.approvals),
+    burstNewcomers: opt('burst-newcomers', d.burstNewcomers),
+    members: opt('members', d.members),
     floodLimit: opt('flood-limit', 30),
     profileDir: values.profile ?? null,
     json: values.json ?? null,

@@ -10,11 +10,12 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { NetnsLab, realPartsAvailable, run } from '../test/support/netns.js';
 import { broadcast, broadcastRows } from './broadcast.js';
+import { burst, burstRows } from './burst.js';
 import { startup, startupRows, throughput, throughputRows } from './bot.js';
 import { Lab, type LabInfo, mkdirPrivate } from './lab.js';
 import { monitorRows, monitorTicks } from './monitor-tick.js';
 import { type BenchOptions, type Phase, PHASES, parseOptions, USAGE } from './options.js';
-import { peerChange, peerChangeRows } from './peer-change.js';
+import { peerChange, type PeerChangeResult, peerChangeRows } from './peer-change.js';
 import { renderTable, type Row } from './stats.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -70,6 +71,11 @@ async function inner(opts: BenchOptions, info: LabInfo): Promise<number> {
     bot: () => throughput(lab, { users: opts.startUsers, dbUsers: opts.dbUsers, rounds: opts.rounds, profileDir: opts.profileDir }).then((r) => [r, throughputRows(r)]),
     startup: () => startup(lab, opts.startupPeers, opts.profileDir).then((r) => [r, startupRows(r)]),
     broadcast: () => broadcast(lab, opts.broadcastUsers, opts.floodLimit).then((r) => [r, broadcastRows(r)]),
+    burst: () =>
+      burst(lab, { approvals: opts.approvals, newcomers: opts.burstNewcomers, members: opts.members, profileDir: opts.profileDir }).then((r) => [
+        r,
+        burstRows(r, (results.peer as PeerChangeResult[] | undefined)?.[0]?.ours.p50),
+      ]),
   };
   for (const phase of PHASES.filter((p) => opts.phases.includes(p))) {
     const [result, phaseRows] = await phases[phase]();

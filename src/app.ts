@@ -53,6 +53,8 @@ const UPDATES_AT_ONCE = 50;
 const UPDATES_PER_USER = 2;
 /** Slots newcomers never take: members and admins are served during a burst of /start. */
 const RESERVED_FOR_MEMBERS = 10;
+/** At stop, updates in hand get this long to finish (the process has 9 s in all). */
+const STOP_GRACE_MS = 3000;
 /** Handled updates and finished outbox rows are kept this long (a webhook retry is recognised; a failure can be looked at). */
 const KEEP_HANDLED_MS = 86_400_000;
 const KEEP_FINISHED_MS = 7 * 86_400_000;
@@ -152,8 +154,28 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     randomInt: (max) => randomInt(max),
   };
   const bot = createBot(config.botToken, deps, { client: { apiRoot: config.telegramApiRoot } });
+  // Updates are handled from one queue: lanes per user, members before newcomers (src/bot/updates.ts).
+  // Each is marked handled in the inbox once done, many in one statement.
+  let handled: number[] = [];
+  const flushHandled = () => {
+    const ids = handled;
+    handled = [];
+    return markHandled(db, ids, Date.now()).catch((err) => log.warn({ err }, 'could not mark updates handled; they are handled again after a restart'));
+  };
+  const queue = new UpdateQueue({
+    handle: (u) => bot.handleUpdate(u),
+    done: (u) => {
+      if (handled.push(u.update_id) === 1) setImmediate(() => void flushHandled());
+    },
+    priorityOf: (userId) => audience.priorityOf(userId),
+    concurrency: UPDATES_AT_ONCE,
+    perUser: UPDATES_PER_USER,
+    reserved: RESERVED_FOR_MEMBERS,
+    log: log.child({ module: 'updates' }),
+  });
   const onBlocked = (chatId: number) => setBlocked(db, chatId, Date.now());
-  const pacing = overrides.throttle === false ? undefined : { pacer, priorityOf: (chatId: number) => audience.priorityOf(chatId) };
+  // A handler waiting for its reply's turn gives its update slot to the next update meanwhile.
+  const pacing = overrides.throttle === false ? undefined : { pacer, priorityOf: (chatId: number) => audience.priorityOf(chatId), beforeWait: () => queue.yieldSlot() };
   installApiTransformers(bot.api, { log: deps.log, pacing, onBlocked });
   // Broadcasts get an API of their own that never repeats a request lost on the network; they pace themselves.
   const broadcastApi = new Api(config.botToken, { apiRoot: config.telegramApiRoot });
@@ -182,25 +204,6 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     }
   }
 
-  // Updates are handled from one queue: lanes per user, members before newcomers (src/bot/updates.ts).
-  // Each is marked handled in the inbox once done, many in one statement.
-  let handled: number[] = [];
-  const flushHandled = () => {
-    const ids = handled;
-    handled = [];
-    return markHandled(db, ids, Date.now()).catch((err) => log.warn({ err }, 'could not mark updates handled; they are handled again after a restart'));
-  };
-  const queue = new UpdateQueue({
-    handle: (u) => bot.handleUpdate(u),
-    done: (u) => {
-      if (handled.push(u.update_id) === 1) setImmediate(() => void flushHandled());
-    },
-    priorityOf: (userId) => audience.priorityOf(userId),
-    concurrency: UPDATES_AT_ONCE,
-    perUser: UPDATES_PER_USER,
-    reserved: RESERVED_FOR_MEMBERS,
-    log: log.child({ module: 'updates' }),
-  });
   const takeStored = async (receivedBefore: number) => {
     for (const u of await unhandledUpdates(db, receivedBefore)) queue.push(u);
   };
@@ -327,8 +330,9 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
       stopping = true;
       await httpServer.close();
       await polling?.stop();
-      // The updates in hand finish; those still waiting stay in the inbox for the next start.
-      await queue.stop();
+      // The updates in hand finish (those waiting for Telegram past the grace are handled again at
+      // the next start); those not begun stay in the inbox for it.
+      await queue.stop(STOP_GRACE_MS);
       await flushHandled();
       clearInterval(nodesTimer);
       await leadership.stop();

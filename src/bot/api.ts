@@ -8,7 +8,7 @@ const TEXT_LIMIT = 4096;
 export interface ApiOptions {
   log: Logger;
   /** Telegram's rate limits (one message a second per chat, ~30 a second in all), shared by every sender of the process; off in fast in-process tests. */
-  pacing?: { pacer: Pacer; priorityOf: (chatId: number) => Priority };
+  pacing?: { pacer: Pacer; priorityOf: (chatId: number) => Priority; beforeWait?: () => void };
   /** A chat answered 403: the user blocked the bot or is gone. Retrying will not help. */
   onBlocked?: (chatId: number) => Promise<void>;
   /**
@@ -27,7 +27,7 @@ export interface ApiOptions {
  * a watcher for users who blocked the bot.
  */
 export function installApiTransformers(api: Api, opts: ApiOptions): void {
-  if (opts.pacing) api.config.use(pacing(opts.pacing.pacer, opts.pacing.priorityOf, opts.log));
+  if (opts.pacing) api.config.use(pacing(opts.pacing.pacer, opts.pacing.priorityOf, opts.log, opts.pacing.beforeWait));
   api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: opts.retry429 === false ? 0 : 60, rethrowHttpErrors: opts.retryNetworkErrors === false }));
   api.config.use(plainTextFallback(opts.log));
   api.config.use(lateCallbackAnswers(opts.log));

@@ -348,16 +348,19 @@ const PACED = /^(send|edit|copy|forward)/;
 const MAX_RETRIES = 3;
 
 /**
- * Sends every message to a numeric chat through `pacer`, the chat's priority from `priorityOf`.
+ * Sends every message to a numeric chat through `pacer`, the chat's priority from `priorityOf`;
+ * `beforeWait` runs first (the update queue frees the caller's slot: waiting for Telegram's pace
+ * holds no slot another update could use).
  * A 429 with retry_after holds every chat for that long, then the call is retried (at most 3
  * times; then the last answer is returned). Chat actions, @channel names, inline-message edits
  * and every other method pass straight through.
  */
-export function pacing(pacer: Pacer, priorityOf: (chatId: number) => Priority, log?: Logger): Transformer {
+export function pacing(pacer: Pacer, priorityOf: (chatId: number) => Priority, log?: Logger, beforeWait?: () => void): Transformer {
   return async (prev, method, payload, signal) => {
     const chatId = (payload as { chat_id?: unknown } | undefined)?.chat_id;
     if (!PACED.test(method) || method === 'sendChatAction' || typeof chatId !== 'number') return prev(method, payload, signal);
     const priority = priorityOf(chatId);
+    beforeWait?.();
     // grammY types the signal with an old polyfill's AbortSignal; on Node it is the built-in one.
     const abort = signal as AbortSignal | undefined;
     for (let retry = 0; ; retry++) {

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Update } from 'grammy/types';
 import type { Logger } from 'pino';
 import { PRIORITY, type Priority } from './pacer.js';
@@ -30,24 +31,35 @@ interface Lane {
   priority: Priority;
 }
 
+/** An update in hand, while it holds one of the `concurrency` slots. */
+interface Hand {
+  lane: Lane;
+  holding: boolean;
+}
+
 /**
  * Updates wait in one lane per user, handled in order of arrival within a lane. A free slot
  * goes to the best lane that can take one: admins first, then members, then newcomers, each in
  * turn (a lane that just got a slot goes to the back). A lane holds at most `perUser` slots, and
  * newcomers leave `reserved` slots free, so neither one user's flood nor a thousand newcomers'
- * /start make anybody else wait for a slot.
+ * /start make anybody else wait for a slot. A handler that waits for Telegram's pace (its reply)
+ * gives its slot back meanwhile (yieldSlot): slots bound the bot's own work, not Telegram's.
  */
 export class UpdateQueue {
   private readonly lanes = new Map<number, Lane>();
   /** Lanes with waiting updates and a free per-user slot, by priority, in turn. */
   private readonly ready: Lane[][] = [[], [], [], []];
+  /** Slots held (updates in hand that are not waiting for Telegram). */
   private running = 0;
   private runningNewcomers = 0;
+  /** Updates in hand, waiting for Telegram or not. */
+  private inHand = 0;
   private waiting = 0;
   /** Update ids waiting or in hand, so one pushed twice (recovery, a webhook retry) runs once. */
   private readonly known = new Set<number>();
   private idleWaiters: (() => void)[] = [];
   private stopped = false;
+  private readonly hands = new AsyncLocalStorage<Hand>();
 
   constructor(private readonly o: UpdateQueueOptions) {}
 
@@ -71,8 +83,11 @@ export class UpdateQueue {
     this.pump();
   }
 
-  /** Takes no more: what waits stays in the inbox for the next start; resolves when the updates in hand are done. */
-  async stop(): Promise<void> {
+  /**
+   * Takes no more: what waits stays in the inbox for the next start. Resolves when the updates in
+   * hand are done, or after graceMs (those still waiting for Telegram are handled again next time).
+   */
+  async stop(graceMs = Number.POSITIVE_INFINITY): Promise<void> {
     this.stopped = true;
     for (const lane of this.lanes.values()) {
       for (const u of lane.queue) this.known.delete(u.update_id);
@@ -80,13 +95,29 @@ export class UpdateQueue {
       lane.queue = [];
     }
     for (const lanes of this.ready) lanes.length = 0;
-    await this.idle();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.min(graceMs, 2 ** 31 - 1))))]);
+    clearTimeout(timer);
   }
 
   /** Resolves when nothing waits and nothing is in hand. */
   idle(): Promise<void> {
-    if (this.running === 0 && this.waiting === 0) return Promise.resolve();
+    if (this.inHand === 0 && this.waiting === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** The update being handled (in this async context) waits for Telegram: its slot goes to the next one. */
+  yieldSlot(): void {
+    const hand = this.hands.getStore();
+    if (!hand?.holding) return;
+    hand.holding = false;
+    this.free(hand.lane);
+    this.pump();
+  }
+
+  private free(lane: Lane): void {
+    this.running--;
+    if (lane.priority === PRIORITY.newcomer) this.runningNewcomers--;
   }
 
   private pump(): void {
@@ -97,6 +128,7 @@ export class UpdateQueue {
       this.waiting--;
       lane.running++;
       this.running++;
+      this.inHand++;
       if (lane.priority === PRIORITY.newcomer) this.runningNewcomers++;
       // Back of its priority's line if it may take another slot.
       if (lane.queue.length > 0 && lane.running < this.o.perUser) this.ready[lane.priority]!.push(lane);
@@ -114,8 +146,9 @@ export class UpdateQueue {
   }
 
   private async run(lane: Lane, update: Update): Promise<void> {
+    const hand: Hand = { lane, holding: true };
     try {
-      await this.o.handle(update);
+      await this.hands.run(hand, () => this.o.handle(update));
     } catch (err) {
       // The bot's error boundary has answered the user; a failure here is the bot's own and is not retried.
       this.o.log.error({ err, update: update.update_id }, 'an update failed outside the error boundary');
@@ -123,12 +156,12 @@ export class UpdateQueue {
     this.o.done(update);
     this.known.delete(update.update_id);
     lane.running--;
-    this.running--;
-    if (lane.priority === PRIORITY.newcomer) this.runningNewcomers--;
+    this.inHand--;
+    if (hand.holding) this.free(lane);
     if (lane.queue.length > 0 && lane.running === this.o.perUser - 1) this.ready[lane.priority]!.push(lane);
     // An idle lane goes: the user's priority is looked up afresh next time (approved meanwhile).
     if (lane.queue.length === 0 && lane.running === 0) this.lanes.delete(lane.id);
     this.pump();
-    if (this.running === 0 && this.waiting === 0) this.idleWaiters.splice(0).forEach((w) => w());
+    if (this.inHand === 0 && this.waiting === 0) this.idleWaiters.splice(0).forEach((w) => w());
   }
 }

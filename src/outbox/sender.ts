@@ -198,13 +198,17 @@ export class OutboxSender {
     }
   }
 
-  /** An access request joins the admin's digest when others wait behind it, or a digest is live and requests keep coming. */
+  /**
+   * An access request joins the admin's digest unless it is the first of a quiet period: when
+   * others wait behind it, or a digest is live, and requests keep coming.
+   */
   private async folded(row: OutboxRow): Promise<boolean> {
     const { db, now } = this.deps;
     const chatId = Number(row.chat_id);
     const d = await getDigest(db, chatId);
     const t = now();
-    const busy = (d?.live === 1 && d.last_request_at !== null && t - d.last_request_at < QUIET_MS) || (await hasQueuedRequest(db, chatId, row.id));
+    const recent = d?.last_request_at != null && t - d.last_request_at < QUIET_MS;
+    const busy = recent && (d.live === 1 || (await hasQueuedRequest(db, chatId, row.id)));
     await inTransaction(db, async (trx) => {
       await updateDigest(trx, chatId, { last_request_at: t, ...(busy ? { live: 1 } : {}) });
       if (busy) await foldRequests(trx, chatId, t);

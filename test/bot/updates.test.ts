@@ -81,6 +81,36 @@ describe('update queue', () => {
     expect(t.senders()).toEqual([1, 2, 1, 2]);
   });
 
+  it('a handler waiting for Telegram (its reply paced) gives its slot to the next update; its lane still counts it', async () => {
+    const started: number[] = [];
+    const replies: (() => void)[] = [];
+    const queue: UpdateQueue = new UpdateQueue({
+      handle: async (u) => {
+        started.push(u.message!.from!.id);
+        // As the pacing transformer does before waiting for a turn.
+        queue.yieldSlot();
+        await new Promise<void>((resolve) => replies.push(resolve));
+      },
+      done: () => {},
+      priorityOf: () => PRIORITY.newcomer,
+      concurrency: 2,
+      perUser: 1,
+      reserved: 0,
+      log: pino({ level: 'silent' }),
+    });
+    for (let i = 0; i < 100; i++) queue.push(from(5000 + i));
+    queue.push(from(5000)); // the same user again: waits for their first
+    await new Promise((r) => setImmediate(r));
+    // All hundred are in hand at once, though only two slots exist: each gave its slot back.
+    expect(started).toHaveLength(100);
+    expect(queue.pending).toBe(1);
+    replies.splice(0).forEach((r) => r());
+    await new Promise((r) => setTimeout(r, 10));
+    expect(started.at(-1)).toBe(5000);
+    replies.splice(0).forEach((r) => r());
+    await queue.idle();
+  });
+
   it('an update pushed twice (a replay, a webhook retry) runs once; stop() leaves what waits and finishes what runs', async () => {
     const t = harness({ concurrency: 1, perUser: 1, reserved: 0 });
     const u1 = from(1);

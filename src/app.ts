@@ -61,7 +61,7 @@ const KEEP_FINISHED_MS = 7 * 86_400_000;
 
 export interface App {
   httpPort: number;
-  /** Resolves when the app stops by itself (the long-polling runner died); true = crashed. */
+  /** Resolves when the app stops by itself (long polling ended: the token was refused); true = crashed. */
   done: Promise<boolean>;
   /** Stop taking updates, finish the ones in flight, flush the monitor, close the DB. */
   stop(): Promise<void>;
@@ -70,7 +70,7 @@ export interface App {
 /**
  * The composition root: config → db → vpn → bot → monitor → updates (polling or webhook).
  * `cli` can be replaced so tests run the whole app against an in-memory interface; `throttle: false`
- * turns off the 30 messages/s throttle of replies (the benchmark measures the bot's own cost per update).
+ * turns off the pacing of replies (the benchmark measures the bot's own cost per update).
  */
 export async function startApp(config: Config, log: Logger, overrides: { cli?: VpnCli; throttle?: boolean } = {}): Promise<App> {
   await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });

@@ -1,6 +1,7 @@
 import { type Api, GrammyError, HttpError } from 'grammy';
 import type { Message } from 'grammy/types';
 import type { Logger } from 'pino';
+import { fullName } from '../bot/format.js';
 import { isNotModified } from '../bot/messaging.js';
 import { type Pacer, PRIORITY } from '../bot/pacer.js';
 import type { Db } from '../db/index.js';
@@ -272,7 +273,7 @@ export class OutboxSender {
   private async tellAdminsUndelivered(chatId: number, kinds: string[]): Promise<void> {
     if (!kinds.includes('config')) return;
     const user = await findUser(this.deps.db, chatId);
-    const name = user ? [user.first_name, user.last_name].filter(Boolean).join(' ') : String(chatId);
+    const name = user ? fullName(user) : String(chatId);
     await enqueue(this.deps.db, toAdmins(this.deps.adminIds, 'delivery-failed', { name, id: String(chatId) }), this.deps.now());
   }
 
@@ -288,8 +289,7 @@ export class OutboxSender {
     const lines: string[] = [];
     for (const r of cut.slice(0, 30)) {
       const user = await findUser(db, Number(r.chat_id));
-      const name = user ? [user.first_name, user.last_name].filter(Boolean).join(' ') : '?';
-      lines.push(`${name} (${r.chat_id}): ${r.kind === 'config' ? 'config' : r.kind}`);
+      lines.push(`${user ? fullName(user) : '?'} (${r.chat_id}): ${r.kind}`);
     }
     if (cut.length > 30) lines.push(`… +${cut.length - 30}`);
     await enqueue(db, adminIds.map((id) => notice(id, 'outbox-unknown', { count: cut.length, list: lines.join('\n') })), now());

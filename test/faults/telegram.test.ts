@@ -25,10 +25,16 @@ describe('Telegram faults', () => {
     expect((await peersOfUser(h.db, USER.id))[0]?.delivered_at).not.toBeNull();
   });
 
-  it('a 5xx is retried', async () => {
+  it('a 5xx is retried after a pause, and what follows in that chat waits for it', async () => {
     h.rec.failNext('sendPhoto', 502, 'Bad Gateway');
     await h.press(ADMIN_A, `apr:${USER.id}`);
+    expect(h.rec.find('sendPhoto', USER.id).map((d) => d.error ?? 'ok')).toEqual(['Bad Gateway']);
+    const howto = () => h.rec.find('sendMessage', USER.id).filter((c) => /WireGuard|AmneziaWG/.test(c.payload.text)).length;
+    expect(howto()).toBe(0);
+    h.advance(1000);
+    await h.drain();
     expect(h.rec.find('sendPhoto', USER.id).map((d) => d.error ?? 'ok')).toEqual(['Bad Gateway', 'ok']);
+    expect(howto()).toBe(1);
   });
 
   it('403 marks the user as having blocked the bot, no retries; the admin card shows it; unblocking clears it', async () => {

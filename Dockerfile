@@ -121,7 +121,7 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
 
 # Runs as root: it creates and configures the network interface (awg-quick insists on UID 0).
 # tini is PID 1: it forwards SIGTERM to node and reaps amneziawg-go when that exits.
-# --max-old-space-size: see "Memory" in README.md.
+# --max-old-space-size, --max-semi-space-size: see "Memory" in README.md.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "--max-old-space-size=256", "dist/main.js"]
+CMD ["node", "--max-old-space-size=256", "--max-semi-space-size=8", "dist/main.js"]

@@ -49,6 +49,11 @@ const BROADCAST_PICKUP_MS = 5_000;
  * in memory; more at once only costs memory and garbage collection (BENCHMARKS.md).
  */
 const UPDATES_AT_ONCE = 50;
+/**
+ * Updates in hand at most, counting handlers waiting for their reply's turn (each holds ~20 KB:
+ * a burst of 1,000 newcomers is handled at once, so their requests are filed at once).
+ */
+const UPDATES_IN_HAND = 1000;
 /** Updates of one user handled at once: a flood holds no more slots than this. */
 const UPDATES_PER_USER = 2;
 /** Slots newcomers never take: members and admins are served during a burst of /start. */
@@ -169,6 +174,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     },
     priorityOf: (userId) => audience.priorityOf(userId),
     concurrency: UPDATES_AT_ONCE,
+    maxInHand: UPDATES_IN_HAND,
     perUser: UPDATES_PER_USER,
     reserved: RESERVED_FOR_MEMBERS,
     log: log.child({ module: 'updates' }),

@@ -17,6 +17,8 @@ export interface UpdateQueueOptions {
   priorityOf: (userId: number) => Priority;
   /** Updates handled at once. */
   concurrency: number;
+  /** Updates in hand at most, counting those waiting for Telegram's pace: what a burst may hold in memory. */
+  maxInHand: number;
   /** At most this many of them from one user: a flood cannot take the others' slots. */
   perUser: number;
   /** Slots newcomers never take, so members and admins are served during a burst of /start. */
@@ -43,7 +45,8 @@ interface Hand {
  * turn (a lane that just got a slot goes to the back). A lane holds at most `perUser` slots, and
  * newcomers leave `reserved` slots free, so neither one user's flood nor a thousand newcomers'
  * /start make anybody else wait for a slot. A handler that waits for Telegram's pace (its reply)
- * gives its slot back meanwhile (yieldSlot): slots bound the bot's own work, not Telegram's.
+ * gives its slot back meanwhile (yieldSlot): slots bound the bot's own work, not Telegram's, and
+ * `maxInHand` the memory that waiting takes.
  */
 export class UpdateQueue {
   private readonly lanes = new Map<number, Lane>();
@@ -121,7 +124,7 @@ export class UpdateQueue {
   }
 
   private pump(): void {
-    while (this.running < this.o.concurrency) {
+    while (this.running < this.o.concurrency && this.inHand < this.o.maxInHand) {
       const lane = this.nextLane();
       if (!lane) return;
       const update = lane.queue.shift()!;

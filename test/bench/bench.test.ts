@@ -45,7 +45,7 @@ describe('bench: statistics, targets, table, flags', () => {
   });
 
   it('bots run with the node options of `npm start`', () => {
-    expect(shippedNodeOptions('npm run build && node --max-old-space-size=256 dist/main.js')).toEqual(['--max-old-space-size=256']);
+    expect(shippedNodeOptions('npm run build && node --max-old-space-size=256 --max-semi-space-size=8 dist/main.js')).toEqual(['--max-old-space-size=256', '--max-semi-space-size=8']);
     expect(shippedNodeOptions('node dist/main.js')).toEqual([]);
     expect(() => shippedNodeOptions('tsx src/main.ts')).toThrow(/dist\/main\.js/);
   });

@@ -8,7 +8,7 @@ let nextId = 1;
 const from = (userId: number): Update => ({ update_id: nextId++, message: { message_id: 1, date: 0, chat: { id: userId, type: 'private', first_name: 'x' }, from: { id: userId, is_bot: false, first_name: 'x' }, text: 'hi' } }) as Update;
 
 /** A queue whose handler waits until the test lets each update go; records the order they started in. */
-function harness(o: { concurrency: number; perUser: number; reserved: number; priorities?: Record<number, Priority> }) {
+function harness(o: { concurrency: number; maxInHand?: number; perUser: number; reserved: number; priorities?: Record<number, Priority> }) {
   const started: Update[] = [];
   const done: number[] = [];
   const release = new Map<number, () => void>();
@@ -20,6 +20,7 @@ function harness(o: { concurrency: number; perUser: number; reserved: number; pr
     done: (u) => done.push(u.update_id),
     priorityOf: (id) => o.priorities?.[id] ?? PRIORITY.newcomer,
     concurrency: o.concurrency,
+    maxInHand: o.maxInHand ?? 1000,
     perUser: o.perUser,
     reserved: o.reserved,
     log: pino({ level: 'silent' }),
@@ -94,6 +95,7 @@ describe('update queue', () => {
       done: () => {},
       priorityOf: () => PRIORITY.newcomer,
       concurrency: 2,
+      maxInHand: 1000,
       perUser: 1,
       reserved: 0,
       log: pino({ level: 'silent' }),
@@ -109,6 +111,37 @@ describe('update queue', () => {
     expect(started.at(-1)).toBe(5000);
     replies.splice(0).forEach((r) => r());
     await queue.idle();
+  });
+
+  it('no more than maxInHand are in hand, waiting for Telegram or not: a burst beyond it waits as updates', async () => {
+    const replies: (() => void)[] = [];
+    let inHand = 0;
+    let most = 0;
+    const queue: UpdateQueue = new UpdateQueue({
+      handle: async () => {
+        most = Math.max(most, ++inHand);
+        queue.yieldSlot();
+        await new Promise<void>((resolve) => replies.push(resolve));
+        inHand--;
+      },
+      done: () => {},
+      priorityOf: () => PRIORITY.newcomer,
+      concurrency: 2,
+      maxInHand: 30,
+      perUser: 1,
+      reserved: 0,
+      log: pino({ level: 'silent' }),
+    });
+    for (let i = 0; i < 100; i++) queue.push(from(6000 + i));
+    await new Promise((r) => setImmediate(r));
+    expect(most).toBe(30);
+    expect(queue.pending).toBe(70);
+    while (replies.length) {
+      replies.splice(0).forEach((r) => r());
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await queue.idle();
+    expect(most).toBe(30);
   });
 
   it('an update pushed twice (a replay, a webhook retry) runs once; stop() leaves what waits and finishes what runs', async () => {

@@ -117,6 +117,7 @@ describe('durable inbox (long polling)', () => {
         done: (u) => void handled.push(u.update_id),
         priorityOf: () => PRIORITY.member,
         concurrency: 10,
+        maxInHand: 1000,
         perUser: 2,
         reserved: 0,
         log,

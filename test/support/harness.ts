@@ -182,7 +182,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     handle,
     /** Long polling into a queue that handles each update as handle() does (for a harness over HTTP). */
     poll(timeoutSeconds = 1) {
-      const queue = new UpdateQueue({ handle, done: () => {}, priorityOf: () => PRIORITY.member, concurrency: 50, perUser: 2, reserved: 0, log });
+      const queue = new UpdateQueue({ handle, done: () => {}, priorityOf: () => PRIORITY.member, concurrency: 50, maxInHand: 1000, perUser: 2, reserved: 0, log });
       return startPolling({ api: bot.api, db, queue, log, now: Date.now, timeoutSeconds });
     },
     /** Sends what is queued in the outbox (after a monitor tick, a recovery, …). */

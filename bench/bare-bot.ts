@@ -1,4 +1,4 @@
-// The reference bot: grammY with the same runner as the bot (concurrent long polling), answering
+// The reference bot: grammY with its runner (concurrent long polling, what a grammY bot usually runs), answering
 // every update with one sendMessage and nothing else.
 import { run } from '@grammyjs/runner';
 import { Bot } from 'grammy';

@@ -30,11 +30,14 @@ export function createMetrics(db: Db, now: () => number = Date.now, onlineWindow
   const peers = new Gauge({ name: 'andreyvpn_peers', help: 'Peers by status', labelNames: ['status'], registers: [registry] });
   const online = new Gauge({ name: 'andreyvpn_peers_online', help: 'Peers with a recent handshake (ONLINE_WINDOW_SECONDS)', registers: [registry] });
   const bytes = new Gauge({ name: 'andreyvpn_traffic_bytes', help: 'Traffic counted since each peer was created', labelNames: ['direction'], registers: [registry] });
+  const outbox = new Gauge({ name: 'andreyvpn_outbox_messages', help: 'Outbox rows by status: queued (waiting for their turn), unknown (cut off by a crash), failed, blocked…', labelNames: ['status'], registers: [registry] });
   const collect = async () => {
     users.reset();
     peers.reset();
     for (const r of await countByStatus(db, 'users')) users.set({ status: r.status }, r.n);
     for (const r of await countByStatus(db, 'peers')) peers.set({ status: r.status }, r.n);
+    outbox.reset();
+    for (const r of await countByStatus(db, 'outbox')) outbox.set({ status: r.status }, r.n);
     const t = await trafficSummary(db, now() - onlineWindowMs);
     online.set(t.online);
     // Server's view: rx is what clients uploaded.

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { PRIORITY, type Priority } from './pacer.js';
 
 /** Who an update is from (the key of its lane); 0 when it names nobody. */
-export function senderOf(u: Update): number {
+function senderOf(u: Update): number {
   const from =
     u.message?.from ?? u.edited_message?.from ?? u.callback_query?.from ?? u.my_chat_member?.from ?? u.chat_member?.from ?? u.inline_query?.from ?? u.chat_join_request?.from;
   return from?.id ?? u.message?.chat.id ?? 0;

@@ -85,7 +85,7 @@ export async function requeue(db: Q, id: number, now: number, notBefore: number,
     .execute();
 }
 
-/** Telegram took it: nothing left to remember. */
+/** Telegram took it, or there was nothing left to say: nothing to remember. */
 export async function removeRow(db: Q, id: number): Promise<void> {
   await db.deleteFrom('outbox').where('id', '=', id).execute();
 }
@@ -141,7 +141,7 @@ export async function hasQueuedRequest(db: Q, chatId: number, exceptId: number):
   return row !== undefined;
 }
 
-/** Finished rows (failed, blocked, unknown, dropped, folded) older than `before` are deleted. */
+/** Finished rows (failed, blocked, unknown, folded) older than `before` are deleted. */
 export async function pruneOutbox(db: Q, before: number): Promise<void> {
   await db.deleteFrom('outbox').where('updated_at', '<', before).where('status', 'not in', ['queued', 'sending']).execute();
 }

@@ -302,7 +302,7 @@ export interface DeviceRequestMessagesTable {
 export type DeviceRequest = Selectable<DeviceRequestsTable>;
 
 // Migration 0008: the outbox, the inbox and the admins' digests (src/db/outbox.ts, src/db/inbox.ts).
-export type OutboxStatus = 'queued' | 'sending' | 'failed' | 'blocked' | 'unknown' | 'dropped' | 'folded';
+export type OutboxStatus = 'queued' | 'sending' | 'failed' | 'blocked' | 'unknown' | 'folded';
 
 export interface OutboxTable {
   id: Generated<number>;

@@ -3,7 +3,7 @@ import type { Database } from './schema.js';
 
 type Q = Kysely<Database>;
 
-export async function countByStatus(db: Q, table: 'users' | 'peers'): Promise<{ status: string; n: number }[]> {
+export async function countByStatus(db: Q, table: 'users' | 'peers' | 'outbox'): Promise<{ status: string; n: number }[]> {
   const rows = await db
     .selectFrom(table)
     .select(['status', (eb) => eb.fn.countAll<number>().as('n')])

@@ -33,7 +33,7 @@ export type RenderDeps = Pick<BotDeps, 'db' | 'translator' | 'vpn' | 'now'>;
 /** A digest is edited at most this often (Telegram: about one message a second per chat, and the admin must be able to read it). */
 export const DIGEST_EVERY_MS = 3000;
 /** After this long a digest is sent anew rather than edited, so it shows at the bottom of the chat. */
-export const DIGEST_FRESH_MS = 10 * 60_000;
+const DIGEST_FRESH_MS = 10 * 60_000;
 /** Names listed in a digest. */
 const DIGEST_NAMES = 5;
 

@@ -22,7 +22,7 @@ const PER_CHAT = 20;
 const MAX_ATTEMPTS = 8;
 const backoffMs = (attempts: number) => Math.min(60_000, 1000 * 2 ** attempts);
 /** A request arriving this soon after the previous one for the same admin, while a digest is live, joins it. */
-export const QUIET_MS = 5 * 60_000;
+const QUIET_MS = 5 * 60_000;
 
 export interface SenderDeps extends RenderDeps {
   db: Db;
@@ -156,7 +156,14 @@ export class OutboxSender {
     const { db, now, log } = this.deps;
     const chatId = Number(row.chat_id);
     const intent = intentOf(row);
-    if (intent.kind === 'request' && (await this.folded(row))) return 'reread';
+    if (intent.kind === 'request') {
+      // Decided before it went out (an invite admitted the user at once, another admin was quicker).
+      if ((await findUser(db, intent.userId))?.status !== 'pending') {
+        await removeRow(db, row.id);
+        return 'next';
+      }
+      if (await this.folded(row)) return 'reread';
+    }
     if (intent.kind === 'digest') {
       const d = await getDigest(db, chatId);
       if (d?.live && d.shown_at !== null && now() - d.shown_at < DIGEST_EVERY_MS) {
@@ -175,7 +182,7 @@ export class OutboxSender {
         return undefined;
       });
       if (!rendered) {
-        if (rendered === null) await settle(db, row.id, 'dropped', null, now());
+        if (rendered === null) await removeRow(db, row.id); // nothing to say any more
         return 'next';
       }
       if (!(await claim(db, row.id, now()))) return 'next';

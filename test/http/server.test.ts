@@ -103,5 +103,7 @@ describe('HTTP server: webhook, /healthz, /metrics', () => {
     expect(h2.get('andreyvpn_provisioning_seconds_count')).toBe(1);
     expect(h2.get('andreyvpn_errors_total')).toBe(0);
     expect(h2.has('andreyvpn_traffic_bytes{direction="to_clients"}')).toBe(true);
+    // Everything the approval queued went out (the harness sends the outbox after each update): nothing waits.
+    expect(h2.get('andreyvpn_outbox_messages{status="queued"}') ?? 0).toBe(0);
   });
 });

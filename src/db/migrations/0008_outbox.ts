@@ -5,9 +5,9 @@ import { isPostgres } from './dialect.js';
 // - outbox: every message sent outside the reply to the update in hand, written in the same
 //   transaction as the change it reports and sent later, paced, by the leader. kind + data
 //   describe what to send; it is rendered from the database when it goes out. status: queued →
-//   sending (committed before the call) → the row is deleted once Telegram took it, or kept as
-//   failed / blocked / unknown (cut off by a crash: never sent twice) / dropped (nothing to send
-//   any more) / folded (an access request summed up in the admin's digest). merge_key: at most one
+//   sending (committed before the call) → the row is deleted once Telegram took it (or when there
+//   is nothing to say any more), or kept as failed / blocked / unknown (cut off by a crash: never
+//   sent twice) / folded (an access request summed up in the admin's digest). merge_key: at most one
 //   queued row per chat and key (a digest refresh).
 // - inbox: every update as received, stored before it is confirmed to Telegram (the next
 //   getUpdates offset, or the webhook's 200); handled_at once handled. Kept a day, so a webhook
@@ -32,7 +32,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .addColumn('error', 'text')
-    .addCheckConstraint('outbox_status', sql`status in ('queued', 'sending', 'failed', 'blocked', 'unknown', 'dropped', 'folded')`)
+    .addCheckConstraint('outbox_status', sql`status in ('queued', 'sending', 'failed', 'blocked', 'unknown', 'folded')`)
     .execute();
   await db.schema.createIndex('outbox_queued').on('outbox').columns(['chat_id', 'id']).where(sql.ref('status'), '=', 'queued').execute();
   await db.schema.createIndex('outbox_sending').on('outbox').column('id').where(sql.ref('status'), '=', 'sending').execute();

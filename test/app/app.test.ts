@@ -1,13 +1,12 @@
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
 import { findUser } from '../../src/db/users.js';
+import { appConfig, freePort } from '../support/app.js';
 import { BotApiStandIn } from '../support/bot-api.js';
 import { type AppDatabase, appDatabase } from '../support/database.js';
 import { FakeWg } from '../support/fake-wg.js';
@@ -15,14 +14,6 @@ import { FakeWg } from '../support/fake-wg.js';
 const TOKEN = '515151:app-test';
 const ADMIN = { id: 42, first_name: 'Admin', language_code: 'en' };
 const USER = { id: 43, first_name: 'User', language_code: 'en' };
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 // The whole app (startApp, as main.ts runs it) over real HTTP against the Bot API stand-in,
 // with only the VPN binaries replaced by the in-memory interface.
@@ -43,20 +34,7 @@ describe('the app, webhook and polling', () => {
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  const config = (extra: Record<string, string>) =>
-    loadConfig({
-      BOT_TOKEN: TOKEN,
-      ADMIN_IDS: String(ADMIN.id),
-      TELEGRAM_API_ROOT: api.apiRoot,
-      DATA_DIR: path.join(dir, 'data'),
-      VPN_FLAVOR: 'wireguard',
-      VPN_CONFIG_DIR: path.join(dir, 'wg'),
-      VPN_ENDPOINT: 'vpn.example.com',
-      CAPTCHA: 'off',
-      BACKUP_INTERVAL_HOURS: '0',
-      ...database.env,
-      ...extra,
-    });
+  const config = (extra: Record<string, string>) => appConfig({ token: TOKEN, adminIds: [ADMIN.id], apiRoot: api.apiRoot, dir, database }, extra);
 
   it('webhook mode: registers the webhook with its secret, takes updates on the URL path, and polling mode removes it again', async () => {
     const port = await freePort();

@@ -82,24 +82,33 @@ describe('update queue', () => {
     expect(t.senders()).toEqual([1, 2, 1, 2]);
   });
 
-  it('a handler waiting for Telegram (its reply paced) gives its slot to the next update; its lane still counts it', async () => {
+  /** Two slots; each handler gives its slot back, as the pacing transformer makes it do, and waits for its reply. */
+  function waitingForReplies(maxInHand: number) {
     const started: number[] = [];
     const replies: (() => void)[] = [];
+    let inHand = 0;
+    let most = 0;
     const queue: UpdateQueue = new UpdateQueue({
       handle: async (u) => {
         started.push(u.message!.from!.id);
-        // As the pacing transformer does before waiting for a turn.
+        most = Math.max(most, ++inHand);
         queue.yieldSlot();
         await new Promise<void>((resolve) => replies.push(resolve));
+        inHand--;
       },
       done: () => {},
       priorityOf: () => PRIORITY.newcomer,
       concurrency: 2,
-      maxInHand: 1000,
+      maxInHand,
       perUser: 1,
       reserved: 0,
       log: pino({ level: 'silent' }),
     });
+    return { queue, started, replies, most: () => most };
+  }
+
+  it('a handler waiting for Telegram (its reply paced) gives its slot to the next update; its lane still counts it', async () => {
+    const { queue, started, replies } = waitingForReplies(1000);
     for (let i = 0; i < 100; i++) queue.push(from(5000 + i));
     queue.push(from(5000)); // the same user again: waits for their first
     await new Promise((r) => setImmediate(r));
@@ -114,34 +123,17 @@ describe('update queue', () => {
   });
 
   it('no more than maxInHand are in hand, waiting for Telegram or not: a burst beyond it waits as updates', async () => {
-    const replies: (() => void)[] = [];
-    let inHand = 0;
-    let most = 0;
-    const queue: UpdateQueue = new UpdateQueue({
-      handle: async () => {
-        most = Math.max(most, ++inHand);
-        queue.yieldSlot();
-        await new Promise<void>((resolve) => replies.push(resolve));
-        inHand--;
-      },
-      done: () => {},
-      priorityOf: () => PRIORITY.newcomer,
-      concurrency: 2,
-      maxInHand: 30,
-      perUser: 1,
-      reserved: 0,
-      log: pino({ level: 'silent' }),
-    });
+    const { queue, replies, most } = waitingForReplies(30);
     for (let i = 0; i < 100; i++) queue.push(from(6000 + i));
     await new Promise((r) => setImmediate(r));
-    expect(most).toBe(30);
+    expect(most()).toBe(30);
     expect(queue.pending).toBe(70);
     while (replies.length) {
       replies.splice(0).forEach((r) => r());
       await new Promise((r) => setTimeout(r, 5));
     }
     await queue.idle();
-    expect(most).toBe(30);
+    expect(most()).toBe(30);
   });
 
   it('an update pushed twice (a replay, a webhook retry) runs once; stop() leaves what waits and finishes what runs', async () => {

@@ -1,13 +1,12 @@
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type App, startApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
 import { migrate } from '../../src/db/index.js';
 import { findUser, requestAccess, transitionUser } from '../../src/db/users.js';
+import { appConfig, freePort } from '../support/app.js';
 import { BotApiStandIn, type RecordedCall } from '../support/bot-api.js';
 import { type AppDatabase, appDatabase } from '../support/database.js';
 import { FakeWg } from '../support/fake-wg.js';
@@ -70,19 +69,7 @@ describe('one pace for every sender', () => {
     }
     for (const id of members) api.knowUser({ id, first_name: `M${id}` });
     api.knowUser(ADMIN);
-    const config = loadConfig({
-      BOT_TOKEN: TOKEN,
-      ADMIN_IDS: String(ADMIN.id),
-      TELEGRAM_API_ROOT: api.apiRoot,
-      DATA_DIR: path.join(dir, 'data'),
-      VPN_FLAVOR: 'wireguard',
-      VPN_CONFIG_DIR: path.join(dir, 'wg'),
-      VPN_ENDPOINT: 'vpn.example.com',
-      CAPTCHA: 'off',
-      BACKUP_INTERVAL_HOURS: '0',
-      WEBHOOK_PORT: String(await freePort()),
-      ...database.env,
-    });
+    const config = appConfig({ token: TOKEN, adminIds: [ADMIN.id], apiRoot: api.apiRoot, dir, database }, { WEBHOOK_PORT: String(await freePort()) });
     app = await startApp(config, pino({ level: 'silent' }), { cli: new FakeWg() });
 
     const newcomers = Array.from({ length: NEWCOMERS }, (_, i) => ({ id: 620_000 + i, first_name: `N${i}`, language_code: 'en' }));
@@ -120,12 +107,4 @@ async function findUserIn(database: AppDatabase, id: number) {
   } finally {
     await db.destroy();
   }
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }

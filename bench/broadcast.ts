@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { Api } from 'grammy';
 import { AccessService } from '../src/access.js';
+import { DeviceService } from '../src/devices.js';
 import { installApiTransformers } from '../src/bot/api.js';
 import type { BotDeps } from '../src/bot/context.js';
 import { Translator } from '../src/bot/i18n.js';
@@ -47,6 +48,7 @@ export async function broadcast(lab: Lab, users: number, perSecond: number): Pro
       groupCommit: new GroupCommit(db),
       vpn,
       access: new AccessService(db, vpn, silentLog),
+      devices: new DeviceService(db, vpn, silentLog),
       translator: new Translator(),
       log: silentLog,
       adminIds: [ADMIN_ID],

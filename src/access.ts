@@ -2,22 +2,12 @@ import type { Logger } from 'pino';
 import type { Db } from './db/index.js';
 import { audit } from './db/misc.js';
 import { enqueue, type Outgoing } from './db/outbox.js';
-import { deletePeer, deviceNamed, deviceOfUser, markConfigQueued, peersOfUser, setPeerStatus, unqueuedPeers } from './db/peers.js';
+import { deletePeer, markConfigQueued, peersOfUser, setPeerStatus } from './db/peers.js';
 import type { Peer, User, UserStatus } from './db/schema.js';
 import { inTransaction } from './db/transaction.js';
 import { findUser, listUsersByStatus, setLimits, transitionUser } from './db/users.js';
 import { configOf, notice, requestDecided, requestToAdmins, toAdmins } from './delivery.js';
 import type { Fleet } from './vpn/fleet.js';
-import { DeviceRefusedError } from './vpn/service.js';
-
-export type DeviceResult =
-  | { kind: 'ok'; peer: Peer }
-  | { kind: 'not-active' }
-  | { kind: 'limit'; max: number }
-  /** The user already has a device of that name (also: a replayed add whose config is already on its way). */
-  | { kind: 'exists' }
-  | { kind: 'not-found' }
-  | { kind: 'failed'; error: unknown };
 
 export type Decision =
   /** recovered: the first success after provisioning had failed (an incident ends). */
@@ -178,18 +168,6 @@ export class AccessService {
     return results;
   }
 
-  /** Configs of active devices that a crash kept from being queued (created before staleBefore) are queued now. */
-  async queueUnqueuedConfigs(staleBefore = Number.POSITIVE_INFINITY): Promise<number> {
-    const peers = await unqueuedPeers(this.db, staleBefore);
-    for (const peer of peers) {
-      await inTransaction(this.db, async (trx) => {
-        await markConfigQueued(trx, [peer.id], this.now());
-        await enqueue(trx, configOf(peer), this.now());
-      });
-    }
-    return peers.length;
-  }
-
   async reject(userId: number, by: Actor): Promise<Decision> {
     const user = await this.decide(userId, ['pending'], 'rejected', by.id, async (trx) => {
       await audit(trx, { actorId: by.id, action: 'reject', userId }, this.now());
@@ -264,58 +242,6 @@ export class AccessService {
     });
     if ('kind' in user) return user;
     return this.applyAll(user, peers, false);
-  }
-
-  /**
-   * A user adds a device (one more peer with its own keys and address). Refused unless the user is
-   * active and below maxDevices; the check and the insert are one statement (see insertPeerWithin).
-   * Its config, and whatever `also` returns for it, is queued once the peer is live.
-   */
-  async addDevice(userId: number, name: string, maxDevices: number, also: (peer: Peer) => Outgoing[] = () => []): Promise<DeviceResult> {
-    const same = await deviceNamed(this.db, userId, name);
-    // A replay of an add that a crash cut off after the peer was made: its config goes now.
-    if (same) return same.config_queued_at === null ? this.queueDevice(same, also) : { kind: 'exists' };
-    let peer: Peer;
-    try {
-      const node = (await findUser(this.db, userId))?.node;
-      peer = await this.vpn.addPeer(userId, { name, maxDevices, node });
-    } catch (error) {
-      if (error instanceof DeviceRefusedError) {
-        const user = await findUser(this.db, userId);
-        return user?.status === 'active' ? { kind: 'limit', max: maxDevices } : { kind: 'not-active' };
-      }
-      // Two adds of one name at once: the unique name lets one through.
-      if (await deviceNamed(this.db, userId, name)) return { kind: 'exists' };
-      this.log.error({ err: error, userId }, 'adding a device failed');
-      return { kind: 'failed', error };
-    }
-    return this.queueDevice(peer, also, true);
-  }
-
-  private async queueDevice(peer: Peer, also: (peer: Peer) => Outgoing[], created = false): Promise<DeviceResult> {
-    const t = this.now();
-    await inTransaction(this.db, async (trx) => {
-      if (created) await audit(trx, { actorId: peer.user_id, action: 'device_add', userId: peer.user_id, details: { ip: peer.ip, name: peer.name } }, t);
-      await markConfigQueued(trx, [peer.id], t);
-      await enqueue(trx, [...also(peer), ...configOf(peer)], t);
-    });
-    return { kind: 'ok', peer };
-  }
-
-  /** A user deletes one of their devices: gone from the database and, at once, from the interface. */
-  async removeDevice(userId: number, peerId: number): Promise<DeviceResult> {
-    const peer = await deviceOfUser(this.db, userId, peerId);
-    if (!peer) return { kind: 'not-found' };
-    await inTransaction(this.db, async (trx) => {
-      await deletePeer(trx, peer, this.now());
-      await audit(trx, { actorId: userId, action: 'device_delete', userId, details: { ip: peer.ip, name: peer.name } }, this.now());
-    });
-    try {
-      await this.vpn.apply(peer, false);
-    } catch (error) {
-      this.log.error({ err: error, userId }, 'interface update failed; the monitor will reconcile');
-    }
-    return { kind: 'ok', peer };
   }
 
   /** Moves every peer of the user to another node (same keys, new addresses); the user gets the new configs. */

@@ -3,22 +3,23 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Api } from 'grammy';
-import type { Update } from 'grammy/types';
 import type { Logger } from 'pino';
 import { AccessService } from './access.js';
+import { DeviceService } from './devices.js';
 import { installApiTransformers, plainTextFallback } from './bot/api.js';
 import { Audience } from './bot/audience.js';
 import { Broadcaster } from './broadcast/broadcaster.js';
 import type { BotDeps } from './bot/context.js';
 import { createBot } from './bot/create-bot.js';
-import { LOCALES, Translator } from './bot/i18n.js';
+import { setCommandMenus } from './bot/commands.js';
+import { Translator } from './bot/i18n.js';
 import { Pacer } from './bot/pacer.js';
-import { type Polling, startPolling } from './bot/polling.js';
-import { UpdateQueue } from './bot/updates.js';
+import { Inbox } from './bot/inbox.js';
+import type { Polling } from './bot/polling.js';
 import type { Config } from './config.js';
-import { markHandled, pruneInbox, storeUpdates, unhandledUpdates } from './db/inbox.js';
+import { pruneInbox } from './db/inbox.js';
 import { enqueue, pruneOutbox } from './db/outbox.js';
-import { toAdmins } from './delivery.js';
+import { monitorAlert } from './delivery.js';
 import { enforceLimits } from './monitor/quotas.js';
 import { OutboxSender } from './outbox/sender.js';
 import { GroupCommit } from './db/group-commit.js';
@@ -44,22 +45,6 @@ import { upsertNode } from './db/nodes.js';
 const IN_FLIGHT_GRACE_MS = 10 * 60_000;
 /** How often the leader looks for broadcasts confirmed on other replicas. */
 const BROADCAST_PICKUP_MS = 5_000;
-/**
- * Updates handled at once. Replies leave at about 30 a second, so a burst beyond this only waits
- * in memory; more at once only costs memory and garbage collection (BENCHMARKS.md).
- */
-const UPDATES_AT_ONCE = 50;
-/**
- * Updates in hand at most, counting handlers waiting for their reply's turn (each holds ~20 KB:
- * a burst of 1,000 newcomers is handled at once, so their requests are filed at once).
- */
-const UPDATES_IN_HAND = 1000;
-/** Updates of one user handled at once: a flood holds no more slots than this. */
-const UPDATES_PER_USER = 2;
-/** Slots newcomers never take: members and admins are served during a burst of /start. */
-const RESERVED_FOR_MEMBERS = 10;
-/** At stop, updates in hand get this long to finish (the process has 9 s in all). */
-const STOP_GRACE_MS = 3000;
 /** Handled updates and finished outbox rows are kept this long (a webhook retry is recognised; a failure can be looked at). */
 const KEEP_HANDLED_MS = 86_400_000;
 const KEEP_FINISHED_MS = 7 * 86_400_000;
@@ -132,11 +117,13 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     quotaBytes: config.limits.defaultQuotaBytes,
     days: config.limits.defaultDays,
   });
+  const devices = new DeviceService(db, vpn, log.child({ module: 'devices' }), Date.now);
   const deps: BotDeps = {
     db,
     groupCommit: new GroupCommit(db),
     vpn,
     access,
+    devices,
     audience,
     translator,
     log: log.child({ module: 'bot' }),
@@ -159,29 +146,10 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     randomInt: (max) => randomInt(max),
   };
   const bot = createBot(config.botToken, deps, { client: { apiRoot: config.telegramApiRoot } });
-  // Updates are handled from one queue: lanes per user, members before newcomers (src/bot/updates.ts).
-  // Each is marked handled in the inbox once done, many in one statement.
-  let handled: number[] = [];
-  const flushHandled = () => {
-    const ids = handled;
-    handled = [];
-    return markHandled(db, ids, Date.now()).catch((err) => log.warn({ err }, 'could not mark updates handled; they are handled again after a restart'));
-  };
-  const queue = new UpdateQueue({
-    handle: (u) => bot.handleUpdate(u),
-    done: (u) => {
-      if (handled.push(u.update_id) === 1) setImmediate(() => void flushHandled());
-    },
-    priorityOf: (userId) => audience.priorityOf(userId),
-    concurrency: UPDATES_AT_ONCE,
-    maxInHand: UPDATES_IN_HAND,
-    perUser: UPDATES_PER_USER,
-    reserved: RESERVED_FOR_MEMBERS,
-    log: log.child({ module: 'updates' }),
-  });
+  const inbox = new Inbox({ db, handle: (u) => bot.handleUpdate(u), priorityOf: (userId) => audience.priorityOf(userId), log: log.child({ module: 'updates' }), now: Date.now });
   const onBlocked = (chatId: number) => setBlocked(db, chatId, Date.now());
   // A handler waiting for its reply's turn gives its update slot to the next update meanwhile.
-  const pacing = overrides.throttle === false ? undefined : { pacer, priorityOf: (chatId: number) => audience.priorityOf(chatId), beforeWait: () => queue.yieldSlot() };
+  const pacing = overrides.throttle === false ? undefined : { pacer, priorityOf: (chatId: number) => audience.priorityOf(chatId), beforeWait: () => inbox.queue.yieldSlot() };
   installApiTransformers(bot.api, { log: deps.log, pacing, onBlocked });
   // Broadcasts get an API of their own that never repeats a request lost on the network; they pace themselves.
   const broadcastApi = new Api(config.botToken, { apiRoot: config.telegramApiRoot });
@@ -196,23 +164,12 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
   await bot.init();
   log.info({ username: bot.botInfo.username }, 'bot connected');
 
-  for (const locale of LOCALES) {
-    const describe = (c: string) => ({ command: c, description: translator.t(locale, `cmd-${c}`) });
-    const languageCode = locale === 'en' ? undefined : locale;
-    try {
-      await bot.api.setMyCommands(['start', 'status', 'config', 'devices', 'language', 'help'].map(describe), { language_code: languageCode });
-      for (const id of config.adminIds) {
-        const all = ['start', 'status', 'config', 'devices', 'language', 'help', 'admin', 'nodes', 'invite', 'invites', 'broadcast', 'backup'].map(describe);
-        await bot.api.setMyCommands(all, { scope: { type: 'chat', chat_id: id }, language_code: languageCode });
-      }
-    } catch (err) {
-      log.warn({ err }, 'could not set the command menu');
-    }
-  }
+  await setCommandMenus(bot.api, translator, config.adminIds, log);
 
-  const takeStored = async (receivedBefore: number) => {
-    for (const u of await unhandledUpdates(db, receivedBefore)) queue.push(u);
-  };
+  // No other replica alive when this one started (with SQLite there is none): what is left over from
+  // before is settled at once, not after IN_FLIGHT_GRACE_MS. Asked once the replica is announced.
+  let aloneAtStart: Promise<boolean> | undefined;
+  const alone = () => (aloneAtStart ??= config.database.kind === 'sqlite' ? Promise.resolve(true) : replicasAlive(db).then((n) => n <= 1));
 
   // The singleton jobs: on exactly one replica at a time (see src/leader.ts), started each time it
   // becomes the leader and stopped when it stops being one. Updates are handled by every replica.
@@ -224,8 +181,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     const first = firstTerm;
     firstTerm = false;
     const started = (async () => {
-      const alone = first && (config.database.kind === 'sqlite' || (await replicasAlive(db)) <= 1);
-      const staleBefore = Date.now() - (alone ? 0 : IN_FLIGHT_GRACE_MS);
+      const staleBefore = Date.now() - (first && (await alone()) ? 0 : IN_FLIGHT_GRACE_MS);
       await outbox.recover(staleBefore);
       outbox.start();
       await recover(staleBefore);
@@ -240,24 +196,14 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
       onHealth: (node, up) => (up ? vpn.markUp(node) : vpn.markDown(node)),
       log: log.child({ module: 'monitor' }),
       intervalMs: config.monitorIntervalMs,
-      onEvent: (e) =>
-        enqueue(
-          db,
-          toAdmins(config.adminIds, `monitor-${e.kind}`, {
-            iface: e.node === e.iface ? e.iface : `${e.node}/${e.iface}`,
-            keys: 'keys' in e ? e.keys.join('\n') : '',
-            ticks: 'ticks' in e ? e.ticks : 0,
-            error: 'error' in e ? e.error : '',
-          }),
-          Date.now(),
-        ),
+      onEvent: (e) => enqueue(db, monitorAlert(config.adminIds, e), Date.now()),
       onTick: (s) => metrics.monitorTick.observe(s),
       quotaResetDay: config.limits.resetDay,
       afterTick: async (t) => {
         await enforceLimits({ db, access }, t);
         // What a replica that died left behind (not only this one's last run).
         await recover(t - IN_FLIGHT_GRACE_MS);
-        await takeStored(t - IN_FLIGHT_GRACE_MS);
+        await inbox.takeStored(t - IN_FLIGHT_GRACE_MS);
         await pruneInbox(db, t - KEEP_HANDLED_MS);
         await pruneOutbox(db, t - KEEP_FINISHED_MS);
       },
@@ -279,7 +225,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
   /** Approvals a crash interrupted are finished (or rolled back), and configs never queued are queued. */
   const recover = async (staleBefore: number) => {
     await access.recoverInterrupted(staleBefore);
-    await access.queueUnqueuedConfigs(staleBefore);
+    await devices.queueUnqueuedConfigs(staleBefore);
   };
   const { database } = config;
   // Nodes added or removed on another replica are followed here too (every replica adds peers).
@@ -295,8 +241,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     },
   });
   // Updates stored but not handled when this process (or, alone, any replica) stopped go first.
-  const alone = config.database.kind === 'sqlite' || (await replicasAlive(db)) <= 1;
-  await takeStored(alone ? Number.POSITIVE_INFINITY : Date.now() - IN_FLIGHT_GRACE_MS);
+  await inbox.takeStored((await alone()) ? Number.POSITIVE_INFINITY : Date.now() - IN_FLIGHT_GRACE_MS);
 
   // Webhook mode: Telegram POSTs updates to WEBHOOK_URL (proxied to our HTTP server).
   // Polling mode: any webhook left from an earlier run is removed first, or getUpdates fails.
@@ -305,10 +250,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
   let stopping = false;
   const httpServer = await startHttp({
     ...config.http,
-    // Stored before Telegram gets its 200; a repeat of a stored update is not handled again.
-    onUpdate: async (update: Update) => {
-      for (const u of await storeUpdates(db, [update], Date.now())) queue.push(u);
-    },
+    onUpdate: (update) => inbox.receive(update),
     metrics,
     log: log.child({ module: 'http' }),
     health: async () => {
@@ -321,7 +263,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     await bot.api.setWebhook(webhook.url, { secret_token: webhook.secret });
   } else {
     await bot.api.deleteWebhook();
-    polling = startPolling({ api: bot.api, db, queue, log: log.child({ module: 'polling' }), now: Date.now });
+    polling = inbox.poll(bot.api);
   }
   log.info({ mode: webhook ? 'webhook' : 'polling', http: `${config.http.host}:${httpServer.port}` }, 'taking updates');
 
@@ -336,10 +278,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
       stopping = true;
       await httpServer.close();
       await polling?.stop();
-      // The updates in hand finish (those waiting for Telegram past the grace are handled again at
-      // the next start); those not begun stay in the inbox for it.
-      await queue.stop(STOP_GRACE_MS);
-      await flushHandled();
+      await inbox.stop();
       clearInterval(nodesTimer);
       await leadership.stop();
       await vpn.close();

@@ -1,5 +1,6 @@
 import { CONFIG_PARTS, type Outgoing } from './db/outbox.js';
 import type { Peer } from './db/schema.js';
+import type { MonitorEvent } from './monitor/index.js';
 
 // What each event tells whom, as outbox rows (src/db/outbox.ts). The use cases queue them in the
 // transaction of the change they report; src/outbox/ renders and sends them. No Telegram here.
@@ -37,4 +38,14 @@ export function deviceRequestToAdmins(adminIds: readonly number[], requestId: nu
 
 export function deviceRequestDecided(adminIds: readonly number[], requestId: number, key: string, admin: string): Outgoing[] {
   return adminIds.map((chatId) => ({ chatId, intent: { kind: 'device-request-outcome', requestId, key, params: { admin } } }));
+}
+
+/** A monitor incident (or its end), to every admin. */
+export function monitorAlert(adminIds: readonly number[], e: MonitorEvent): Outgoing[] {
+  return toAdmins(adminIds, `monitor-${e.kind}`, {
+    iface: e.node === e.iface ? e.iface : `${e.node}/${e.iface}`,
+    keys: 'keys' in e ? e.keys.join('\n') : '',
+    ticks: 'ticks' in e ? e.ticks : 0,
+    error: 'error' in e ? e.error : '',
+  });
 }

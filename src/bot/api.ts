@@ -1,7 +1,7 @@
 import { autoRetry } from '@grammyjs/auto-retry';
-import type { Api, Transformer } from 'grammy';
+import { type Api, HttpError, type Transformer } from 'grammy';
 import type { Logger } from 'pino';
-import { type Pacer, type Priority, pacing } from './pacer.js';
+import type { Pacer, Priority } from './pacer.js';
 
 const TEXT_LIMIT = 4096;
 
@@ -45,6 +45,17 @@ function lateCallbackAnswers(log: Logger): Transformer {
     log.debug({ description: res.description }, 'callback query could not be answered any more');
     return { ok: true, result: true } as unknown as typeof res;
   };
+}
+
+/** Network errors that happen before the request reaches Telegram: trying again cannot deliver it twice. */
+const BEFORE_SENDING = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNABORTED']);
+
+/** The call failed before Telegram could have received it (a connection that never opened). */
+export function neverReachedTelegram(err: unknown): boolean {
+  if (!(err instanceof HttpError)) return false;
+  const cause = err.error as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  const code = cause?.code ?? cause?.cause?.code;
+  return typeof code === 'string' && BEFORE_SENDING.has(code);
 }
 
 export function htmlToPlain(html: string): string {
@@ -105,5 +116,43 @@ function blockedWatcher(onBlocked: (chatId: number) => Promise<void>, log: Logge
       await onBlocked(chatId).catch((err) => log.warn({ err, chatId }, 'could not mark a blocked chat'));
     }
     return res;
+  };
+}
+
+/** Outgoing messages: the methods that put or change something in a chat. */
+const PACED = /^(send|edit|copy|forward)/;
+const MAX_RETRIES = 3;
+
+/**
+ * Sends every message to a numeric chat through `pacer`, the chat's priority from `priorityOf`;
+ * `beforeWait` runs first (the update queue frees the caller's slot: waiting for Telegram's pace
+ * holds no slot another update could use).
+ * A 429 with retry_after holds every chat for that long, then the call is retried (at most 3
+ * times; then the last answer is returned). Chat actions, @channel names, inline-message edits
+ * and every other method pass straight through.
+ */
+export function pacing(pacer: Pacer, priorityOf: (chatId: number) => Priority, log?: Logger, beforeWait?: () => void): Transformer {
+  return async (prev, method, payload, signal) => {
+    const chatId = (payload as { chat_id?: unknown } | undefined)?.chat_id;
+    if (!PACED.test(method) || method === 'sendChatAction' || typeof chatId !== 'number') return prev(method, payload, signal);
+    const priority = priorityOf(chatId);
+    beforeWait?.();
+    // grammY types the signal with an old polyfill's AbortSignal; on Node it is the built-in one.
+    const abort = signal as AbortSignal | undefined;
+    for (let retry = 0; ; retry++) {
+      const slot = await pacer.acquire(chatId, priority, abort);
+      try {
+        const res = await prev(method, payload, signal);
+        const retryAfter = res.ok || res.error_code !== 429 ? undefined : res.parameters?.retry_after;
+        if (retryAfter !== undefined) {
+          log?.warn({ method, chatId, retryAfter, retry }, 'Telegram answered 429: holding every message');
+          // Before done(): the freed slot must not let a waiter out into the flood wait.
+          pacer.holdAll(retryAfter * 1000);
+        }
+        if (retryAfter === undefined || retry === MAX_RETRIES) return res;
+      } finally {
+        slot.done();
+      }
+    }
   };
 }

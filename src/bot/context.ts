@@ -1,6 +1,7 @@
 import type { Context } from 'grammy';
 import type { Logger } from 'pino';
 import type { AccessService } from '../access.js';
+import type { DeviceService } from '../devices.js';
 import type { Broadcaster } from '../broadcast/broadcaster.js';
 import type { GroupCommit } from '../db/group-commit.js';
 import type { Db } from '../db/index.js';
@@ -17,6 +18,7 @@ export interface BotDeps {
   groupCommit: GroupCommit;
   vpn: Fleet;
   access: AccessService;
+  devices: DeviceService;
   translator: Translator;
   log: Logger;
   adminIds: number[];

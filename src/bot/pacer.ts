@@ -1,5 +1,4 @@
-import type { Transformer } from 'grammy';
-import type { Logger } from 'pino';
+import { IndexedHeap } from './indexed-heap.js';
 
 /** Time as the pacer sees it; tests pass a virtual clock so pacing costs no real time. */
 export interface Clock {
@@ -15,7 +14,7 @@ export const realClock: Clock = {
 /** Messages a second over every sender of a process: Telegram allows about 30, and a second's jitter must not reach it. */
 export const MESSAGES_PER_SECOND = 28;
 /** Telegram allows about one message a second in a chat. */
-export const CHAT_GAP_MS = 1000;
+const CHAT_GAP_MS = 1000;
 
 /** Who is served first when several chats could get the next message: the lowest number. */
 export const PRIORITY = { admin: 0, member: 1, newcomer: 2, bulk: 3 } as const;
@@ -64,85 +63,6 @@ interface Chat {
   pos: number;
 }
 
-/** A binary min-heap of chats; each knows its index, so it is removed or re-sorted in O(log n). */
-class ChatHeap {
-  private readonly items: Chat[] = [];
-
-  constructor(private readonly before: (a: Chat, b: Chat) => boolean) {}
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  peek(): Chat | undefined {
-    return this.items[0];
-  }
-
-  has(c: Chat): boolean {
-    return this.items[c.pos] === c;
-  }
-
-  push(c: Chat): void {
-    c.pos = this.items.length;
-    this.items.push(c);
-    this.up(c.pos);
-  }
-
-  pop(): Chat | undefined {
-    const top = this.items[0];
-    if (top) this.remove(top);
-    return top;
-  }
-
-  remove(c: Chat): void {
-    const last = this.items.pop()!;
-    if (last !== c) {
-      this.items[c.pos] = last;
-      last.pos = c.pos;
-      this.update(last);
-    }
-    c.pos = -1;
-  }
-
-  /** Its key changed: move it up or down to its place. */
-  update(c: Chat): void {
-    this.down(this.up(c.pos));
-  }
-
-  private up(i: number): number {
-    const c = this.items[i]!;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const p = this.items[parent]!;
-      if (!this.before(c, p)) break;
-      this.place(p, i);
-      i = parent;
-    }
-    this.place(c, i);
-    return i;
-  }
-
-  private down(i: number): void {
-    const c = this.items[i]!;
-    const n = this.items.length;
-    for (;;) {
-      let child = 2 * i + 1;
-      if (child >= n) break;
-      if (child + 1 < n && this.before(this.items[child + 1]!, this.items[child]!)) child++;
-      const ch = this.items[child]!;
-      if (!this.before(ch, c)) break;
-      this.place(ch, i);
-      i = child;
-    }
-    this.place(c, i);
-  }
-
-  private place(c: Chat, i: number): void {
-    this.items[i] = c;
-    c.pos = i;
-  }
-}
-
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
@@ -165,12 +85,12 @@ export class Pacer {
   private readonly intervalMs: number;
   private readonly chatGapMs: number;
   private readonly chats = new Map<number, Chat>();
-  private readonly ready = new ChatHeap((a, b) => {
+  private readonly ready = new IndexedHeap<Chat>((a, b) => {
     const x = a.first!;
     const y = b.first!;
     return x.priority < y.priority || (x.priority === y.priority && x.seq < y.seq);
   });
-  private readonly cooling = new ChatHeap((a, b) => a.freeAt < b.freeAt);
+  private readonly cooling = new IndexedHeap<Chat>((a, b) => a.freeAt < b.freeAt);
   /** Idle chats in the order their gap ends (done() times only grow), each with that end. */
   private expiring: { chat: Chat; at: number }[] = [];
   private expiringHead = 0;
@@ -341,42 +261,4 @@ export class Pacer {
       this.pump(); // it re-reads now(): a timer that fired early just sets another
     });
   }
-}
-
-/** Outgoing messages: the methods that put or change something in a chat. */
-const PACED = /^(send|edit|copy|forward)/;
-const MAX_RETRIES = 3;
-
-/**
- * Sends every message to a numeric chat through `pacer`, the chat's priority from `priorityOf`;
- * `beforeWait` runs first (the update queue frees the caller's slot: waiting for Telegram's pace
- * holds no slot another update could use).
- * A 429 with retry_after holds every chat for that long, then the call is retried (at most 3
- * times; then the last answer is returned). Chat actions, @channel names, inline-message edits
- * and every other method pass straight through.
- */
-export function pacing(pacer: Pacer, priorityOf: (chatId: number) => Priority, log?: Logger, beforeWait?: () => void): Transformer {
-  return async (prev, method, payload, signal) => {
-    const chatId = (payload as { chat_id?: unknown } | undefined)?.chat_id;
-    if (!PACED.test(method) || method === 'sendChatAction' || typeof chatId !== 'number') return prev(method, payload, signal);
-    const priority = priorityOf(chatId);
-    beforeWait?.();
-    // grammY types the signal with an old polyfill's AbortSignal; on Node it is the built-in one.
-    const abort = signal as AbortSignal | undefined;
-    for (let retry = 0; ; retry++) {
-      const slot = await pacer.acquire(chatId, priority, abort);
-      try {
-        const res = await prev(method, payload, signal);
-        const retryAfter = res.ok || res.error_code !== 429 ? undefined : res.parameters?.retry_after;
-        if (retryAfter !== undefined) {
-          log?.warn({ method, chatId, retryAfter, retry }, 'Telegram answered 429: holding every message');
-          // Before done(): the freed slot must not let a waiter out into the flood wait.
-          pacer.holdAll(retryAfter * 1000);
-        }
-        if (retryAfter === undefined || retry === MAX_RETRIES) return res;
-      } finally {
-        slot.done();
-      }
-    }
-  };
 }

@@ -28,8 +28,8 @@ export interface Polling {
  * Long polling with a durable inbox: each batch is stored, with the offset that confirms it, in one
  * transaction before the next getUpdates confirms it to Telegram. A crash before the store loses
  * nothing (Telegram sends the batch again); after it, the stored updates are handled at start.
- * Network errors and 5xx are waited out with a growing pause; 401/404 (the token is no longer
- * valid) end it.
+ * Network errors and 5xx are waited out with a growing pause; 401/404 (Telegram refuses the
+ * token) end it.
  */
 export function startPolling(o: PollingOptions): Polling {
   const abort = new AbortController();

@@ -4,7 +4,7 @@ import type { AdminDigest, Database, User } from './schema.js';
 type Q = Kysely<Database>;
 
 // Pending access requests in the order they came (users.requested_at, then id), and each admin's
-// digest of them (migration 0008).
+// digest of them.
 
 export async function countPending(db: Q): Promise<number> {
   const { n } = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'pending').executeTakeFirstOrThrow();

@@ -1,6 +1,7 @@
 import { InlineKeyboard, InputFile } from 'grammy';
 import type { BotDeps } from '../bot/context.js';
 import { cb } from '../bot/callback-data.js';
+import type { Params } from '../bot/i18n.js';
 import { approvalKeyboard, localeOf, userParams } from '../bot/messaging.js';
 import { deleteDeviceRequestMessage, deviceRequestMessage, findDeviceRequest, saveDeviceRequestMessage } from '../db/device-requests.js';
 import type { Db } from '../db/index.js';
@@ -30,6 +31,9 @@ export interface Rendered {
 
 export type RenderDeps = Pick<BotDeps, 'db' | 'translator' | 'vpn' | 'now'>;
 
+/** Translation in the recipient's language (parameters escaped). */
+type Tr = (key: string, params?: Params) => string;
+
 /** A digest is edited at most this often (Telegram: about one message a second per chat, and the admin must be able to read it). */
 export const DIGEST_EVERY_MS = 3000;
 /** After this long a digest is sent anew rather than edited, so it shows at the bottom of the chat. */
@@ -39,12 +43,12 @@ const DIGEST_NAMES = 5;
 
 export async function render(deps: RenderDeps, chatId: number, intent: Intent): Promise<Rendered | null> {
   const locale = await localeOf(deps, chatId);
-  const t = (key: string, params?: Parameters<RenderDeps['translator']['t']>[2]) => deps.translator.t(locale, key, params);
+  const t: Tr = (key, params) => deps.translator.t(locale, key, params);
   switch (intent.kind) {
     case 'notice':
       return { call: { method: 'sendMessage', text: t(intent.key, intent.params) } };
     case 'config':
-      return renderConfig(deps, locale, intent.peerId, intent.part);
+      return renderConfig(deps, t, intent.peerId, intent.part);
     case 'request': {
       const user = await findUser(deps.db, intent.userId);
       if (user?.status !== 'pending') return null;
@@ -90,15 +94,14 @@ export async function render(deps: RenderDeps, chatId: number, intent: Intent): 
   }
 }
 
-function deviceRequestText(t: (key: string, params?: Record<string, string>) => string, user: User, req: DeviceRequest): string {
+function deviceRequestText(t: Tr, user: User, req: DeviceRequest): string {
   return t('device-request-admin', { ...userParams(user), device: req.name });
 }
 
 /** One part of a device's config; the file and the QR code carry the same text, made from the peer now. */
-async function renderConfig(deps: RenderDeps, locale: string, peerId: number, part: ConfigPart): Promise<Rendered | null> {
+async function renderConfig(deps: RenderDeps, t: Tr, peerId: number, part: ConfigPart): Promise<Rendered | null> {
   const peer = await findPeer(deps.db, peerId);
   if (!peer) return null;
-  const t = (key: string, params?: Record<string, string | number>) => deps.translator.t(locale, key, params);
   const amnezia = deps.vpn.flavorOf(peer) === 'amneziawg';
   switch (part) {
     case 'file': {
@@ -126,7 +129,7 @@ async function renderConfig(deps: RenderDeps, locale: string, peerId: number, pa
  * The admin's live summary: how many requests wait, the newest names, Review and Approve all.
  * Edited in place; sent anew when the last one is old; closed when none is pending.
  */
-async function renderDigest(deps: RenderDeps, chatId: number, t: (key: string, params?: Record<string, string | number>) => string): Promise<Rendered | null> {
+async function renderDigest(deps: RenderDeps, chatId: number, t: Tr): Promise<Rendered | null> {
   const d = await getDigest(deps.db, chatId);
   if (!d?.live) return null;
   const now = deps.now();

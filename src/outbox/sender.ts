@@ -1,7 +1,8 @@
-import { type Api, GrammyError, HttpError } from 'grammy';
+import { type Api, GrammyError } from 'grammy';
 import type { Message } from 'grammy/types';
 import type { Logger } from 'pino';
 import { fullName } from '../bot/format.js';
+import { neverReachedTelegram } from '../bot/api.js';
 import { isNotModified } from '../bot/messaging.js';
 import { type Pacer, PRIORITY } from '../bot/pacer.js';
 import type { Db } from '../db/index.js';
@@ -31,15 +32,6 @@ export interface SenderDeps extends RenderDeps {
   pacer: Pacer;
   adminIds: readonly number[];
   log: Logger;
-}
-
-/** Network errors that happen before the request reaches Telegram: trying again cannot deliver it twice. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNABORTED']);
-
-function networkCode(e: HttpError): string | undefined {
-  const cause = e.error as { code?: unknown; cause?: { code?: unknown } } | undefined;
-  const code = cause?.code ?? cause?.cause?.code;
-  return typeof code === 'string' ? code : undefined;
 }
 
 /**
@@ -252,7 +244,7 @@ export class OutboxSender {
       await requeue(db, row.id, now(), now(), error, false);
       return 'reread';
     }
-    const retriable = (err instanceof GrammyError && err.error_code >= 500) || (err instanceof HttpError && NOT_SENT.has(networkCode(err) ?? ''));
+    const retriable = (err instanceof GrammyError && err.error_code >= 500) || neverReachedTelegram(err);
     if (retriable && row.attempts + 1 < MAX_ATTEMPTS) {
       await requeue(db, row.id, now(), now() + backoffMs(row.attempts), error, true);
       return 'reread';

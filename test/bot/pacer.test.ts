@@ -3,7 +3,8 @@ import type { ApiResponse } from 'grammy/types';
 import type { Logger } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import type { Clock } from '../../src/bot/pacer.js';
-import { PRIORITY, Pacer, type Priority, type Slot, pacing } from '../../src/bot/pacer.js';
+import { pacing } from '../../src/bot/api.js';
+import { PRIORITY, Pacer, type Priority, type Slot } from '../../src/bot/pacer.js';
 import { virtualClock } from '../broadcast/support.js';
 
 const { admin, member, newcomer, bulk } = PRIORITY;

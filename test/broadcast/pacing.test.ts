@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MESSAGES_PER_SECOND as DEFAULT_RATE_PER_SEC } from '../../src/bot/pacer.js';
 import { ADMIN_A, createHarness } from '../support/harness.js';
-import { addUsers, attachBroadcaster, copiesPerChat, draft, virtualClock } from './support.js';
+import { addUsers, attachBroadcaster, copiesPerChat, draft } from './support.js';
 
 describe('broadcast: pacing', () => {
   it(`100 recipients get their copies at least 1/${DEFAULT_RATE_PER_SEC} s apart in (virtual) time, and the progress line is edited a handful of times, not per message`, async () => {

@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AccessService } from '../../src/access.js';
+import { DeviceService } from '../../src/devices.js';
 import { type Db, migrate, openSqlite } from '../../src/db/index.js';
 import { leaderLockHolder, openLockSession, replicasAlive } from '../../src/db/locks.js';
 import { peersOfUser, peersOnNode } from '../../src/db/peers.js';
@@ -166,10 +167,11 @@ describe.skipIf(!reachable)('replicas on PostgreSQL', () => {
       const vpns = await Promise.all(pools.map((p) => singleNodeFleet(p, wg, settings('10.9.0.0/22', dir), log)));
       for (const v of vpns) await v.start();
       const access = pools.map((p, i) => new AccessService(p, vpns[i]!, log));
+      const deviceServices = pools.map((p, i) => new DeviceService(p, vpns[i]!, log));
       for (let id = 1; id <= 2 * N + 1; id++) await requestAccess(db, { id, first_name: `u${id}` }, 0);
       // User 2N+1 is active and adds devices on both replicas at once; the limit is 3.
       await transitionUser(db, 2 * N + 1, 'pending', 'active', null, 0);
-      const devices = Array.from({ length: 8 }, (_, i) => access[i % 2]!.addDevice(2 * N + 1, `d${i}`, 3));
+      const devices = Array.from({ length: 8 }, (_, i) => deviceServices[i % 2]!.add(2 * N + 1, `d${i}`, 3));
       // Every user approved on one replica and, for a quarter of them (users 1, 5, 9 … approved on
       // replica 0), at the same moment on the other.
       const approvals = Array.from({ length: 2 * N }, (_, i) => access[i % 2]!.approve(i + 1, { id: 1, name: 'Admin 1' }));

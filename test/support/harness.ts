@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { sql } from 'kysely';
 import pino from 'pino';
 import { AccessService } from '../../src/access.js';
+import { DeviceService } from '../../src/devices.js';
 import type { BotDeps } from '../../src/bot/context.js';
 import { Api } from 'grammy';
 import { installApiTransformers, plainTextFallback } from '../../src/bot/api.js';
@@ -18,8 +19,7 @@ import { backupSqlite } from '../../src/db/backup.js';
 import { Pacer, PRIORITY } from '../../src/bot/pacer.js';
 import { enforceLimits } from '../../src/monitor/quotas.js';
 import { OutboxSender } from '../../src/outbox/sender.js';
-import { startPolling } from '../../src/bot/polling.js';
-import { UpdateQueue } from '../../src/bot/updates.js';
+import { Inbox } from '../../src/bot/inbox.js';
 import { SecretBox } from '../../src/vpn/secrets.js';
 import type { VpnSettings } from '../../src/vpn/service.js';
 import { Fleet, type NodeCli } from '../../src/vpn/fleet.js';
@@ -127,6 +127,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     groupCommit: new GroupCommit(db),
     vpn,
     access: new AccessService(db, vpn, log, now, { adminIds }),
+    devices: new DeviceService(db, vpn, log, now),
     translator: new Translator(),
     log,
     adminIds,
@@ -181,9 +182,8 @@ export async function createHarness(opts: HarnessOptions = {}) {
     /** Handles an update as the bot does, then sends what it queued in the outbox. */
     handle,
     /** Long polling into a queue that handles each update as handle() does (for a harness over HTTP). */
-    poll(timeoutSeconds = 1) {
-      const queue = new UpdateQueue({ handle, done: () => {}, priorityOf: () => PRIORITY.member, concurrency: 50, maxInHand: 1000, perUser: 2, reserved: 0, log });
-      return startPolling({ api: bot.api, db, queue, log, now: Date.now, timeoutSeconds });
+    poll() {
+      return new Inbox({ db, handle, priorityOf: () => PRIORITY.member, log, now: Date.now }).poll(bot.api);
     },
     /** Sends what is queued in the outbox (after a monitor tick, a recovery, …). */
     drain: () => outbox.drain(),
@@ -196,7 +196,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     async recover() {
       await outbox.recover();
       await deps.access.recoverInterrupted();
-      await deps.access.queueUnqueuedConfigs();
+      await deps.devices.queueUnqueuedConfigs();
       await outbox.drain();
     },
     /** The monitor's quota and expiry step at `t`, then its messages sent. */

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Composer, InlineKeyboard, InputFile } from 'grammy';
-import type { Actor, Decision } from '../../access.js';
+import type { Decision } from '../../access.js';
 import { activePeersPerNode } from '../../db/nodes.js';
 import { peersOfUser, setMaxDevices } from '../../db/peers.js';
 import type { User } from '../../db/schema.js';
@@ -8,7 +8,7 @@ import { countByStatus, trafficSummary } from '../../db/stats.js';
 import { dailyTrafficOfUser, dayOf, topUsersSince, trafficSince } from '../../db/traffic.js';
 import { renderTrafficChart } from '../../charts/traffic-chart.js';
 import { countUnreachable, findUser, setLimits, listUsersPage, searchUsers, USER_SORTS, type UserRow, usageNow } from '../../db/users.js';
-import { PoolExhaustedError, type VpnService } from '../../vpn/service.js';
+import type { VpnService } from '../../vpn/service.js';
 import { audit } from '../../db/misc.js';
 import { withinLimits } from '../../monitor/quotas.js';
 import { ADMIN_CALLBACKS, cb } from '../callback-data.js';
@@ -16,6 +16,7 @@ import type { BotContext } from '../context.js';
 import { formatBytes, formatTime, fullName } from '../format.js';
 import { LOCALES } from '../i18n.js';
 import { editCurrent, userParams } from '../messaging.js';
+import { actorOf, answerDecidedAlready } from './requests.js';
 
 const PAGE_SIZE = 8;
 const HTML = { parse_mode: 'HTML' } as const;
@@ -325,62 +326,12 @@ admin.callbackQuery(cb.chart.filter, async (ctx) => {
   });
 });
 
-function errorText(ctx: BotContext, error: unknown): string {
-  if (error instanceof PoolExhaustedError) return ctx.tr('error-pool-exhausted');
-  return ctx.tr('error-vpn', { error: String(error instanceof Error ? error.message : error).slice(0, 500) });
-}
-
-/** A decision that lost the race or hit an unknown user: say so, and (card) show where the user stands now. */
-async function answerNotApplied(ctx: BotContext, r: Decision, userId: number, card = true): Promise<boolean> {
-  if (r.kind !== 'not-found' && r.kind !== 'wrong-state') return false;
-  const text = r.kind === 'not-found' ? ctx.tr('user-not-found') : ctx.tr('already-decided', { status: ctx.tr(`label-${r.user.status}`) });
-  await ctx.answerCallbackQuery({ text, show_alert: true });
-  if (r.kind === 'wrong-state' && card) await showCard(ctx, userId);
+/** A decision that lost the race or hit an unknown user: say so, and show where the user stands now. */
+async function answerNotApplied(ctx: BotContext, r: Decision, userId: number): Promise<boolean> {
+  if (!(await answerDecidedAlready(ctx, r))) return false;
+  if (r.kind === 'wrong-state') await showCard(ctx, userId);
   return true;
 }
-
-export const actorOf = (ctx: BotContext): Actor => ({ id: ctx.from!.id, name: fullName(ctx.from!) });
-
-/**
- * An approval from a request's button (or the review's): the peer goes live here; the user's
- * welcome and configs and every admin's copy of the request follow through the outbox. The admin
- * only waits for the answer to the press. True when it was approved.
- */
-export async function approveFromButton(ctx: BotContext, userId: number): Promise<boolean> {
-  const stopTimer = ctx.deps.metrics?.provisioning.startTimer();
-  const r = await ctx.deps.access.approve(userId, actorOf(ctx));
-  if (r.kind === 'ok') stopTimer?.();
-  // Decided already: the alert says by whom; the request's message gets its outcome from the outbox.
-  if (await answerNotApplied(ctx, r, userId, false)) return false;
-  if (r.kind !== 'ok') {
-    await ctx.answerCallbackQuery({ text: ctx.tr('approve-failed-short'), show_alert: true });
-    // The buttons stay on the request, so the admin can retry once the cause is fixed.
-    await ctx.api.sendMessage(ctx.from!.id, errorText(ctx, 'error' in r ? r.error : undefined), HTML);
-    return false;
-  }
-  await ctx.answerCallbackQuery({ text: ctx.tr('approved-short') });
-  return true;
-}
-
-/** A rejection from a button; the user and every admin's copy hear through the outbox. True when it was rejected. */
-export async function rejectFromButton(ctx: BotContext, userId: number): Promise<boolean> {
-  const r = await ctx.deps.access.reject(userId, actorOf(ctx));
-  if ((await answerNotApplied(ctx, r, userId, false)) || r.kind !== 'ok') return false;
-  await ctx.answerCallbackQuery({ text: ctx.tr('rejected-short') });
-  return true;
-}
-
-admin.callbackQuery(cb.approve.filter, async (ctx) => {
-  const data = cb.approve.unpack(ctx.callbackQuery.data);
-  if (!data) return ctx.answerCallbackQuery();
-  await approveFromButton(ctx, data.userId);
-});
-
-admin.callbackQuery(cb.reject.filter, async (ctx) => {
-  const data = cb.reject.unpack(ctx.callbackQuery.data);
-  if (!data) return ctx.answerCallbackQuery();
-  await rejectFromButton(ctx, data.userId);
-});
 
 // The user is told by the access service (through the outbox); the admin sees the card again.
 const statusChanges = [

@@ -21,7 +21,7 @@ import { editCurrent, userParams } from '../messaging.js';
 // cannot reach another user's device.
 //
 // With REQUIRE_APPROVAL_PER_DEVICE=on, the named device becomes a request (device_requests) sent
-// to every admin with Approve / Reject. Approve goes through the same access.addDevice as an
+// to every admin with Approve / Reject. Approve goes through the same devices.add as an
 // unrequested add (so the limit is checked at approval time) and sends the config; the decision is
 // one conditional update, so double taps and several admins produce one device.
 
@@ -164,7 +164,7 @@ async function addDevice(ctx: BotContext, raw: string): Promise<void> {
   }
   if (ctx.deps.requireApprovalPerDevice) return requestDevice(ctx, user, name);
   // The config follows through the outbox, queued with the device.
-  const r = await ctx.deps.access.addDevice(user.id, name, maxOf(ctx, user));
+  const r = await ctx.deps.devices.add(user.id, name, maxOf(ctx, user));
   if (r.kind === 'ok') {
     ctx.deps.log.info({ userId: user.id, peerId: r.peer.id, ip: r.peer.ip }, 'device added');
     await ctx.reply(ctx.tr('device-added', { name, ip: r.peer.ip }), HTML);
@@ -223,7 +223,7 @@ admins.callbackQuery(cb.deviceRequestApprove.filter, async (ctx) => {
     notice(req.user_id, 'device-request-approved', { name: req.name, ip: peer.ip }),
     ...deviceRequestDecided(ctx.deps.adminIds, req.id, 'approval-approved-by', fullName(ctx.from)),
   ];
-  const r = user ? await ctx.deps.access.addDevice(user.id, req.name, maxOf(ctx, user), told) : ({ kind: 'not-active' } as const);
+  const r = user ? await ctx.deps.devices.add(user.id, req.name, maxOf(ctx, user), told) : ({ kind: 'not-active' } as const);
   if (r.kind !== 'ok') {
     // Nothing was created: the request is open again and keeps its buttons, so the admin can raise
     // the limit (user card) and approve again, or reject.
@@ -337,7 +337,7 @@ devicesFeature.callbackQuery(cb.deviceDeleteYes.filter, async (ctx) => {
   if (!peer) return;
   // The label before deleting: a fallback name is the device's position among the user's peers.
   const name = label(ctx, peer, await peersOfUser(ctx.deps.db, ctx.from.id));
-  const r = await ctx.deps.access.removeDevice(ctx.from.id, peer.id);
+  const r = await ctx.deps.devices.remove(ctx.from.id, peer.id);
   // Lost a race with a second tap: the other one reports the deletion.
   if (r.kind !== 'ok') return ctx.answerCallbackQuery({ text: ctx.tr('device-not-found'), show_alert: true });
   ctx.deps.log.info({ userId: ctx.from.id, peerId: peer.id, ip: peer.ip }, 'device deleted');

@@ -204,9 +204,8 @@ export async function holdStartInvite(ctx: BotContext, payload: string): Promise
  * Called with a user who has just become pending. With a held, still usable invite: one use is
  * taken and the user is approved on behalf of the invite's creator (the same provisioning as an
  * admin's approval; the welcome, the configs and the admins' notice go through the outbox).
- * Returns false when the normal request should go on instead: no invite, an invite no longer
- * usable (the user is told), or a provisioning failure (the admins have the request and can
- * approve once it is fixed).
+ * False means the user waits for an admin like any other: no invite, an unusable one (the user is
+ * told), or a provisioning failure (the admins have the request and can approve once it is fixed).
  */
 export async function admitWithInvite(ctx: BotContext, user: User, captchaMessage?: { chat: { id: number }; message_id: number }): Promise<boolean> {
   const { db, now, adminIds, log, access } = ctx.deps;

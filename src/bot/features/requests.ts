@@ -1,15 +1,16 @@
 import { Composer, InlineKeyboard } from 'grammy';
+import type { Actor, Decision } from '../../access.js';
 import { countPending, nextPending, pendingBefore, pendingUpTo, placeOf } from '../../db/requests.js';
 import { findUser } from '../../db/users.js';
 import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
-import { formatTime } from '../format.js';
+import { formatTime, fullName } from '../format.js';
 import { editCurrent, userParams } from '../messaging.js';
-import { actorOf, approveFromButton, rejectFromButton } from './admin.js';
+import { PoolExhaustedError } from '../../vpn/service.js';
 
-// Pending requests for admins, beyond one message per request (src/outbox/render.ts folds a
-// burst into each admin's digest): Review walks the queue one request at a time in order of
-// arrival (Approve, Reject, Skip), editing one message in place; Approve all approves, after a
+// Pending requests for admins: Approve / Reject on a request's message; Review (from a digest, see
+// src/outbox/render.ts, or the overview) walks the queue one request at a time in order of arrival
+// (Approve, Reject, Skip), editing one message in place; Approve all approves, after a
 // confirmation, every request up to the newest the admin saw. A request decided anywhere else is
 // simply not pending any more, so it is never shown again.
 // Registered before adminFeature: that one refuses every admin callback it does not handle itself.
@@ -18,6 +19,62 @@ const HTML = { parse_mode: 'HTML' } as const;
 
 export const requestsFeature = new Composer<BotContext>();
 const admin = requestsFeature.filter((ctx) => ctx.isAdmin);
+
+function errorText(ctx: BotContext, error: unknown): string {
+  if (error instanceof PoolExhaustedError) return ctx.tr('error-pool-exhausted');
+  return ctx.tr('error-vpn', { error: String(error instanceof Error ? error.message : error).slice(0, 500) });
+}
+
+/** A decision that lost the race or hit an unknown user: the alert says so (true); false for any other outcome. */
+export async function answerDecidedAlready(ctx: BotContext, r: Decision): Promise<boolean> {
+  if (r.kind !== 'not-found' && r.kind !== 'wrong-state') return false;
+  const text = r.kind === 'not-found' ? ctx.tr('user-not-found') : ctx.tr('already-decided', { status: ctx.tr(`label-${r.user.status}`) });
+  await ctx.answerCallbackQuery({ text, show_alert: true });
+  return true;
+}
+
+export const actorOf = (ctx: BotContext): Actor => ({ id: ctx.from!.id, name: fullName(ctx.from!) });
+
+/**
+ * An approval from a request's button (or the review's): the peer goes live here; the user's
+ * welcome and configs and every admin's copy of the request follow through the outbox. The admin
+ * only waits for the answer to the press. True when it was approved.
+ */
+async function approveFromButton(ctx: BotContext, userId: number): Promise<boolean> {
+  const stopTimer = ctx.deps.metrics?.provisioning.startTimer();
+  const r = await ctx.deps.access.approve(userId, actorOf(ctx));
+  if (r.kind === 'ok') stopTimer?.();
+  // Decided already: the alert says by whom; the request's message gets its outcome from the outbox.
+  if (await answerDecidedAlready(ctx, r)) return false;
+  if (r.kind !== 'ok') {
+    await ctx.answerCallbackQuery({ text: ctx.tr('approve-failed-short'), show_alert: true });
+    // The buttons stay on the request, so the admin can retry once the cause is fixed.
+    await ctx.api.sendMessage(ctx.from!.id, errorText(ctx, 'error' in r ? r.error : undefined), HTML);
+    return false;
+  }
+  await ctx.answerCallbackQuery({ text: ctx.tr('approved-short') });
+  return true;
+}
+
+/** A rejection from a button; the user and every admin's copy hear through the outbox. True when it was rejected. */
+async function rejectFromButton(ctx: BotContext, userId: number): Promise<boolean> {
+  const r = await ctx.deps.access.reject(userId, actorOf(ctx));
+  if ((await answerDecidedAlready(ctx, r)) || r.kind !== 'ok') return false;
+  await ctx.answerCallbackQuery({ text: ctx.tr('rejected-short') });
+  return true;
+}
+
+admin.callbackQuery(cb.approve.filter, async (ctx) => {
+  const data = cb.approve.unpack(ctx.callbackQuery.data);
+  if (!data) return ctx.answerCallbackQuery();
+  await approveFromButton(ctx, data.userId);
+});
+
+admin.callbackQuery(cb.reject.filter, async (ctx) => {
+  const data = cb.reject.unpack(ctx.callbackQuery.data);
+  if (!data) return ctx.answerCallbackQuery();
+  await rejectFromButton(ctx, data.userId);
+});
 
 /** The first pending request after `afterUserId`'s place in the queue (0: from the start). */
 async function reviewView(ctx: BotContext, afterUserId: number): Promise<{ text: string; keyboard?: InlineKeyboard }> {

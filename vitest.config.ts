@@ -24,6 +24,7 @@ const NO_DATABASE = [
   'test/vpn/argv.test.ts',
   'test/vpn/cli.test.ts',
   'test/vpn/dump.test.ts',
+  'test/vpn/imitation.test.ts',
   'test/vpn/keys.test.ts',
   'test/vpn/params.test.ts',
   'test/vpn/pool.test.ts',

@@ -6,6 +6,7 @@ import { Api } from 'grammy';
 import type { Logger } from 'pino';
 import { AccessService } from './access.js';
 import { DeviceService } from './devices.js';
+import { ensureImitation, type ImitationSettings } from './imitation.js';
 import { installApiTransformers, plainTextFallback } from './bot/api.js';
 import { Audience } from './bot/audience.js';
 import { Broadcaster } from './broadcast/broadcaster.js';
@@ -106,6 +107,9 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     throw e;
   }
 
+  const imitation: ImitationSettings = { enabled: v.flavor === 'amneziawg' && v.awgProtocol === 2, ...v.imitation };
+  await ensureImitation(db, imitation, now());
+
   const translator = new Translator();
   const metrics = createMetrics(db, Date.now, config.onlineWindowMs);
   const audience = new Audience(config.adminIds);
@@ -129,6 +133,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     log: log.child({ module: 'bot' }),
     adminIds: config.adminIds,
     captcha: config.captcha,
+    imitation,
     backup: async () => {
       // PostgreSQL is backed up with its own tools (pg_dump); /backup says so instead of sending a file.
       if (config.database.kind === 'postgres') return null;

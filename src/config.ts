@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { IMITATION_KEYS, IMITATION_PRESETS, type ImitationValues, imitationProblem, maxImitationBytes } from './vpn/imitation.js';
 import { parseSecretsKey } from './vpn/secrets.js';
 
 export class ConfigError extends Error {
@@ -95,6 +96,12 @@ const schema = z.object({
   WEBHOOK_PORT: int(1, 65535).default(8080),
   HTTP_HOST: z.string().trim().min(1).default('127.0.0.1'),
   AWG_PROTOCOL: z.enum(['1', '2'], { error: 'must be 1 or 2' }).transform(Number).pipe(z.union([z.literal(1), z.literal(2)])).default(1),
+  AWG_IMITATE: z.enum(IMITATION_PRESETS, { error: `must be one of ${IMITATION_PRESETS.join(', ')}` }).optional(),
+  AWG_I1: z.string().optional(),
+  AWG_I2: z.string().optional(),
+  AWG_I3: z.string().optional(),
+  AWG_I4: z.string().optional(),
+  AWG_I5: z.string().optional(),
   CAPTCHA: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   RECONCILE_REMOVE_UNKNOWN: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
   MONITOR_INTERVAL_SECONDS: int(1, 86400).default(60),
@@ -139,8 +146,14 @@ export function loadConfig(env: Record<string, string | undefined>) {
   }
   if (cleaned.VPN_LOCAL !== 'off' && !cleaned.VPN_ENDPOINT) problems.push('VPN_ENDPOINT: is required (missing)');
   if (cleaned.VPN_LOCAL === 'off' && !cleaned.NODES_FILE) problems.push('NODES_FILE: is required when VPN_LOCAL=off: the bot needs at least one VPN node (missing)');
+  problems.push(...imitationProblems(cleaned));
   if (!parsed.success || problems.length) throw new ConfigError([...new Set(problems)]);
   const e = parsed.data;
+  const overrides: ImitationValues = {};
+  for (const k of IMITATION_KEYS) {
+    const v = cleaned[`AWG_${k.toUpperCase()}`]?.trim();
+    if (v) overrides[k] = v;
+  }
   const wireguard = e.VPN_FLAVOR === 'wireguard';
   const dataDir = path.resolve(e.DATA_DIR);
   const iface = e.VPN_INTERFACE ?? (wireguard ? 'wg0' : 'awg0');
@@ -196,6 +209,13 @@ export function loadConfig(env: Record<string, string | undefined>) {
       allowedIps: e.VPN_ALLOWED_IPS,
       mtu: e.VPN_MTU,
       awgProtocol: e.AWG_PROTOCOL,
+      imitation: {
+        /** Chosen at first start; /admin switches it afterwards. */
+        preset: e.AWG_IMITATE ?? (!wireguard && e.AWG_PROTOCOL === 2 ? 'dns' : 'off'),
+        /** AWG_I1…AWG_I5: they win over the preset at every start; null when none is set. */
+        overrides: Object.keys(overrides).length > 0 ? overrides : null,
+        maxBytes: maxImitationBytes(e.VPN_MTU),
+      },
       removeUnknown: e.RECONCILE_REMOVE_UNKNOWN === 'on',
       nat: e.VPN_NAT === 'on',
       wanInterface: e.VPN_WAN_INTERFACE,
@@ -203,4 +223,22 @@ export function loadConfig(env: Record<string, string | undefined>) {
       postDown: e.VPN_POST_DOWN,
     },
   };
+}
+
+/** AWG_IMITATE and AWG_I1…AWG_I5 against the flavor, the protocol, amneziawg-go's tag grammar and the MTU. */
+function imitationProblems(env: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  const wireguard = env.VPN_FLAVOR === 'wireguard';
+  const protocol1 = (env.AWG_PROTOCOL ?? '1') === '1';
+  const mtu = env.VPN_MTU && /^\d+$/.test(env.VPN_MTU.trim()) ? Number(env.VPN_MTU) : undefined;
+  const needs = wireguard ? 'needs VPN_FLAVOR=amneziawg' : protocol1 ? 'needs AWG_PROTOCOL=2 (protocol 1 clients have no imitation packets)' : null;
+  if (env.AWG_IMITATE && env.AWG_IMITATE !== 'off' && needs) problems.push(`AWG_IMITATE: ${needs} (${JSON.stringify(env.AWG_IMITATE)})`);
+  for (const k of IMITATION_KEYS) {
+    const key = `AWG_${k.toUpperCase()}`;
+    const value = env[key]?.trim();
+    if (!value) continue;
+    const problem = needs ?? imitationProblem(value, maxImitationBytes(mtu));
+    if (problem) problems.push(`${key}: ${problem} (${JSON.stringify(value.slice(0, 80))})`);
+  }
+  return problems;
 }

@@ -93,7 +93,11 @@ export const cb = {
   approveAllAsk: codec('apa', { upTo: 'int' }),
   approveAllYes: codec('apy', { upTo: 'int' }),
   approveAllNo: codec('apn', {}),
+  // AmneziaWG imitation packets (src/bot/features/imitation.ts): admin-only. since = the switch the admin saw.
+  imitation: codec('imi', {}),
+  imitationSwitch: codec('ims', { preset: 'id' }),
+  imitationResend: codec('imr', { since: 'int' }),
 };
 
 /** Prefixes only admins may use; anyone else pressing them is refused and logged. */
-export const ADMIN_CALLBACKS = /^(apr|rej|adm|pnd|usl|usr|dis|ena|rvk|rvy|srch|top|ban|bny|unb|cht|qmn|qta|xpd|qrs|lft|mxd|bcq|bca|bcs|bcd|bcx|ivu|ivc|ivq|ivl|ivr|dra|drr|ndl|ndd|ndr|ndx|mvm|mvt|rvw|rva|rvr|rvs|apa|apy|apn)(:|$)/;
+export const ADMIN_CALLBACKS = /^(apr|rej|adm|pnd|usl|usr|dis|ena|rvk|rvy|srch|top|ban|bny|unb|cht|qmn|qta|xpd|qrs|lft|mxd|bcq|bca|bcs|bcd|bcx|ivu|ivc|ivq|ivl|ivr|dra|drr|ndl|ndd|ndr|ndx|mvm|mvt|rvw|rva|rvr|rvs|apa|apy|apn|imi|ims|imr)(:|$)/;

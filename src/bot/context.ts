@@ -1,3 +1,4 @@
+import type { ImitationSettings } from '../imitation.js';
 import type { Context } from 'grammy';
 import type { Logger } from 'pino';
 import type { AccessService } from '../access.js';
@@ -43,6 +44,8 @@ export interface BotDeps {
   broadcasts?: Broadcaster;
   /** Who is a member, for the order of handling and sending under load; noted from each update. */
   audience?: Audience;
+  /** AmneziaWG imitation packets; /admin offers them only when enabled. */
+  imitation?: ImitationSettings;
 }
 
 export interface BotFlavor {

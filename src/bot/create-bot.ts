@@ -4,6 +4,7 @@ import type { BotContext, BotDeps } from './context.js';
 import { adminFeature } from './features/admin.js';
 import { broadcastFeature } from './features/broadcast.js';
 import { devicesFeature } from './features/devices.js';
+import { imitationFeature } from './features/imitation.js';
 import { invitesFeature } from './features/invites.js';
 import { nodesFeature } from './features/nodes.js';
 import { membership } from './features/membership.js';
@@ -54,7 +55,7 @@ export function createBot(token: string, deps: BotDeps, botConfig?: BotConfig<Bo
     }
   });
   // Admin features before adminFeature, which refuses every admin callback it does not handle.
-  features.use(membership, onboarding, userFeature, devicesFeature, broadcastFeature, invitesFeature, nodesFeature, requestsFeature, adminFeature, unhandled);
+  features.use(membership, onboarding, userFeature, devicesFeature, broadcastFeature, invitesFeature, nodesFeature, requestsFeature, imitationFeature, adminFeature, unhandled);
 
   bot.catch((err) => {
     const e = err.error;

@@ -27,6 +27,8 @@ export type Intent =
 export interface Outgoing {
   chatId: number;
   intent: Intent;
+  /** Sent at broadcast priority, after every other queued message. */
+  bulk?: boolean;
 }
 
 /** Kinds of which a chat needs at most one queued: a newer one would say the same. */
@@ -38,25 +40,34 @@ export function intentOf(row: Pick<OutboxRow, 'kind' | 'data'>): Intent {
 
 /** Queues messages; call it with the transaction of the change they report. */
 export async function enqueue(db: Q, items: readonly Outgoing[], now: number): Promise<void> {
-  if (items.length === 0) return;
-  const rows = items.map(({ chatId, intent: { kind, ...data } }) => ({
+  const rows = items.map(({ chatId, intent: { kind, ...data }, bulk }) => ({
     chat_id: chatId,
     kind,
     data: JSON.stringify(data),
     merge_key: MERGED.has(kind) ? kind : null,
+    bulk: bulk ? 1 : 0,
     created_at: now,
     updated_at: now,
   }));
-  await db
-    .insertInto('outbox')
-    .values(rows)
-    .onConflict((oc) => oc.columns(['chat_id', 'merge_key']).where(sql<boolean>`status = 'queued' and merge_key is not null`).doNothing())
-    .execute();
+  // SQLite takes at most 32,766 bound values per statement.
+  for (let i = 0; i < rows.length; i += 1000) {
+    await db
+      .insertInto('outbox')
+      .values(rows.slice(i, i + 1000))
+      .onConflict((oc) => oc.columns(['chat_id', 'merge_key']).where(sql<boolean>`status = 'queued' and merge_key is not null`).doNothing())
+      .execute();
+  }
 }
 
-/** Queued rows due by `now`, oldest first. */
+/** Queued rows due by `now`, oldest first, bulk ones after all others. */
 export function dueRows(db: Q, now: number, limit: number): Promise<OutboxRow[]> {
-  return db.selectFrom('outbox').selectAll().where('status', '=', 'queued').where('not_before', '<=', now).orderBy('id').limit(limit).execute();
+  return db.selectFrom('outbox').selectAll().where('status', '=', 'queued').where('not_before', '<=', now).orderBy('bulk').orderBy('id').limit(limit).execute();
+}
+
+/** How many bulk rows are still queued or being sent. */
+export async function bulkPending(db: Q): Promise<number> {
+  const row = await db.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n')).where('bulk', '=', 1).where('status', 'in', ['queued', 'sending']).executeTakeFirstOrThrow();
+  return Number(row.n);
 }
 
 /** The earliest not_before of a queued row still waiting for it; null when there is none. */

@@ -283,3 +283,17 @@ export function deviceLabel(peer: Pick<Peer, 'id' | 'name'>, userPeers: Pick<Pee
   const i = userPeers.findIndex((p) => p.id === peer.id);
   return fallback(i >= 0 ? i + 1 : userPeers.length + 1);
 }
+
+/** Every active device of every active user who has not blocked the bot (a config re-sent to all). */
+export function activeDevicesOfActiveUsers(db: Q): Promise<Pick<Peer, 'id' | 'user_id'>[]> {
+  return db
+    .selectFrom('peers')
+    .innerJoin('users', 'users.id', 'peers.user_id')
+    .select(['peers.id', 'peers.user_id'])
+    .where('peers.status', '=', 'active')
+    .where('users.status', '=', 'active')
+    .where('users.blocked_at', 'is', null)
+    .orderBy('peers.user_id')
+    .orderBy('peers.id')
+    .execute();
+}

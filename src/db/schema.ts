@@ -317,6 +317,8 @@ export interface OutboxTable {
   not_before: Generated<number>;
   /** Tries that Telegram refused in a way worth repeating (5xx, network). */
   attempts: Generated<number>;
+  /** 1: sent at broadcast priority, after every other queued row (migration 0009). */
+  bulk: Generated<number>;
   created_at: number;
   updated_at: number;
   error: string | null;

@@ -11,6 +11,7 @@ import { deviceLabel, findPeer, markDelivered, peersOfUser } from '../db/peers.j
 import { countPending, getDigest, newestPending, updateDigest } from '../db/requests.js';
 import type { DeviceRequest, User } from '../db/schema.js';
 import { findUser } from '../db/users.js';
+import { currentImitationValues } from '../imitation.js';
 import { renderQrPng } from '../vpn/qr.js';
 import { clientConfigFileName } from '../vpn/render.js';
 
@@ -103,22 +104,24 @@ async function renderConfig(deps: RenderDeps, t: Tr, peerId: number, part: Confi
   const peer = await findPeer(deps.db, peerId);
   if (!peer) return null;
   const amnezia = deps.vpn.flavorOf(peer) === 'amneziawg';
+  // Read now, so a config queued before an admin switched the preset goes out with the new one.
+  const imitation = amnezia ? await currentImitationValues(deps.db) : {};
   switch (part) {
     case 'file': {
       const device = deviceLabel(peer, await peersOfUser(deps.db, peer.user_id), (n) => t('device-default-name', { n }));
       // A named device names the file (and so the tunnel in the client app); otherwise the peer id, as before devices.
-      const file = new InputFile(Buffer.from(deps.vpn.clientConfig(peer)), clientConfigFileName(peer.name ?? String(peer.id)));
+      const file = new InputFile(Buffer.from(deps.vpn.clientConfig(peer, imitation)), clientConfigFileName(peer.name ?? String(peer.id)));
       return {
         call: { method: 'sendDocument', file, caption: `${t('config-caption', { ip: peer.ip })}\n${t('device-config-caption', { name: device })}` },
         afterSent: (trx) => markDelivered(trx, peer.id, deps.now()),
       };
     }
     case 'qr':
-      return { call: { method: 'sendPhoto', file: new InputFile(await renderQrPng(deps.vpn.clientConfig(peer)), 'qr.png'), caption: t(amnezia ? 'config-qr-caption-awg' : 'config-qr-caption-wg') } };
+      return { call: { method: 'sendPhoto', file: new InputFile(await renderQrPng(deps.vpn.clientConfig(peer, imitation)), 'qr.png'), caption: t(amnezia ? 'config-qr-caption-awg' : 'config-qr-caption-wg') } };
     case 'howto':
       return { call: { method: 'sendMessage', text: t(amnezia ? 'config-howto-awg' : 'config-howto-wg'), noPreview: true } };
     case 'key': {
-      const key = deps.vpn.amneziaKey(peer, peer.name ? `AndreyVPN ${peer.name}` : `AndreyVPN ${peer.ip}`);
+      const key = deps.vpn.amneziaKey(peer, peer.name ? `AndreyVPN ${peer.name}` : `AndreyVPN ${peer.ip}`, imitation);
       // In <code> so a tap copies it; AmneziaVPN imports it with "+" → "Insert key".
       return key ? { call: { method: 'sendMessage', text: `${t('config-amnezia-key')}\n<code>${key}</code>` } } : null;
     }

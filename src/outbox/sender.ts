@@ -163,7 +163,8 @@ export class OutboxSender {
         return 'next';
       }
     }
-    const slot = await this.deps.pacer.acquire(chatId, this.deps.adminIds.includes(chatId) ? PRIORITY.admin : PRIORITY.member, this.abort.signal).catch(() => null);
+    const priority = row.bulk ? PRIORITY.bulk : this.deps.adminIds.includes(chatId) ? PRIORITY.admin : PRIORITY.member;
+    const slot = await this.deps.pacer.acquire(chatId, priority, this.abort.signal).catch(() => null);
     if (!slot) return 'stop'; // stopping: the row stays queued
     let used = false;
     try {

@@ -91,15 +91,6 @@ export function amneziaKey(i: AmneziaKeyInput): string {
   return `vpn://${Buffer.concat([header, zlib.deflateSync(raw, { level: 9 })]).toString('base64url')}`;
 }
 
-/** The JSON inside a `vpn://` key (for tests and troubleshooting). Throws on anything else. */
-export function decodeAmneziaKey(key: string): any {
-  if (!key.startsWith('vpn://')) throw new Error('not a vpn:// key');
-  const buf = Buffer.from(key.slice('vpn://'.length), 'base64url');
-  const json = zlib.inflateSync(buf.subarray(4)).toString('utf8');
-  if (buf.readUInt32BE(0) !== Buffer.byteLength(json)) throw new Error('vpn:// key length header does not match');
-  return JSON.parse(json);
-}
-
 /** host and port from `host:port` or `[v6]:port`. */
 export function splitEndpoint(endpoint: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(endpoint);

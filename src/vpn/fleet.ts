@@ -1,3 +1,4 @@
+import type { ImitationValues } from './imitation.js';
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
 import { activePeersPerNode, deleteEmptyNode, getNode, insertNode, listNodes, type NodeRow, setNodeDown, setNodeState } from '../db/nodes.js';
@@ -233,12 +234,12 @@ export class Fleet {
     return this.node(peer.node).apply(peer, present);
   }
 
-  clientConfig(peer: Peer): string {
-    return this.node(peer.node).clientConfig(peer);
+  clientConfig(peer: Peer, imitation: ImitationValues): string {
+    return this.node(peer.node).clientConfig(peer, imitation);
   }
 
-  amneziaKey(peer: Peer, description: string): string | null {
-    return this.node(peer.node).amneziaKey(peer, description);
+  amneziaKey(peer: Peer, description: string, imitation: ImitationValues): string | null {
+    return this.node(peer.node).amneziaKey(peer, description, imitation);
   }
 
   /**

@@ -1,8 +1,6 @@
 import { randomInt } from 'node:crypto';
-import type { AwgParams, AwgProtocol, HValue } from './types.js';
-
-/** Returns an integer in [0, maxExclusive). */
-export type RandomInt = (maxExclusive: number) => number;
+import { IMITATION_KEYS, imitationProblem } from './imitation.js';
+import type { AwgParams, AwgProtocol, HValue, RandomInt } from './types.js';
 
 const H_MIN = 5; // 1..4 are plain WireGuard's message types
 const H_MAX = 2 ** 31 - 1;
@@ -10,9 +8,6 @@ const MAX_PACKET = 1280;
 // Unpadded sizes of init, response, cookie and transport messages (S1..S4 pad them).
 const BASE_SIZES = [148, 92, 64, 32] as const;
 const S_MAX = BASE_SIZES.map((base) => MAX_PACKET - base); // S1 ≤ 1132, S2 ≤ 1188, …
-const I_KEYS = ['i1', 'i2', 'i3', 'i4', 'i5'] as const;
-// Tags understood by amneziawg-go's obfuscation chain parser (device/obf.go).
-const I_TAG_RE = /^\s*(?:<(?:b 0x[0-9a-fA-F]+|(?:r|rc|rd) [0-9]+|t|c|d|ds|dz)>\s*)+$/;
 
 function range(lo: number, hi: number): number[] {
   return Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
@@ -23,9 +18,7 @@ function range(lo: number, hi: number): number[] {
  * S3 0–63, S4 0–19, all S and padded sizes distinct, H as distinct numbers (protocol 1) or
  * ascending non-overlapping ranges from 5 (protocol 2).
  *
- * I1–I5 are left unset: they are optional, a purely random `<r N>` packet adds nothing over the
- * Jc junk packets, and every extra byte makes the client QR code denser. Imitation packets
- * (`<b 0x…>`) are something an admin should choose deliberately.
+ * I1–I5 are not part of these: they are the deployment's imitation packets (imitation.ts).
  *
  * Candidates are drawn from explicit lists instead of retrying on collision, so a poor `random`
  * (even one that always returns 0) still terminates with valid parameters.
@@ -147,14 +140,15 @@ export function validateAwgParams(p: AwgParams): string[] {
     }
   }
 
-  for (const key of I_KEYS) {
+  for (const key of IMITATION_KEYS) {
     const v = p[key];
     if (v === undefined) continue;
     const name = key.toUpperCase();
     if (p.protocol === 1) errors.push(`${name} is not allowed with protocol 1`);
-    // Also guards the config file: a newline here would inject arbitrary keys.
-    else if (typeof v !== 'string' || !I_TAG_RE.test(v) || /[\r\n]/.test(v)) {
-      errors.push(`${name} must be a sequence of tags like <r 16><b 0x0102>`);
+    else {
+      // Also guards the config file: the grammar leaves no room for a newline that would inject keys.
+      const problem = typeof v === 'string' ? imitationProblem(v, Number.POSITIVE_INFINITY) : 'is not a string';
+      if (problem) errors.push(`${name} ${problem}`);
     }
   }
 
@@ -183,7 +177,7 @@ export function awgInterfaceLines(p: AwgParams): string[] {
     `H3 = ${formatHValue(p.h3)}`,
     `H4 = ${formatHValue(p.h4)}`,
   );
-  for (const key of I_KEYS) {
+  for (const key of IMITATION_KEYS) {
     const v = p[key];
     if (v !== undefined) lines.push(`${key.toUpperCase()} = ${v}`);
   }

@@ -6,6 +6,7 @@ import { allocatePeer, deletePeer, movePeerRow, plainKeyPeers, removedKeys, rese
 import type { Peer, Server } from '../db/schema.js';
 import type { VpnCli } from './cli.js';
 import { parseDump } from './dump.js';
+import type { ImitationValues } from './imitation.js';
 import { generateKeyPair, generatePresharedKey } from './keys.js';
 import { generateAwgParams, validateAwgParams } from './params.js';
 import { amneziaKey, splitEndpoint } from './amnezia-key.js';
@@ -316,15 +317,21 @@ export class VpnService {
     return result;
   }
 
+  /** The node's parameters with the deployment's imitation packets, which only clients send (and protocol 1 has none). */
+  private clientAwgParams(imitation: ImitationValues): AwgParams | undefined {
+    const awg = this.awgParamsOf(this.requireServer());
+    return awg?.protocol === 2 ? { ...awg, ...imitation } : awg;
+  }
+
   /** The `vpn://` key for the AmneziaVPN app; null for plain WireGuard. */
-  amneziaKey(peer: Peer, description: string): string | null {
+  amneziaKey(peer: Peer, description: string, imitation: ImitationValues): string | null {
     const server = this.requireServer();
-    const awg = this.awgParamsOf(server);
+    const awg = this.clientAwgParams(imitation);
     if (!awg) return null;
     const s = this.settings;
     const { host, port } = splitEndpoint(s.endpoint);
     return amneziaKey({
-      conf: this.clientConfig(peer),
+      conf: this.clientConfig(peer, imitation),
       host,
       port,
       dns: s.dns,
@@ -344,7 +351,7 @@ export class VpnService {
     return SecretBox.isSealed(peer.private_key) && this.secrets ? this.secrets.open(peer.private_key) : peer.private_key;
   }
 
-  clientConfig(peer: Peer): string {
+  clientConfig(peer: Peer, imitation: ImitationValues): string {
     const server = this.requireServer();
     const s = this.settings;
     return renderClientConfig({
@@ -353,7 +360,7 @@ export class VpnService {
       ip: peer.ip,
       dns: s.dns,
       mtu: s.mtu,
-      awg: this.awgParamsOf(server),
+      awg: this.clientAwgParams(imitation),
       serverPublicKey: server.public_key,
       presharedKey: peer.preshared_key,
       endpoint: s.endpoint,

@@ -1,4 +1,7 @@
 export type VpnFlavor = 'amneziawg' | 'wireguard';
+
+/** Returns an integer in [0, maxExclusive). */
+export type RandomInt = (maxExclusive: number) => number;
 export type AwgProtocol = 1 | 2;
 
 /** A value or an inclusive range; AWG 2.0 allows `H1 = 100-200`. */

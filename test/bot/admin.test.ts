@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { peersOfUser } from '../../src/db/peers.js';
 import { findUser } from '../../src/db/users.js';
 import { startMonitor } from '../../src/monitor/index.js';
-import { decodeAmneziaKey } from '../../src/vpn/amnezia-key.js';
+import { decodeVpnKey } from '../support/vpn-key.js';
 import { ADMIN_A, ADMIN_B, createHarness, type Harness } from '../support/harness.js';
 import { buttons, type From } from '../support/recorder.js';
 
@@ -55,7 +55,7 @@ describe('approval', () => {
     expect(stdout.replace(/\n$/, '')).toBe(text);
     const keyMessage = h.rec.last('sendMessage', USER.id)!.payload.text as string;
     const key = /<code>(vpn:\/\/[A-Za-z0-9_-]+)<\/code>/.exec(keyMessage)![1]!;
-    expect(JSON.parse(decodeAmneziaKey(key).containers[0].awg.last_config).config).toBe(text);
+    expect(JSON.parse(decodeVpnKey(key).containers[0].awg.last_config).config).toBe(text);
     expect(peer!.delivered_at).not.toBeNull();
 
     // Both admins' requests now say who approved, without buttons.

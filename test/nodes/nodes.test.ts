@@ -38,12 +38,12 @@ describe('several VPN nodes (in-memory interfaces)', () => {
     expect([...h.wg.peers.keys()].sort()).toEqual(byNode('awg0').map((p) => p.public_key).sort());
     for (const p of byNode('ams')) {
       expect(p.ip).toMatch(/^10\.20\.0\./);
-      const conf = h.vpn.clientConfig(p);
+      const conf = h.vpn.clientConfig(p, {});
       expect(conf).toContain('Endpoint = ams.vpn.example.com:51820');
     }
     // Each node has keys of its own.
-    const amsKey = /PublicKey = (\S+)/.exec(h.vpn.clientConfig(byNode('ams')[0]!))![1];
-    const mainKey = /PublicKey = (\S+)/.exec(h.vpn.clientConfig(byNode('awg0')[0]!))![1];
+    const amsKey = /PublicKey = (\S+)/.exec(h.vpn.clientConfig(byNode('ams')[0]!, {}))![1];
+    const mainKey = /PublicKey = (\S+)/.exec(h.vpn.clientConfig(byNode('awg0')[0]!, {}))![1];
     expect(amsKey).not.toBe(mainKey);
   });
 

@@ -1,3 +1,5 @@
+import { ensureImitation, type ImitationSettings } from '../../src/imitation.js';
+import { type ImitationPreset, maxImitationBytes } from '../../src/vpn/imitation.js';
 import { randomInt } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -45,6 +47,9 @@ export interface HarnessOptions {
   apiRoot?: string;
   subnet?: string;
   flavor?: VpnSettings['flavor'];
+  /** AmneziaWG protocol (default 1); with 2 the deployment sends imitation packets (this preset, default dns). */
+  awgProtocol?: 1 | 2;
+  imitate?: ImitationPreset;
   /** Default: env TEST_DATABASE, else sqlite. postgres: a fresh schema in TEST_POSTGRES_URL, dropped on close. */
   database?: TestDatabase;
   /** Run on this existing PostgreSQL schema, as DATABASE_URL would make the bot do (e.g. after migrate-db); dropped on close. */
@@ -112,7 +117,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
   const vpn = new Fleet({
     db,
     log,
-    shared: { dns: ['1.1.1.1', '1.0.0.1'], allowedIps: ['0.0.0.0/0'], awgProtocol: 1, removeUnknown: opts.removeUnknown ?? false, local: {} },
+    shared: { dns: ['1.1.1.1', '1.0.0.1'], allowedIps: ['0.0.0.0/0'], awgProtocol: opts.awgProtocol ?? 1, removeUnknown: opts.removeUnknown ?? false, local: {} },
     cliFor: (n) => {
       if (!wgs.has(n.name)) wgs.set(n.name, new FakeWg());
       return wgs.get(n.name)!;
@@ -122,7 +127,10 @@ export async function createHarness(opts: HarnessOptions = {}) {
   });
   await vpn.start().catch(abandon);
   const adminIds = [ADMIN_A.id, ADMIN_B.id];
+  const imitation: ImitationSettings = { enabled: flavor === 'amneziawg' && opts.awgProtocol === 2, preset: opts.imitate ?? 'dns', overrides: null, maxBytes: maxImitationBytes(undefined) };
+  await ensureImitation(db, imitation, now());
   const deps: BotDeps = {
+    imitation,
     db,
     groupCommit: new GroupCommit(db),
     vpn,

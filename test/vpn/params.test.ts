@@ -6,9 +6,8 @@ import {
   generateAwgParams,
   parseHValue,
   validateAwgParams,
-  type RandomInt,
 } from '../../src/vpn/params.js';
-import type { AwgParams, AwgProtocol, HValue } from '../../src/vpn/types.js';
+import type { AwgParams, AwgProtocol, HValue, RandomInt } from '../../src/vpn/types.js';
 
 function mulberry32(seed: number): RandomInt {
   let a = seed >>> 0;
@@ -135,7 +134,7 @@ describe('validateAwgParams', () => {
   it('accepts valid fixtures', () => {
     expect(validateAwgParams(v1)).toEqual([]);
     expect(validateAwgParams(v2)).toEqual([]);
-    expect(validateAwgParams({ ...v2, i1: '<r 2><b 0x858000010001>', i2: '<t><rc 8> <rd 4><c>' })).toEqual([]);
+    expect(validateAwgParams({ ...v2, i1: '<r 2><b 0x858000010001>', i2: '<t><rc 8> <rd 4>' })).toEqual([]);
     // Wide but legal limits.
     expect(validateAwgParams({ ...v1, jc: 128, jmin: 0, jmax: 1280, s1: 1132, s2: 1000 })).toEqual([]);
     expect(validateAwgParams({ ...v1, s1: 1000, s2: 1188 })).toEqual([]);
@@ -169,10 +168,11 @@ describe('validateAwgParams', () => {
     ['p2: inverted range', { ...v2, h1: { min: 200, max: 100 } }, /H1.*min greater than max/],
     ['p2: range below 5', { ...v2, h1: { min: 1, max: 90 } }, /H1 min/],
     ['p1: I1 set', { ...v1, i1: '<r 16>' }, /I1 is not allowed/],
-    ['p2: I junk text', { ...v2, i2: 'hello' }, /I2 must be/],
-    ['p2: I unknown tag', { ...v2, i3: '<x 1>' }, /I3 must be/],
-    ['p2: I newline injection', { ...v2, i1: '<r 2>\nPostUp = rm -rf /' }, /I1 must be/],
-    ['p2: I empty', { ...v2, i5: '' }, /I5 must be/],
+    ['p2: I junk text', { ...v2, i2: 'hello' }, /I2 has text outside a tag/],
+    ['p2: I unknown tag', { ...v2, i3: '<x 1>' }, /I3 unknown tag <x>/],
+    ['p2: I counter tag', { ...v2, i3: '<b 0x01><c>' }, /I3 <c> .* no longer accepted/],
+    ['p2: I newline injection', { ...v2, i1: '<r 2>\nPostUp = rm -rf /' }, /I1 has text outside a tag/],
+    ['p2: I empty', { ...v2, i5: '' }, /I5 has no tags/],
     ['bad protocol', { ...v1, protocol: 3 as AwgProtocol }, /protocol/],
   ];
   for (const [name, params, expected] of cases) {

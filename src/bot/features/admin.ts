@@ -16,6 +16,7 @@ import type { BotContext } from '../context.js';
 import { formatBytes, formatTime, fullName } from '../format.js';
 import { LOCALES } from '../i18n.js';
 import { editCurrent, userParams } from '../messaging.js';
+import { imitationLine } from './imitation.js';
 import { actorOf, answerDecidedAlready } from './requests.js';
 
 const PAGE_SIZE = 8;
@@ -54,15 +55,17 @@ async function overview(ctx: BotContext): Promise<{ text: string; keyboard: Inli
   });
   const wanted = await activePeersPerNode(db);
   const health = await Promise.all(vpn.services().map((node) => nodeHealth(ctx, node, wanted.get(node.settings.node) ?? 0)));
+  const imitation = await imitationLine(ctx);
   const keyboard = new InlineKeyboard()
     .text(ctx.tr('btn-pending', { count: byStatus.pending ?? 0 }), cb.pending.pack({}))
     .text(ctx.tr('btn-users'), cb.users.pack({ page: 0, sort: 0 }))
     .row()
     .text(ctx.tr('btn-top'), cb.top.pack({}))
     .text(ctx.tr('btn-search'), cb.search.pack({}))
-    .row()
-    .text(ctx.tr('btn-refresh'), cb.adminMenu.pack({}));
-  return { text: [text, ...health].join('\n'), keyboard };
+    .row();
+  if (imitation) keyboard.text(ctx.tr('btn-imitation'), cb.imitation.pack({}));
+  keyboard.text(ctx.tr('btn-refresh'), cb.adminMenu.pack({}));
+  return { text: [text, ...health, ...(imitation ? [imitation] : [])].join('\n'), keyboard };
 }
 
 /** One line per VPN node: up with as many peers as the database wants (`wanted`), diverged, down or unreadable. */

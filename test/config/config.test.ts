@@ -87,6 +87,21 @@ describe('config', () => {
     }
   });
 
+  it('imitation packets: dns by default with protocol 2, off with 1; AWG_I1…AWG_I5 checked against the grammar, the protocol and the MTU', () => {
+    expect(loadConfig(GOOD).vpn.imitation).toEqual({ preset: 'off', overrides: null, maxBytes: 1452 });
+    expect(loadConfig({ ...GOOD, AWG_PROTOCOL: '2' }).vpn.imitation).toEqual({ preset: 'dns', overrides: null, maxBytes: 1452 });
+    expect(loadConfig({ ...GOOD, AWG_PROTOCOL: '2', AWG_IMITATE: 'quic', VPN_MTU: '1280' }).vpn.imitation).toMatchObject({ preset: 'quic', maxBytes: 1312 });
+    expect(loadConfig({ ...GOOD, AWG_PROTOCOL: '2', AWG_I1: ' <b 0xc0ffee00> <r 24> <t> ', AWG_I3: '<rc 8>' }).vpn.imitation.overrides).toEqual({ i1: '<b 0xc0ffee00> <r 24> <t>', i3: '<rc 8>' });
+    expect(problems({ ...GOOD, AWG_IMITATE: 'dns' })).toEqual(['AWG_IMITATE: needs AWG_PROTOCOL=2 (protocol 1 clients have no imitation packets) ("dns")']);
+    expect(problems({ ...GOOD, AWG_IMITATE: 'off' })).toEqual([]);
+    expect(problems({ ...GOOD, AWG_PROTOCOL: '2', VPN_FLAVOR: 'wireguard', AWG_I2: '<r 8>' })).toEqual(['AWG_I2: needs VPN_FLAVOR=amneziawg ("<r 8>")']);
+    expect(problems({ ...GOOD, AWG_PROTOCOL: '2', AWG_IMITATE: 'tls' })).toEqual([expect.stringMatching(/^AWG_IMITATE: must be one of off, dns, quic/)]);
+    expect(problems({ ...GOOD, AWG_PROTOCOL: '2', AWG_I1: '<b 0x01><c>', AWG_I5: '<r 1400>', VPN_MTU: '1280' })).toEqual([
+      'AWG_I1: <c> (a packet counter) is no longer accepted by amneziawg-go ("<b 0x01><c>")',
+      'AWG_I5: makes a 1400-byte packet, more than the 1312 bytes that fit the path MTU ("<r 1400>")',
+    ]);
+  });
+
   it('the process exits with code 2 and starts nothing on a bad env', async () => {
     const main = path.resolve('dist/main.js');
     const err = await promisify(execFile)(process.execPath, [main], {
@@ -97,5 +112,11 @@ describe('config', () => {
     expect(err.stderr).toContain('BOT_TOKEN');
     expect(err.stderr).toContain('ADMIN_IDS');
     expect(err.stderr).toContain('VPN_ENDPOINT');
+    const badI1 = await promisify(execFile)(process.execPath, [main], {
+      env: { PATH: process.env.PATH, ENV_FILE: '/nonexistent', ...GOOD, AWG_PROTOCOL: '2', AWG_I1: '<r 2> junk' },
+      timeout: 10_000,
+    }).catch((e) => e);
+    expect(badI1.code).toBe(2);
+    expect(badI1.stderr).toContain('AWG_I1: has text outside a tag at character 6');
   });
 });

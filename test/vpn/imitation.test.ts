@@ -1,13 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { generateImitation, imitationPacketSize, imitationProblem, maxImitationBytes } from '../../src/vpn/imitation.js';
-import type { RandomInt } from '../../src/vpn/types.js';
 import { parseDnsQuery, packetOf } from '../support/imitation-wire.js';
-
-const seeded = (values: number[]): RandomInt => {
-  let i = 0;
-  return (max) => values[i++ % values.length]! % max;
-};
+import { replay } from '../support/seeded-random.js';
 
 describe('imitation packet tags', () => {
   it('counts the bytes each tag puts on the wire', () => {
@@ -58,7 +53,7 @@ describe('generated presets', () => {
   it('dns: I1 is a well-formed DNS query for a popular name (fresh transaction id per packet), whatever the random source', () => {
     fc.assert(
       fc.property(fc.array(fc.nat(), { minLength: 1, maxLength: 20 }), (values) => {
-        const { values: v, detail } = generateImitation('dns', 1452, seeded(values));
+        const { values: v, detail } = generateImitation('dns', 1452, replay(values));
         expect(Object.keys(v)).toEqual(['i1']);
         expect(v.i1).toMatch(/^<r 2><b 0x[0-9a-f]+>$/);
         const q = parseDnsQuery(packetOf(v.i1!));
@@ -76,7 +71,7 @@ describe('generated presets', () => {
     fc.assert(
       fc.property(fc.array(fc.nat(), { minLength: 1, maxLength: 20 }), fc.constantFrom(undefined, 1280, 1420, 1500), (values, mtu) => {
         const max = maxImitationBytes(mtu);
-        const { values: v } = generateImitation('quic', max, seeded(values));
+        const { values: v } = generateImitation('quic', max, replay(values));
         const p = packetOf(v.i1!);
         expect(p.length).toBe(imitationPacketSize(v.i1!));
         expect(p.length).toBeGreaterThanOrEqual(1200);

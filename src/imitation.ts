@@ -5,7 +5,6 @@ import { activeDevicesOfActiveUsers } from './db/peers.js';
 import { inTransaction } from './db/transaction.js';
 import { configOf, notice } from './delivery.js';
 import { generateImitation, type Imitation, type ImitationPreset, type ImitationValues } from './vpn/imitation.js';
-import type { RandomInt } from './vpn/types.js';
 
 // The deployment's imitation packets (I1–I5): one set for every node, in the database so every
 // replica renders the same configs; chosen at first start, switched by an admin, re-sent on request.
@@ -42,12 +41,12 @@ export async function currentImitationValues(db: Db): Promise<ImitationValues> {
  * At every start: AWG_I1…AWG_I5 when set; else what is stored, or (first start, or the overrides
  * were removed) a fresh draw of the configured preset. Null when this deployment sends none.
  */
-export async function ensureImitation(db: Db, s: ImitationSettings, now: number, random?: RandomInt): Promise<ImitationState | null> {
+export async function ensureImitation(db: Db, s: ImitationSettings, now: number): Promise<ImitationState | null> {
   if (!s.enabled) return null;
   return inTransaction(db, async (trx) => {
     const stored = await loadImitation(trx);
     if (stored && !s.overrides && stored.preset !== 'custom') return stored;
-    const next: Imitation = s.overrides ? { preset: 'custom', values: s.overrides, detail: 'AWG_I1…AWG_I5' } : generateImitation(s.preset, s.maxBytes, random);
+    const next: Imitation = s.overrides ? { preset: 'custom', values: s.overrides, detail: 'AWG_I1…AWG_I5' } : generateImitation(s.preset, s.maxBytes);
     if (stored?.preset === 'custom' && JSON.stringify(stored.values) === JSON.stringify(next.values)) return stored;
     const state = { ...next, since: now, resent: false };
     await setMeta(trx, META_KEY, JSON.stringify(state));
@@ -55,7 +54,7 @@ export async function ensureImitation(db: Db, s: ImitationSettings, now: number,
   });
 }
 
-/** An admin picks another preset: freshly drawn values from now on. False when it is already that one. */
+/** An admin picks another preset: freshly drawn values from now on. Null when it is that one already, or AWG_I1…AWG_I5 decide. */
 export async function switchImitation(db: Db, preset: ImitationPreset, s: ImitationSettings, admin: number, now: number): Promise<ImitationState | null> {
   return inTransaction(db, async (trx) => {
     const stored = await loadImitation(trx);

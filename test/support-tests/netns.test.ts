@@ -46,6 +46,7 @@ describe.skipIf(!real)('NetnsLab: a real WireGuard tunnel between two namespaces
     const tunnel = `10.${100 + Math.floor(Math.random() * 50)}.${Math.floor(Math.random() * 256)}`;
 
     await lab.wgQuickUp(
+      'wireguard',
       lab.serverNs,
       `[Interface]\nPrivateKey = ${server.privateKey}\nAddress = ${tunnel}.1/24\nListenPort = ${port}\n`,
       sIf,
@@ -53,6 +54,7 @@ describe.skipIf(!real)('NetnsLab: a real WireGuard tunnel between two namespaces
     await lab.exec(lab.serverNs, ['wg', 'set', sIf, 'peer', client.publicKey, 'allowed-ips', `${tunnel}.2/32`]);
 
     await lab.bringUpClient(
+      'wireguard',
       [
         '[Interface]',
         `PrivateKey = ${client.privateKey}`,
@@ -87,7 +89,7 @@ describe.skipIf(!real)('NetnsLab: a real WireGuard tunnel between two namespaces
   it('wgQuickUp reports a failing wg-quick with its log', async () => {
     if (!lab) throw new Error('no lab');
     const bad = `wgx${lab.suffix}`;
-    await expect(lab.wgQuickUp(lab.clientNs, '[Interface]\nPrivateKey = not-a-key\n', bad)).rejects.toThrow(
+    await expect(lab.wgQuickUp('wireguard', lab.clientNs, '[Interface]\nPrivateKey = not-a-key\n', bad)).rejects.toThrow(
       new RegExp(`wg-quick up ${bad} in ${lab.clientNs} failed`),
     );
     const links = await lab.exec(lab.clientNs, ['ip', '-o', 'link']);

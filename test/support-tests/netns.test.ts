@@ -15,6 +15,11 @@ describe('helpers without real parts', () => {
       '[Interface]\nAddress = 10.8.0.2/32\n\n[Peer]\nAllowedIPs = 0.0.0.0/1, 128.0.0.0/1, ::/1, 8000::/1\n',
     );
   });
+
+  it('adaptConfForLab keeps AmneziaWG lines byte for byte: awg-quick keeps the spaces of I1–I5 only at column 0', () => {
+    const awg = 'Jc = 4\nS1 = 20\nH1 = 100000-200000\nI1 = <b 0xc0ffee00> <r 24> <t>\nI2 = <r  16>\n';
+    expect(adaptConfForLab(`[Interface]\n${awg}DNS = 1.1.1.1\n`)).toBe(`[Interface]\n${awg}`);
+  });
 });
 
 describe.skipIf(!real)('NetnsLab: a real WireGuard tunnel between two namespaces', () => {

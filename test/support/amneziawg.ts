@@ -20,8 +20,8 @@ export const AMNEZIAWG_BIN = path.join(AMNEZIAWG_DIR, 'bin');
 const REQUIRED = ['bin/amneziawg-go', 'bin/awg', 'bin/awg-quick'];
 
 /** Whether the shared folder is there and every file of its SHA256SUMS has that checksum. */
-export function amneziawgBinaries(): { ok: boolean; missing: string[] } {
-  const sums = path.join(AMNEZIAWG_DIR, 'SHA256SUMS');
+export function amneziawgBinaries(dir = AMNEZIAWG_DIR): { ok: boolean; missing: string[] } {
+  const sums = path.join(dir, 'SHA256SUMS');
   let text: string;
   try {
     text = fs.readFileSync(sums, 'utf8');
@@ -38,7 +38,7 @@ export function amneziawgBinaries(): { ok: boolean; missing: string[] } {
     }
     const [, want, rel] = m as unknown as [string, string, string];
     listed.add(rel);
-    const file = path.join(AMNEZIAWG_DIR, rel);
+    const file = path.join(dir, rel);
     let got: string;
     try {
       got = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
@@ -52,20 +52,20 @@ export function amneziawgBinaries(): { ok: boolean; missing: string[] } {
   return { ok: missing.length === 0, missing };
 }
 
-/** Puts the shared bin/ first on PATH, once. */
-function preferSharedBin(): void {
-  const dirs = (process.env.PATH ?? '').split(path.delimiter).filter((d) => d && d !== AMNEZIAWG_BIN);
-  process.env.PATH = [AMNEZIAWG_BIN, ...dirs].join(path.delimiter);
+/** Puts `bin` first on PATH, once. */
+function preferOnPath(bin: string): void {
+  const dirs = (process.env.PATH ?? '').split(path.delimiter).filter((d) => d && d !== bin);
+  process.env.PATH = [bin, ...dirs].join(path.delimiter);
 }
 
 /**
  * true when the real-tunnel parts (realPartsAvailable) and the checked shared binaries are here;
  * then their bin/ leads PATH. Otherwise false, or under CI=true an error naming what is missing.
  */
-export async function amneziawgGate(): Promise<boolean> {
+export async function amneziawgGate(dir = AMNEZIAWG_DIR): Promise<boolean> {
   const parts = await realPartsAvailable();
-  const binaries = amneziawgBinaries();
+  const binaries = amneziawgBinaries(dir);
   const ok = gateOn({ ok: parts.ok && binaries.ok, missing: [...parts.missing, ...binaries.missing] });
-  if (ok) preferSharedBin();
+  if (ok) preferOnPath(path.join(dir, 'bin'));
   return ok;
 }

@@ -69,3 +69,15 @@ export async function amneziawgGate(dir = AMNEZIAWG_DIR): Promise<boolean> {
   if (ok) preferOnPath(path.join(dir, 'bin'));
   return ok;
 }
+
+/** The table of the shared README: upstream repository (`amnezia-vpn/amneziawg-go`) → the tag and commit its binaries come from. */
+export function sharedPins(dir = AMNEZIAWG_DIR): Map<string, { tag: string; commit: string }> {
+  const pins = new Map<string, { tag: string; commit: string }>();
+  for (const line of fs.readFileSync(path.join(dir, 'README.md'), 'utf8').split('\n')) {
+    // | `bin/…` | owner/repo (license…) | tag | commit |
+    const [, , upstream = '', tag = '', commit = ''] = line.split('|').map((c) => c.trim());
+    const repo = /^([\w.-]+\/[\w.-]+)(?:\s|$)/.exec(upstream)?.[1];
+    if (repo && /^v\d+(\.\d+)+$/.test(tag) && /^[0-9a-f]{40}$/.test(commit)) pins.set(repo, { tag, commit });
+  }
+  return pins;
+}

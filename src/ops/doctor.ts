@@ -146,12 +146,27 @@ const flavorNames = (config: Config) =>
     ? { tool: 'awg', quick: 'awg-quick', module: 'amneziawg', userspace: 'amneziawg-go', pkg: 'amneziawg-tools' }
     : { tool: 'wg', quick: 'wg-quick', module: 'wireguard', userspace: 'wireguard-go', pkg: 'wireguard-tools' };
 
+/** The first line of `<file> --version` (`awg`: "amneziawg-tools v1.0.20260223"), or why it did not run. */
+async function versionOf(denv: DoctorEnv, file: string): Promise<{ version: string } | { problem: string }> {
+  try {
+    const first = (await denv.run(file, ['--version'])).split('\n').find((l) => l.trim()) ?? '';
+    // The tools add " - <homepage>" after the version.
+    return { version: first.trim().replace(/ - https?:\/\/\S*$/, '') || 'no version printed' };
+  } catch (e) {
+    return { problem: `${path.basename(file)} --version failed: ${errorText(e).slice(0, 200)}` };
+  }
+}
+
 export const checkBinaries: Check = async (denv, config) => {
   const { tool, quick, pkg } = flavorNames(config);
-  const found = await Promise.all([tool, quick].map(async (b) => [b, await findOnPath(denv, b)] as const));
-  const missing = found.filter(([, p]) => !p).map(([b]) => b);
-  if (missing.length === 0) return pass('binaries', found.map(([, p]) => p).join(', '));
-  return fail('binaries', `${missing.join(' and ')} not found on PATH`, `install ${pkg} (it provides ${tool} and ${quick})`);
+  const [toolFile, quickFile] = await Promise.all([tool, quick].map((b) => findOnPath(denv, b)));
+  if (!toolFile || !quickFile) {
+    const missing = [toolFile ? '' : tool, quickFile ? '' : quick].filter(Boolean);
+    return fail('binaries', `${missing.join(' and ')} not found on PATH`, `install ${pkg} (it provides ${tool} and ${quick})`);
+  }
+  const v = await versionOf(denv, toolFile);
+  if ('problem' in v) return fail('binaries', `${toolFile} does not run: ${v.problem}`, `reinstall ${pkg} for this machine`);
+  return pass('binaries', `${toolFile} (${v.version}), ${quickFile}`);
 };
 
 const CAP_NET_ADMIN = 12n;
@@ -187,7 +202,11 @@ export const checkTun: Check = async (denv, config) => {
 export const checkKernelOrUserspace: Check = async (denv, config) => {
   const { module, userspace } = flavorNames(config);
   const name = 'vpn backend';
-  if (await exists(denv, path.join(denv.paths.sysModule, module))) return pass(name, `${module} kernel module loaded`);
+  if (await exists(denv, path.join(denv.paths.sysModule, module))) {
+    // Modules that declare a version show it here; the in-tree wireguard does not.
+    const version = (await denv.readFile(path.join(denv.paths.sysModule, module, 'version')).catch(() => '')).trim();
+    return pass(name, `${module} kernel module ${version ? `${version} ` : ''}loaded`);
+  }
   // Installed but not loaded yet: the first `ip link add type <module>` loads it.
   const modinfo = await findOnPath(denv, 'modinfo');
   if (modinfo) {
@@ -199,7 +218,11 @@ export const checkKernelOrUserspace: Check = async (denv, config) => {
     }
   }
   const go = await findOnPath(denv, userspace);
-  if (go) return pass(name, `userspace ${go} (no ${module} kernel module)`);
+  if (go) {
+    const v = await versionOf(denv, go);
+    if ('problem' in v) return fail(name, `no ${module} kernel module, and ${go} does not run: ${v.problem}`, `reinstall ${userspace} for this machine, or install the ${module} kernel module`);
+    return pass(name, `userspace ${go} (${v.version}; no ${module} kernel module)`);
+  }
   const fix =
     module === 'amneziawg'
       ? 'install the amneziawg kernel module (DKMS package from the Amnezia PPA) or put amneziawg-go on PATH'

@@ -1,7 +1,8 @@
 // The Dockerfile cannot be built here (no Docker engine), so these tests check that its steps fit
 // the repository: what it copies exists and is not .dockerignore'd, what it copies from a stage is
-// made there, the command it runs is what `npm run build` produces, upstream sources are pinned,
-// and the HEALTHCHECK command works against a real HTTP server.
+// made there, the command it runs is what `npm run build` produces, upstream sources are pinned
+// (to the tags and commits of the AmneziaWG binaries the tests run on), and the HEALTHCHECK command
+// works against a real HTTP server.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -9,6 +10,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AMNEZIAWG_BIN, AMNEZIAWG_DIR, amneziawgBinaries, sharedPins } from '../support/amneziawg.js';
+import { gateOn, run } from '../support/netns.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const read = (rel: string): string => fs.readFileSync(path.join(ROOT, rel), 'utf8');
@@ -430,6 +433,31 @@ describe('Dockerfile: upstream sources are pinned', () => {
     expect(tools!.run).toMatch(/make -C src\b[^;]*\binstall\b/);
     expect(tools!.run).toMatch(/\bWITH_WGQUICK=yes\b/);
     expect(tools!.run).toMatch(/\bDESTDIR=\S+/);
+  });
+});
+
+// Under CI=true a missing or changed shared folder fails this file.
+const sharedAwg = gateOn(amneziawgBinaries());
+
+describe.skipIf(!sharedAwg)(`Dockerfile: the pins are those of the AmneziaWG binaries the tests run on (${AMNEZIAWG_DIR})`, () => {
+  const UPSTREAMS = [
+    { repo: 'amnezia-vpn/amneziawg-go', arg: 'AMNEZIAWG_GO', bin: 'amneziawg-go', prints: 'amneziawg-go' },
+    { repo: 'amnezia-vpn/amneziawg-tools', arg: 'AMNEZIAWG_TOOLS', bin: 'awg', prints: 'amneziawg-tools' },
+  ];
+
+  it("the folder's README names a tag and commit per upstream, and the Dockerfile's ARGs pin the same", () => {
+    const pins = sharedPins();
+    for (const u of UPSTREAMS) {
+      expect(pins.get(u.repo), `${u.repo} in ${AMNEZIAWG_DIR}/README.md`).toBeDefined();
+      expect({ tag: globalArgs.get(`${u.arg}_VERSION`), commit: globalArgs.get(`${u.arg}_COMMIT`) }, u.repo).toEqual(pins.get(u.repo));
+    }
+  });
+
+  it("each binary's --version names the Dockerfile's tag", async () => {
+    for (const u of UPSTREAMS) {
+      const first = (await run([path.join(AMNEZIAWG_BIN, u.bin), '--version'])).stdout.split('\n')[0];
+      expect(first).toMatch(new RegExp(`^${u.prints} ${globalArgs.get(`${u.arg}_VERSION`)!.replaceAll('.', '\\.')}( |$)`));
+    }
   });
 });
 

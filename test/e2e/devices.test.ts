@@ -1,21 +1,22 @@
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StandInClient } from '../support/bot-api-client.js';
-import { botEnv, buttonsOf, pingsWithin, startBot } from '../support/e2e.js';
-import { NetnsLab, type LabProcess, realPartsGate, run } from '../support/netns.js';
+import { botEnv, buttonsOf, gatedVariants, pingsWithin, startBot } from '../support/e2e.js';
+import { flavorTools, NetnsLab, type LabProcess, realPartsGate, run } from '../support/netns.js';
 
 // Devices on a real tunnel: the built bot (dist/main.js) in a server namespace with a real
-// WireGuard interface; one user gets a second device through /devices, each device's config
-// brings up a client that pings the server, and deleting a device through the bot cuts it off
-// at once while the other keeps working. The two clients take turns in the one client namespace:
-// both would route the same server address.
+// interface of each tunnel variant; one user gets a second device through /devices, each device's
+// config brings up a client that pings the server, and deleting a device through the bot cuts it
+// off at once while the other keeps working. The two clients take turns in the one client
+// namespace: both would route the same server address.
 
-const ready = await realPartsGate();
+const variants = await gatedVariants(await realPartsGate());
 const TOKEN = '424242:e2e-devices-token';
 const ADMIN = { id: 111501, first_name: 'Admin', username: 'boss', language_code: 'en' };
 const USER = { id: 222502, first_name: 'Dana', username: 'dana', language_code: 'en' };
 
-describe.skipIf(!ready)('devices end to end on a real tunnel (VPN_FLAVOR=wireguard)', () => {
+for (const variant of variants) describe.skipIf(!variant.ready)(`devices end to end on a real tunnel (${variant.name})`, () => {
+  const { tool } = flavorTools(variant.flavor);
   let lab: NetnsLab;
   let api: StandInClient;
   let bot: LabProcess | undefined;
@@ -27,7 +28,7 @@ describe.skipIf(!ready)('devices end to end on a real tunnel (VPN_FLAVOR=wiregua
     api = await StandInClient.start({ token: TOKEN, netns: lab.serverNs });
     await api.knowUser(ADMIN); // the admin started the bot long ago
     let env: NodeJS.ProcessEnv;
-    ({ env, iface, serverTunnelIp } = await botEnv(lab, { token: TOKEN, apiRoot: api.apiRoot, adminId: ADMIN.id, ifacePrefix: 'avd' }));
+    ({ env, iface, serverTunnelIp } = await botEnv(lab, { ...variant, token: TOKEN, apiRoot: api.apiRoot, adminId: ADMIN.id, ifacePrefix: 'avd' }));
     // Each client routes only the server's address.
     env.VPN_ALLOWED_IPS = `${serverTunnelIp}/32`;
     env.MAX_DEVICES_PER_USER = '2';
@@ -43,7 +44,7 @@ describe.skipIf(!ready)('devices end to end on a real tunnel (VPN_FLAVOR=wiregua
 
   it('two devices each bring up a working tunnel; a device deleted through the bot stops working at once, the other keeps working', async () => {
     // Sorted: wg lists peers by latest handshake, which changes between calls.
-    const livePeers = async () => (await run(['wg', 'show', iface, 'peers'])).stdout.trim().split('\n').filter(Boolean).sort();
+    const livePeers = async () => (await run([tool, 'show', iface, 'peers'])).stdout.trim().split('\n').filter(Boolean).sort();
     const dev1 = `avA${lab.suffix}`;
     const dev2 = `avB${lab.suffix}`;
 
@@ -82,10 +83,10 @@ describe.skipIf(!ready)('devices end to end on a real tunnel (VPN_FLAVOR=wiregua
     expect(await livePeers()).toHaveLength(2);
 
     // Each device's tunnel works (one at a time: both route the server's address).
-    await lab.bringUpClient(conf1, dev1);
+    await lab.bringUpClient(variant.flavor, conf1, dev1);
     expect(await pingsWithin(lab, serverTunnelIp, 20_000)).toBe(true);
     await lab.wgQuickDown(lab.clientNs, dev1);
-    await lab.bringUpClient(conf2, dev2);
+    await lab.bringUpClient(variant.flavor, conf2, dev2);
     expect(await pingsWithin(lab, serverTunnelIp, 20_000)).toBe(true);
 
     // Delete device 2 through the bot: asked to confirm, then gone from the live interface.
@@ -106,14 +107,14 @@ describe.skipIf(!ready)('devices end to end on a real tunnel (VPN_FLAVOR=wiregua
 
     // Device 2's handshake no longer works: no ping, and no new handshake.
     expect(await lab.ping(lab.clientNs, serverTunnelIp, 3)).toBe(false);
-    const hs = (await lab.exec(lab.clientNs, ['wg', 'show', dev2, 'latest-handshakes'])).stdout.trim().split('\t')[1];
+    const hs = (await lab.exec(lab.clientNs, [tool, 'show', dev2, 'latest-handshakes'])).stdout.trim().split('\t')[1];
     await new Promise((r) => setTimeout(r, 6000));
     expect(await lab.ping(lab.clientNs, serverTunnelIp, 2)).toBe(false);
-    expect((await lab.exec(lab.clientNs, ['wg', 'show', dev2, 'latest-handshakes'])).stdout.trim().split('\t')[1]).toBe(hs);
+    expect((await lab.exec(lab.clientNs, [tool, 'show', dev2, 'latest-handshakes'])).stdout.trim().split('\t')[1]).toBe(hs);
     await lab.wgQuickDown(lab.clientNs, dev2);
 
     // Device 1 still works.
-    await lab.bringUpClient(conf1, dev1);
+    await lab.bringUpClient(variant.flavor, conf1, dev1);
     expect(await pingsWithin(lab, serverTunnelIp, 30_000)).toBe(true);
   }, 180_000);
 });

@@ -3,22 +3,25 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StandInClient } from '../support/bot-api-client.js';
-import { botEnv, buttonsOf, pingsWithin, startBot } from '../support/e2e.js';
-import { NetnsLab, type LabProcess } from '../support/netns.js';
+import { botEnv, buttonsOf, gatedVariants, pingsWithin, startBot } from '../support/e2e.js';
+import { flavorTools, NetnsLab, type LabProcess } from '../support/netns.js';
 import { addSshNode, type SshNode, sshdGate } from '../support/sshd.js';
 
 // Two VPN nodes reached over SSH: each a network namespace with a real OpenSSH sshd (key auth,
-// pinned host key) and, once the bot brings it up, a real wireguard-go interface. The built bot
-// runs in the lab's server namespace with no interface of its own (VPN_LOCAL=off, NODES_FILE).
-// Peers spread over both nodes, a client pings through each, and when one node's sshd stops the
-// bot marks that node down, tells the admin once, and keeps serving approvals on the other.
+// pinned host key) and, once the bot brings it up, a real userspace interface of the tunnel
+// variant (the nodes' sessions get this process's PATH, so they run the shared awg binaries).
+// The built bot runs in the lab's server namespace with no interface of its own (VPN_LOCAL=off,
+// NODES_FILE). Peers spread over both nodes, a client pings through each, and when one node's
+// sshd stops the bot marks that node down, tells the admin once, and keeps serving approvals on
+// the other.
 
-const ready = await sshdGate();
+const variants = await gatedVariants(await sshdGate());
 const TOKEN = '424242:e2e-nodes-token';
 const ADMIN = { id: 111601, first_name: 'Admin', username: 'boss', language_code: 'en' };
 const users = [1, 2, 3].map((i) => ({ id: 222600 + i, first_name: `User${i}`, language_code: 'en' }));
 
-describe.skipIf(!ready)('several VPN nodes over SSH on real tunnels', () => {
+for (const variant of variants) describe.skipIf(!variant.ready)(`several VPN nodes over SSH on real tunnels (${variant.name})`, () => {
+  const { tool } = flavorTools(variant.flavor);
   let lab: NetnsLab;
   let api: StandInClient;
   let bot: LabProcess | undefined;
@@ -28,7 +31,7 @@ describe.skipIf(!ready)('several VPN nodes over SSH on real tunnels', () => {
     lab = await NetnsLab.create();
     api = await StandInClient.start({ token: TOKEN, netns: lab.serverNs });
     await api.knowUser(ADMIN); // the admin started the bot long ago
-    const { env } = await botEnv(lab, { token: TOKEN, apiRoot: api.apiRoot, adminId: ADMIN.id, ifacePrefix: 'avx' });
+    const { env } = await botEnv(lab, { ...variant, token: TOKEN, apiRoot: api.apiRoot, adminId: ADMIN.id, ifacePrefix: 'avx' });
     const specs = [];
     for (const [i, name] of ['ams', 'fra'].entries()) {
       const node = await addSshNode(lab, name[0]!.toUpperCase(), lab.serverNs);
@@ -43,7 +46,7 @@ describe.skipIf(!ready)('several VPN nodes over SSH on real tunnels', () => {
         ssh: `${node.sshd.user}@${node.sshd.host}:${node.sshd.port}`,
         key: node.sshd.clientKeyFile,
         hostkey: node.sshd.hostPublicKey,
-        flavor: 'wireguard',
+        flavor: variant.flavor,
         iface,
         endpoint: `${node.endpointIp}:${port}`,
         port,
@@ -93,7 +96,7 @@ describe.skipIf(!ready)('several VPN nodes over SSH on real tunnels', () => {
     expect(n1.name).not.toBe(n2.name);
     for (const n of nodes) {
       // The interface lives in the node's namespace, with exactly the peer the bot put there.
-      const dump = (await lab.exec(n.node.ns, ['wg', 'show', n.iface, 'dump'])).stdout.trim().split('\n');
+      const dump = (await lab.exec(n.node.ns, [tool, 'show', n.iface, 'dump'])).stdout.trim().split('\n');
       expect(dump).toHaveLength(2);
       const conf = await fs.stat(path.join(lab.tmpDir, `${n.name}-conf`, `${n.iface}.conf`));
       expect(conf.mode & 0o777).toBe(0o600);
@@ -102,7 +105,7 @@ describe.skipIf(!ready)('several VPN nodes over SSH on real tunnels', () => {
     // Through each node (one tunnel at a time in the one client namespace).
     for (const [conf, n] of [[conf1, n1], [conf2, n2]] as const) {
       const dev = `avc${n.name[0]}${lab.suffix}`;
-      await lab.bringUpClient(conf, dev);
+      await lab.bringUpClient(variant.flavor, conf, dev);
       expect(await pingsWithin(lab, n.serverIp, 20_000)).toBe(true);
       await lab.wgQuickDown(lab.clientNs, dev);
     }
@@ -125,7 +128,7 @@ describe.skipIf(!ready)('several VPN nodes over SSH on real tunnels', () => {
     const conf3 = await approve(users[2]!);
     expect(nodeOf(conf3).name).toBe(alive.name);
     const dev3 = `avc3${lab.suffix}`;
-    await lab.bringUpClient(conf3, dev3);
+    await lab.bringUpClient(variant.flavor, conf3, dev3);
     expect(await pingsWithin(lab, alive.serverIp, 20_000)).toBe(true);
     await lab.wgQuickDown(lab.clientNs, dev3);
 

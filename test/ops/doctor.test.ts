@@ -15,8 +15,13 @@ import {
   SYSTEM_PATHS,
   type SystemPaths,
 } from '../../src/ops/doctor.js';
+import { AMNEZIAWG_BIN, amneziawgBinaries, sharedPins } from '../support/amneziawg.js';
 import { BotApiStandIn } from '../support/bot-api.js';
 import { appDatabase } from '../support/database.js';
+import { gateOn } from '../support/netns.js';
+
+// Only --version is run, so the shared AmneziaWG binaries need no root here; under CI=true they must be there.
+const sharedAwg = gateOn(amneziawgBinaries());
 
 // Shaped like a real token, so the generic masking would catch it too.
 const TOKEN = '1234567890:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw';
@@ -61,6 +66,9 @@ class FakeHost {
     this.dir('/srv/bot', 0o700);
     this.file('/srv/bot/bot.db', '', 0o600);
     this.commands.set('iptables -t nat -S POSTROUTING', NAT_RULES);
+    this.commands.set('awg --version', 'amneziawg-tools v1.0.20260223 - https://amnezia.org\n');
+    this.commands.set('wg --version', 'wireguard-tools v1.0.20210914 - https://git.zx2c4.com/wireguard-tools/\n');
+    this.commands.set('amneziawg-go --version', 'amneziawg-go v0.2.18\n\nUserspace AmneziaWG daemon for linux-amd64.\n');
     this.denv = {
       env: { BOT_TOKEN: TOKEN, ADMIN_IDS: '111', VPN_ENDPOINT: 'vpn.example.com', DATA_DIR: '/srv/bot', PATH: '/usr/local/bin:/usr/bin:/usr/sbin' },
       envFile: '.env',
@@ -160,7 +168,8 @@ describe('doctor checks (fake host)', () => {
       'vpn nodes', 'data dir', 'database', 'bot token', 'admin 111',
     ]);
     expect(report.find('bot token').line).toBe('✔ bot token — @andrey_vpn_bot');
-    expect(report.find('binaries').line).toBe('✔ binaries — /usr/bin/awg, /usr/bin/awg-quick');
+    expect(report.find('binaries').line).toBe('✔ binaries — /usr/bin/awg (amneziawg-tools v1.0.20260223), /usr/bin/awg-quick');
+    expect(report.find('vpn backend').line).toBe('✔ vpn backend — amneziawg kernel module loaded');
   });
 
   it('node: older than 20.12 fails; 20.12 and later pass', async () => {
@@ -201,7 +210,13 @@ describe('doctor checks (fake host)', () => {
     await expectOnly(wg, 'binaries', 'fail', /wg and wg-quick not found on PATH\. Fix: install wireguard-tools/);
     wg.exec('/usr/local/bin/wg');
     wg.exec('/usr/bin/wg-quick');
-    expect((await wg.doctor()).find('binaries').line).toBe('✔ binaries — /usr/local/bin/wg, /usr/bin/wg-quick');
+    expect((await wg.doctor()).find('binaries').line).toBe('✔ binaries — /usr/local/bin/wg (wireguard-tools v1.0.20210914), /usr/bin/wg-quick');
+  });
+
+  it('binaries: a tool that does not run (--version fails or times out) fails, naming why', async () => {
+    const host = new FakeHost();
+    host.commands.set('awg --version', new Error('/usr/bin/awg --version: timed out after 10000 ms'));
+    await expectOnly(host, 'binaries', 'fail', /✘ binaries — \/usr\/bin\/awg does not run: awg --version failed: .*timed out after 10000 ms\. Fix: reinstall amneziawg-tools/);
   });
 
   it('privileges: root, or CAP_NET_ADMIN in CapEff', async () => {
@@ -232,7 +247,14 @@ describe('doctor checks (fake host)', () => {
     expect((await host.doctor()).find('vpn backend').line).toBe('✔ vpn backend — amneziawg kernel module installed (loaded on first use)');
     host.commands.set('modinfo -F filename amneziawg', new Error('modinfo: ERROR: Module amneziawg not found.'));
     host.exec('/usr/local/bin/amneziawg-go');
-    expect((await host.doctor()).find('vpn backend').line).toBe('✔ vpn backend — userspace /usr/local/bin/amneziawg-go (no amneziawg kernel module)');
+    expect((await host.doctor()).find('vpn backend').line).toBe('✔ vpn backend — userspace /usr/local/bin/amneziawg-go (amneziawg-go v0.2.18; no amneziawg kernel module)');
+    host.commands.set('amneziawg-go --version', new Error('spawn /usr/local/bin/amneziawg-go ENOEXEC'));
+    await expectOnly(host, 'vpn backend', 'fail', /no amneziawg kernel module, and \/usr\/local\/bin\/amneziawg-go does not run: .*ENOEXEC\. Fix: reinstall amneziawg-go/);
+
+    // A loaded module that declares its version names it.
+    host.dir('/sys/module/amneziawg');
+    host.file('/sys/module/amneziawg/version', '1.0.0\n');
+    expect((await host.doctor()).find('vpn backend').line).toBe('✔ vpn backend — amneziawg kernel module 1.0.0 loaded');
 
     const wg = new FakeHost();
     wg.denv.env.VPN_FLAVOR = 'wireguard';
@@ -442,7 +464,8 @@ describe('doctor on the real host functions (temp files, Bot API stand-in)', () 
     for (const fn of cleanup.splice(0).reverse()) await fn();
   });
 
-  async function setUp(adminIds: string, opts: { migrated?: boolean } = {}) {
+  /** `path`: PATH instead of the fake awg and awg-quick; `module: false`: no amneziawg kernel module. */
+  async function setUp(adminIds: string, opts: { migrated?: boolean; path?: string; module?: boolean } = {}) {
     const root = await fs.mkdtemp(path.join(os.tmpdir(), 'avpn-doctor-'));
     cleanup.push(() => fs.rm(root, { recursive: true, force: true }));
     const api = new BotApiStandIn({ token: TOKEN, botUsername: 'andrey_vpn_bot' });
@@ -454,7 +477,7 @@ describe('doctor on the real host functions (temp files, Bot API stand-in)', () 
     await fs.mkdir(bin);
     for (const b of ['awg', 'awg-quick']) await fs.writeFile(path.join(bin, b), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
     const sys = (p: string) => path.join(root, 'sys', p);
-    await fs.mkdir(sys('module/amneziawg'), { recursive: true });
+    await fs.mkdir(sys(opts.module === false ? 'module' : 'module/amneziawg'), { recursive: true });
     await fs.mkdir(sys('class/net/awg0'), { recursive: true });
     await fs.writeFile(sys('status'), 'Name:\tnode\nCapEff:\t0000000000001000\n');
     await fs.writeFile(sys('tun'), '');
@@ -485,10 +508,10 @@ describe('doctor on the real host functions (temp files, Bot API stand-in)', () 
       TELEGRAM_API_ROOT: api.apiRoot,
       DATA_DIR: dataDir,
       VPN_NAT: 'off',
-      PATH: bin,
+      PATH: opts.path ?? bin,
       ...database.env,
     };
-    return { dataDir, denv: realDoctorEnv(env, { paths }) };
+    return { dataDir, bin, denv: realDoctorEnv(env, { paths }) };
   }
 
   it('all good: ok, every line passes', async () => {
@@ -513,6 +536,25 @@ describe('doctor on the real host functions (temp files, Bot API stand-in)', () 
     expect(line).toMatch(/^✘ database — cannot read PostgreSQL postgres:\/\/bot:\*\*\*@127\.0\.0\.1:1\/vpn: .*ECONNREFUSED.*\. Fix: check DATABASE_URL/);
     expect(down.lines.join('\n')).not.toContain('hunter2');
     expect(down.ok).toBe(false);
+  });
+
+  it.skipIf(!sharedAwg)('names the AmneziaWG it finds: the shared amneziawg-go (no kernel module) and awg, with the versions they print', async () => {
+    const { denv } = await setUp('111', { path: AMNEZIAWG_BIN, module: false });
+    const report = await runDoctor(denv);
+    const pins = sharedPins();
+    expect(report.lines).toContain(`✔ binaries — ${AMNEZIAWG_BIN}/awg (amneziawg-tools ${pins.get('amnezia-vpn/amneziawg-tools')?.tag}), ${AMNEZIAWG_BIN}/awg-quick`);
+    expect(report.lines).toContain(`✔ vpn backend — userspace ${AMNEZIAWG_BIN}/amneziawg-go (amneziawg-go ${pins.get('amnezia-vpn/amneziawg-go')?.tag}; no amneziawg kernel module)`);
+    expect(report.ok).toBe(true);
+  });
+
+  it('without the kernel module and without amneziawg-go on PATH: the backend fails, with both ways to fix it', async () => {
+    const { denv, bin } = await setUp('111', { module: false });
+    const report = await runDoctor(denv);
+    expect(report.lines.filter((l) => !l.startsWith('✔ '))).toEqual([
+      `✘ vpn backend — neither the amneziawg kernel module nor amneziawg-go found. Fix: install the amneziawg kernel module (DKMS package from the Amnezia PPA) or put amneziawg-go on PATH`,
+    ]);
+    expect(report.lines).toContain(`✔ binaries — ${bin}/awg (no version printed), ${bin}/awg-quick`);
+    expect(report.ok).toBe(false);
   });
 
   it('an admin without /start and an open DATA_DIR: not ok, each named with its fix', async () => {

@@ -59,7 +59,7 @@ describe.skipIf(!ready || !pgReady)('two bot replicas on one PostgreSQL (webhook
     await api.knowUser(ADMIN); // the admin started the bot long ago
     let schema: string;
     ({ schema, db, drop } = await createPostgresSchema());
-    const base = await botEnv(lab, { token: TOKEN, apiRoot: api.apiRoot, adminId: ADMIN.id, ifacePrefix: 'avr' });
+    const base = await botEnv(lab, { flavor: 'wireguard', token: TOKEN, apiRoot: api.apiRoot, adminId: ADMIN.id, ifacePrefix: 'avr' });
     ({ iface, serverTunnelIp } = base);
     for (const [i, port] of PORTS.entries()) {
       const env = {
@@ -139,7 +139,7 @@ describe.skipIf(!ready || !pgReady)('two bot replicas on one PostgreSQL (webhook
 
     // A client of the first user, so the monitor has traffic to count.
     const conf = Object.values(docs.find((c) => c.params.chat_id === users[0]!.id)!.files)[0]!.data.toString();
-    await lab.bringUpClient(conf, `avrc${lab.suffix}`);
+    await lab.bringUpClient('wireguard', conf, `avrc${lab.suffix}`);
     const rx = async () => Number((await sql<{ rx: number }>`select rx_total as rx from peer_traffic join peers on peers.id = peer_traffic.peer_id where user_id = ${users[0]!.id}`.execute(db)).rows[0]?.rx);
     expect(await lab.ping(lab.clientNs, serverTunnelIp, 3)).toBe(true);
     const counted = await until('the leader counts the traffic', async () => (await rx()) > 0 && rx(), 10_000);

@@ -15,6 +15,11 @@ describe('helpers without real parts', () => {
       '[Interface]\nAddress = 10.8.0.2/32\n\n[Peer]\nAllowedIPs = 0.0.0.0/1, 128.0.0.0/1, ::/1, 8000::/1\n',
     );
   });
+
+  it('adaptConfForLab keeps AmneziaWG lines byte for byte: awg-quick keeps the spaces of I1–I5 only at column 0', () => {
+    const awg = 'Jc = 4\nS1 = 20\nH1 = 100000-200000\nI1 = <b 0xc0ffee00> <r 24> <t>\nI2 = <r  16>\n';
+    expect(adaptConfForLab(`[Interface]\n${awg}DNS = 1.1.1.1\n`)).toBe(`[Interface]\n${awg}`);
+  });
 });
 
 describe.skipIf(!real)('NetnsLab: a real WireGuard tunnel between two namespaces', () => {
@@ -46,6 +51,7 @@ describe.skipIf(!real)('NetnsLab: a real WireGuard tunnel between two namespaces
     const tunnel = `10.${100 + Math.floor(Math.random() * 50)}.${Math.floor(Math.random() * 256)}`;
 
     await lab.wgQuickUp(
+      'wireguard',
       lab.serverNs,
       `[Interface]\nPrivateKey = ${server.privateKey}\nAddress = ${tunnel}.1/24\nListenPort = ${port}\n`,
       sIf,
@@ -53,6 +59,7 @@ describe.skipIf(!real)('NetnsLab: a real WireGuard tunnel between two namespaces
     await lab.exec(lab.serverNs, ['wg', 'set', sIf, 'peer', client.publicKey, 'allowed-ips', `${tunnel}.2/32`]);
 
     await lab.bringUpClient(
+      'wireguard',
       [
         '[Interface]',
         `PrivateKey = ${client.privateKey}`,
@@ -87,7 +94,7 @@ describe.skipIf(!real)('NetnsLab: a real WireGuard tunnel between two namespaces
   it('wgQuickUp reports a failing wg-quick with its log', async () => {
     if (!lab) throw new Error('no lab');
     const bad = `wgx${lab.suffix}`;
-    await expect(lab.wgQuickUp(lab.clientNs, '[Interface]\nPrivateKey = not-a-key\n', bad)).rejects.toThrow(
+    await expect(lab.wgQuickUp('wireguard', lab.clientNs, '[Interface]\nPrivateKey = not-a-key\n', bad)).rejects.toThrow(
       new RegExp(`wg-quick up ${bad} in ${lab.clientNs} failed`),
     );
     const links = await lab.exec(lab.clientNs, ['ip', '-o', 'link']);

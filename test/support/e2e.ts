@@ -1,18 +1,45 @@
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
+import type { AwgProtocol } from '../../src/vpn/types.js';
+import { amneziawgGate } from './amneziawg.js';
 import type { SentMessage } from './bot-api.js';
-import { appDatabase } from './database.js';
-import type { LabProcess, NetnsLab } from './netns.js';
+import { appDatabase, defaultTestDatabase } from './database.js';
+import { flavorTools, type LabProcess, type NetnsLab } from './netns.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
+/** What the bot's interface runs: plain WireGuard, or AmneziaWG with one protocol version. */
+export type TunnelFlavor = { flavor: 'wireguard' } | { flavor: 'amneziawg'; awgProtocol: AwgProtocol };
+export type TunnelVariant = TunnelFlavor & { name: string };
+
+const WIREGUARD: TunnelVariant = { name: 'VPN_FLAVOR=wireguard', flavor: 'wireguard' };
+const AWG1: TunnelVariant = { name: 'VPN_FLAVOR=amneziawg AWG_PROTOCOL=1', flavor: 'amneziawg', awgProtocol: 1 };
+const AWG2: TunnelVariant = { name: 'VPN_FLAVOR=amneziawg AWG_PROTOCOL=2', flavor: 'amneziawg', awgProtocol: 2 };
+
 /**
- * The environment for the built bot in the lab's server namespace: wireguard flavor, a unique
- * interface and a random 10.x tunnel subnet, state in the lab's tmp dir, the monitor every second.
- * The database is the test project's: the default SQLite file in DATA_DIR, or (TEST_DATABASE=postgres)
- * a fresh schema reached through PostgreSQL's Unix socket, dropped by lab.cleanup().
+ * The variants a real-tunnel e2e file runs in this test project. Every file already runs once per
+ * project, so the two projects split them: each file runs twice in all, every variant runs, and
+ * protocol 2 (the one with the most to break) runs on both databases.
  */
-export async function botEnv(lab: NetnsLab, opts: { token: string; apiRoot: string; adminId: number; ifacePrefix: string }) {
+export function tunnelVariants(): TunnelVariant[] {
+  return defaultTestDatabase() === 'postgres' ? [AWG1, AWG2] : [WIREGUARD, AWG2];
+}
+
+/** tunnelVariants(), each with whether it can run here: `parts` is the file's own gate, and AmneziaWG needs amneziawgGate() too. */
+export async function gatedVariants(parts: boolean): Promise<(TunnelVariant & { ready: boolean })[]> {
+  const variants = tunnelVariants();
+  const awg = parts && variants.some((v) => v.flavor === 'amneziawg') && (await amneziawgGate());
+  return variants.map((v) => ({ ...v, ready: parts && (v.flavor === 'wireguard' || awg) }));
+}
+
+/**
+ * The environment for the built bot in the lab's server namespace: the given flavor (and AWG
+ * protocol), a unique interface and a random 10.x tunnel subnet, state in the lab's tmp dir, the
+ * monitor every second. The database is the test project's: the default SQLite file in DATA_DIR,
+ * or (TEST_DATABASE=postgres) a fresh schema reached through PostgreSQL's Unix socket, dropped by
+ * lab.cleanup(). PATH is this process's, so an amneziawgGate() before it finds the shared binaries.
+ */
+export async function botEnv(lab: NetnsLab, opts: TunnelFlavor & { token: string; apiRoot: string; adminId: number; ifacePrefix: string }) {
   const iface = `${opts.ifacePrefix}${lab.suffix}`;
   const net = `10.${100 + randomInt(90)}.${randomInt(256)}`;
   lab.trackInterface(iface);
@@ -28,9 +55,10 @@ export async function botEnv(lab: NetnsLab, opts: { token: string; apiRoot: stri
     TELEGRAM_API_ROOT: opts.apiRoot,
     DATA_DIR: dataDir,
     ...database.env,
-    VPN_FLAVOR: 'wireguard',
+    VPN_FLAVOR: opts.flavor,
+    ...(opts.flavor === 'amneziawg' ? { AWG_PROTOCOL: String(opts.awgProtocol) } : {}),
     VPN_INTERFACE: iface,
-    VPN_CONFIG_DIR: path.join(lab.tmpDir, 'wg'),
+    VPN_CONFIG_DIR: path.join(lab.tmpDir, flavorTools(opts.flavor).tool),
     VPN_ENDPOINT: lab.serverIp,
     VPN_PORT: String(20000 + randomInt(30000)),
     VPN_SUBNET: `${net}.0/24`,

@@ -8,11 +8,13 @@
 //     let lab: NetnsLab;
 //     beforeAll(async () => { lab = await NetnsLab.create(); }, 30_000);
 //     afterAll(async () => { await lab?.cleanup(); });
-//     it('pings', async () => { … await lab.bringUpClient(conf, `wgc${lab.suffix}`); … });
+//     it('pings', async () => { … await lab.bringUpClient('wireguard', conf, `wgc${lab.suffix}`); … });
 //   });
 //
-// Every name carries a per-run suffix: the UAPI sockets in /var/run/wireguard are shared by
-// all namespaces, so two runs using "wg0" would collide. Private keys travel by stdin only.
+// Every name carries a per-run suffix: the UAPI sockets in /var/run/wireguard (and
+// /var/run/amneziawg) are shared by all namespaces, so two runs using "wg0" would collide.
+// Private keys travel by stdin only. The amneziawg flavor needs the shared binaries on PATH
+// (test/support/amneziawg.ts).
 import { execFile, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import fs from 'node:fs';
@@ -20,6 +22,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { intToIp, ipToInt } from '../../src/vpn/pool.js';
+import type { VpnFlavor } from '../../src/vpn/types.js';
 
 export interface ExecResult {
   stdout: string;
@@ -62,9 +65,15 @@ export interface WgQuickOptions {
   timeoutMs?: number;
 }
 
+// wireguard-go refuses to run on a kernel with WireGuard without it; amneziawg-go ignores it.
 const WG_ENV = { WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1' };
 const UAPI_DIRS = ['/var/run/wireguard', '/var/run/amneziawg'];
 const REQUIRED_BINARIES = ['ip', 'wg', 'wg-quick', 'wireguard-go', 'ping'];
+
+/** A flavor's command-line tool, its *-quick script and the userspace daemon *-quick falls back to. */
+export function flavorTools(flavor: VpnFlavor): { tool: 'wg' | 'awg'; quick: 'wg-quick' | 'awg-quick'; daemon: 'wireguard-go' | 'amneziawg-go' } {
+  return flavor === 'amneziawg' ? { tool: 'awg', quick: 'awg-quick', daemon: 'amneziawg-go' } : { tool: 'wg', quick: 'wg-quick', daemon: 'wireguard-go' };
+}
 
 /** A veth pair made by NetnsLab.link(); `aNs` null = the root namespace. */
 export interface LabLink {
@@ -190,7 +199,7 @@ export async function wgKeyPair(): Promise<{ privateKey: string; publicKey: stri
   return { privateKey, publicKey };
 }
 
-/** Rewrites a wg-quick config for this machine: see WgQuickOptions. */
+/** Rewrites a wg-quick config for this machine: see WgQuickOptions. Other lines (I1–I5 above all) stay byte for byte. */
 export function adaptConfForLab(conf: string, opts: Pick<WgQuickOptions, 'stripDns' | 'splitDefaultRoute'> = {}): string {
   const stripDns = opts.stripDns ?? true;
   const split = opts.splitDefaultRoute ?? true;
@@ -255,6 +264,8 @@ export class NetnsLab {
   private readonly rootDevs: string[] = [];
   private links = 0;
   private readonly interfaces = new Set<string>();
+  /** The flavor each wgQuickUp used, so its wgQuickDown runs the same *-quick. */
+  private readonly quickFlavors = new Map<string, VpnFlavor>();
   private readonly processes = new Set<LabProcess>();
   private readonly cleanups: (() => Promise<void>)[] = [];
   private cleanupPromise: Promise<void> | null = null;
@@ -388,31 +399,35 @@ export class NetnsLab {
   }
 
   /**
-   * Writes `<ifName>.conf` (0600, in tmpDir) and runs `wg-quick up` on it inside `ns`.
-   * wg-quick starts wireguard-go, which keeps the stdio it inherits: it gets a log file, and we
-   * wait for wg-quick's exit rather than for closed pipes. Returns the config path.
+   * Writes `<ifName>.conf` (0600, in tmpDir) and runs the flavor's *-quick up on it inside `ns`.
+   * *-quick starts the userspace daemon, which keeps the stdio it inherits: it gets a log file,
+   * and we wait for *-quick's exit rather than for closed pipes. Returns the config path.
    */
-  async wgQuickUp(ns: string, confText: string, ifName: string, opts: WgQuickOptions = {}): Promise<string> {
+  async wgQuickUp(flavor: VpnFlavor, ns: string, confText: string, ifName: string, opts: WgQuickOptions = {}): Promise<string> {
     if (!/^[a-zA-Z0-9_=+.-]{1,15}$/.test(ifName)) throw new Error(`bad interface name ${JSON.stringify(ifName)}`);
     this.trackInterface(ifName);
     const confPath = path.join(this.tmpDir, `${ifName}.conf`);
     await fsp.writeFile(confPath, `${adaptConfForLab(confText, opts).trimEnd()}\n`, { mode: 0o600 });
     await fsp.chmod(confPath, 0o600);
-    await this.wgQuick(ns, 'up', confPath, ifName, opts.timeoutMs ?? 30_000);
+    this.quickFlavors.set(ifName, flavor);
+    await this.wgQuick(flavor, ns, 'up', confPath, ifName, opts.timeoutMs ?? 30_000);
     return confPath;
   }
 
-  /** `wg-quick down` for a config written by wgQuickUp. */
+  /** *-quick down (the flavor wgQuickUp used) for a config written by wgQuickUp. */
   async wgQuickDown(ns: string, ifName: string, timeoutMs = 30_000): Promise<void> {
-    await this.wgQuick(ns, 'down', path.join(this.tmpDir, `${ifName}.conf`), ifName, timeoutMs);
+    const flavor = this.quickFlavors.get(ifName);
+    if (!flavor) throw new Error(`${ifName} was not brought up by wgQuickUp in this lab`);
+    await this.wgQuick(flavor, ns, 'down', path.join(this.tmpDir, `${ifName}.conf`), ifName, timeoutMs);
   }
 
-  private async wgQuick(ns: string, action: 'up' | 'down', confPath: string, ifName: string, timeoutMs: number): Promise<void> {
-    const logPath = path.join(this.tmpDir, `wg-quick-${ifName}.log`);
+  private async wgQuick(flavor: VpnFlavor, ns: string, action: 'up' | 'down', confPath: string, ifName: string, timeoutMs: number): Promise<void> {
+    const { quick } = flavorTools(flavor);
+    const logPath = path.join(this.tmpDir, `${quick}-${ifName}.log`);
     const fd = fs.openSync(logPath, 'a', 0o600);
     let child: ChildProcess;
     try {
-      child = spawn('ip', ['netns', 'exec', ns, 'wg-quick', action, confPath], {
+      child = spawn('ip', ['netns', 'exec', ns, quick, action, confPath], {
         stdio: ['ignore', fd, fd],
         env: { ...process.env, ...WG_ENV },
       });
@@ -433,14 +448,14 @@ export class NetnsLab {
     if (result.code !== 0) {
       const log = await fsp.readFile(logPath, 'utf8').catch(() => '');
       throw new Error(
-        `wg-quick ${action} ${ifName} in ${ns} failed (${result.error?.message ?? `code ${result.code}, signal ${result.signal}`}):\n${log}`,
+        `${quick} ${action} ${ifName} in ${ns} failed (${result.error?.message ?? `code ${result.code}, signal ${result.signal}`}):\n${log}`,
       );
     }
   }
 
-  /** Brings up a client config (as the bot hands it out) inside the client namespace. */
-  async bringUpClient(confText: string, ifName: string, opts: WgQuickOptions = {}): Promise<void> {
-    await this.wgQuickUp(this.clientNs, confText, ifName, opts);
+  /** Brings up a client config (as the bot hands it out) inside the client namespace, with the flavor's *-quick and daemon. */
+  async bringUpClient(flavor: VpnFlavor, confText: string, ifName: string, opts: WgQuickOptions = {}): Promise<void> {
+    await this.wgQuickUp(flavor, this.clientNs, confText, ifName, opts);
   }
 
   /** true when `count` pings from `ns` to `ip` get through (-W 2 per reply). */
@@ -534,7 +549,7 @@ export class NetnsLab {
       }
     }
 
-    // Daemonized wireguard-go processes were re-parented to init; give it a moment to reap
+    // Daemonized wireguard-go and amneziawg-go processes were re-parented to init; give it a moment to reap
     // them so a leak check right after cleanup() sees no <defunct> entries.
     const deadline = Date.now() + 3000;
     let left = [...signalled];

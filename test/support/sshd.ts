@@ -31,6 +31,13 @@ export async function sshdGate(): Promise<boolean> {
   return gateOn(await sshdAvailable());
 }
 
+/** This process's PATH for the node's sessions; SetEnv splits on whitespace and reads quotes. */
+function sessionPath(): string {
+  const p = process.env.PATH ?? '';
+  if (!p || /[\s"'\\]/.test(p)) throw new Error(`PATH ${JSON.stringify(p)} cannot be passed to sshd's SetEnv`);
+  return p;
+}
+
 /** Every live descendant of `pid` (from /proc), children before grandchildren. */
 function descendants(pid: number): number[] {
   const parent = new Map<number, number>();
@@ -111,7 +118,8 @@ export class Sshd {
         // sshd runs each command through root's shell, which reads ~/.bashrc: HOME is an empty
         // folder of this sshd's, so the lab's nodes do not run this machine's root profile (here
         // `pyenv init`, half a second per session, and a lock that 25 sessions at once fight over).
-        `SetEnv WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 HOME=${path.join(dir, 'home')}`,
+        // PATH is this process's, so after amneziawgGate() the node runs the shared awg binaries.
+        `SetEnv WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 HOME=${path.join(dir, 'home')} PATH=${sessionPath()}`,
         'LogLevel VERBOSE',
         '',
       ].join('\n'),

@@ -222,7 +222,7 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
   it('addPeer: the client config brings up a tunnel that pings the server through the node; the dump shows it; disabling cuts it', async () => {
     const peer = await vpn.addPeer(1);
     const clientIf = `avc${lab.suffix}`;
-    await lab.bringUpClient(vpn.clientConfig(peer, {}), clientIf);
+    await lab.bringUpClient('wireguard', vpn.clientConfig(peer, {}), clientIf);
     const serverIp = serverAddress(settings.subnet);
     expect(await lab.ping(lab.clientNs, serverIp)).toBe(true);
 

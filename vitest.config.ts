@@ -26,6 +26,7 @@ const NO_DATABASE = [
   'test/vpn/argv.test.ts',
   'test/vpn/cli.test.ts',
   'test/vpn/dump.test.ts',
+  'test/vpn/imitation-live.test.ts',
   'test/vpn/imitation.test.ts',
   'test/vpn/keys.test.ts',
   'test/vpn/params.test.ts',

@@ -1,5 +1,5 @@
 import type { Transformer } from 'grammy';
-import type { MessageEntity, Update } from 'grammy/types';
+import type { MessageEntity } from 'grammy/types';
 import { Broadcaster, type BroadcasterOptions } from '../../src/broadcast/broadcaster.js';
 import type { Clock } from '../../src/bot/pacer.js';
 import type { UserStatus } from '../../src/db/schema.js';

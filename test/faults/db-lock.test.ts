@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { findUser } from '../../src/db/users.js';
 import { schemaUrl } from '../support/database.js';

@@ -16,7 +16,7 @@
 // Private keys travel by stdin only. The amneziawg flavor needs the shared binaries on PATH
 // (test/support/amneziawg.ts).
 import { execFile, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';

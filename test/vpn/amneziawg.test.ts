@@ -1,6 +1,4 @@
 import { randomInt } from 'node:crypto';
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDump } from '../../src/vpn/dump.js';
 import { generateKeyPair, generatePresharedKey } from '../../src/vpn/keys.js';
@@ -8,14 +6,15 @@ import { formatHValue, generateAwgParams } from '../../src/vpn/params.js';
 import { renderClientConfig, renderServerConfig } from '../../src/vpn/render.js';
 import type { AwgParams, HValue, KeyPair } from '../../src/vpn/types.js';
 import { amneziawgGate } from '../support/amneziawg.js';
-import { type LabProcess, NetnsLab, run } from '../support/netns.js';
+import { capturedToServer, tcpdumpGate } from '../support/capture.js';
+import { NetnsLab, run } from '../support/netns.js';
 
 // The real AmneziaWG (the shared amneziawg-go, awg, awg-quick) between two namespaces, with
 // configs the repository renders from parameters it generates. Per protocol: the obfuscation is
 // live (on the wire no packet is a WireGuard message, and a client whose H1 differs from the
 // server's never completes a handshake), and parseDump reads what `awg show <if> dump` prints.
 
-const ready = await amneziawgGate();
+const ready = (await amneziawgGate()) && tcpdumpGate();
 
 /** Set on the protocol-2 interfaces: values with spaces, and I3, I5 left unset (`(null)` in the dump). */
 const I_VALUES = { i1: '<b 0xc0ffee00> <r 24> <t>', i2: '<r 16>', i4: '<b 0x0102> <rc 8>' } as const;
@@ -26,22 +25,6 @@ const inH = (v: number, h: HValue) => v >= interval(h)[0] && v <= interval(h)[1]
 /** The smallest valid H value outside all of `p`'s H values and ranges: no message type of the server's. */
 function foreignH(p: AwgParams): number {
   for (let v = 5; ; v++) if (![p.h1, p.h2, p.h3, p.h4].some((h) => inH(v, h))) return v;
-}
-
-/** The UDP payloads to `port` in a pcap file (Ethernet, IPv4), in order. */
-function udpPayloadsTo(pcap: Buffer, port: number): Buffer[] {
-  const le = pcap.readUInt32LE(0) === 0xa1b2c3d4 || pcap.readUInt32LE(0) === 0xa1b23c4d;
-  if (!le || pcap.readUInt32LE(20) !== 1) throw new Error('expected a little-endian Ethernet pcap');
-  const payloads: Buffer[] = [];
-  for (let at = 24; at + 16 <= pcap.length; ) {
-    const len = pcap.readUInt32LE(at + 8);
-    const frame = pcap.subarray(at + 16, at + 16 + len);
-    at += 16 + len;
-    if (frame.length < 42 || frame.readUInt16BE(12) !== 0x0800 || frame[23] !== 17) continue;
-    const udp = 14 + (frame[14]! & 0x0f) * 4;
-    if (frame.readUInt16BE(udp + 2) === port) payloads.push(frame.subarray(udp + 8, udp + frame.readUInt16BE(udp + 4)));
-  }
-  return payloads;
 }
 
 for (const protocol of [1, 2] as const) {
@@ -66,24 +49,6 @@ for (const protocol of [1, 2] as const) {
         serverPublicKey: server.publicKey, presharedKey: peer.psk, endpoint: `${lab.serverIp}:${port}`, allowedIps: [`${net}.1/32`],
       });
 
-    /** Runs `fn` while tcpdump records the UDP traffic to the server's port; returns its payloads. */
-    async function captured(fn: () => Promise<void>): Promise<Buffer[]> {
-      const file = path.join(lab.tmpDir, `capture-${randomInt(1e9)}.pcap`);
-      // -Z root: tcpdump would write as its own user, who cannot enter the lab's 0700 folder.
-      // --immediate-mode: otherwise packets wait in the capture ring, and SIGTERM drops them.
-      const tcpdump: LabProcess = lab.spawn(lab.serverNs, ['tcpdump', '-i', lab.serverVeth, '-n', '--immediate-mode', '-U', '-Z', 'root', '-w', file, 'udp', 'dst', 'port', String(port)]);
-      for (const deadline = Date.now() + 10_000; !tcpdump.output().includes('listening on'); ) {
-        if (Date.now() > deadline) throw new Error(`tcpdump did not start:\n${tcpdump.output()}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      try {
-        await fn();
-      } finally {
-        await tcpdump.stop();
-      }
-      return udpPayloadsTo(await fs.readFile(file), port);
-    }
-
     /** The padded handshake initiations among `payloads`: 148 + S1 bytes, the message type right after the padding. */
     const initiations = (payloads: Buffer[]) => payloads.filter((p) => p.length === 148 + awg.s1).map((p) => p.readUInt32LE(awg.s1));
 
@@ -103,7 +68,7 @@ for (const protocol of [1, 2] as const) {
 
     it("a client with the server's parameters pings through; on the wire its handshake is padded, typed H1 and preceded by junk", async () => {
       const clientIf = `avag${lab.suffix}`;
-      const payloads = await captured(async () => {
+      const payloads = await capturedToServer(lab, port, async () => {
         await lab.bringUpClient('amneziawg', clientConf(good, awg), clientIf);
         expect(await lab.ping(lab.clientNs, `${net}.1`, 3)).toBe(true);
       });
@@ -125,7 +90,7 @@ for (const protocol of [1, 2] as const) {
     it("a client whose H1 differs from the server's reaches the server but never completes a handshake", async () => {
       const clientIf = `avaf${lab.suffix}`;
       const h1 = foreignH(awg);
-      const payloads = await captured(async () => {
+      const payloads = await capturedToServer(lab, port, async () => {
         await lab.bringUpClient('amneziawg', clientConf(foreign, { ...awg, h1 }), clientIf);
         // An answer would take milliseconds; the pings wait 2 s each.
         expect(await lab.ping(lab.clientNs, `${net}.1`, 2)).toBe(false);

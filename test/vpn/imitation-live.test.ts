@@ -8,32 +8,16 @@ import { formatHValue, generateAwgParams } from '../../src/vpn/params.js';
 import { renderClientConfig, renderServerConfig } from '../../src/vpn/render.js';
 import type { AwgParams } from '../../src/vpn/types.js';
 import { amneziawgGate } from '../support/amneziawg.js';
+import { capturedToServer, tcpdumpGate } from '../support/capture.js';
 import { mulberry32 } from '../support/seeded-random.js';
 import { parseDnsQuery } from '../support/imitation-wire.js';
-import { gateOn, NetnsLab, onPath, wgKeyPair } from '../support/netns.js';
+import { NetnsLab, wgKeyPair } from '../support/netns.js';
 
 // Imitation packets on real amneziawg-go: every generated value is taken by `awg set`, and a client
 // with each preset gets a tunnel whose first packet on the wire is the imitation, before the
-// handshake initiation (a capture in the client's namespace).
+// handshake initiation (a capture on the server's side of the link).
 
-const ready = (await amneziawgGate()) && gateOn({ ok: onPath('tcpdump'), missing: ['tcpdump'] });
-
-/** UDP payloads of an Ethernet pcap file (tcpdump -w), in order. */
-function udpPayloads(pcap: Buffer): Buffer[] {
-  if (pcap.readUInt32LE(0) !== 0xa1b2c3d4 || pcap.readUInt32LE(20) !== 1) throw new Error('not a little-endian Ethernet pcap');
-  const out: Buffer[] = [];
-  for (let at = 24; at + 16 <= pcap.length; ) {
-    const len = pcap.readUInt32LE(at + 8);
-    const frame = pcap.subarray(at + 16, at + 16 + len);
-    at += 16 + len;
-    if (frame.readUInt16BE(12) !== 0x0800) continue; // IPv4 only
-    const ip = frame.subarray(14);
-    if (ip[9] !== 17) continue;
-    const udp = ip.subarray((ip[0]! & 0x0f) * 4);
-    out.push(udp.subarray(8, udp.readUInt16BE(4)));
-  }
-  return out;
-}
+const ready = (await amneziawgGate()) && tcpdumpGate();
 
 describe.skipIf(!ready)('imitation packets on real AmneziaWG', () => {
   let lab: NetnsLab;
@@ -78,7 +62,7 @@ describe.skipIf(!ready)('imitation packets on real AmneziaWG', () => {
   }, 120_000);
 
   for (const preset of ['off', 'dns', 'quic'] as const) {
-    it(`${preset}: a client pings through, and the first packet it sends is the imitation, before the handshake initiation`, async () => {
+    it(`${preset}: a client pings through; on the wire its imitation packet (if any), then the junk, then the handshake initiation`, async () => {
       const tag = preset.slice(0, 1);
       const [serverIf, clientIf] = [`av${tag}s${lab.suffix}`, `av${tag}c${lab.suffix}`];
       const port = 20000 + Math.floor(Math.random() * 30000);
@@ -92,20 +76,14 @@ describe.skipIf(!ready)('imitation packets on real AmneziaWG', () => {
         flavor: 'amneziawg', privateKey: client.privateKey, ip: `${net}.2`, dns: [], awg: { ...params, ...imitation.values },
         serverPublicKey: server.publicKey, presharedKey: psk, endpoint: `${lab.serverIp}:${port}`, allowedIps: [`${net}.1/32`],
       });
-      const pcap = path.join(lab.tmpDir, `${preset}.pcap`);
-      const capture = lab.spawn(lab.clientNs, ['tcpdump', '-n', '-U', '-i', lab.clientVeth, '-w', pcap, 'udp', 'and', 'dst', 'port', String(port)]);
-      for (const deadline = Date.now() + 10_000; !/listening on/.test(capture.output()); ) {
-        if (Date.now() > deadline) throw new Error(`tcpdump did not start: ${capture.output()}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      await lab.bringUpClient('amneziawg', conf, clientIf);
-      expect(await lab.ping(lab.clientNs, `${net}.1`, 3)).toBe(true);
-      await capture.stop();
+      const packets = await capturedToServer(lab, port, async () => {
+        await lab.bringUpClient('amneziawg', conf, clientIf);
+        expect(await lab.ping(lab.clientNs, `${net}.1`, 3)).toBe(true);
+      });
       await lab.wgQuickDown(lab.clientNs, clientIf);
       await lab.wgQuickDown(lab.serverNs, serverIf);
 
       // The imitation (if any), Jc junk packets, then the initiation: 148 bytes padded by S1.
-      const packets = udpPayloads(await fs.readFile(pcap));
       const before = preset === 'off' ? 0 : 1;
       expect(packets[before + params.jc]?.length).toBe(148 + params.s1);
       for (const junk of packets.slice(before, before + params.jc)) {

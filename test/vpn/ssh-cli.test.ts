@@ -18,7 +18,7 @@ import { serverAddress } from '../../src/vpn/pool.js';
 import { VpnService, type VpnSettings } from '../../src/vpn/service.js';
 import { shellCommand } from '../../src/vpn/argv.js';
 import { checkSshTarget, createSshCli, fingerprintOf, HostKeyMismatchError, parseHostKeyPin, remoteScripts, script, type SshCliOptions, type SshVpnCli } from '../../src/vpn/ssh-cli.js';
-import { NetnsLab, run } from '../support/netns.js';
+import { NetnsLab } from '../support/netns.js';
 import { addSshNode, type SshNode, sshdGate } from '../support/sshd.js';
 
 describe('parseHostKeyPin', () => {

@@ -106,17 +106,3 @@ export function parseDump(text: string): Dump {
   for (let i = 1; i < lines.length; i++) peers.push(parsePeerLine(lines[i]!, i + 1));
   return { iface, peers };
 }
-
-/** Parses `wg show all dump`: every line starts with the interface name. */
-export function parseDumpAll(text: string): Map<string, Dump> {
-  const result = new Map<string, Dump>();
-  if (text.trim() === '') return result; // no interfaces at all
-  splitLines(text).forEach((l, i) => {
-    const [name, ...fields] = l.split('\t');
-    if (!name || fields.length === 0) throw new DumpParseError(i + 1, 'missing interface name');
-    const dump = result.get(name);
-    if (dump) dump.peers.push(parsePeer(fields, i + 1));
-    else result.set(name, { iface: parseInterface(fields, i + 1), peers: [] });
-  });
-  return result;
-}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DumpParseError, parseDump, parseDumpAll } from '../../src/vpn/dump.js';
+import { DumpParseError, parseDump } from '../../src/vpn/dump.js';
 
 const key = (n: number) => Buffer.alloc(32, n).toString('base64');
 const PRIV = key(1);
@@ -119,33 +119,5 @@ describe('parseDump', () => {
     } catch (e) {
       expect((e as Error).message).not.toContain(secret);
     }
-  });
-});
-
-describe('parseDumpAll', () => {
-  it('groups lines by interface name', () => {
-    const text = [
-      line('awg0', PRIV, PUB, 51820, ...awg1Extras, 'off'),
-      line('awg0', ...peerA.split('\t')),
-      line('awg0', ...peerB.split('\t')),
-      line('wg1', key(3), key(4), 51821, '0x10'),
-      line('wg1', ...peerC.split('\t')),
-    ].join('\n') + '\n';
-    const all = parseDumpAll(text);
-    expect([...all.keys()]).toEqual(['awg0', 'wg1']);
-    expect(all.get('awg0')!.iface.extra).toEqual(awg1Extras.map(String));
-    expect(all.get('awg0')!.peers.map((p) => p.publicKey)).toEqual([key(10), key(12)]);
-    expect(all.get('wg1')!.iface).toMatchObject({ publicKey: key(4), listenPort: 51821, fwmark: '0x10', extra: [] });
-    expect(all.get('wg1')!.peers).toHaveLength(1);
-  });
-
-  it('no interfaces: empty map', () => {
-    expect(parseDumpAll('').size).toBe(0);
-  });
-
-  it('reports the line number of a bad peer', () => {
-    const text = [line('wg0', PRIV, PUB, 1, 'off'), line('wg0', key(10), 'x')].join('\n');
-    expect(() => parseDumpAll(text)).toThrow(DumpParseError);
-    expect(() => parseDumpAll(text)).toThrow(/line 2/);
   });
 });

@@ -42,7 +42,7 @@ export function imitationPacketSize(spec: string): number {
   let size = 0;
   let tags = 0;
   // Spaces between tags only; anything else (a newline above all) would leave the config line.
-  const re = /[ \t]*(?:<([^<>]*)>|$)/y;
+  const re = /[ \t]*(?:<([^<>\r\n]*)>|$)/y;
   for (let at = 0; ; at = re.lastIndex) {
     re.lastIndex = at;
     const m = re.exec(spec);

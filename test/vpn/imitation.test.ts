@@ -18,6 +18,7 @@ describe('imitation packet tags', () => {
     ['hello', /text outside a tag at character 1/],
     ['<r 2> x', /text outside a tag at character 6/],
     ['<r 2>\nPostUp = rm -rf /', /text outside a tag/],
+    ['<r\n2>', /text outside a tag at character 1/],
     ['<c>', /<c> .*no longer accepted/],
     ['<d>', /unknown tag <d>/],
     ['<b 0xabc>', /even number of hex digits/],

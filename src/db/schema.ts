@@ -317,7 +317,7 @@ export interface OutboxTable {
   not_before: Generated<number>;
   /** Tries that Telegram refused in a way worth repeating (5xx, network). */
   attempts: Generated<number>;
-  /** 1: sent at broadcast priority, after every other queued row (migration 0009). */
+  /** 1: sent at broadcast priority, after every other queued row (a re-send to every user). */
   bulk: Generated<number>;
   created_at: number;
   updated_at: number;

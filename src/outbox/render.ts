@@ -104,8 +104,8 @@ async function renderConfig(deps: RenderDeps, t: Tr, peerId: number, part: Confi
   const peer = await findPeer(deps.db, peerId);
   if (!peer) return null;
   const amnezia = deps.vpn.flavorOf(peer) === 'amneziawg';
-  // Read now, so a config queued before an admin switched the preset goes out with the new one.
-  const imitation = amnezia ? await currentImitationValues(deps.db) : {};
+  // Read when the part goes out, so a config queued before an admin switched the preset carries the new one.
+  const imitation = part !== 'howto' && amnezia ? await currentImitationValues(deps.db) : {};
   switch (part) {
     case 'file': {
       const device = deviceLabel(peer, await peersOfUser(deps.db, peer.user_id), (n) => t('device-default-name', { n }));

@@ -1,6 +1,6 @@
 import { Composer, InlineKeyboard } from 'grammy';
 import { bulkPending } from '../../db/outbox.js';
-import { loadImitation, resendAudience, resendConfigs, switchImitation } from '../../imitation.js';
+import { type ImitationState, loadImitation, resendAudience, resendConfigs, switchImitation } from '../../imitation.js';
 import { IMITATION_PRESETS, type ImitationPreset } from '../../vpn/imitation.js';
 import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
@@ -19,18 +19,19 @@ admin.callbackQuery([cb.imitation.filter, cb.imitationSwitch.filter, cb.imitatio
   await ctx.answerCallbackQuery({ text: ctx.tr('imitation-unavailable'), show_alert: true });
 });
 
+const lineOf = (ctx: BotContext, state: ImitationState | null) =>
+  ctx.tr('imitation-line', { preset: ctx.tr(`imitation-${state?.preset ?? 'off'}`), detail: state?.detail ?? '' });
+
 /** The overview's line: the preset and what it looks like; null when this deployment has none. */
 export async function imitationLine(ctx: BotContext): Promise<string | null> {
-  if (!ctx.deps.imitation?.enabled) return null;
-  const state = await loadImitation(ctx.deps.db);
-  return ctx.tr('imitation-line', { preset: ctx.tr(`imitation-${state?.preset ?? 'off'}`), detail: state?.detail ?? '' });
+  return ctx.deps.imitation?.enabled ? lineOf(ctx, await loadImitation(ctx.deps.db)) : null;
 }
 
 async function showImitation(ctx: BotContext, notice?: string): Promise<void> {
   const { db, imitation } = ctx.deps;
   const state = await loadImitation(db);
   const preset = state?.preset ?? 'off';
-  const lines = [ctx.tr('imitation-title'), ctx.tr('imitation-line', { preset: ctx.tr(`imitation-${preset}`), detail: state?.detail ?? '' })];
+  const lines = [ctx.tr('imitation-title'), lineOf(ctx, state)];
   if (state) lines.push(ctx.tr('imitation-since', { since: formatTime(state.since, ctx.locale) }));
   lines.push(ctx.tr('imitation-about'));
   const keyboard = new InlineKeyboard();

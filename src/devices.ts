@@ -85,11 +85,13 @@ export class DeviceService {
     return peers.length;
   }
 
-  /** The config (and `also`) into the outbox, and the peer marked as queued, together. */
+  /**
+   * The config (and `also`) into the outbox, and the peer marked as queued, together; only by
+   * whoever marks it (a replayed add and the recovery at start may both try).
+   */
   private queueConfig(db: Db, peer: Peer, also: (peer: Peer) => Outgoing[] = () => []): Promise<void> {
     return inTransaction(db, async (trx) => {
-      await markConfigQueued(trx, [peer.id], this.now());
-      await enqueue(trx, [...also(peer), ...configOf(peer)], this.now());
+      if (await markConfigQueued(trx, [peer.id], this.now())) await enqueue(trx, [...also(peer), ...configOf(peer)], this.now());
     });
   }
 }

@@ -171,10 +171,11 @@ export async function applyTraffic(db: Q, updates: TrafficUpdate[], hour: number
   return Number(r.numAffectedRows ?? 0);
 }
 
-/** The peers' configs are in the outbox now; call it in the transaction that queues them. */
-export async function markConfigQueued(db: Q, ids: number[], now: number): Promise<void> {
-  if (ids.length === 0) return;
-  await db.updateTable('peers').set({ config_queued_at: now }).where('id', 'in', ids).where('config_queued_at', 'is', null).execute();
+/** The peers' configs are in the outbox now; call it in the transaction that queues them. How many were not marked before. */
+export async function markConfigQueued(db: Q, ids: number[], now: number): Promise<number> {
+  if (ids.length === 0) return 0;
+  const r = await db.updateTable('peers').set({ config_queued_at: now }).where('id', 'in', ids).where('config_queued_at', 'is', null).executeTakeFirst();
+  return Number(r.numUpdatedRows);
 }
 
 /** Active peers of active users whose config was never queued (a crash between creating the peer and queuing it), created before `before`. */

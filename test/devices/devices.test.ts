@@ -115,6 +115,17 @@ describe('devices', () => {
     expect(h.rec.find('sendMessage', USER.id).filter((c) => /already have 2 devices/.test(c.payload.text))).toHaveLength(4);
   });
 
+  it('an add cut off before its config was queued: the replayed reply and the recovery at start, at once, queue it once', async () => {
+    // The crash left the peer made and its config not queued.
+    const peer = await h.deps.vpn.addPeer(USER.id, { name: 'Phone', maxDevices: 3 });
+    const mark = h.rec.calls.length;
+    const [replayed] = await Promise.all([h.deps.devices.add(USER.id, 'Phone', 3), h.deps.devices.queueUnqueuedConfigs()]);
+    expect(replayed).toMatchObject({ kind: 'ok', peer: { id: peer.id } });
+    await h.drain();
+    const docs = h.rec.find('sendDocument', USER.id, mark);
+    expect(docs.map((c) => c.files.document!.data.toString().includes(`Address = ${peer.ip}/32`))).toEqual([true]);
+  });
+
   it('get config sends the .conf, QR and AmneziaVPN key of that device', async () => {
     await addDevice(h, USER, 'Tablet');
     const tablet = (await peersOfUser(h.db, USER.id))[1]!;

@@ -301,6 +301,7 @@ interface FaultRule {
   method: string;
   error: ApiErrorBody;
   times: number;
+  when?: (params: Record<string, unknown>) => boolean;
 }
 
 interface Request {
@@ -583,9 +584,9 @@ export class BotApiStandIn {
 
   // ---------------------------------------------------------------- faults
 
-  /** The next `times` calls of `method` ('*' = any method) fail with `error`. */
-  failNext(method: string, error: ApiErrorBody, times = 1): void {
-    this.faults.push({ method: method.toLowerCase(), error: clone(error), times });
+  /** The next `times` calls of `method` ('*' = any method) fail with `error`; only those whose params match `when`, if given. */
+  failNext(method: string, error: ApiErrorBody, times = 1, when?: (params: Record<string, unknown>) => boolean): void {
+    this.faults.push({ method: method.toLowerCase(), error: clone(error), times, ...(when ? { when } : {}) });
   }
 
   /**
@@ -674,7 +675,7 @@ export class BotApiStandIn {
     const isPoll = request.method === 'getUpdates';
     let index = isPoll ? this.calls.push(call) - 1 : -1;
     try {
-      const fault = this.takeFault(request.method);
+      const fault = this.takeFault(request.method, request.params);
       if (fault) throw new ApiError(fault);
       call.result = await this.dispatch(request, aborted);
       call.ok = true;
@@ -749,9 +750,9 @@ export class BotApiStandIn {
     this.sendLogHead = head;
   }
 
-  private takeFault(method: string): ApiErrorBody | null {
+  private takeFault(method: string, params: Record<string, unknown>): ApiErrorBody | null {
     const lower = method.toLowerCase();
-    const rule = this.faults.find((f) => f.method === lower || f.method === '*');
+    const rule = this.faults.find((f) => (f.method === lower || f.method === '*') && (!f.when || f.when(params)));
     if (!rule) return null;
     rule.times--;
     if (rule.times <= 0) this.faults = this.faults.filter((f) => f !== rule);

@@ -6,8 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { sql } from 'kysely';
-import pino from 'pino';
+import type { Logger } from 'pino';
 import { AccessService } from '../../src/access.js';
+import { createLogger } from '../../src/logger.js';
 import { DeviceService } from '../../src/devices.js';
 import type { BotDeps } from '../../src/bot/context.js';
 import { Api } from 'grammy';
@@ -57,7 +58,7 @@ export interface HarnessOptions {
 }
 
 /** A one-node Fleet over `cli`, its node row written from `settings` as startApp does for the VPN_* variables. */
-export async function singleNodeFleet(db: Db, cli: NodeCli, settings: VpnSettings, log: pino.Logger): Promise<Fleet> {
+export async function singleNodeFleet(db: Db, cli: NodeCli, settings: VpnSettings, log: Logger): Promise<Fleet> {
   await upsertNode(db, localNodeRow(settings, 0));
   const { node: _n, flavor: _f, iface: _i, configDir: _c, endpoint: _e, port: _p, subnet: _s, wanInterface, postUp, postDown, ...shared } = settings;
   return new Fleet({ db, log, shared: { ...shared, local: { wanInterface, postUp, postDown } }, cliFor: () => cli });
@@ -90,8 +91,8 @@ export async function createHarness(opts: HarnessOptions = {}) {
   };
   await migrate(db).catch(abandon);
   const logs: Record<string, any>[] = [];
-  const log = pino(
-    { level: 'debug' },
+  const log = createLogger(
+    'debug',
     new Writable({
       write(chunk, _enc, cb) {
         logs.push(JSON.parse(String(chunk)));

@@ -101,11 +101,10 @@ export class AccessService {
    */
   private async provision(user: User, by: Actor | null, { welcome = 'you-are-approved', alsoTell = [], actorAway = false }: ApproveOptions = {}): Promise<Decision> {
     const userId = user.id;
-    let created: Peer | undefined;
     try {
       const existing = (await peersOfUser(this.db, userId)).filter((p) => p.status === 'active');
       // A peer stored before a crash is reused: reconcile at start has already put it back on the interface.
-      const peers = existing.length ? existing : [(created = await this.vpn.addPeer(userId, { node: user.node }))];
+      const peers = existing.length ? existing : [await this.vpn.addPeer(userId, { node: user.node })];
       const recovered = this.provisioningFailing;
       const t = this.now();
       const done = await inTransaction(this.db, async (trx) => {
@@ -135,19 +134,21 @@ export class AccessService {
       const first = !this.provisioningFailing;
       this.provisioningFailing = true;
       const t = this.now();
-      // A pending user must not keep a working peer.
-      if (created) {
-        await deletePeer(this.db, created, t);
-        await this.vpn.apply(created, false).catch(() => {});
-      }
-      await inTransaction(this.db, async (trx) => {
-        await transitionUser(trx, userId, 'provisioning', 'pending', null, t);
+      // Undone from what is stored, in one transaction: a pending user keeps no peer, neither the
+      // one made now nor one an interrupted approval left.
+      const dropped = await inTransaction(this.db, async (trx) => {
+        if (!(await transitionUser(trx, userId, 'provisioning', 'pending', null, t))) return [];
+        const peers = await peersOfUser(trx, userId);
+        for (const p of peers) await deletePeer(trx, p, t);
         await audit(trx, { actorId: by?.id ?? null, action: 'approve_failed', userId, details: { error: String(error) } }, t);
         const reason = String(error instanceof Error ? error.message : error).slice(0, 300);
         // The deciding admin is told in the chat where they pressed; the others hear of the incident once.
         const others = actorAway ? this.adminIds : this.adminIds.filter((id) => id !== by?.id);
         await enqueue(trx, [...(first ? toAdmins(others, 'alert-provisioning-failed', { error: reason }) : []), ...(by ? [] : requestToAdmins(this.adminIds, userId))], t);
+        return peers;
       });
+      // Off the interface too; if that fails, reconcile removes them (the database no longer has them).
+      for (const p of dropped) await this.vpn.apply(p, false).catch(() => {});
       this.log.error({ err: error, userId }, 'provisioning failed, user back to pending');
       return { kind: 'failed', user: { ...user, status: 'pending' }, error, first };
     }

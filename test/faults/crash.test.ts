@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { deletePeer, insertPeer, peersOfUser } from '../../src/db/peers.js';
 import { findUser, transitionUser } from '../../src/db/users.js';
 import { generateKeyPair, generatePresharedKey } from '../../src/vpn/keys.js';
+import { refuseInserts } from '../support/database.js';
 import { ADMIN_A, createHarness, type Harness } from '../support/harness.js';
 import type { From } from '../support/recorder.js';
 
@@ -92,6 +93,45 @@ describe('killed during an approval, then restarted', () => {
     const strict = await createHarness({ captcha: false, removeUnknown: true, restartOf: { dir: first.dir, wg: first.wg } });
     expect(strict.wg.peers.size).toBe(0);
     await strict.close();
+  });
+
+  it("the approval's last write fails: back to pending with no peer anywhere, and a retry approves", async () => {
+    const h = await createHarness({ captcha: false });
+    try {
+      await h.send(USER, '/start');
+      const undo = await refuseInserts(h.db, 'audit_log', 'action', 'approve');
+      await h.press(ADMIN_A, `apr:${USER.id}`);
+      expect((await findUser(h.db, USER.id))?.status).toBe('pending');
+      expect(await peersOfUser(h.db, USER.id)).toHaveLength(0);
+      expect(h.wg.peers.size).toBe(0);
+      await undo();
+      await h.press(ADMIN_A, `apr:${USER.id}`);
+      expect((await findUser(h.db, USER.id))?.status).toBe('active');
+      expect(await peersOfUser(h.db, USER.id)).toHaveLength(1);
+      expect(h.rec.find('sendDocument', USER.id)).toHaveLength(1);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('an interrupted approval whose finishing write fails: the peer it left goes too, from the database and the interface', async () => {
+    const first = await createHarness({ captcha: false });
+    await first.send(USER, '/start');
+    await transitionUser(first.db, USER.id, 'pending', 'provisioning', ADMIN_A.id, 1);
+    const left = await first.vpn.addPeer(USER.id);
+    await first.crash();
+    const h = await createHarness({ captcha: false, restartOf: { dir: first.dir, wg: first.wg } });
+    try {
+      expect(h.wg.peers.has(left.public_key)).toBe(true); // reconcile put it back at start
+      await refuseInserts(h.db, 'audit_log', 'action', 'approve');
+      await h.recover();
+      expect((await findUser(h.db, USER.id))?.status).toBe('pending');
+      expect(await peersOfUser(h.db, USER.id)).toHaveLength(0);
+      expect(h.wg.peers.size).toBe(0);
+      expect(h.rec.last('sendMessage', ADMIN_A.id)?.payload.text).toContain('Access request');
+    } finally {
+      await h.close();
+    }
   });
 
   it('when the interrupted approval cannot be finished, the user is back to pending and the admins are asked again', async () => {

@@ -126,3 +126,21 @@ export async function appDatabase(opts: { dataDir: string; inNamespace?: boolean
     drop,
   };
 }
+
+/**
+ * The database refuses inserts into `table` whose `column` is `value` (a trigger: a real write
+ * failure, in the middle of whatever transaction makes it). Returns the undo.
+ */
+export async function refuseInserts(db: Db, table: string, column: string, value: string): Promise<() => Promise<void>> {
+  const name = `refuse_${table}`;
+  if (defaultTestDatabase() === 'postgres') {
+    await sql`create function ${sql.id(name)}() returns trigger language plpgsql as ${sql.lit(`begin if new.${column} = '${value}' then raise exception 'refused by the test'; end if; return new; end`)}`.execute(db);
+    await sql`create trigger ${sql.id(name)} before insert on ${sql.table(table)} for each row execute function ${sql.id(name)}()`.execute(db);
+    return async () => {
+      await sql`drop trigger ${sql.id(name)} on ${sql.table(table)}`.execute(db);
+      await sql`drop function ${sql.id(name)}()`.execute(db);
+    };
+  }
+  await sql`create trigger ${sql.id(name)} before insert on ${sql.table(table)} when new.${sql.raw(column)} = ${sql.lit(value)} begin select raise(abort, 'refused by the test'); end`.execute(db);
+  return async () => void (await sql`drop trigger ${sql.id(name)}`.execute(db));
+}

@@ -258,6 +258,7 @@ export class AccessService {
     }
     await inTransaction(this.db, async (trx) => {
       await audit(trx, { actorId: adminId, action: 'move', userId, details: { node: to, ips: moved.map((p) => p.ip) } }, this.now());
+      await markConfigQueued(trx, moved.map((p) => p.id), this.now());
       await enqueue(trx, [notice(userId, 'you-are-moved'), ...moved.flatMap(configOf)], this.now());
     });
     return { kind: 'ok', user, peers: moved };

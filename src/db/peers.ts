@@ -78,13 +78,15 @@ export async function deletePeer(db: Q, peer: Pick<Peer, 'id' | 'node' | 'public
 
 /**
  * Moves a peer row to another node and address (keys kept, counters restart there) and leaves a
- * tombstone on the old node, so its reconcile removes the key there. Undefined if the peer
- * is no longer on `peer.node`. Run it inside withAddresses of the target node.
+ * tombstone on the old node, so its reconcile removes the key there. The config the user has is
+ * dead now: it counts as neither queued nor delivered, so a crash before the new one is queued
+ * leaves it to the recovery at start. Undefined if the peer is no longer on `peer.node`. Run it
+ * inside withAddresses of the target node.
  */
 export async function movePeerRow(trx: Q, peer: Pick<Peer, 'id' | 'node' | 'public_key'>, node: string, ip: string, now: number): Promise<Peer | undefined> {
   const moved = await trx
     .updateTable('peers')
-    .set({ node, ip })
+    .set({ node, ip, config_queued_at: null, delivered_at: null })
     .where('id', '=', peer.id)
     .where('node', '=', peer.node)
     .returningAll()

@@ -151,6 +151,21 @@ describe('several VPN nodes (in-memory interfaces)', () => {
     expect(r.unknown).toEqual([]);
   });
 
+  it('a crash between the move and queuing the new config: the restart sends it, once', async () => {
+    const first = await createHarness({ captcha: true, nodes: [{ name: 'ams', subnet: '10.20.0.0/24' }] });
+    const u = user(2);
+    await activeUser(first, u);
+    const [peer] = await peersOfUser(first.db, u.id);
+    await first.vpn.move(peer!, 'ams'); // what AccessService.move does before it queues the config
+    await first.crash();
+    h = await createHarness({ captcha: true, nodes: [{ name: 'ams', subnet: '10.20.0.0/24' }], restartOf: { dir: first.dir, wg: first.wg, wgs: first.wgs } });
+    await h.recover();
+    await h.recover();
+    const docs = h.rec.find('sendDocument', u.id);
+    expect(docs.map((d) => /Endpoint = ams\.vpn\.example\.com:51820/.test(d.files.document!.data.toString()))).toEqual([true]);
+    expect((await peersOfUser(h.db, u.id))[0]!.delivered_at).not.toBeNull();
+  });
+
   it('NODE_CHOICE=user: the newcomer picks a location and the peer is created there', async () => {
     h = await createHarness({ captcha: false, nodeChoice: 'user', nodes: [{ name: 'ams', subnet: '10.20.0.0/24' }] });
     await h.db.updateTable('nodes').set({ location: 'Amsterdam' }).where('name', '=', 'ams').execute();

@@ -72,9 +72,10 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
   const now = Date.now;
   const v = config.vpn;
   // The nodes table is the source of truth; the configured nodes are written into it at every start.
-  if (v.local) await upsertNode(db, localNodeRow(v, now()));
+  const local = v.local ? [localNodeRow(v, now())] : [];
+  for (const row of local) await upsertNode(db, row);
   if (config.nodes.file) {
-    for (const row of await readNodesFile(config.nodes.file, { flavor: v.flavor, sshKeyFile: config.nodes.sshKeyFile }, now())) await upsertNode(db, row);
+    for (const row of await readNodesFile(config.nodes.file, { flavor: v.flavor, sshKeyFile: config.nodes.sshKeyFile }, now(), local)) await upsertNode(db, row);
   }
   const localCli = (flavor: VpnFlavor) =>
     overrides.cli ?? createCli(flavor, { logDir: path.join(config.dataDir, 'logs'), secretsDir: path.join(config.dataDir, 'run') });

@@ -14,7 +14,7 @@ import { type Config, ConfigError, loadConfig } from '../config.js';
 import { appliedMigrations, type DatabaseTarget, MIGRATIONS, openForReading, redactUrl } from '../db/index.js';
 import type { NodeRow } from '../db/nodes.js';
 import { run } from '../vpn/cli.js';
-import { parseNodesFile } from '../vpn/nodes.js';
+import { localNodeRow, parseNodesFile } from '../vpn/nodes.js';
 import { createSshCli } from '../vpn/ssh-cli.js';
 import { type BotApiAnswer, type BotChat, callBotApi, checkBotToken } from './telegram.js';
 
@@ -239,7 +239,8 @@ export const checkVpnNodes: Check = async (denv, config) => {
   if (!config.nodes.file) return pass(name, local.join(', '));
   let rows: NodeRow[];
   try {
-    rows = parseNodesFile(await denv.readFile(config.nodes.file), config.nodes.file, { flavor: config.vpn.flavor, sshKeyFile: config.nodes.sshKeyFile }, 0);
+    const localRow = config.vpn.local ? [localNodeRow(config.vpn, 0)] : [];
+    rows = parseNodesFile(await denv.readFile(config.nodes.file), config.nodes.file, { flavor: config.vpn.flavor, sshKeyFile: config.nodes.sshKeyFile }, 0, localRow);
   } catch (e) {
     const [first, ...rest] = errorText(e).split('\n');
     return { ...fail(name, first!, 'fix the nodes file (a JSON array; see the README, "Several VPN nodes")'), more: rest.map((l) => l.trim()) };

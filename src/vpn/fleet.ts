@@ -7,6 +7,7 @@ import type { VpnCli } from './cli.js';
 import type { SecretBox } from './secrets.js';
 import { PoolExhaustedError, type ReconcileResult, VpnService, type VpnSettings } from './service.js';
 import type { VpnFlavor } from './types.js';
+import { nodeClash } from './nodes.js';
 
 /** A node's host: local binaries, or the same commands over SSH (closed when the node goes away). */
 export type NodeCli = VpnCli & { close?(): Promise<void> };
@@ -166,6 +167,8 @@ export class Fleet {
 
   /** Adds a node (from /nodes or the nodes file) and brings it up; a node that cannot be reached is not kept. */
   async add(row: NodeRow): Promise<ReconcileResult> {
+    const clash = (await listNodes(this.deps.db)).map((n) => nodeClash(n, row)).find(Boolean);
+    if (clash) throw new NoNodeError(clash);
     if (!(await insertNode(this.deps.db, row))) throw new NoNodeError(`a node named ${row.name} exists`);
     const stored = (await getNode(this.deps.db, row.name))!;
     let m: Member | undefined;

@@ -100,18 +100,18 @@ export function parseKeyValues(text: string): Record<string, string> | string {
   return stray ? `not key=value: ${stray.split(/\s+/)[0]}` : out;
 }
 
-/** The nodes file: a JSON array of node specs. Throws naming every bad entry. */
-export async function readNodesFile(file: string, defaults: NodeDefaults, now: number): Promise<NodeRow[]> {
+/** The nodes file: a JSON array of node specs. Throws naming every bad entry, and every clash with each other or with `others` (the local node). */
+export async function readNodesFile(file: string, defaults: NodeDefaults, now: number, others: NodeRow[] = []): Promise<NodeRow[]> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (e) {
     throw new Error(`NODES_FILE ${file}: ${(e as Error).message}`);
   }
-  return parseNodesFile(text, file, defaults, now);
+  return parseNodesFile(text, file, defaults, now, others);
 }
 
-export function parseNodesFile(text: string, file: string, defaults: NodeDefaults, now: number): NodeRow[] {
+export function parseNodesFile(text: string, file: string, defaults: NodeDefaults, now: number, others: NodeRow[] = []): NodeRow[] {
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -128,8 +128,26 @@ export function parseNodesFile(text: string, file: string, defaults: NodeDefault
   });
   const names = rows.map((r) => r.name);
   for (const dup of new Set(names.filter((n, i) => names.indexOf(n) !== i))) problems.push(`node name ${dup} is used twice`);
+  problems.push(...nodeClashes([...others, ...rows]));
   if (problems.length) throw new Error(`NODES_FILE ${file}:\n  - ${problems.join('\n  - ')}`);
   return rows;
+}
+
+const machineOf = (n: NodeRow) => (n.ssh_host === null ? 'this host' : n.ssh_host.toLowerCase());
+
+/**
+ * Two nodes that would be one: on one machine (the same host; a host under two names is not caught) with
+ * the same interface (the second would overwrite the first's <iface>.conf and keys, and reconcile
+ * would remove each other's peers) or the same UDP port (the second cannot listen).
+ */
+export function nodeClash(a: NodeRow, b: NodeRow): string | null {
+  if (machineOf(a) !== machineOf(b)) return null;
+  const shared = a.iface === b.iface ? `interface ${a.iface}` : a.listen_port === b.listen_port ? `port ${a.listen_port}` : null;
+  return shared && `nodes ${a.name} and ${b.name} are on one machine (${machineOf(a)}) with the same ${shared}: give each node its own interface and port`;
+}
+
+export function nodeClashes(rows: NodeRow[]): string[] {
+  return rows.flatMap((a, i) => rows.slice(i + 1).flatMap((b) => nodeClash(a, b) ?? []));
 }
 
 /** The row of a node on this host (the VPN_* variables): no SSH, its settings as configured. */

@@ -98,10 +98,18 @@ describe('several VPN nodes (in-memory interfaces)', () => {
     expect(text).toContain('hostkey:');
     expect(await listNodes(h.db)).toHaveLength(1);
 
-    await h.send(ADMIN_A, '/nodes add name=fra ssh=local iface=fra0 endpoint=fra.example.com subnet=10.30.0.0/24 location="Frankfurt am Main"');
+    // The same machine, interface or port as a node that exists: refused, nothing changes.
+    await h.send(ADMIN_A, '/nodes add name=fra ssh=local endpoint=fra.example.com subnet=10.30.0.0/24');
+    expect(h.rec.last('editMessageText', ADMIN_A.id)?.payload.text).toContain('nodes awg0 and fra are on one machine (this host) with the same interface awg0');
+    await h.send(ADMIN_A, '/nodes add name=fra ssh=local iface=fra0 endpoint=fra.example.com subnet=10.30.0.0/24');
+    expect(h.rec.last('editMessageText', ADMIN_A.id)?.payload.text).toContain('with the same port 51820');
+    expect(await listNodes(h.db)).toHaveLength(1);
+    expect(h.vpn.names()).toEqual(['awg0']);
+
+    await h.send(ADMIN_A, '/nodes add name=fra ssh=local iface=fra0 port=51821 endpoint=fra.example.com subnet=10.30.0.0/24 location="Frankfurt am Main"');
     expect(h.rec.last('editMessageText', ADMIN_A.id)?.payload.text).toContain('Node fra is up');
     const fra = await getNode(h.db, 'fra');
-    expect(fra).toMatchObject({ location: 'Frankfurt am Main', endpoint: 'fra.example.com:51820', subnet: '10.30.0.0/24', iface: 'fra0' });
+    expect(fra).toMatchObject({ location: 'Frankfurt am Main', endpoint: 'fra.example.com:51821', subnet: '10.30.0.0/24', iface: 'fra0' });
     expect(h.wgs.get('fra')!.up_).toBe(true);
     await approveWithoutCaptcha(h, user(1)); // awg0
     await approveWithoutCaptcha(h, user(2)); // fra: fewer peers
@@ -113,7 +121,7 @@ describe('several VPN nodes (in-memory interfaces)', () => {
     const broken = new FakeWg();
     broken.failing = 'Connection refused';
     h.wgs.set('dead', broken);
-    await h.send(ADMIN_A, '/nodes add name=dead ssh=local endpoint=dead.example.com subnet=10.31.0.0/24');
+    await h.send(ADMIN_A, '/nodes add name=dead ssh=local iface=dead0 port=51899 endpoint=dead.example.com subnet=10.31.0.0/24');
     expect(h.rec.last('editMessageText', ADMIN_A.id)?.payload.text).toContain('was not added');
     expect(h.rec.last('editMessageText', ADMIN_A.id)?.payload.text).toContain('Connection refused');
     expect(await getNode(h.db, 'dead')).toBeUndefined();

@@ -438,6 +438,13 @@ describe('doctor checks (fake host)', () => {
     expect(report.find('vpn nodes').line).toMatch(/^✘ vpn nodes — NODES_FILE \/srv\/nodes\.json:\. Fix: fix the nodes file/);
     expect(report.lines).toContain('    - node 1: subnet: an IPv4 CIDR like 10.9.0.0/24');
 
+    // Two nodes on one machine with one interface would overwrite each other's config and keys.
+    host.file('/srv/nodes.json', JSON.stringify([spec('ams', '192.0.2.1'), { ...spec('ams2', '192.0.2.1'), port: 51821 }, { ...spec('here', '192.0.2.9'), ssh: 'local', iface: 'awg1' }]));
+    report = await host.doctor();
+    expect(report.find('vpn nodes').line).toMatch(/^✘ vpn nodes — NODES_FILE \/srv\/nodes\.json:/);
+    expect(report.lines).toContain('    - nodes ams and ams2 are on one machine (192.0.2.1) with the same interface awg0: give each node its own interface and port');
+    expect(report.lines).toContain('    - nodes awg0 and here are on one machine (this host) with the same port 51820: give each node its own interface and port');
+
     // No node on this host: its checks are not needed, whatever the host lacks.
     host.file('/srv/nodes.json', JSON.stringify([spec('ams', '192.0.2.1')]));
     host.denv.env.VPN_LOCAL = 'off';

@@ -140,7 +140,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
       if (config.database.kind === 'postgres') return null;
       const file = await backupSqlite(config.databasePath, config.backups.dir, Date.now());
       await pruneBackups(config.backups.dir, config.backups.keep);
-      return file;
+      return { file, keysEncrypted: config.secretsKey !== null };
     },
     metrics,
     onlineWindowMs: config.onlineWindowMs,

@@ -55,7 +55,10 @@ help-admin =
     /broadcast – a message to all users
     /status, /config – as for every user
 
-backup-caption = 💾 Database backup. It holds every key: keep it private. Restore: see the README.
+backup-caption = 💾 Database backup. It holds every key in clear: keep it private. Restore: see the README.
+backup-caption-clear-warning = 💾 Database backup.
+    ⚠️ It holds every key in clear: the server's private key and every client's private and preshared key. Whoever has this file can pose as the server or as any client. Set <code>SECRETS_KEY</code> (<code>openssl rand -base64 32</code>) and restart the bot: the keys are then stored encrypted, in the database and in its backups. Restore: see the README.
+backup-caption-encrypted = 💾 Database backup. The private and preshared keys in it are encrypted with <code>SECRETS_KEY</code>: keep that key apart from this file, a restore needs it. Restore: see the README.
 backup-postgres = 💾 The database is PostgreSQL: the bot does not make backups of it. Back it up with <code>pg_dump</code> (see the README).
 not-admin = ⛔ This is for admins only.
 

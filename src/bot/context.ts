@@ -25,8 +25,11 @@ export interface BotDeps {
   adminIds: number[];
   captcha: boolean;
   now: () => number;
-  /** Writes a consistent snapshot of the database and returns the file's path; null when the database is PostgreSQL (backed up with pg_dump). */
-  backup: () => Promise<string | null>;
+  /**
+   * Writes a consistent snapshot of the database: its path, and whether the keys in it are
+   * encrypted (SECRETS_KEY); null when the database is PostgreSQL (backed up with pg_dump).
+   */
+  backup: () => Promise<{ file: string; keysEncrypted: boolean } | null>;
   metrics?: Metrics;
   /** A peer counts as online when its latest handshake is this recent. */
   onlineWindowMs?: number;

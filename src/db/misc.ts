@@ -15,6 +15,15 @@ export async function insertServerOnce(db: Q, s: Omit<Server, 'ifindex'>): Promi
   return db.selectFrom('servers').selectAll().where('node', '=', s.node).executeTakeFirstOrThrow();
 }
 
+/** Servers whose private key is still stored in clear (SECRETS_KEY turned on later). */
+export function serversWithPlainKeys(db: Q): Promise<Pick<Server, 'node' | 'private_key'>[]> {
+  return db.selectFrom('servers').select(['node', 'private_key']).where('private_key', 'not like', 'enc:%').execute();
+}
+
+export async function setServerPrivateKey(db: Q, node: string, privateKey: string): Promise<void> {
+  await db.updateTable('servers').set({ private_key: privateKey }).where('node', '=', node).execute();
+}
+
 export async function setServerIfindex(db: Q, node: string, ifindex: number | null): Promise<void> {
   await db.updateTable('servers').set({ ifindex }).where('node', '=', node).execute();
 }
@@ -121,6 +130,17 @@ export async function getMeta(db: Q, key: string): Promise<string | undefined> {
 
 export async function setMeta(db: Q, key: string, value: string): Promise<void> {
   await db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+}
+
+const CLEAR_BACKUP_WARNED = 'clear_backup_warned';
+
+/** Whether an admin was already told that a /backup holds the keys in clear (told once, ever). */
+export async function clearBackupWarned(db: Q): Promise<boolean> {
+  return (await getMeta(db, CLEAR_BACKUP_WARNED)) !== undefined;
+}
+
+export async function noteClearBackupWarned(db: Q, now: number): Promise<void> {
+  await setMeta(db, CLEAR_BACKUP_WARNED, String(now));
 }
 
 /** Follows the user's Telegram language, unless they picked one with /language. */

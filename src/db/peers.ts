@@ -107,13 +107,17 @@ export async function removedKeys(db: Q, node: string, keys: string[]): Promise<
   return new Set(rows.map((r) => r.public_key));
 }
 
-/** Peers whose private key is still stored in plain text. */
-export function plainKeyPeers(db: Q): Promise<Pick<Peer, 'id' | 'private_key'>[]> {
-  return db.selectFrom('peers').select(['id', 'private_key']).where('private_key', 'not like', 'enc:%').execute();
+/** Peers with a private or preshared key still stored in clear (SECRETS_KEY turned on later). */
+export function peersWithPlainKeys(db: Q): Promise<Pick<Peer, 'id' | 'private_key' | 'preshared_key'>[]> {
+  return db
+    .selectFrom('peers')
+    .select(['id', 'private_key', 'preshared_key'])
+    .where((eb) => eb.or([eb('private_key', 'not like', 'enc:%'), eb('preshared_key', 'not like', 'enc:%')]))
+    .execute();
 }
 
-export async function setPrivateKey(db: Q, id: number, privateKey: string): Promise<void> {
-  await db.updateTable('peers').set({ private_key: privateKey }).where('id', '=', id).execute();
+export async function setPeerKeys(db: Q, id: number, keys: Pick<Peer, 'private_key' | 'preshared_key'>): Promise<void> {
+  await db.updateTable('peers').set(keys).where('id', '=', id).execute();
 }
 
 export async function markDelivered(db: Q, id: number, now: number): Promise<void> {

@@ -6,6 +6,7 @@ import type { Node, NodeState, Peer } from '../db/schema.js';
 import type { VpnCli } from './cli.js';
 import type { SecretBox } from './secrets.js';
 import { PoolExhaustedError, type ReconcileResult, VpnService, type VpnSettings } from './service.js';
+import { sealStoredKeys } from './stored-keys.js';
 import type { VpnFlavor } from './types.js';
 import { nodeClash } from './nodes.js';
 
@@ -31,6 +32,7 @@ export interface FleetDeps {
   shared: SharedSettings;
   cliFor: (node: Node) => NodeCli;
   now?: () => number;
+  /** SECRETS_KEY: every private and preshared key is stored sealed with it. */
   secrets?: SecretBox | undefined;
   /** Which nodes of the table this process drives (default all); e.g. no local node when this host runs none. */
   drives?: (node: Node) => boolean;
@@ -121,9 +123,11 @@ export class Fleet {
   /**
    * Joins every node in the database and brings each up (keys, config, interface, reconcile),
    * concurrently. A node that fails is marked down and left to the monitor; only when no node
-   * starts at all does this throw.
+   * starts at all does this throw. Before any of it, the stored keys are checked against SECRETS_KEY
+   * (SecretsKeyError) and the ones stored in clear get sealed.
    */
   async start(): Promise<Map<string, ReconcileResult | Error>> {
+    await sealStoredKeys(this.deps.db, this.deps.secrets, this.deps.log);
     const rows = await this.rows();
     if (rows.length === 0) throw new NoNodeError('no VPN node is configured');
     for (const row of rows) if (!this.members.has(row.name)) this.join(row);

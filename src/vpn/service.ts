@@ -1,10 +1,10 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
-import { flushWal, getMeta, getServer, insertServerOnce, setMeta } from '../db/misc.js';
-import { allocatePeer, deletePeer, movePeerRow, plainKeyPeers, removedKeys, resetBaselines, setPrivateKey, wirePeersOnNode, withAddresses } from '../db/peers.js';
+import { getServer, insertServerOnce } from '../db/misc.js';
+import { allocatePeer, deletePeer, movePeerRow, removedKeys, resetBaselines, wirePeersOnNode, withAddresses } from '../db/peers.js';
 import type { Peer, Server } from '../db/schema.js';
-import type { VpnCli } from './cli.js';
+import type { PeerOnWire, VpnCli } from './cli.js';
 import { parseDump } from './dump.js';
 import type { ImitationValues } from './imitation.js';
 import { generateKeyPair, generatePresharedKey } from './keys.js';
@@ -13,11 +13,8 @@ import { amneziaKey, splitEndpoint } from './amnezia-key.js';
 import { natRules } from './nat.js';
 import { freeIp, serverAddressWithPrefix, type UsedAddresses } from './pool.js';
 import { renderClientConfig, renderServerConfig } from './render.js';
-import { SecretBox, SecretsKeyError } from './secrets.js';
+import { openSecret, type SecretBox, sealSecret } from './secrets.js';
 import type { AwgParams, AwgProtocol, Dump, VpnFlavor } from './types.js';
-
-const SECRETS_CHECK_KEY = 'secrets_check';
-const SECRETS_CHECK_VALUE = 'andreyvpn secrets check v1';
 
 export interface VpnSettings {
   /** The node's name: the key of its peers and server keys in the database. */
@@ -95,30 +92,17 @@ export class VpnService {
     readonly settings: VpnSettings,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
-    /** Encrypts client private keys at rest when SECRETS_KEY is set. */
+    /** Seals the keys it stores and opens the ones it reads, when SECRETS_KEY is set (sealStoredKeys ran first). */
     private readonly secrets?: SecretBox,
   ) {}
 
-  /**
-   * With a key: refuses a key that does not match the stored data, and encrypts keys still
-   * stored in plain text. Without one: refuses data that is encrypted. Runs before anything else.
-   */
-  private async checkSecrets(): Promise<void> {
-    const check = await getMeta(this.db, SECRETS_CHECK_KEY);
-    const box = this.secrets;
-    if (!box) {
-      if (check) throw new SecretsKeyError('the stored private keys are encrypted: set SECRETS_KEY to the key they were encrypted with');
-      return;
-    }
-    if (check && box.open(check) !== SECRETS_CHECK_VALUE) throw new SecretsKeyError('SECRETS_KEY does not match the stored data');
-    await this.db.transaction().execute(async (trx) => {
-      const plain = await plainKeyPeers(trx);
-      for (const p of plain) await setPrivateKey(trx, p.id, box.seal(p.private_key));
-      if (!check) await setMeta(trx, SECRETS_CHECK_KEY, box.seal(SECRETS_CHECK_VALUE));
-      if (plain.length) this.log.info({ peers: plain.length }, 'encrypted stored private keys with SECRETS_KEY');
-    });
-    // Old page images with the plain keys live on in the WAL until a checkpoint.
-    await flushWal(this.db);
+  private open(stored: string): string {
+    return openSecret(this.secrets, stored);
+  }
+
+  /** A peer as the interface takes it: the preshared key in clear. */
+  private wire(p: Pick<Peer, 'public_key' | 'preshared_key' | 'ip'>): PeerOnWire {
+    return { publicKey: p.public_key, presharedKey: this.open(p.preshared_key), ip: p.ip };
   }
 
   get confPath(): string {
@@ -134,7 +118,7 @@ export class VpnService {
       const awg = flavor === 'amneziawg' ? generateAwgParams(awgProtocol) : null;
       server = await insertServerOnce(this.db, {
         node,
-        private_key: keys.privateKey,
+        private_key: sealSecret(this.secrets, keys.privateKey),
         public_key: keys.publicKey,
         address: serverAddressWithPrefix(subnet),
         listen_port: port,
@@ -167,7 +151,6 @@ export class VpnService {
    * would add them one at a time (and check a route for each), which takes seconds per thousand.
    */
   async start(): Promise<ReconcileResult> {
-    await this.checkSecrets();
     await this.ensureServer();
     this.hooks = await this.natHooks();
     if ((await this.cli.ifindex(this.settings.iface)) === null) {
@@ -197,8 +180,8 @@ export class VpnService {
       const server = this.requireServer();
       const peers = opts.peers ? await wirePeersOnNode(this.db, this.settings.node, 'active') : [];
       const text = renderServerConfig(
-        { flavor: this.settings.flavor, privateKey: server.private_key, address: server.address, listenPort: server.listen_port, awg: this.awgParamsOf(server), ...this.hooks },
-        peers.map((p) => ({ publicKey: p.public_key, presharedKey: p.preshared_key, ip: p.ip })),
+        { flavor: this.settings.flavor, privateKey: this.open(server.private_key), address: server.address, listenPort: server.listen_port, awg: this.awgParamsOf(server), ...this.hooks },
+        peers.map((p) => this.wire(p)),
       );
       await this.cli.writeConfig(this.confPath, text);
     });
@@ -237,12 +220,12 @@ export class VpnService {
   async addPeer(userId: number, opts: { name?: string | null; maxDevices?: number } = {}): Promise<Peer> {
     const { node, iface } = this.settings;
     const keys = generateKeyPair();
-    const row = { user_id: userId, node, public_key: keys.publicKey, private_key: this.secrets?.seal(keys.privateKey) ?? keys.privateKey, preshared_key: generatePresharedKey(), name: opts.name ?? null };
+    const row = { user_id: userId, node, public_key: keys.publicKey, private_key: sealSecret(this.secrets, keys.privateKey), preshared_key: sealSecret(this.secrets, generatePresharedKey()), name: opts.name ?? null };
     // Allocations take turns in the database, so concurrent approvals (several replicas) never collide on an address.
     const peer = await allocatePeer(this.db, node, async (used) => ({ ...row, ip: await this.freeAddress(used) }), this.now(), opts.maxDevices);
     if (!peer) throw new DeviceRefusedError();
     try {
-      await this.cli.setPeer(iface, { publicKey: peer.public_key, presharedKey: peer.preshared_key, ip: peer.ip });
+      await this.cli.setPeer(iface, this.wire(peer));
     } catch (e) {
       await deletePeer(this.db, peer, this.now());
       // Best effort: if this fails too, the next reconcile removes the peer the DB no longer has.
@@ -269,7 +252,7 @@ export class VpnService {
       return row;
     });
     try {
-      if (moved.status === 'active') await this.cli.setPeer(this.settings.iface, { publicKey: moved.public_key, presharedKey: moved.preshared_key, ip: moved.ip });
+      if (moved.status === 'active') await this.cli.setPeer(this.settings.iface, this.wire(moved));
     } catch (e) {
       await withAddresses(this.db, peer.node, (trx) => movePeerRow(trx, moved, peer.node, peer.ip, this.now())).catch(() => {});
       throw e;
@@ -281,7 +264,7 @@ export class VpnService {
 
   /** Applies a peer's current DB state to the interface. */
   async apply(peer: Pick<Peer, 'public_key' | 'preshared_key' | 'ip'>, present: boolean): Promise<void> {
-    if (present) await this.cli.setPeer(this.settings.iface, { publicKey: peer.public_key, presharedKey: peer.preshared_key, ip: peer.ip });
+    if (present) await this.cli.setPeer(this.settings.iface, this.wire(peer));
     else await this.cli.removePeer(this.settings.iface, peer.public_key);
     this.configChanged();
   }
@@ -300,14 +283,14 @@ export class VpnService {
     const known = new Set(all.map((p) => p.public_key));
     const missing = active.filter((p) => {
       const l = live.get(p.public_key);
-      return !l || l.presharedKey !== p.preshared_key || l.allowedIps.length !== 1 || l.allowedIps[0] !== `${p.ip}/32`;
+      return !l || l.presharedKey !== this.open(p.preshared_key) || l.allowedIps.length !== 1 || l.allowedIps[0] !== `${p.ip}/32`;
     });
     const extra = dump.peers.map((p) => p.publicKey).filter((k) => !wanted.has(k));
     const tombstoned = await removedKeys(this.db, node, extra);
     const unknown = extra.filter((k) => !known.has(k) && !tombstoned.has(k));
     const remove = this.settings.removeUnknown ? extra : extra.filter((k) => known.has(k) || tombstoned.has(k));
     for (let i = 0; i < missing.length; i += PEERS_PER_CALL) {
-      await this.cli.setPeers(iface, missing.slice(i, i + PEERS_PER_CALL).map((p) => ({ publicKey: p.public_key, presharedKey: p.preshared_key, ip: p.ip })));
+      await this.cli.setPeers(iface, missing.slice(i, i + PEERS_PER_CALL).map((p) => this.wire(p)));
     }
     // Freshly (re)added peers count from zero on the interface.
     await resetBaselines(this.db, missing.filter((p) => !live.has(p.public_key)).map((p) => p.id));
@@ -337,18 +320,14 @@ export class VpnService {
       dns: s.dns,
       description,
       clientIp: peer.ip,
-      clientPrivateKey: this.privateKeyOf(peer),
+      clientPrivateKey: this.open(peer.private_key),
       clientPublicKey: peer.public_key,
       serverPublicKey: server.public_key,
-      presharedKey: peer.preshared_key,
+      presharedKey: this.open(peer.preshared_key),
       mtu: s.mtu,
       allowedIps: s.allowedIps,
       awg,
     });
-  }
-
-  private privateKeyOf(peer: Peer): string {
-    return SecretBox.isSealed(peer.private_key) && this.secrets ? this.secrets.open(peer.private_key) : peer.private_key;
   }
 
   clientConfig(peer: Peer, imitation: ImitationValues): string {
@@ -356,13 +335,13 @@ export class VpnService {
     const s = this.settings;
     return renderClientConfig({
       flavor: s.flavor,
-      privateKey: this.privateKeyOf(peer),
+      privateKey: this.open(peer.private_key),
       ip: peer.ip,
       dns: s.dns,
       mtu: s.mtu,
       awg: this.clientAwgParams(imitation),
       serverPublicKey: server.public_key,
-      presharedKey: peer.preshared_key,
+      presharedKey: this.open(peer.preshared_key),
       endpoint: s.endpoint,
       allowedIps: s.allowedIps,
     });

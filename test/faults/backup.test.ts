@@ -1,13 +1,17 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { pruneBackups } from '../../src/db/backup.js';
-import { peersOnNode } from '../../src/db/peers.js';
+import { peersOfUser, peersOnNode } from '../../src/db/peers.js';
 import { FakeWg } from '../support/fake-wg.js';
-import { ADMIN_A, createHarness } from '../support/harness.js';
+import { ADMIN_A, ADMIN_B, createHarness, type Harness } from '../support/harness.js';
 import type { From } from '../support/recorder.js';
+
+const USER: From = { id: 808, first_name: 'Vera', language_code: 'en' };
+const confValue = (conf: string, key: string) => new RegExp(`^${key} = (.+)$`, 'm').exec(conf)![1]!;
 
 describe('backups', () => {
   it('/backup sends a consistent 0600 snapshot; restored into a fresh DATA_DIR, every peer is back on the interface', async () => {
@@ -50,6 +54,65 @@ describe('backups', () => {
     } finally {
       await h.close();
       await fs.rm(fresh, { recursive: true, force: true });
+    }
+  });
+
+  it('/backup with SECRETS_KEY says the keys in it are encrypted, and none is in it in clear; restoring it needs the key', async () => {
+    const key = randomBytes(32);
+    const h = await createHarness({ captcha: false, database: 'sqlite', secretsKey: key });
+    const fresh = await fs.mkdtemp(path.join(os.tmpdir(), 'avpn-restore-'));
+    try {
+      await h.send(USER, '/start');
+      await h.press(ADMIN_A, `apr:${USER.id}`);
+      const conf = h.rec.last('sendDocument', USER.id)!.files.document!.data.toString();
+      await h.vpn.node('awg0').flushConfig();
+      const serverKey = confValue(await fs.readFile(path.join(h.dir, 'conf', 'awg0.conf'), 'utf8'), 'PrivateKey');
+      for (const admin of [ADMIN_A, ADMIN_B]) await h.send(admin, '/backup');
+      expect(h.rec.last('sendDocument', ADMIN_A.id)!.payload.caption).toContain('keys in it are encrypted with <code>SECRETS_KEY</code>');
+      expect(h.rec.last('sendDocument', ADMIN_B.id)!.payload.caption).toContain('зашифрованы ключом <code>SECRETS_KEY</code>');
+      const doc = h.rec.last('sendDocument', ADMIN_A.id)!.files.document!.data;
+      const [peer] = await peersOfUser(h.db, USER.id);
+      expect(doc.toString('latin1')).toContain(peer!.public_key); // the check reads what is stored
+      for (const secret of [confValue(conf, 'PrivateKey'), confValue(conf, 'PresharedKey'), serverKey]) expect(doc.toString('latin1')).not.toContain(secret);
+
+      await fs.writeFile(path.join(fresh, 'bot.db'), doc, { mode: 0o600 });
+      await expect(createHarness({ captcha: false, restartOf: { dir: fresh, wg: new FakeWg() } })).rejects.toThrow(/set SECRETS_KEY/);
+      const restored = await createHarness({ captcha: false, secretsKey: key, restartOf: { dir: fresh, wg: new FakeWg() } });
+      await restored.send(USER, '/config');
+      expect(restored.rec.last('sendDocument', USER.id)!.files.document!.data.toString()).toBe(conf);
+      await restored.close();
+    } finally {
+      await h.close();
+      await fs.rm(fresh, { recursive: true, force: true });
+    }
+  });
+
+  it('/backup without SECRETS_KEY warns once, ever, that the file holds every key in clear and points to SECRETS_KEY', async () => {
+    const h = await createHarness({ captcha: false, database: 'sqlite' });
+    let restarted: Harness | undefined;
+    try {
+      await h.send(ADMIN_B, '/backup');
+      const warning = h.rec.last('sendDocument', ADMIN_B.id)!.payload.caption as string;
+      expect(warning).toContain('все ключи в открытом виде');
+      expect(warning).toContain('Задайте <code>SECRETS_KEY</code>');
+      await h.send(ADMIN_A, '/backup');
+      expect(h.rec.last('sendDocument', ADMIN_A.id)!.payload.caption).toBe('💾 Database backup. It holds every key in clear: keep it private. Restore: see the README.');
+      await h.crash();
+      restarted = await createHarness({ captcha: false, restartOf: { dir: h.dir, wg: h.wg } });
+      await restarted.send(ADMIN_B, '/backup');
+      expect(restarted.rec.last('sendDocument', ADMIN_B.id)!.payload.caption).toBe('💾 Резервная копия базы. В ней все ключи в открытом виде: храните её в тайне. Восстановление описано в README.');
+    } finally {
+      await (restarted ?? h).close();
+    }
+    // The English warning, as the first backup of another install shows it.
+    const other = await createHarness({ captcha: false, database: 'sqlite' });
+    try {
+      await other.send(ADMIN_A, '/backup');
+      const caption = other.rec.last('sendDocument', ADMIN_A.id)!.payload.caption as string;
+      expect(caption).toContain('It holds every key in clear');
+      expect(caption).toContain('Set <code>SECRETS_KEY</code>');
+    } finally {
+      await other.close();
     }
   });
 

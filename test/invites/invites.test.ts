@@ -85,7 +85,7 @@ describe('invite links', () => {
     await h.send(newcomer(6001), `/start inv_${code}`);
     const backup = await h.deps.backup();
     // PostgreSQL (TEST_DATABASE=postgres): no file and no bot-made backup; the rows are checked above.
-    for (const f of backup === null ? [] : ['bot.db', 'bot.db-wal', path.relative(h.dir, backup)]) {
+    for (const f of backup === null ? [] : ['bot.db', 'bot.db-wal', path.relative(h.dir, backup.file)]) {
       const file = path.join(h.dir, f);
       if (!fs.existsSync(file)) continue;
       const bytes = fs.readFileSync(file);

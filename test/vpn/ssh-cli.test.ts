@@ -15,6 +15,7 @@ import { CommandError } from '../../src/vpn/cli.js';
 import { generateKeyPair, generatePresharedKey } from '../../src/vpn/keys.js';
 import { parseDump } from '../../src/vpn/dump.js';
 import { serverAddress } from '../../src/vpn/pool.js';
+import { SecretBox } from '../../src/vpn/secrets.js';
 import { VpnService, type VpnSettings } from '../../src/vpn/service.js';
 import { shellCommand } from '../../src/vpn/argv.js';
 import { checkSshTarget, createSshCli, fingerprintOf, HostKeyMismatchError, parseHostKeyPin, remoteScripts, script, type SshCliOptions, type SshVpnCli } from '../../src/vpn/ssh-cli.js';
@@ -141,8 +142,9 @@ describe('the fixed remote scripts (run here by bash and sh, as the node would)'
 
 const real = await sshdGate();
 
-describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, real wireguard-go)', () => {
+describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, real wireguard-go), keys sealed with SECRETS_KEY', () => {
   const log = pino({ level: 'silent' });
+  const box = new SecretBox(randomBytes(32));
   const commands: string[] = [];
   let lab: NetnsLab;
   let node: SshNode;
@@ -191,7 +193,7 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
       awgProtocol: 1,
     };
     cli = createSshCli('wireguard', node.sshd.target(), opts());
-    vpn = new VpnService(db, cli, settings, log);
+    vpn = new VpnService(db, cli, settings, log, Date.now, box);
   }, 60_000);
 
   afterAll(async () => {
@@ -207,7 +209,8 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
     expect((await fs.stat(settings.configDir)).mode & 0o777).toBe(0o700);
     expect((await fs.stat(path.dirname(settings.configDir))).mode & 0o777).toBe(0o700);
     const server = await getServer(db, settings.iface);
-    expect(await fs.readFile(vpn.confPath, 'utf8')).toContain(`PrivateKey = ${server?.private_key}`);
+    expect(server!.private_key).toMatch(/^enc:v1:/);
+    expect(await fs.readFile(vpn.confPath, 'utf8')).toContain(`PrivateKey = ${box.open(server!.private_key)}`);
     // The interface lives in the node's namespace, not here.
     const index = await vpn.ifindex();
     expect(index).toBeGreaterThan(0);
@@ -221,6 +224,7 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
 
   it('addPeer: the client config brings up a tunnel that pings the server through the node; the dump shows it; disabling cuts it', async () => {
     const peer = await vpn.addPeer(1);
+    expect(peer.preshared_key).toMatch(/^enc:v1:/);
     const clientIf = `avc${lab.suffix}`;
     await lab.bringUpClient('wireguard', vpn.clientConfig(peer, {}), clientIf);
     const serverIp = serverAddress(settings.subnet);
@@ -228,7 +232,7 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
 
     const dump = await vpn.readDump();
     const live = dump.peers.find((p) => p.publicKey === peer.public_key);
-    expect(live).toMatchObject({ presharedKey: peer.preshared_key, allowedIps: [`${peer.ip}/32`] });
+    expect(live).toMatchObject({ presharedKey: box.open(peer.preshared_key), allowedIps: [`${peer.ip}/32`] });
     expect(live?.latestHandshake).toBeGreaterThan(0);
     expect(live?.rx).toBeGreaterThan(0);
     await vpn.flushConfig();
@@ -246,7 +250,7 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
     await vpn.addPeer(2);
     const peers = await peersOnNode(db, settings.iface);
     const server = await getServer(db, settings.iface);
-    const secrets = [server!.private_key, ...peers.flatMap((p) => [p.preshared_key, p.private_key])];
+    const secrets = [server!.private_key, ...peers.flatMap((p) => [p.preshared_key, p.private_key])].flatMap((sealed) => [sealed, box.open(sealed)]);
     expect(commands.length).toBeGreaterThan(5);
     expect(commands.some((c) => c.includes("'set'") && c.includes("'preshared-key'"))).toBe(true);
     for (const secret of secrets) for (const c of commands) expect(c).not.toContain(secret);
@@ -254,7 +258,7 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
     expect((await fs.stat(nodeDirs.secretsDir)).mode & 0o777).toBe(0o700);
     // What wg was given: the key from the file matches the database.
     const live = (await vpn.readDump()).peers.find((p) => p.publicKey === peers.find((x) => x.user_id === 2)?.public_key);
-    expect(live?.presharedKey).toBe(peers.find((x) => x.user_id === 2)?.preshared_key);
+    expect(live?.presharedKey).toBe(box.open(peers.find((x) => x.user_id === 2)!.preshared_key));
     // Many calls at once (more than OpenSSH's 10 sessions per connection) share the one connection.
     const dumps = await Promise.all(Array.from({ length: 25 }, () => cli.dump(settings.iface)));
     expect(new Set(dumps.map((d) => parseDump(d).peers.length))).toEqual(new Set([1]));

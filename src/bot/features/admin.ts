@@ -9,7 +9,7 @@ import { dailyTrafficOfUser, dayOf, topUsersSince, trafficSince } from '../../db
 import { renderTrafficChart } from '../../charts/traffic-chart.js';
 import { countUnreachable, findUser, setLimits, listUsersPage, searchUsers, USER_SORTS, type UserRow, usageNow } from '../../db/users.js';
 import type { VpnService } from '../../vpn/service.js';
-import { audit } from '../../db/misc.js';
+import { audit, clearBackupWarned, noteClearBackupWarned } from '../../db/misc.js';
 import { withinLimits } from '../../monitor/quotas.js';
 import { ADMIN_CALLBACKS, cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
@@ -88,13 +88,18 @@ export async function adminMenu(ctx: BotContext): Promise<void> {
 admin.command('admin', adminMenu);
 
 admin.command('backup', async (ctx) => {
-  const file = await ctx.deps.backup();
-  if (file === null) {
+  const backup = await ctx.deps.backup();
+  if (backup === null) {
     await ctx.reply(ctx.tr('backup-postgres'), HTML);
     return;
   }
-  ctx.deps.log.info({ adminId: ctx.from?.id, file }, 'backup sent to an admin');
-  await ctx.replyWithDocument(new InputFile(file, path.basename(file)), { caption: ctx.tr('backup-caption'), parse_mode: 'HTML' });
+  const { file, keysEncrypted } = backup;
+  // Keys in clear: the first such backup says so and points to SECRETS_KEY; noted only once it was sent.
+  const warn = !keysEncrypted && !(await clearBackupWarned(ctx.deps.db));
+  const caption = ctx.tr(keysEncrypted ? 'backup-caption-encrypted' : warn ? 'backup-caption-clear-warning' : 'backup-caption');
+  ctx.deps.log.info({ adminId: ctx.from?.id, file, keysEncrypted }, 'backup sent to an admin');
+  await ctx.replyWithDocument(new InputFile(file, path.basename(file)), { caption, parse_mode: 'HTML' });
+  if (warn) await noteClearBackupWarned(ctx.deps.db, ctx.deps.now());
 });
 
 admin.callbackQuery(cb.adminMenu.filter, async (ctx) => {

@@ -53,6 +53,7 @@ export async function broadcast(lab: Lab, users: number, perSecond: number): Pro
       log: silentLog,
       adminIds: [ADMIN_ID],
       captcha: true,
+      maxPending: 500,
       now: Date.now,
       backup: async () => null,
       randomInt: (max) => randomInt(max),

@@ -145,6 +145,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     metrics,
     onlineWindowMs: config.onlineWindowMs,
     maxDevicesPerUser: config.maxDevicesPerUser,
+    maxPending: config.maxPending,
     requireApprovalPerDevice: config.requireApprovalPerDevice,
     nodeChoice: config.nodes.choice,
     nodeDefaults: { flavor: config.vpn.flavor, sshKeyFile: config.nodes.sshKeyFile },

@@ -110,6 +110,7 @@ const schema = z.object({
   DEFAULT_DAYS: int(1, 36500).optional(),
   QUOTA_RESET_DAY: int(1, 28).default(1),
   MAX_DEVICES_PER_USER: int(1, 100).default(3),
+  MAX_PENDING: int(1, 1_000_000).default(500),
   REQUIRE_APPROVAL_PER_DEVICE: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
   BACKUP_INTERVAL_HOURS: int(0, 8760).default(24),
   BACKUP_KEEP: int(1, 1000).default(7),
@@ -176,6 +177,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     monitorIntervalMs: e.MONITOR_INTERVAL_SECONDS * 1000,
     onlineWindowMs: e.ONLINE_WINDOW_SECONDS * 1000,
     maxDevicesPerUser: e.MAX_DEVICES_PER_USER,
+    maxPending: e.MAX_PENDING,
     requireApprovalPerDevice: e.REQUIRE_APPROVAL_PER_DEVICE === 'on',
     limits: {
       defaultQuotaBytes: e.DEFAULT_QUOTA_GB === undefined ? undefined : Math.round(e.DEFAULT_QUOTA_GB * 1024 ** 3),

@@ -5,6 +5,7 @@ captcha-question =
 captcha-wrong = ❌ Wrong answer.
 captcha-cooldown = ⏳ Too many wrong answers. Try /start again in { $minutes } min.
 captcha-cooldown-short = Too many wrong answers, please wait.
+queue-full = ⏳ Too many requests are waiting for the admins right now. Please try /start again later.
 captcha-stale = This question is no longer valid. Send /start for a new one.
 captcha-expired = ⌛ The question expired. Send /start for a new one.
 captcha-passed = ✅ Check passed.
@@ -184,6 +185,7 @@ monitor-recovered = ✅ The monitor on <code>{ $iface }</code> works again.
 alert-provisioning-failed = ⚠️ Creating VPN peers fails: approvals are rolled back until this is fixed.
     <code>{ $error }</code>
 alert-provisioning-recovered = ✅ Creating VPN peers works again.
+alert-pending-full = ⚠️ { $max } requests are waiting (MAX_PENDING): newcomers are asked to come back later. Review the pending ones in /admin.
 language-name = 🇬🇧 English
 language-choose = Choose your language:
 language-set = ✅ The bot now speaks English with you.

@@ -5,6 +5,7 @@ captcha-question =
 captcha-wrong = ❌ Неверный ответ.
 captcha-cooldown = ⏳ Слишком много неверных ответов. Повторите /start через { $minutes } мин.
 captcha-cooldown-short = Слишком много неверных ответов, подождите.
+queue-full = ⏳ Сейчас слишком много заявок ждут администраторов. Попробуйте /start позже.
 captcha-stale = Этот вопрос больше не действует. Отправьте /start, чтобы получить новый.
 captcha-expired = ⌛ Время на ответ вышло. Отправьте /start, чтобы получить новый вопрос.
 captcha-passed = ✅ Проверка пройдена.
@@ -184,6 +185,7 @@ monitor-recovered = ✅ Мониторинг <code>{ $iface }</code> снова 
 alert-provisioning-failed = ⚠️ Пиры VPN не создаются: одобрения откатываются, пока это не исправят.
     <code>{ $error }</code>
 alert-provisioning-recovered = ✅ Пиры VPN снова создаются.
+alert-pending-full = ⚠️ Ждут { $max } заявок (MAX_PENDING): новичков просят зайти позже. Разберите заявки в /admin.
 language-name = 🇷🇺 Русский
 language-choose = Выберите язык:
 language-set = ✅ Теперь бот говорит с вами по-русски.

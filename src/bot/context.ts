@@ -37,6 +37,8 @@ export interface BotDeps {
   randomInt: (max: number) => number;
   /** Devices per user unless the user has a limit of their own (default 3). */
   maxDevicesPerUser?: number;
+  /** Requests that may wait at once; past it newcomers are asked to come back later. */
+  maxPending: number;
   /** true: users cannot add devices themselves; they are told to ask an admin. */
   requireApprovalPerDevice?: boolean;
   /** user: newcomers choose a location (NODE_CHOICE); auto (default): the least loaded node. */

@@ -97,6 +97,10 @@ export async function holdInvite(db: Q, userId: number, inviteId: string, now: n
     .execute();
 }
 
+export async function hasHeldInvite(db: Q, userId: number): Promise<boolean> {
+  return (await db.selectFrom('pending_invites').select('user_id').where('user_id', '=', userId).executeTakeFirst()) !== undefined;
+}
+
 export type Redeemed = { kind: 'none' } | { kind: 'invalid'; inviteId: string } | { kind: 'ok'; invite: Invite };
 
 /**

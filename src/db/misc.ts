@@ -41,26 +41,34 @@ export async function putCaptcha(db: Q, c: Captcha): Promise<void> {
 }
 
 /**
- * A newcomer's first question: stored unless they are cooling down after too many wrong answers;
- * then nothing changes and false is returned. One statement: the cooldown check is its condition.
+ * A newcomer's question at /start: stored unless they are cooling down after too many wrong
+ * answers (then nothing changes and null is returned). The wrong answers so far still count (a
+ * /start is not a way to more tries) until a cooldown has passed. One statement: the checks are its
+ * conditions. Returns the wrong answers that count.
  */
-export async function startCaptcha(db: Q, c: Omit<Captcha, 'cooldown_until'>, now: number): Promise<boolean> {
-  const rows = await startCaptchaQuery(db, c.user_id, c.nonce, c.answer, c.attempts, c.expires_at, now);
-  return rows.length > 0;
+export async function startCaptcha(db: Q, c: Omit<Captcha, 'cooldown_until' | 'attempts'>, now: number): Promise<number | null> {
+  const rows = await startCaptchaQuery(db, c.user_id, c.nonce, c.answer, c.expires_at, now);
+  return rows[0] ? Number(rows[0].attempts) : null;
 }
 
 // Every newcomer's /start runs it: compiled once.
-const startCaptchaQuery = compiledOnce((db, userId: number, nonce: string, answer: number, attempts: number, expiresAt: number, now: number) =>
+const startCaptchaQuery = compiledOnce((db, userId: number, nonce: string, answer: number, expiresAt: number, now: number) =>
   db
     .insertInto('captchas')
-    .values({ user_id: userId, nonce, answer, attempts, expires_at: expiresAt, cooldown_until: null })
+    .values({ user_id: userId, nonce, answer, attempts: 0, expires_at: expiresAt, cooldown_until: null })
     .onConflict((oc) =>
       oc
         .column('user_id')
-        .doUpdateSet({ nonce, answer, attempts, expires_at: expiresAt, cooldown_until: null })
+        .doUpdateSet((eb) => ({
+          nonce,
+          answer,
+          expires_at: expiresAt,
+          cooldown_until: null,
+          attempts: eb.case().when('captchas.cooldown_until', 'is', null).then(eb.ref('captchas.attempts')).else(0).end(),
+        }))
         .where((eb) => eb.or([eb('captchas.cooldown_until', 'is', null), eb('captchas.cooldown_until', '<=', now)])),
     )
-    .returning('user_id'),
+    .returning('attempts'),
 );
 
 /** Counts a wrong answer only if the challenge is still the one answered (nonce), atomically. */
@@ -130,6 +138,17 @@ export async function getMeta(db: Q, key: string): Promise<string | undefined> {
 
 export async function setMeta(db: Q, key: string, value: string): Promise<void> {
   await db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+}
+
+/** Sets `key` to now unless it was set within the last `everyMs`: true for the one caller that set it. */
+export async function claimMetaEvery(db: Q, key: string, now: number, everyMs: number): Promise<boolean> {
+  const row = await db
+    .insertInto('meta')
+    .values({ key, value: String(now) })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(now) }).where(sql<number>`cast(meta.value as bigint)`, '<=', now - everyMs))
+    .returning('key')
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 const CLEAR_BACKUP_WARNED = 'clear_backup_warned';

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createInvite } from '../../src/db/invites.js';
 import { findUser } from '../../src/db/users.js';
 import { CAPTCHA_COOLDOWN_MS, CAPTCHA_MAX_ATTEMPTS, CAPTCHA_TTL_MS } from '../../src/bot/features/onboarding.js';
 import { ADMIN_A, ADMIN_B, captchaCall, createHarness, type Harness } from '../support/harness.js';
@@ -53,6 +54,60 @@ describe('/start and the CAPTCHA', () => {
     h.advance(CAPTCHA_COOLDOWN_MS + 1);
     await h.send(USER, '/start');
     expect(buttons(captchaCall(h.rec, USER.id))).toHaveLength(6);
+  });
+
+  it('/start is no way to more tries: the wrong answers so far still count; after the cooldown there are three again', async () => {
+    const wrongAnswer = async () => {
+      const q = captchaCall(h.rec, USER.id);
+      const [, a, b] = /<b>(\d+) \+ (\d+)<\/b>/.exec(q.payload.text)!;
+      await h.press(USER, buttons(q).find((x) => x.text !== String(Number(a) + Number(b)))!.callback_data, q);
+    };
+    await h.send(USER, '/start');
+    await wrongAnswer();
+    await wrongAnswer();
+    await h.send(USER, '/start');
+    expect(captchaCall(h.rec, USER.id).payload.text).toContain('Осталось попыток: 1.');
+    await wrongAnswer();
+    expect(h.rec.last('editMessageText', USER.id)?.payload.text).toContain('Слишком много неверных ответов');
+    h.advance(CAPTCHA_COOLDOWN_MS + 1);
+    await h.send(USER, '/start');
+    expect(captchaCall(h.rec, USER.id).payload.text).toContain(`Осталось попыток: ${CAPTCHA_MAX_ATTEMPTS}.`);
+  });
+
+  it('MAX_PENDING: past it a newcomer is asked to come back later, before any CAPTCHA, and the admins hear of it once a day; an invite still lets one in', async () => {
+    h.deps.maxPending = 2;
+    const newcomer = (i: number) => ({ id: 5100 + i, first_name: `N${i}`, language_code: 'en' });
+    for (const i of [1, 2]) {
+      await h.send(newcomer(i), '/start');
+      await h.solveCaptcha(newcomer(i));
+    }
+    const full = (i: number) => h.rec.textsTo(newcomer(i).id).at(-1);
+    const told = () => h.rec.find('sendMessage', ADMIN_A.id).filter((c) => /MAX_PENDING/.test(c.payload.text)).length;
+    await h.send(newcomer(3), '/start');
+    expect(full(3)).toContain('Too many requests are waiting');
+    expect(h.rec.find('sendMessage', newcomer(3).id)).toHaveLength(1); // no question
+    await h.send(newcomer(4), '/start');
+    expect(full(4)).toContain('Too many requests are waiting');
+    expect(await findUser(h.db, newcomer(4).id)).toBeUndefined();
+    expect(told()).toBe(1);
+    h.advance(86_400_000);
+    await h.send(newcomer(4), '/start');
+    expect(told()).toBe(2);
+
+    // The last place taken while a question was open: solving it is refused, nothing is filed.
+    h.deps.maxPending = 3;
+    await h.send(newcomer(5), '/start');
+    await h.send(newcomer(6), '/start');
+    await h.solveCaptcha(newcomer(5));
+    await h.solveCaptcha(newcomer(6));
+    expect((await findUser(h.db, newcomer(5).id))?.status).toBe('pending');
+    expect(await findUser(h.db, newcomer(6).id)).toBeUndefined();
+    expect(h.rec.last('editMessageText', newcomer(6).id)?.payload.text).toContain('Too many requests are waiting');
+
+    const { code } = await createInvite(h.db, { createdBy: ADMIN_A.id, creatorName: 'Alice', maxUses: 1, expiresAt: null, note: null }, h.deps.now());
+    await h.send(newcomer(7), `/start inv_${code}`);
+    await h.solveCaptcha(newcomer(7));
+    expect((await findUser(h.db, newcomer(7).id))?.status).toBe('active');
   });
 
   it('an old question stops counting once a new one is asked, and a right answer counts once', async () => {

@@ -141,6 +141,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     log,
     adminIds,
     captcha: opts.captcha ?? true,
+    maxPending: 500,
     backup: async () => (kind === 'postgres' ? null : { file: await backupSqlite(path.join(dir, 'bot.db'), path.join(dir, 'backups'), now()), keysEncrypted: opts.secretsKey !== undefined }),
     now,
     randomInt: (max) => randomInt(max),

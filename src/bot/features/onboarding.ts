@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Composer, InlineKeyboard } from 'grammy';
-import { consumeCaptcha, getCaptcha, putCaptcha, recordCaptchaFailure, startCaptcha, updateCaptcha } from '../../db/misc.js';
+import { claimMetaEvery, consumeCaptcha, getCaptcha, putCaptcha, recordCaptchaFailure, startCaptcha, updateCaptcha } from '../../db/misc.js';
+import { hasHeldInvite } from '../../db/invites.js';
+import { countPending } from '../../db/requests.js';
 import { enqueue } from '../../db/outbox.js';
 import type { Db } from '../../db/index.js';
 import { inTransaction } from '../../db/transaction.js';
 import { findUser, requestAccess, updateProfile } from '../../db/users.js';
-import { requestToAdmins } from '../../delivery.js';
+import { requestToAdmins, toAdmins } from '../../delivery.js';
 import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { safeEdit } from '../messaging.js';
@@ -18,6 +20,7 @@ export const CAPTCHA_MAX_ATTEMPTS = 3;
 export const CAPTCHA_TTL_MS = 5 * 60_000;
 export const CAPTCHA_COOLDOWN_MS = 15 * 60_000;
 const CAPTCHA_OPTIONS = 6;
+const DAY_MS = 86_400_000;
 
 export const onboarding = new Composer<BotContext>();
 const priv = onboarding.chatType('private');
@@ -33,17 +36,31 @@ priv.command('start', async (ctx) => {
   // An invite link (t.me/<bot>?start=inv_<code>) is held until the request is submitted.
   if (ctx.match) await holdStartInvite(ctx, ctx.match);
   if (!ctx.deps.captcha) return submitRequest(ctx, await ask(ctx, ctx.deps.db));
-  const challenge = newChallenge(ctx, ctx.from.id, 0);
+  // No CAPTCHA to solve for a place the queue does not have.
+  if (await queueFull(ctx, db)) return ctx.reply(ctx.tr('queue-full'), { parse_mode: 'HTML' });
+  const challenge = newChallenge(ctx, ctx.from.id);
   // Newcomers come in bursts: their questions are stored together (one commit), before they are sent.
-  if (!(await ctx.deps.groupCommit.run((trx) => startCaptcha(trx, challenge.row, now())))) {
+  const attempts = await ctx.deps.groupCommit.run((trx) => startCaptcha(trx, challenge.row, now()));
+  if (attempts === null) {
     const cooldownUntil = (await getCaptcha(db, ctx.from.id))?.cooldown_until ?? now();
     return ctx.reply(ctx.tr('captcha-cooldown', { minutes: Math.max(1, Math.ceil((cooldownUntil - now()) / 60_000)) }), { parse_mode: 'HTML' });
   }
-  await ctx.reply(`${ctx.tr('welcome')}\n\n${challenge.text}`, { parse_mode: 'HTML', reply_markup: challenge.keyboard });
+  await ctx.reply(`${ctx.tr('welcome')}\n\n${challenge.question(attempts)}`, { parse_mode: 'HTML', reply_markup: challenge.keyboard });
 });
 
+/**
+ * MAX_PENDING requests wait already: a newcomer is asked to come back later (unless a held invite
+ * admits them at once), and the admins hear of it at most once a day.
+ */
+async function queueFull(ctx: BotContext, db: Db): Promise<boolean> {
+  const { maxPending, now, adminIds } = ctx.deps;
+  if ((await countPending(db)) < maxPending || (await hasHeldInvite(db, ctx.from!.id))) return false;
+  if (await claimMetaEvery(db, 'pending_full_told', now(), DAY_MS)) await enqueue(db, toAdmins(adminIds, 'alert-pending-full', { max: maxPending }), now());
+  return true;
+}
+
 /** A new arithmetic question with a fresh nonce (so buttons of older questions stop counting); the caller stores `row`. */
-function newChallenge(ctx: BotContext, userId: number, attempts: number) {
+function newChallenge(ctx: BotContext, userId: number) {
   const { randomInt, now } = ctx.deps;
   const a = 1 + randomInt(9);
   const b = 1 + randomInt(9);
@@ -56,14 +73,14 @@ function newChallenge(ctx: BotContext, userId: number, attempts: number) {
     [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
   }
   const nonce = randomInt(2 ** 48 - 1).toString(36);
-  const row = { user_id: userId, nonce, answer, attempts, expires_at: now() + CAPTCHA_TTL_MS };
+  const row = { user_id: userId, nonce, answer, expires_at: now() + CAPTCHA_TTL_MS };
   const keyboard = new InlineKeyboard();
   shuffled.forEach((n, i) => {
     keyboard.text(String(n), cb.captcha.pack({ nonce, answer: n }));
     if (i % 3 === 2) keyboard.row();
   });
-  const text = ctx.tr('captcha-question', { a, b, attempts: CAPTCHA_MAX_ATTEMPTS - attempts });
-  return { row, text, keyboard };
+  const question = (attempts: number) => ctx.tr('captcha-question', { a, b, attempts: CAPTCHA_MAX_ATTEMPTS - attempts });
+  return { row, question, keyboard };
 }
 
 onboarding.callbackQuery(cb.captcha.filter, async (ctx) => {
@@ -97,15 +114,16 @@ onboarding.callbackQuery(cb.captcha.filter, async (ctx) => {
     return safeEdit(ctx.api, message.chat.id, message.message_id, ctx.tr('captcha-cooldown', { minutes: CAPTCHA_COOLDOWN_MS / 60_000 }));
   }
   await ctx.answerCallbackQuery({ text: ctx.tr('captcha-wrong') });
-  const challenge = newChallenge(ctx, ctx.from.id, failed.attempts);
-  await putCaptcha(db, { ...challenge.row, cooldown_until: null });
-  await safeEdit(ctx.api, message.chat.id, message.message_id, `${ctx.tr('captcha-wrong')}\n\n${challenge.text}`, challenge.keyboard);
+  const challenge = newChallenge(ctx, ctx.from.id);
+  await putCaptcha(db, { ...challenge.row, attempts: failed.attempts, cooldown_until: null });
+  await safeEdit(ctx.api, message.chat.id, message.message_id, `${ctx.tr('captcha-wrong')}\n\n${challenge.question(failed.attempts)}`, challenge.keyboard);
 });
 
-/** Files the request and queues it for the admins, together; false when the user already has a status (not revoked). */
-async function ask(ctx: BotContext, db: Db): Promise<boolean> {
+/** Files the request and queues it for the admins, together; false when the user already has a status (not revoked), 'full' at MAX_PENDING. */
+async function ask(ctx: BotContext, db: Db): Promise<boolean | 'full'> {
   const { now, adminIds } = ctx.deps;
   return inTransaction(db, async (trx) => {
+    if (await queueFull(ctx, trx)) return 'full';
     if (!(await requestAccess(trx, ctx.from!, now()))) return false;
     // Even for a held invite: if admitting fails, the admins still have the request.
     await enqueue(trx, requestToAdmins(adminIds, ctx.from!.id), now());
@@ -117,8 +135,13 @@ async function ask(ctx: BotContext, db: Db): Promise<boolean> {
  * After the request was filed (asked) or found to exist: a held invite admits the user at once;
  * otherwise the user is told (in the CAPTCHA's message, when there is one: one message, not two).
  */
-async function submitRequest(ctx: BotContext, asked: boolean, captchaMessage?: { chat: { id: number }; message_id: number }): Promise<void> {
+async function submitRequest(ctx: BotContext, asked: boolean | 'full', captchaMessage?: { chat: { id: number }; message_id: number }): Promise<void> {
   const { db, log } = ctx.deps;
+  if (asked === 'full') {
+    if (captchaMessage) await safeEdit(ctx.api, captchaMessage.chat.id, captchaMessage.message_id, ctx.tr('queue-full'));
+    else await ctx.reply(ctx.tr('queue-full'), { parse_mode: 'HTML' });
+    return;
+  }
   const user = await findUser(db, ctx.from!.id);
   if (!user) return;
   if (!asked) {

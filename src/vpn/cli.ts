@@ -48,7 +48,7 @@ const CHILD_ENV = [
 ] as const;
 // Not LOG_LEVEL: it is the bot's pino level, and wireguard-go would read it as its own.
 
-export function childEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+function childEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   return Object.fromEntries(CHILD_ENV.flatMap((k) => (env[k] === undefined ? [] : [[k, env[k]]])));
 }
 

@@ -33,6 +33,7 @@ const NO_DATABASE = [
   'test/vpn/pool.test.ts',
   'test/vpn/qr.test.ts',
   'test/vpn/render.test.ts',
+  'test/vpn/run-dir.test.ts',
 ];
 
 /** Tests of PostgreSQL itself and of moving to it: the postgres project only. */

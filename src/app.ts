@@ -34,6 +34,7 @@ import { createMetrics } from './metrics.js';
 import { startBackups } from './monitor/backups.js';
 import { startMonitor } from './monitor/index.js';
 import { createCli, type VpnCli } from './vpn/cli.js';
+import { openRunDir } from './vpn/run-dir.js';
 import { SecretBox } from './vpn/secrets.js';
 import { Fleet, type NodeCli } from './vpn/fleet.js';
 import { createSshCli } from './vpn/ssh-cli.js';
@@ -77,8 +78,10 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
   if (config.nodes.file) {
     for (const row of await readNodesFile(config.nodes.file, { flavor: v.flavor, sshKeyFile: config.nodes.sshKeyFile }, now(), local)) await upsertNode(db, row);
   }
+  const runDir = overrides.cli ? null : await openRunDir(config.dataDir);
+  if (runDir) log.info({ dir: runDir.path, leftoversRemoved: runDir.removed }, 'directory for temporary key files');
   const localCli = (flavor: VpnFlavor) =>
-    overrides.cli ?? createCli(flavor, { logDir: path.join(config.dataDir, 'logs'), secretsDir: path.join(config.dataDir, 'run') });
+    overrides.cli ?? createCli(flavor, { logDir: path.join(config.dataDir, 'logs'), secretsDir: runDir!.path });
   const vpn = new Fleet({
     db,
     log: log.child({ module: 'vpn' }),
@@ -104,6 +107,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     }
   } catch (e) {
     await vpn.close();
+    await runDir?.close();
     await db.destroy();
     throw e;
   }
@@ -289,6 +293,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
       clearInterval(nodesTimer);
       await leadership.stop();
       await vpn.close();
+      await runDir?.close();
       await db.destroy();
     },
   };

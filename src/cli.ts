@@ -1,7 +1,7 @@
 // Operations entry point, separate from the bot (src/main.ts):
 //   node dist/cli.js doctor   checks the host and the configuration (exit 0 = all good, 1 = problems)
 //   node dist/cli.js setup    writes .env (exit 0 = written, 1 = nothing written, 2 = bad values)
-//   node dist/cli.js migrate-db --from sqlite:<path> --to postgres://…
+//   node dist/cli.js migrate-db --from sqlite:<path> --to postgres://…   (or MIGRATE_FROM_URL, MIGRATE_TO_URL)
 //                             moves the database (exit 0 = moved and verified, 1 = failed and rolled back, 2 = refused or bad arguments)
 import { loadEnvLayers } from './ops/env.js';
 import { realDoctorEnv, runDoctor } from './ops/doctor.js';
@@ -41,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'doctor') return await doctor(rest);
     if (command === 'setup') return await setup(rest);
-    if (command === 'migrate-db') return await runMigrateDb(parseMigrateDbArgs(rest), { out: process.stdout, err: process.stderr });
+    if (command === 'migrate-db') return await runMigrateDb(parseMigrateDbArgs(rest, process.env), { out: process.stdout, err: process.stderr });
     if (command === 'help' || command === '--help' || command === '-h') {
       process.stdout.write(USAGE);
       return 0;

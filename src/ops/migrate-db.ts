@@ -1,6 +1,8 @@
 // `npm run migrate-db -- --from sqlite:<path> --to postgres://…`: the command around
 // src/db/move.ts. Exit 0: moved and verified; 1: the copy or its verification failed and the
 // target was rolled back; 2: bad arguments, or a source or target it refuses (nothing changed).
+// MIGRATE_FROM_URL / MIGRATE_TO_URL stand in for --from / --to: argv is world-readable (ps,
+// /proc/<pid>/cmdline), the environment only to the owner, so the password is better there.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
@@ -9,7 +11,8 @@ import { isPostgresUrl, openPostgres, openSqlite, redactUrl } from '../db/index.
 import { MoveError, type MoveOptions, moveDatabase, type TableCheck, tableMatches } from '../db/move.js';
 import { UsageError } from './setup.js';
 
-export const MIGRATE_DB_USAGE = 'node dist/cli.js migrate-db --from sqlite:<path> --to postgres://user:password@host:5432/db';
+export const MIGRATE_DB_USAGE = `node dist/cli.js migrate-db --from sqlite:<path> --to postgres://user:password@host:5432/db
+         (or MIGRATE_FROM_URL=sqlite:<path> MIGRATE_TO_URL=postgres://… in the environment, where ps does not show the password)`;
 
 export interface MigrateDbArgs {
   /** The SQLite file. */
@@ -18,17 +21,24 @@ export interface MigrateDbArgs {
   to: string;
 }
 
-export function parseMigrateDbArgs(argv: string[]): MigrateDbArgs {
+/** The flags, each of which may instead come from the environment (the flag wins). */
+export function parseMigrateDbArgs(argv: string[], env: Record<string, string | undefined>): MigrateDbArgs {
   let values;
   try {
     ({ values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: { from: { type: 'string' }, to: { type: 'string' } } }));
   } catch (e) {
     throw new UsageError(`migrate-db: ${(e as Error).message}`);
   }
-  const { from, to } = values;
-  if (!from || !to) throw new UsageError(`migrate-db: ${[!from && '--from sqlite:<path>', !to && '--to postgres://…'].filter(Boolean).join(' and ')} required`);
-  if (!from.startsWith('sqlite:') || from === 'sqlite:') throw new UsageError(`migrate-db: --from must be sqlite:<path to the bot's database> (got ${JSON.stringify(from)})`);
-  if (!isPostgresUrl(to)) throw new UsageError(`migrate-db: --to must be a postgres:// or postgresql:// URL (got ${JSON.stringify(redactUrl(to))})`);
+  const from = values.from ?? env.MIGRATE_FROM_URL;
+  const to = values.to ?? env.MIGRATE_TO_URL;
+  const fromName = values.from === undefined ? 'MIGRATE_FROM_URL' : '--from';
+  const toName = values.to === undefined ? 'MIGRATE_TO_URL' : '--to';
+  if (!from || !to) {
+    const missing = [!from && '--from sqlite:<path> (or MIGRATE_FROM_URL)', !to && '--to postgres://… (or MIGRATE_TO_URL)'];
+    throw new UsageError(`migrate-db: ${missing.filter(Boolean).join(' and ')} required`);
+  }
+  if (!from.startsWith('sqlite:') || from === 'sqlite:') throw new UsageError(`migrate-db: ${fromName} must be sqlite:<path to the bot's database> (got ${JSON.stringify(from)})`);
+  if (!isPostgresUrl(to)) throw new UsageError(`migrate-db: ${toName} must be a postgres:// or postgresql:// URL (got ${JSON.stringify(redactUrl(to))})`);
   return { from: path.resolve(from.slice('sqlite:'.length)), to };
 }
 

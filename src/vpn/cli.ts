@@ -6,10 +6,12 @@ import path from 'node:path';
 import { vpnCommands } from './argv.js';
 import { parseDefaultRoute } from './nat.js';
 import { renderPeerSections } from './render.js';
+import { tempFileName } from './run-dir.js';
 import type { VpnFlavor } from './types.js';
 
 // Runs the VPN binaries on this host: argv arrays only, never a shell; keys go through
-// stdin or 0600 files, never argv. ssh-cli.ts runs the same argv on a node over SSH.
+// stdin or 0600 files, never argv, and the children get childEnv(), never the bot's own
+// environment. ssh-cli.ts runs the same argv on a node over SSH.
 
 export class CommandError extends Error {
   constructor(
@@ -32,10 +34,28 @@ export interface RunOptions {
   stdoutFd?: number;
 }
 
+/**
+ * Everything a child on this host gets of the bot's environment. The rest holds BOT_TOKEN,
+ * SECRETS_KEY, WEBHOOK_SECRET and DATABASE_URL, and *-quick hands its environment on to the
+ * PostUp hooks and to the userspace daemon, which runs for as long as the interface.
+ */
+const CHILD_ENV = [
+  'PATH', // where the binaries are, also for *-quick's own calls
+  'LANG', // their messages (in our errors) in the operator's language
+  'LC_ALL',
+  'WG_QUICK_USERSPACE_IMPLEMENTATION', // *-quick: the userspace daemon to fall back to
+  'WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD', // older wireguard-go refuses to run on Linux without it
+] as const;
+// Not LOG_LEVEL: it is the bot's pino level, and wireguard-go would read it as its own.
+
+function childEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(CHILD_ENV.flatMap((k) => (env[k] === undefined ? [] : [[k, env[k]]])));
+}
+
 export function run(bin: string, args: string[], opts: RunOptions = {}): Promise<string> {
   const argv = [bin, ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ['pipe', opts.stdoutFd ?? 'pipe', 'pipe'] });
+    const child = spawn(bin, args, { stdio: ['pipe', opts.stdoutFd ?? 'pipe', 'pipe'], env: childEnv(process.env) });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     // On timeout we answer at once: a grandchild may hold the pipes open long after the kill.
@@ -105,7 +125,7 @@ export async function writePrivateFile(file: string, text: string): Promise<void
  */
 async function withSecretFile<T>(dir: string, secret: string, fn: (file: string) => Promise<T>): Promise<T> {
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  const file = path.join(dir, pskFileName());
+  const file = path.join(dir, tempFileName('psk'));
   await fs.writeFile(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
   try {
     return await fn(file);
@@ -121,7 +141,7 @@ async function withSecretFile<T>(dir: string, secret: string, fn: (file: string)
  * before this returns its promise, so the command starts at once, whatever runs next.
  */
 function runToFile(dir: string, bin: string, args: string[], timeoutMs: number): Promise<string> {
-  const file = path.join(dir, `out-${randomBytes(8).toString('hex')}`);
+  const file = path.join(dir, tempFileName('out'));
   let fd: number;
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -136,9 +156,6 @@ function runToFile(dir: string, bin: string, args: string[], timeoutMs: number):
       await fs.rm(file, { force: true });
     });
 }
-
-/** A fresh name for a file that holds preshared keys for the duration of one `set` or `addconf`. */
-export const pskFileName = (): string => `psk-${randomBytes(8).toString('hex')}`;
 
 /** *-quick up gets at least this long: it may start a userspace daemon and configure routes. */
 export const upTimeoutMs = (timeoutMs: number): number => Math.max(timeoutMs, 30_000);
@@ -191,7 +208,7 @@ async function quickUp(argv: string[], logFile: string, timeoutMs: number): Prom
   const [quick, ...args] = argv;
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(quick!, args, { stdio: ['ignore', log.fd, log.fd] });
+      const child = spawn(quick!, args, { stdio: ['ignore', log.fd, log.fd], env: childEnv(process.env) });
       const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
       child.on('error', (e) => {
         clearTimeout(timer);

@@ -5,9 +5,10 @@ import { createRequire } from 'node:module';
 import type ssh2 from 'ssh2';
 import type { Client, ClientChannel, ServerHostKeyAlgorithm } from 'ssh2';
 import { checkPath, shellCommand, vpnCommands } from './argv.js';
-import { CommandError, parseIfindex, pskFileName, upTimeoutMs, type VpnCli } from './cli.js';
+import { CommandError, parseIfindex, upTimeoutMs, type VpnCli } from './cli.js';
 import { parseDefaultRoute } from './nat.js';
 import { renderPeerSections } from './render.js';
+import { tempFileName } from './run-dir.js';
 import type { VpnFlavor } from './types.js';
 
 // The VPN commands of cli.ts, run on a node over SSH (ssh2, one pooled connection per node).
@@ -327,12 +328,12 @@ export function createSshCli(flavor: VpnFlavor, target: SshTarget, opts: SshCliO
   return {
     dump: async (iface) => exec(cmd.dump(iface), cmd.dump(iface)),
     async setPeer(iface, p) {
-      const file = path.posix.join(secretsDir, pskFileName());
+      const file = path.posix.join(secretsDir, tempFileName('psk'));
       const argv = cmd.setPeer(iface, p, file);
       await exec(argv, script(WITH_STDIN_FILE, secretsDir, file, ...argv), `${p.presharedKey}\n`);
     },
     async setPeers(iface, peers) {
-      const file = path.posix.join(secretsDir, pskFileName());
+      const file = path.posix.join(secretsDir, tempFileName('psk'));
       const argv = cmd.addConf(iface, file);
       await exec(argv, script(WITH_STDIN_FILE, secretsDir, file, ...argv), renderPeerSections(peers));
     },

@@ -45,8 +45,8 @@ describe('node dist/cli.js', { timeout: 60_000 }, () => {
 
   it('migrate-db with missing or bad arguments: what is wrong, the usage, exit 2; no password echoed', async () => {
     const cases: [string[], RegExp][] = [
-      [[], /^migrate-db: --from sqlite:<path> and --to postgres:\/\/… required$/m],
-      [['--from', 'sqlite:/srv/bot.db'], /^migrate-db: --to postgres:\/\/… required$/m],
+      [[], /^migrate-db: --from sqlite:<path> \(or MIGRATE_FROM_URL\) and --to postgres:\/\/… \(or MIGRATE_TO_URL\) required$/m],
+      [['--from', 'sqlite:/srv/bot.db'], /^migrate-db: --to postgres:\/\/… \(or MIGRATE_TO_URL\) required$/m],
       [['--from', '/srv/bot.db', '--to', 'postgres://db/vpn'], /^migrate-db: --from must be sqlite:<path to the bot's database> \(got "\/srv\/bot\.db"\)$/m],
       [['--from', 'sqlite:/srv/bot.db', '--to', 'mysql://u:hunter2@db/vpn'], /^migrate-db: --to must be a postgres:\/\/ or postgresql:\/\/ URL \(got "mysql:\/\/u:\*\*\*@db\/vpn"\)$/m],
       [['--from', 'sqlite:/srv/bot.db', '--to', 'postgres://db/vpn', '--force'], /^migrate-db: Unknown option '--force'/m],
@@ -57,6 +57,25 @@ describe('node dist/cli.js', { timeout: 60_000 }, () => {
       expect(r.stderr).toMatch(cases[i]![1]);
       expect(r.stderr).toContain('node dist/cli.js migrate-db --from sqlite:<path> --to postgres://');
       expect(r.stdout).toBe('');
+      expect(r.stderr).not.toContain('hunter2');
+    }
+  });
+
+  it('migrate-db takes the URLs from MIGRATE_FROM_URL and MIGRATE_TO_URL too (the password then stays out of ps); a flag wins', async () => {
+    const missing = path.join(dir, 'no-such.db');
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      // Accepted: it goes on to look for the file.
+      [[], { MIGRATE_FROM_URL: `sqlite:${missing}`, MIGRATE_TO_URL: 'postgres://bot:hunter2@db/vpn' }, /^migrate-db: there is no SQLite database at .*no-such\.db$/m],
+      [['--from', `sqlite:${missing}`], { MIGRATE_TO_URL: 'postgres://bot:hunter2@db/vpn' }, /^migrate-db: there is no SQLite database at .*no-such\.db$/m],
+      [['--to', 'postgres://db/vpn'], { MIGRATE_FROM_URL: `sqlite:${missing}`, MIGRATE_TO_URL: 'mysql://u:hunter2@db/vpn' }, /^migrate-db: there is no SQLite database at .*no-such\.db$/m],
+      // Refused, naming the variable; no password echoed.
+      [['--from', `sqlite:${missing}`], { MIGRATE_TO_URL: 'mysql://u:hunter2@db/vpn' }, /^migrate-db: MIGRATE_TO_URL must be a postgres:\/\/ or postgresql:\/\/ URL \(got "mysql:\/\/u:\*\*\*@db\/vpn"\)$/m],
+      [[], { MIGRATE_FROM_URL: '/srv/bot.db', MIGRATE_TO_URL: 'postgres://db/vpn' }, /^migrate-db: MIGRATE_FROM_URL must be sqlite:<path to the bot's database>/m],
+    ];
+    const results = await Promise.all(cases.map(([args, env]) => cli(['migrate-db', ...args], env)));
+    for (const [i, r] of results.entries()) {
+      expect(r.code, JSON.stringify(cases[i]![1])).toBe(2);
+      expect(r.stderr).toMatch(cases[i]![2]);
       expect(r.stderr).not.toContain('hunter2');
     }
   });

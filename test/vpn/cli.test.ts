@@ -28,7 +28,11 @@ exit 0
       { mode: 0o755 },
     );
     // Like wg-quick with a userspace fallback: leaves a daemon running that keeps stdout open.
-    await fs.writeFile(path.join(dir, 'bin', 'wg-quick'), `#!/bin/bash\n(sleep 30 &)\necho "[#] up $2"\n[ "$2" = /fail/x.conf ] && { echo "boom: RTNETLINK answers" >&2; exit 1; }\nexit 0\n`, { mode: 0o755 });
+    await fs.writeFile(
+      path.join(dir, 'bin', 'wg-quick'),
+      `#!/bin/bash\n(sleep 30 &)\necho "[#] up $2"\n[ "$2" = /fail/x.conf ] && { echo "boom: RTNETLINK answers" >&2; exit 1; }\n[ "$2" = /etc/x/env.conf ] && env -0\nexit 0\n`,
+      { mode: 0o755 },
+    );
     oldPath = process.env.PATH;
     process.env.PATH = `${path.join(dir, 'bin')}:${oldPath}`;
   });
@@ -96,5 +100,36 @@ exit 0
     expect(Date.now() - started).toBeLessThan(5000);
     const err = await cli().up('/fail/x.conf').catch((e) => e);
     expect(err.message).toContain('RTNETLINK answers');
+  });
+
+  it("children get PATH, the locale and the *-quick settings, never the bot's secrets (*-quick passes its environment on to PostUp and the daemon)", async () => {
+    const secrets = {
+      BOT_TOKEN: '424242:child-env-secret-token',
+      SECRETS_KEY: 'c2VjcmV0LWtleS1vZi10aGlydHktdHdvLWJ5dGVzISE=',
+      WEBHOOK_SECRET: 'webhook-secret-of-the-bot',
+      DATABASE_URL: 'postgres://bot:pg-password-secret@db.example.com/vpn',
+    };
+    const passed = { LANG: 'C.UTF-8', WG_QUICK_USERSPACE_IMPLEMENTATION: '/opt/awg/amneziawg-go', WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1' };
+    const set = { ...secrets, ...passed };
+    const saved = Object.fromEntries(Object.keys(set).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, set);
+    try {
+      const environ = (text: string) => new Map(text.split('\0').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+      await cli().up('/etc/x/env.conf');
+      const seen = [environ(await run('cat', ['/proc/self/environ'])), environ((await fs.readFile(path.join(dir, 'logs', 'env-quick.log'), 'utf8')).split('\n').slice(1).join('\n'))];
+      for (const env of seen) {
+        expect(env.get('PATH')).toBe(process.env.PATH); // found through it, too
+        for (const [k, v] of Object.entries(passed)) expect(env.get(k)).toBe(v);
+        for (const [k, v] of Object.entries(secrets)) {
+          expect(env.has(k)).toBe(false);
+          expect([...env.values()].join('\n')).not.toContain(v);
+        }
+      }
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 });

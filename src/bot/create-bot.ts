@@ -26,6 +26,14 @@ export function createBot(token: string, deps: BotDeps, botConfig?: BotConfig<Bo
     ctx.deps = deps;
     ctx.isAdmin = ctx.from !== undefined && deps.adminIds.includes(ctx.from.id);
     ctx.locale = negotiateLocale(ctx.from?.language_code);
+    ctx.tr = (key, params) => deps.translator.t(ctx.locale, key, params);
+    await next();
+  });
+
+  // Before any I/O: a flood costs the database nothing. Per process (with replicas, each counts its own share).
+  bot.use(rateLimit({ max: 20, windowMs: 10_000, now: deps.now }));
+
+  bot.use(async (ctx, next) => {
     if (ctx.chat) {
       // A language picked with /language wins; otherwise it follows Telegram's and is
       // remembered for messages sent outside this chat's updates (admin notices, decisions).
@@ -37,11 +45,8 @@ export function createBot(token: string, deps: BotDeps, botConfig?: BotConfig<Bo
       if (row?.chosen) ctx.locale = row.locale;
       else if ((row?.locale ?? DEFAULT_LOCALE) !== ctx.locale) await setChatLocale(deps.db, ctx.chat.id, ctx.locale);
     }
-    ctx.tr = (key, params) => deps.translator.t(ctx.locale, key, params);
     await next();
   });
-
-  bot.use(rateLimit({ max: 20, windowMs: 10_000, now: deps.now }));
 
   const features = bot.errorBoundary(async (err) => {
     const ctx = err.ctx;

@@ -100,4 +100,18 @@ describe('Telegram faults', () => {
     await h.send(USER, '/help');
     expect(h.rec.find('sendMessage', USER.id).length - before).toBe(20);
   });
+
+  it('an update past the rate limit is dropped before it costs the database anything', async () => {
+    let queries = 0;
+    const db = h.deps.db;
+    h.deps.db = db.withPlugin({ transformQuery: (a) => a.node, transformResult: async (a) => (queries++, a.result) });
+    try {
+      for (let i = 0; i < 19; i++) await h.send(USER, '/help'); // the 20 of this window, with the /start
+      queries = 0;
+      for (let i = 0; i < 10; i++) await h.send(USER, '/help');
+      expect(queries).toBe(0);
+    } finally {
+      h.deps.db = db;
+    }
+  });
 });

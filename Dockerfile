@@ -9,14 +9,19 @@
 #   node-base        Node build toolchain (python3, make, g++ for better-sqlite3 when no prebuild fits)
 #   app-build        npm ci + npm run build -> /app/dist
 #   prod-deps        npm ci --omit=dev -> /app/node_modules
+#
+# npm runs no package's install scripts (--ignore-scripts): only better-sqlite3's, on purpose,
+# the one native addon the app needs (tsc needs none).
 #   runtime          node:20-bookworm-slim + iproute2, iptables, the AmneziaWG binaries and the app
 #
 # Node stages and the runtime share one base image, so the native better-sqlite3 addon is built
 # against the same Node ABI and glibc it runs with.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
-ARG GO_IMAGE=golang:1.24-bookworm
-ARG DEBIAN_IMAGE=debian:bookworm-slim
+# Base images by tag and digest: a tag re-pushed upstream cannot change what is built. To move to a
+# newer image, read its digest with `docker buildx imagetools inspect <image:tag>` and update both.
+ARG NODE_IMAGE=node:20-bookworm-slim@sha256:2cf067cfed83d5ea958367df9f966191a942351a2df77d6f0193e162b5febfc0
+ARG GO_IMAGE=golang:1.24-bookworm@sha256:1a6d4452c65dea36aac2e2d606b01b4a029ec90cc1ae53890540ce6173ea77ac
+ARG DEBIAN_IMAGE=debian:bookworm-slim@sha256:3783cc01769c7b2b1b83a5c5ad96c815348e28ed7da68e2e3687004faa906251
 
 # Upstream AmneziaWG sources: pinned by tag, and the checkout must be the commit the tag pointed
 # to when it was pinned, so a moved tag fails the build instead of shipping other code.
@@ -72,14 +77,15 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 
 FROM node-base AS app-build
-RUN npm ci
+RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
 # Production dependencies only; depends on the lockfile alone, so code changes reuse this layer.
 FROM node-base AS prod-deps
-RUN npm ci --omit=dev
+RUN npm ci --omit=dev --ignore-scripts \
+ && npm rebuild better-sqlite3
 
 # ---------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime

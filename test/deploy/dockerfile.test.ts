@@ -225,14 +225,21 @@ describe('Dockerfile: stages', () => {
     expect(new Set(names).size).toBe(names.length);
   });
 
-  it('every FROM image has an explicit tag that is not "latest" (or is an earlier stage)', () => {
+  it('every FROM image has an explicit tag that is not "latest" and a digest (or is an earlier stage)', () => {
     for (const s of stages) {
       if (stages.some((p) => p.index < s.index && p.name === s.from)) continue;
       expect(s.from, `FROM ${s.from} still has an unresolved variable`).not.toMatch(/\$/);
-      const tag = /^[^@]+?(?::([^/:@]+))?(?:@sha256:[0-9a-f]{64})?$/.exec(s.from)?.[1];
-      expect(tag, `FROM ${s.from} needs a tag`).toBeTruthy();
-      expect(tag).not.toBe('latest');
+      const m = /^[^@]+?(?::([^/:@]+))?(@sha256:[0-9a-f]{64})?$/.exec(s.from);
+      expect(m?.[1], `FROM ${s.from} needs a tag`).toBeTruthy();
+      expect(m?.[1]).not.toBe('latest');
+      expect(m?.[2], `FROM ${s.from} needs a digest`).toBeTruthy();
     }
+  });
+
+  it('npm runs no install scripts but better-sqlite3\'s', () => {
+    const runs = stages.flatMap(runsIn).join('\n');
+    for (const ci of runs.match(/npm ci\b[^\n&]*/g) ?? []) expect(ci).toContain('--ignore-scripts');
+    expect(runs.match(/npm (?:rebuild|install)\b[^\n&]*/g)).toEqual(['npm rebuild better-sqlite3']);
   });
 
   it('builds node_modules and the runtime on the same base image (same libc and Node ABI for better-sqlite3)', () => {
@@ -241,7 +248,7 @@ describe('Dockerfile: stages', () => {
     const from = stages.find((s) => s.name === nodeModules!.copy.from);
     expect(from, 'node_modules must come from a build stage').toBeTruthy();
     expect(baseImage(stages, from!)).toBe(final.from);
-    expect(final.from).toMatch(/^node:20[.\w-]*-(bookworm|bullseye|trixie)-slim$|^node:20[.\w-]*-alpine/);
+    expect(final.from).toMatch(/^node:20[.\w-]*-(bookworm|bullseye|trixie)-slim(@|$)|^node:20[.\w-]*-alpine/);
     // Only production dependencies in the image.
     const runs = lineage(stages, from!).flatMap(runsIn).join('\n');
     expect(runs).toMatch(/npm ci\b[^\n]*--omit=dev|npm prune\b[^\n]*--omit=dev/);

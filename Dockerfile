@@ -121,9 +121,10 @@ RUN mkdir -p -m 0700 /data /etc/amnezia/amneziawg
 VOLUME ["/data", "/etc/amnezia/amneziawg"]
 EXPOSE 51820/udp
 
-# GET /healthz on HTTP_HOST:WEBHOOK_PORT answers 200 when the bot and the interface are up.
+# GET /healthz on HTTP_HOST:WEBHOOK_PORT answers 200 when the bot, its database and a VPN node are up
+# (with METRICS_TOKEN set, it wants that token).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-  CMD ["node", "-e", "const h=process.env.HTTP_HOST;const host=!h||h==='0.0.0.0'||h==='::'?'127.0.0.1':h.includes(':')?'['+h+']':h;fetch('http://'+host+':'+(process.env.WEBHOOK_PORT||8080)+'/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "const h=process.env.HTTP_HOST,t=process.env.METRICS_TOKEN?.trim();const host=!h||h==='0.0.0.0'||h==='::'?'127.0.0.1':h.includes(':')?'['+h+']':h;fetch('http://'+host+':'+(process.env.WEBHOOK_PORT||8080)+'/healthz',{headers:t?{authorization:'Bearer '+t}:{},signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
 # Runs as root: it creates and configures the network interface (awg-quick insists on UID 0).
 # tini is PID 1: it forwards SIGTERM to node and reaps amneziawg-go when that exits.

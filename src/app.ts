@@ -13,7 +13,7 @@ import { Broadcaster } from './broadcast/broadcaster.js';
 import type { BotDeps } from './bot/context.js';
 import { createBot } from './bot/create-bot.js';
 import { setCommandMenus } from './bot/commands.js';
-import { Translator } from './bot/i18n.js';
+import { DEFAULT_LOCALE, Translator } from './bot/i18n.js';
 import { Pacer } from './bot/pacer.js';
 import { Inbox } from './bot/inbox.js';
 import type { Polling } from './bot/polling.js';
@@ -25,9 +25,10 @@ import { enforceLimits } from './monitor/quotas.js';
 import { OutboxSender } from './outbox/sender.js';
 import { GroupCommit } from './db/group-commit.js';
 import { backupSqlite, pruneBackups } from './db/backup.js';
-import { migrate, openDatabase, openSqlite } from './db/index.js';
+import { openMigrated } from './db/index.js';
 import { openLockSession, replicasAlive } from './db/locks.js';
 import { setBlocked } from './db/users.js';
+import { HealthWatch } from './health.js';
 import { startHttp } from './http/server.js';
 import { type LeaderJobs, startLeadership } from './leader.js';
 import { createMetrics } from './metrics.js';
@@ -50,6 +51,8 @@ const BROADCAST_PICKUP_MS = 5_000;
 /** Handled updates and finished outbox rows are kept this long (a webhook retry is recognised; a failure can be looked at). */
 const KEEP_HANDLED_MS = 86_400_000;
 const KEEP_FINISHED_MS = 7 * 86_400_000;
+/** The database is probed (and the nodes' health read) at least this often, for /healthz and the outage alert. */
+const HEALTH_PROBE_MS = 10_000;
 
 export interface App {
   httpPort: number;
@@ -67,8 +70,8 @@ export interface App {
 export async function startApp(config: Config, log: Logger, overrides: { cli?: VpnCli; throttle?: boolean } = {}): Promise<App> {
   await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await fs.chmod(config.dataDir, 0o700);
-  const { db } = config.database.kind === 'postgres' ? await openDatabase(config.database.url) : { db: await openSqlite(config.database.path) };
-  await migrate(db);
+  const { database } = config;
+  const db = await openMigrated(database, (err) => log.warn({ err }, 'an idle database connection failed; the pool replaces it'));
 
   const now = Date.now;
   const v = config.vpn;
@@ -177,6 +180,30 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
 
   await setCommandMenus(bot.api, translator, config.adminIds, log);
 
+  const { webhook } = config.http;
+  let polling: Polling | undefined;
+  let stopping = false;
+  const health = new HealthWatch({
+    db,
+    nodes: () => vpn.names(),
+    adminIds: config.adminIds,
+    botUp: () => !stopping && (webhook !== null || (polling?.isRunning() ?? false)),
+    intervalMs: Math.min(config.monitorIntervalMs, HEALTH_PROBE_MS),
+    // A tick may wait out a node's command timeouts; three intervals without one is a hung monitor.
+    staleAfterMs: 3 * config.monitorIntervalMs + 30_000,
+    // The outbox lives in the database that cannot be reached: the alert goes straight to Telegram, paced, and its recovery after it.
+    onDatabase: async (e, locales) => {
+      const params = e.kind === 'database-down' ? { error: e.error } : {};
+      await Promise.all(
+        config.adminIds.map((id) =>
+          bot.api.sendMessage(id, translator.t(locales.get(id) ?? DEFAULT_LOCALE, `monitor-${e.kind}`, params), { parse_mode: 'HTML' }).catch((err) => log.warn({ err, chatId: id }, 'could not send a database alert')),
+        ),
+      );
+    },
+    log: log.child({ module: 'health' }),
+  });
+  await health.start();
+
   // No other replica alive when this one started (with SQLite there is none): what is left over from
   // before is settled at once, not after IN_FLIGHT_GRACE_MS. Asked once the replica is announced.
   let aloneAtStart: Promise<boolean> | undefined;
@@ -201,6 +228,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     const pickUp = () => void broadcaster.resume().catch((err) => log.error({ err }, 'picking up broadcasts failed'));
     pickUp();
     const pickUpTimer = setInterval(pickUp, Math.min(BROADCAST_PICKUP_MS, config.monitorIntervalMs));
+    health.monitorStarted();
     const monitor = startMonitor({
       db,
       nodes: () => vpn.services(),
@@ -208,7 +236,11 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
       log: log.child({ module: 'monitor' }),
       intervalMs: config.monitorIntervalMs,
       onEvent: (e) => enqueue(db, monitorAlert(config.adminIds, e), Date.now()),
-      onTick: (s) => metrics.monitorTick.observe(s),
+      onTick: (s) => {
+        metrics.monitorTick.observe(s);
+        health.ticked();
+      },
+      databaseUp: () => health.databaseUp(),
       quotaResetDay: config.limits.resetDay,
       afterTick: async (t) => {
         await enforceLimits({ db, access }, t);
@@ -224,6 +256,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     return {
       async stop(stillLeading) {
         clearInterval(pickUpTimer);
+        health.monitorStopped();
         await started;
         await broadcaster.stop(); // what is not sent yet stays queued for the next leader
         await outbox.stop();
@@ -238,7 +271,6 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
     await access.recoverInterrupted(staleBefore);
     await devices.queueUnqueuedConfigs(staleBefore);
   };
-  const { database } = config;
   // Nodes added or removed on another replica are followed here too (every replica adds peers).
   const nodesTimer = setInterval(() => void vpn.refresh().catch((err) => log.warn({ err }, 'could not refresh the VPN nodes')), config.monitorIntervalMs);
   const leadership = await startLeadership({
@@ -256,19 +288,12 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
 
   // Webhook mode: Telegram POSTs updates to WEBHOOK_URL (proxied to our HTTP server).
   // Polling mode: any webhook left from an earlier run is removed first, or getUpdates fails.
-  const { webhook } = config.http;
-  let polling: Polling | undefined;
-  let stopping = false;
   const httpServer = await startHttp({
     ...config.http,
     onUpdate: (update) => inbox.receive(update),
     metrics,
     log: log.child({ module: 'http' }),
-    health: async () => {
-      const botUp = !stopping && (webhook !== null || (polling?.isRunning() ?? false));
-      const ifaceUp = (await Promise.all(vpn.services().map((n) => n.ifindex().catch(() => null)))).some((i) => i !== null);
-      return { ok: botUp && ifaceUp, bot: botUp ? 'up' : 'down', interface: ifaceUp ? 'up' : 'down' };
-    },
+    health: () => health.report(),
   });
   if (webhook) {
     await bot.api.setWebhook(webhook.url, { secret_token: webhook.secret });
@@ -292,6 +317,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
       await inbox.stop();
       clearInterval(nodesTimer);
       await leadership.stop();
+      await health.stop();
       await vpn.close();
       await runDir?.close();
       await db.destroy();

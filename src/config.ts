@@ -59,6 +59,8 @@ const schema = z.object({
     .trim()
     .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/i, 'must be sqlite:<path> or postgres://user:password@host:port/db')
     .optional(),
+  PG_CONNECT_TIMEOUT_SECONDS: int(1, 600).default(10),
+  PG_STATEMENT_TIMEOUT_SECONDS: int(1, 86400).default(30),
   VPN_FLAVOR: z.enum(['amneziawg', 'wireguard'], { error: 'must be amneziawg or wireguard' }).default('amneziawg'),
   VPN_INTERFACE: z.string().trim().regex(IFACE_RE, 'must be 1-15 characters of a-z A-Z 0-9 _ = + . -').optional(),
   VPN_CONFIG_DIR: z.string().trim().min(1).optional(),
@@ -95,6 +97,11 @@ const schema = z.object({
   WEBHOOK_SECRET: z.string().regex(/^[A-Za-z0-9_-]{16,256}$/, 'must be 16-256 characters of A-Z a-z 0-9 _ -').optional(),
   WEBHOOK_PORT: int(1, 65535).default(8080),
   HTTP_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  METRICS_TOKEN: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9._~+/-]{16,256}=*$/, 'must be 16-256 characters of A-Z a-z 0-9 . _ ~ + / - (openssl rand -hex 32)')
+    .optional(),
   AWG_PROTOCOL: z.enum(['1', '2'], { error: 'must be 1 or 2' }).transform(Number).pipe(z.union([z.literal(1), z.literal(2)])).default(1),
   AWG_IMITATE: z.enum(IMITATION_PRESETS, { error: `must be one of ${IMITATION_PRESETS.join(', ')}` }).optional(),
   AWG_I1: z.string().optional(),
@@ -132,7 +139,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
   // Empty strings in .env mean "not set", so defaults apply.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const parsed = schema.safeParse(cleaned);
-  const secret = new Set(['BOT_TOKEN', 'SECRETS_KEY', 'WEBHOOK_SECRET']);
+  const secret = new Set(['BOT_TOKEN', 'SECRETS_KEY', 'WEBHOOK_SECRET', 'METRICS_TOKEN']);
   const problems = (parsed.success ? [] : parsed.error.issues).map((i) => {
     const key = String(i.path[0] ?? '?');
     const got = cleaned[key];
@@ -170,7 +177,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     // SQLite file (also the default); unused when database.kind is 'postgres'.
     databasePath: sqliteUrl ? path.resolve(sqliteUrl.slice('sqlite:'.length)) : path.join(dataDir, 'bot.db'),
     database: pgUrl
-      ? ({ kind: 'postgres', url: pgUrl } as const)
+      ? ({ kind: 'postgres', url: pgUrl, connectTimeoutMs: e.PG_CONNECT_TIMEOUT_SECONDS * 1000, statementTimeoutMs: e.PG_STATEMENT_TIMEOUT_SECONDS * 1000 } as const)
       : ({ kind: 'sqlite', path: sqliteUrl ? path.resolve(sqliteUrl.slice('sqlite:'.length)) : path.join(dataDir, 'bot.db') } as const),
     captcha: e.CAPTCHA === 'on',
     secretsKey: e.SECRETS_KEY ? parseSecretsKey(e.SECRETS_KEY) : null,
@@ -190,6 +197,8 @@ export function loadConfig(env: Record<string, string | undefined>) {
       host: e.HTTP_HOST,
       port: e.WEBHOOK_PORT,
       webhook: e.BOT_MODE === 'webhook' ? { url: e.WEBHOOK_URL!, secret: e.WEBHOOK_SECRET! } : null,
+      /** /healthz and /metrics ask for it as a bearer token; null: they are open. */
+      metricsToken: e.METRICS_TOKEN ?? null,
     },
     nodes: {
       file: e.NODES_FILE ? path.resolve(e.NODES_FILE) : null,

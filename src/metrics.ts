@@ -2,9 +2,11 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Db } from './db/index.js';
 import { countByStatus, trafficSummary } from './db/stats.js';
 
+/** Scrapes within this long of a database read share it: a flood of them costs the database one read. */
+export const METRICS_CACHE_MS = 5_000;
 
 /** One registry per app (no prom-client global), so tests and several bots in a process stay apart. */
-export function createMetrics(db: Db, now: () => number = Date.now, onlineWindowMs = 3 * 60_000) {
+export function createMetrics(db: Db, now: () => number = Date.now, onlineWindowMs = 3 * 60_000, cacheMs = METRICS_CACHE_MS) {
   const registry = new Registry();
   const metrics = {
     registry,
@@ -32,22 +34,37 @@ export function createMetrics(db: Db, now: () => number = Date.now, onlineWindow
   const bytes = new Gauge({ name: 'andreyvpn_traffic_bytes', help: 'Traffic counted since each peer was created', labelNames: ['direction'], registers: [registry] });
   const outbox = new Gauge({ name: 'andreyvpn_outbox_messages', help: 'Outbox rows by status: queued (waiting for their turn), unknown (cut off by a crash), failed, blocked…', labelNames: ['status'], registers: [registry] });
   const collect = async () => {
-    users.reset();
-    peers.reset();
-    for (const r of await countByStatus(db, 'users')) users.set({ status: r.status }, r.n);
-    for (const r of await countByStatus(db, 'peers')) peers.set({ status: r.status }, r.n);
-    outbox.reset();
-    for (const r of await countByStatus(db, 'outbox')) outbox.set({ status: r.status }, r.n);
+    const u = await countByStatus(db, 'users');
+    const p = await countByStatus(db, 'peers');
+    const o = await countByStatus(db, 'outbox');
     const t = await trafficSummary(db, now() - onlineWindowMs);
+    // Set at once, after every read: a scrape rendering meanwhile never sees a gauge half filled.
+    for (const [gauge, rows] of [[users, u], [peers, p], [outbox, o]] as const) {
+      gauge.reset();
+      for (const r of rows) gauge.set({ status: r.status }, r.n);
+    }
     online.set(t.online);
     // Server's view: rx is what clients uploaded.
     bytes.set({ direction: 'from_clients' }, Number(t.rx));
     bytes.set({ direction: 'to_clients' }, Number(t.tx));
   };
+  // Counters are read live; the database's gauges at most once per cacheMs (a failed read is not kept).
+  let read: { at: number; done: Promise<void> } | undefined;
+  const collected = () => {
+    const t = now();
+    if (!read || t - read.at >= cacheMs) {
+      const done = collect();
+      read = { at: t, done };
+      done.catch(() => {
+        if (read?.done === done) read = undefined;
+      });
+    }
+    return read.done;
+  };
   return {
     ...metrics,
     async text(): Promise<string> {
-      await collect();
+      await collected();
       return registry.metrics();
     },
   };

@@ -182,6 +182,9 @@ chart-caption = 📈 { $name } { $username } — traffic per day (UTC)
 monitor-failing = ⚠️ The monitor has failed { $ticks } times in a row on <code>{ $iface }</code>; traffic is not being counted.
     <code>{ $error }</code>
 monitor-recovered = ✅ The monitor on <code>{ $iface }</code> works again.
+monitor-database-down = ⚠️ The database cannot be reached: requests, approvals and traffic counting fail until it is back.
+    <code>{ $error }</code>
+monitor-database-restored = ✅ The database can be reached again.
 alert-provisioning-failed = ⚠️ Creating VPN peers fails: approvals are rolled back until this is fixed.
     <code>{ $error }</code>
 alert-provisioning-recovered = ✅ Creating VPN peers works again.

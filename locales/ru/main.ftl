@@ -182,6 +182,9 @@ chart-caption = 📈 { $name } { $username } — трафик по дням (UTC
 monitor-failing = ⚠️ Мониторинг { $ticks } раз подряд не смог прочитать <code>{ $iface }</code>; трафик не считается.
     <code>{ $error }</code>
 monitor-recovered = ✅ Мониторинг <code>{ $iface }</code> снова работает.
+monitor-database-down = ⚠️ База данных недоступна: запросы, одобрения и учёт трафика не работают, пока она не вернётся.
+    <code>{ $error }</code>
+monitor-database-restored = ✅ База данных снова доступна.
 alert-provisioning-failed = ⚠️ Пиры VPN не создаются: одобрения откатываются, пока это не исправят.
     <code>{ $error }</code>
 alert-provisioning-recovered = ✅ Пиры VPN снова создаются.

@@ -86,9 +86,7 @@ function reusingStatements(sqlite: SQLite.Database): SqliteDatabase {
   };
 }
 
-export type DatabaseKind = 'sqlite' | 'postgres';
-
-/** True for the URLs openDatabase hands to PostgreSQL. */
+/** True for PostgreSQL URLs (the rest are SQLite). */
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
 }
@@ -151,31 +149,56 @@ export interface PostgresOptions {
   /** Extra startup options, e.g. `-c search_path=…` (the test harness uses one schema per bot). */
   options?: string;
   max?: number;
-  /** Give up connecting after this long (default: pg's, no limit). */
+  /** Give up connecting, or waiting for a free connection, after this long (default: pg's, no limit). */
   connectTimeoutMs?: number;
+  /**
+   * The server cancels a statement running this long and ends a session idle this long inside a
+   * transaction; the client gives up on an answer a little later (a server that does not answer at all).
+   */
+  statementTimeoutMs?: number;
+  /** A pooled connection failed while idle (the server restarted, the network dropped it); the pool replaces it. */
+  onError?: (err: Error) => void;
 }
+
+/** How much longer than the server's statement timeout the client waits: the server's cancel normally comes first. */
+const CLIENT_TIMEOUT_MARGIN_MS = 2_000;
 
 /** A PostgreSQL pool (`postgres://` / `postgresql://` URL) with int8 and numeric read as numbers. */
 export function openPostgres(url: string, opts: PostgresOptions = {}): Db {
+  const statement = opts.statementTimeoutMs;
   const pool = new (loadPg().Pool)({
     connectionString: url,
     max: opts.max ?? 10,
     types: pgTypes,
     ...(opts.options ? { options: opts.options } : {}),
     ...(opts.connectTimeoutMs ? { connectionTimeoutMillis: opts.connectTimeoutMs } : {}),
+    ...(statement ? { statement_timeout: statement, idle_in_transaction_session_timeout: statement, query_timeout: statement + CLIENT_TIMEOUT_MARGIN_MS } : {}),
   });
+  // Without a listener, an idle connection's error (a restarted server) would crash the process.
+  pool.on('error', (err) => opts.onError?.(err));
   return new Kysely<Database>({ dialect: new BotPostgresDialect({ pool }) });
 }
 
-/** `sqlite:<path>` or `postgres(ql)://…`. */
-export async function openDatabase(url: string): Promise<{ db: Db; kind: DatabaseKind }> {
-  if (isPostgresUrl(url)) return { db: openPostgres(url), kind: 'postgres' };
-  if (url.startsWith('sqlite:')) return { db: await openSqlite(path.resolve(url.slice('sqlite:'.length))), kind: 'sqlite' };
-  throw new Error('DATABASE_URL must be sqlite:<path> or postgres://…');
-}
+/** A database as configured: DATABASE_URL's two kinds (PostgreSQL with PG_CONNECT_TIMEOUT_SECONDS, PG_STATEMENT_TIMEOUT_SECONDS). */
+export type DatabaseTarget = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; connectTimeoutMs?: number; statementTimeoutMs?: number };
 
-/** A database as configured: DATABASE_URL's two kinds. */
-export type DatabaseTarget = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+/** The bot's database, migrated; PostgreSQL as a pool with the target's timeouts. */
+export async function openMigrated(target: DatabaseTarget, onError?: (err: Error) => void): Promise<Db> {
+  if (target.kind === 'sqlite') {
+    const db = await openSqlite(target.path);
+    await migrate(db);
+    return db;
+  }
+  const { url, connectTimeoutMs, statementTimeoutMs } = target;
+  // Migrations may rewrite big tables: they run on a pool of their own, without the statement timeout.
+  const migrating = openPostgres(url, { connectTimeoutMs });
+  try {
+    await migrate(migrating);
+  } finally {
+    await migrating.destroy();
+  }
+  return openPostgres(url, { connectTimeoutMs, statementTimeoutMs, onError });
+}
 
 /** The URL with any password replaced by ***, for messages. */
 export function redactUrl(url: string): string {

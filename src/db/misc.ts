@@ -202,6 +202,13 @@ const chatStateQuery = compiledOnce((db, chatId: number) =>
     .select(['chat_locales.locale as chat_locale', 'chat_locales.chosen as chat_chosen']),
 );
 
+/** The languages of these chats that have one stored. */
+export async function chatLocales(db: Q, chatIds: readonly number[]): Promise<Map<number, string>> {
+  if (chatIds.length === 0) return new Map();
+  const rows = await db.selectFrom('chat_locales').select(['chat_id', 'locale']).where('chat_id', 'in', chatIds).execute();
+  return new Map(rows.map((r) => [Number(r.chat_id), r.locale]));
+}
+
 export async function getChatLocale(db: Q, chatId: number): Promise<string | undefined> {
   const row = await db.selectFrom('chat_locales').select('locale').where('chat_id', '=', chatId).executeTakeFirst();
   return row?.locale;

@@ -1,14 +1,10 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Update } from 'grammy/types';
 import type { Logger } from 'pino';
+import type { Health } from '../health.js';
 import type { Metrics } from '../metrics.js';
-
-export interface Health {
-  ok: boolean;
-  bot: 'up' | 'down';
-  interface: 'up' | 'down';
-}
 
 export interface HttpDeps {
   host: string;
@@ -18,7 +14,10 @@ export interface HttpDeps {
   /** Takes an update for handling; Telegram gets its 200 once this resolves (the update is stored). */
   onUpdate: (update: Update) => Promise<void>;
   metrics: Metrics;
-  health: () => Promise<Health>;
+  /** Answered from memory (src/health.ts): a flood of health checks costs no command and no query. */
+  health: () => Health;
+  /** /healthz and /metrics want `Authorization: Bearer <it>` (401 otherwise); null: open to whoever reaches the port. */
+  metricsToken: string | null;
   log: Logger;
 }
 
@@ -52,14 +51,23 @@ async function readUpdate(req: http.IncomingMessage): Promise<Update | null> {
   }
 }
 
-/** /healthz, /metrics, and in webhook mode the update endpoint (401 without Telegram's secret token). */
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/** /healthz, /metrics (401 without the metrics token, when one is set), and in webhook mode the update endpoint (401 without Telegram's secret token). */
 export async function startHttp(deps: HttpDeps): Promise<HttpServer> {
   const webhookPath = deps.webhook ? new URL(deps.webhook.url).pathname : null;
+  // Digests of equal length, compared in constant time: the answer's timing tells nothing of the token.
+  const expected = deps.metricsToken === null ? null : digest(`Bearer ${deps.metricsToken}`);
+  const authorized = (req: http.IncomingMessage) => expected === null || timingSafeEqual(digest(req.headers.authorization ?? ''), expected);
   const server = http.createServer(async (req, res) => {
     try {
       const { pathname } = new URL(req.url ?? '/', 'http://localhost');
+      if (req.method === 'GET' && (pathname === '/healthz' || pathname === '/metrics') && !authorized(req)) {
+        res.setHeader('www-authenticate', 'Bearer');
+        return json(res, 401, { ok: false, error: 'metrics token' });
+      }
       if (req.method === 'GET' && pathname === '/healthz') {
-        const h = await deps.health();
+        const h = deps.health();
         return json(res, h.ok ? 200 : 503, h);
       }
       if (req.method === 'GET' && pathname === '/metrics') {

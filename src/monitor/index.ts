@@ -29,12 +29,17 @@ export interface MonitorDeps {
   onEvent?: (e: MonitorEvent) => Promise<void>;
   /** A node answered (up) or did not (down); new peers avoid nodes that are down. */
   onHealth?: (node: string, up: boolean) => Promise<void>;
-  /** Duration of each tick, in seconds. */
+  /** Duration of each tick that ran, in seconds. */
   onTick?: (seconds: number) => void;
   /** Runs at the end of every tick, with the tick's clock (quotas and expiry). */
   afterTick?: (now: number) => Promise<void>;
   /** First day of the monthly quota period. */
   quotaResetDay?: number;
+  /**
+   * false: ticks are skipped. Nothing could be stored, and the nodes are not to blame; the
+   * counters are cumulative, so the first tick after the outage counts its traffic.
+   */
+  databaseUp?: () => boolean;
   now?: () => number;
 }
 
@@ -129,7 +134,11 @@ export function startMonitor(deps: MonitorDeps): Monitor {
   // Nodes are read concurrently, so one that does not answer delays a tick by at most its command
   // timeout; one whose last tick is still running (a slow `up`) is left out of this one.
   const busy = new Map<string, Promise<void>>();
-  const once = async () => {
+  const once = async (): Promise<boolean> => {
+    if (deps.databaseUp?.() === false) {
+      log.warn('the database cannot be reached: monitor tick skipped');
+      return false;
+    }
     const t = now();
     const started = deps
       .nodes()
@@ -145,13 +154,13 @@ export function startMonitor(deps: MonitorDeps): Monitor {
     } catch (err) {
       log.error({ err }, 'after-tick step failed');
     }
+    return true;
   };
 
   const tick = () => {
     running = running.then(async () => {
       const started = performance.now();
-      await once();
-      deps.onTick?.((performance.now() - started) / 1000);
+      if (await once()) deps.onTick?.((performance.now() - started) / 1000);
     });
     return running;
   };

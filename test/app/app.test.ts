@@ -14,6 +14,7 @@ import { FakeWg } from '../support/fake-wg.js';
 const TOKEN = '515151:app-test';
 const ADMIN = { id: 42, first_name: 'Admin', language_code: 'en' };
 const USER = { id: 43, first_name: 'User', language_code: 'en' };
+const METRICS_TOKEN = 'app-metrics-token-0123456789';
 
 // The whole app (startApp, as main.ts runs it) over real HTTP against the Bot API stand-in,
 // with only the VPN binaries replaced by the in-memory interface.
@@ -41,7 +42,7 @@ describe('the app, webhook and polling', () => {
     const wg = new FakeWg();
     const log = pino({ level: 'silent' });
     const hooked = await startApp(
-      config({ BOT_MODE: 'webhook', WEBHOOK_URL: `http://127.0.0.1:${port}/tg-updates`, WEBHOOK_SECRET: 'a-very-secret-token-123', WEBHOOK_PORT: String(port) }),
+      config({ BOT_MODE: 'webhook', WEBHOOK_URL: `http://127.0.0.1:${port}/tg-updates`, WEBHOOK_SECRET: 'a-very-secret-token-123', WEBHOOK_PORT: String(port), METRICS_TOKEN }),
       log,
       { cli: wg },
     );
@@ -66,8 +67,20 @@ describe('the app, webhook and polling', () => {
       expect(api.webhookDeliveries.every((d) => d.status === 200)).toBe(true);
       expect((await fs.stat(path.join(dir, 'data'))).mode & 0o777).toBe(0o700);
 
-      const health = await fetch(`http://127.0.0.1:${hooked.httpPort}/healthz`);
-      expect(await health.json()).toEqual({ ok: true, bot: 'up', interface: 'up' });
+      // /healthz answers from what the app's probe and monitor found: a flood of them runs no command on the node.
+      let ifindexCalls = 0;
+      const ifindex = wg.ifindex.bind(wg);
+      wg.ifindex = () => {
+        ifindexCalls++;
+        return ifindex();
+      };
+      const calls = wg.calls.length;
+      const healthz = (authorization?: string) => fetch(`http://127.0.0.1:${hooked.httpPort}/healthz`, authorization ? { headers: { authorization } } : {});
+      const answers = await Promise.all(Array.from({ length: 200 }, () => healthz(`Bearer ${METRICS_TOKEN}`).then(async (r) => ({ status: r.status, body: await r.json() }))));
+      for (const a of answers) expect(a).toEqual({ status: 200, body: { ok: true, bot: 'up', database: 'up', interface: 'up', nodes: { wg0: 'up' }, tickAgeSeconds: expect.any(Number) } });
+      expect({ ifindexCalls, commands: wg.calls.length - calls }).toEqual({ ifindexCalls: 0, commands: 0 });
+      expect((await healthz()).status).toBe(401);
+      expect((await fetch(`http://127.0.0.1:${hooked.httpPort}/metrics`)).status).toBe(401);
     } finally {
       await hooked.stop();
     }

@@ -51,9 +51,23 @@ describe('config', () => {
     expect(loadConfig({ ...GOOD, DATA_DIR: '/srv/x' }).database).toEqual({ kind: 'sqlite', path: '/srv/x/bot.db' });
     expect(loadConfig({ ...GOOD, DATABASE_URL: 'sqlite:/tmp/a.db' }).database).toEqual({ kind: 'sqlite', path: '/tmp/a.db' });
     for (const url of ['postgres://bot:pw@db:5432/vpn', 'postgresql://db/vpn?sslmode=require']) {
-      expect(loadConfig({ ...GOOD, DATABASE_URL: url }).database).toEqual({ kind: 'postgres', url });
+      expect(loadConfig({ ...GOOD, DATABASE_URL: url }).database).toEqual({ kind: 'postgres', url, connectTimeoutMs: 10_000, statementTimeoutMs: 30_000 });
     }
     expect(() => loadConfig({ ...GOOD, DATABASE_URL: 'mysql://db/vpn' })).toThrow(/DATABASE_URL/);
+  });
+
+  it('PostgreSQL timeouts and METRICS_TOKEN', () => {
+    const pg = { ...GOOD, DATABASE_URL: 'postgres://db/vpn' };
+    expect(loadConfig({ ...pg, PG_CONNECT_TIMEOUT_SECONDS: '3', PG_STATEMENT_TIMEOUT_SECONDS: '120' }).database).toMatchObject({ connectTimeoutMs: 3_000, statementTimeoutMs: 120_000 });
+    expect(problems({ ...pg, PG_CONNECT_TIMEOUT_SECONDS: '0', PG_STATEMENT_TIMEOUT_SECONDS: '1.5' }).map((x) => x.split(':')[0])).toEqual(['PG_CONNECT_TIMEOUT_SECONDS', 'PG_STATEMENT_TIMEOUT_SECONDS']);
+
+    expect(loadConfig(GOOD).http.metricsToken).toBeNull();
+    const token = 'J8mQ2+x/Zp0_~.-kT9wLs3vB1nYc4RdA=';
+    expect(loadConfig({ ...GOOD, METRICS_TOKEN: token }).http.metricsToken).toBe(token);
+    for (const bad of ['short-token', 'has space in the middle of it', 'ünïcödé-token-0123456']) {
+      // A bad token is named, never shown.
+      expect(problems({ ...GOOD, METRICS_TOKEN: bad })).toEqual([expect.stringMatching(/^METRICS_TOKEN: .*\(given\)$/)]);
+    }
   });
 
   it('names every bad variable at once', () => {

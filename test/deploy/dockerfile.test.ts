@@ -475,10 +475,13 @@ describe('Dockerfile: HEALTHCHECK', () => {
   let server: http.Server | undefined;
   let port = 0;
   let status = 200;
+  /** METRICS_TOKEN of the app behind the stand-in. */
+  let token: string | null = null;
 
   beforeAll(async () => {
     server = http.createServer((req, res) => {
-      res.writeHead(req.url === '/healthz' ? status : 404).end();
+      const authorized = token === null || req.headers.authorization === `Bearer ${token}`;
+      res.writeHead(req.url !== '/healthz' ? 404 : authorized ? status : 401).end();
     });
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;
@@ -526,6 +529,18 @@ describe('Dockerfile: HEALTHCHECK', () => {
     const closedPort = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
     expect(await probe({ WEBHOOK_PORT: String(closedPort) })).toBe(1);
+  }, 30_000);
+
+  it('sends METRICS_TOKEN as a bearer token when the app wants one', async () => {
+    status = 200;
+    token = 'healthcheck-token-0123456789';
+    try {
+      expect(await probe({ WEBHOOK_PORT: String(port) })).toBe(1);
+      expect(await probe({ WEBHOOK_PORT: String(port), METRICS_TOKEN: 'another-token-0123456789' })).toBe(1);
+      expect(await probe({ WEBHOOK_PORT: String(port), METRICS_TOKEN: token })).toBe(0);
+    } finally {
+      token = null;
+    }
   }, 30_000);
 });
 

@@ -124,6 +124,8 @@ export function botProcessEnv(lab: Lab, apiRoot: string, name: string, who: { to
     VPN_SUBNET: s.subnet,
     VPN_NAT: 'off',
     CAPTCHA: 'on',
+    // Bursts of thousands of newcomers are the point here, not the queue's cap.
+    MAX_PENDING: '1000000',
     BACKUP_INTERVAL_HOURS: '0',
     MONITOR_INTERVAL_SECONDS: '60',
     WEBHOOK_PORT: String(s.port + 1000),

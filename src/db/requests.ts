@@ -11,6 +11,11 @@ export async function countPending(db: Q): Promise<number> {
   return Number(n);
 }
 
+/** Whether at least `n` requests wait; reads no further than the n-th (a newcomer's /start asks it). */
+export async function pendingAtLeast(db: Q, n: number): Promise<boolean> {
+  return (await db.selectFrom('users').select('id').where('status', '=', 'pending').limit(1).offset(n - 1).executeTakeFirst()) !== undefined;
+}
+
 export function newestPending(db: Q, limit: number): Promise<User[]> {
   return db.selectFrom('users').selectAll().where('status', '=', 'pending').orderBy('requested_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
 }

@@ -9,7 +9,7 @@ import { chatState, chooseChatLocale, getCaptcha, putCaptcha, startCaptcha } fro
 import { requestAccess } from '../../src/db/users.js';
 import { openTestDatabase } from '../support/database.js';
 
-const captcha = (user_id: number) => ({ user_id, nonce: `n${user_id}`, answer: 7, attempts: 0, expires_at: 1_000 });
+const captcha = (user_id: number) => ({ user_id, nonce: `n${user_id}`, answer: 7, expires_at: 1_000 });
 
 describe('GroupCommit and compiledOnce on a real database', () => {
   let dir: string;
@@ -35,7 +35,7 @@ describe('GroupCommit and compiledOnce on a real database', () => {
         }),
       ),
     );
-    expect(results).toEqual(['1:true', '2:true', '3:true', '4:true', '5:true']);
+    expect(results).toEqual(['1:0', '2:0', '3:0', '4:0', '5:0']);
     expect(new Set(seen).size).toBe(1);
     expect(seen[0]!.isTransaction).toBe(true);
     for (const id of [1, 2, 3, 4, 5]) expect((await getCaptcha(db, id))?.nonce).toBe(`n${id}`);
@@ -58,7 +58,7 @@ describe('GroupCommit and compiledOnce on a real database', () => {
     const outcomes = await Promise.allSettled([
       group.run((trx) => startCaptcha(trx, captcha(1), 0)),
       // NOT NULL violated: the shared transaction fails with it.
-      group.run((trx) => trx.insertInto('captchas').values({ ...captcha(2), nonce: null as unknown as string }).execute()),
+      group.run((trx) => trx.insertInto('captchas').values({ ...captcha(2), attempts: 0, nonce: null as unknown as string }).execute()),
       group.run((trx) => startCaptcha(trx, captcha(3), 0)),
     ]);
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
@@ -68,12 +68,15 @@ describe('GroupCommit and compiledOnce on a real database', () => {
     expect(await getCaptcha(db, 3)).toBeDefined();
   });
 
-  it('startCaptcha does not replace a question while its user cools down, and does once the cooldown is over', async () => {
-    await putCaptcha(db, { ...captcha(1), cooldown_until: 5_000 });
-    expect(await startCaptcha(db, { ...captcha(1), nonce: 'new' }, 4_999)).toBe(false);
+  it('startCaptcha does not replace a question while its user cools down, and does once the cooldown is over (the wrong answers counted again from 0)', async () => {
+    await putCaptcha(db, { ...captcha(1), attempts: 3, cooldown_until: 5_000 });
+    expect(await startCaptcha(db, { ...captcha(1), nonce: 'new' }, 4_999)).toBeNull();
     expect((await getCaptcha(db, 1))?.nonce).toBe('n1');
-    expect(await startCaptcha(db, { ...captcha(1), nonce: 'new' }, 5_000)).toBe(true);
-    expect(await getCaptcha(db, 1)).toMatchObject({ nonce: 'new', cooldown_until: null });
+    expect(await startCaptcha(db, { ...captcha(1), nonce: 'new' }, 5_000)).toBe(0);
+    expect(await getCaptcha(db, 1)).toMatchObject({ nonce: 'new', cooldown_until: null, attempts: 0 });
+    // Without a cooldown, a new question keeps the wrong answers so far.
+    await putCaptcha(db, { ...captcha(2), attempts: 2, cooldown_until: null });
+    expect(await startCaptcha(db, { ...captcha(2), nonce: 'again' }, 6_000)).toBe(2);
   });
 
   it('a query compiled once runs with each call\'s own arguments', async () => {

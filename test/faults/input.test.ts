@@ -103,6 +103,7 @@ describe('hostile input', () => {
 
   it('1,000 concurrent /start from distinct users: one pending row each, nobody lost or doubled; each admin gets a handful of messages that count them all', async () => {
     const users = Array.from({ length: 1000 }, (_, i): From => ({ id: 1_000_000 + i, first_name: `U${i}`, language_code: i % 2 ? 'ru' : 'en' }));
+    h.deps.maxPending = 1000;
     await Promise.all(users.flatMap((u) => [h.send(u, '/start'), h.send(u, '/start')]));
     const pending = await listUsersByStatus(h.db, 'pending', 5000);
     expect(pending).toHaveLength(1000);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Composer, InlineKeyboard } from 'grammy';
 import { claimMetaEvery, consumeCaptcha, getCaptcha, putCaptcha, recordCaptchaFailure, startCaptcha, updateCaptcha } from '../../db/misc.js';
 import { hasHeldInvite } from '../../db/invites.js';
-import { countPending } from '../../db/requests.js';
+import { pendingAtLeast } from '../../db/requests.js';
 import { enqueue } from '../../db/outbox.js';
 import type { Db } from '../../db/index.js';
 import { inTransaction } from '../../db/transaction.js';
@@ -54,7 +54,7 @@ priv.command('start', async (ctx) => {
  */
 async function queueFull(ctx: BotContext, db: Db): Promise<boolean> {
   const { maxPending, now, adminIds } = ctx.deps;
-  if ((await countPending(db)) < maxPending || (await hasHeldInvite(db, ctx.from!.id))) return false;
+  if (!(await pendingAtLeast(db, maxPending)) || (await hasHeldInvite(db, ctx.from!.id))) return false;
   if (await claimMetaEvery(db, 'pending_full_told', now(), DAY_MS)) await enqueue(db, toAdmins(adminIds, 'alert-pending-full', { max: maxPending }), now());
   return true;
 }

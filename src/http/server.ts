@@ -52,13 +52,15 @@ async function readUpdate(req: http.IncomingMessage): Promise<Update | null> {
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
+/** Digests of equal length, compared in constant time: the answer's timing tells nothing of a token. */
+const sameDigest = (header: string | string[] | undefined, expected: Buffer) => typeof header === 'string' && timingSafeEqual(digest(header), expected);
 
 /** /healthz, /metrics (401 without the metrics token, when one is set), and in webhook mode the update endpoint (401 without Telegram's secret token). */
 export async function startHttp(deps: HttpDeps): Promise<HttpServer> {
   const webhookPath = deps.webhook ? new URL(deps.webhook.url).pathname : null;
-  // Digests of equal length, compared in constant time: the answer's timing tells nothing of the token.
   const expected = deps.metricsToken === null ? null : digest(`Bearer ${deps.metricsToken}`);
-  const authorized = (req: http.IncomingMessage) => expected === null || timingSafeEqual(digest(req.headers.authorization ?? ''), expected);
+  const authorized = (req: http.IncomingMessage) => expected === null || sameDigest(req.headers.authorization, expected);
+  const webhookSecret = deps.webhook ? digest(deps.webhook.secret) : null;
   const server = http.createServer(async (req, res) => {
     try {
       const { pathname } = new URL(req.url ?? '/', 'http://localhost');
@@ -76,7 +78,7 @@ export async function startHttp(deps: HttpDeps): Promise<HttpServer> {
         return void res.end(text);
       }
       if (deps.webhook && req.method === 'POST' && pathname === webhookPath) {
-        if (req.headers['x-telegram-bot-api-secret-token'] !== deps.webhook.secret) {
+        if (!sameDigest(req.headers['x-telegram-bot-api-secret-token'], webhookSecret!)) {
           deps.log.warn({ from: req.socket.remoteAddress }, 'webhook request without the right secret token');
           req.resume();
           return json(res, 401, { ok: false, error: 'secret token' });

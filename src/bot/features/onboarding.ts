@@ -122,8 +122,9 @@ onboarding.callbackQuery(cb.captcha.filter, async (ctx) => {
 /** Files the request and queues it for the admins, together; false when the user already has a status (not revoked), 'full' at MAX_PENDING. */
 async function ask(ctx: BotContext, db: Db): Promise<boolean | 'full'> {
   const { now, adminIds } = ctx.deps;
+  // Not in the transaction below: on SQLite one that reads first cannot wait for another writer's lock.
+  if (await queueFull(ctx, db)) return 'full';
   return inTransaction(db, async (trx) => {
-    if (await queueFull(ctx, trx)) return 'full';
     if (!(await requestAccess(trx, ctx.from!, now()))) return false;
     // Even for a held invite: if admitting fails, the admins still have the request.
     await enqueue(trx, requestToAdmins(adminIds, ctx.from!.id), now());

@@ -6,7 +6,8 @@ import type { BotContext, BotDeps } from './context.js';
 import { fullName } from './format.js';
 import { DEFAULT_LOCALE } from './i18n.js';
 
-const HTML = { parse_mode: 'HTML' } as const;
+/** Every text the bot builds is HTML, its parameters escaped (i18n.ts). */
+export const HTML = { parse_mode: 'HTML' } as const;
 
 export function isNotModified(e: unknown): boolean {
   return e instanceof GrammyError && /message is not modified/i.test(e.description);

@@ -3,7 +3,7 @@ import type { Message } from 'grammy/types';
 import type { Logger } from 'pino';
 import { fullName } from '../bot/format.js';
 import { neverReachedTelegram } from '../bot/api.js';
-import { isNotModified } from '../bot/messaging.js';
+import { HTML, isNotModified } from '../bot/messaging.js';
 import { type Pacer, PRIORITY } from '../bot/pacer.js';
 import type { Db } from '../db/index.js';
 import { claim, dueRows, enqueue, foldRequests, hasQueuedRequest, intentOf, markInterrupted, nextDue, postpone, queuedRowsOf, removeRow, requeue, settle } from '../db/outbox.js';
@@ -222,7 +222,6 @@ export class OutboxSender {
   private call(chatId: number, c: Call): Promise<Message | true> {
     const { api } = this.deps;
     const signal = this.abort.signal as unknown as Parameters<Api['sendMessage']>[3];
-    const HTML = { parse_mode: 'HTML' } as const;
     switch (c.method) {
       case 'sendMessage':
         return api.sendMessage(chatId, c.text, { ...HTML, reply_markup: c.keyboard, ...(c.noPreview ? { link_preview_options: { is_disabled: true } } : {}) }, signal);

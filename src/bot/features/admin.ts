@@ -15,12 +15,11 @@ import { ADMIN_CALLBACKS, cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { formatBytes, formatTime, fullName } from '../format.js';
 import { LOCALES } from '../i18n.js';
-import { editCurrent, userParams } from '../messaging.js';
+import { editCurrent, HTML, userParams } from '../messaging.js';
 import { imitationLine } from './imitation.js';
 import { actorOf, answerDecidedAlready } from './requests.js';
 
 const PAGE_SIZE = 8;
-const HTML = { parse_mode: 'HTML' } as const;
 
 export const adminFeature = new Composer<BotContext>();
 const admin = adminFeature.filter((ctx) => ctx.isAdmin);

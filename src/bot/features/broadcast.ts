@@ -17,14 +17,13 @@ import {
 import type { Broadcast, BroadcastAudience } from '../../db/schema.js';
 import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
-import { safeEdit } from '../messaging.js';
+import { editCurrent, HTML, safeEdit } from '../messaging.js';
 
 // /broadcast → the admin sends the message → a preview (a copy of it) and a confirmation with
 // the audience → Send → src/broadcast/broadcaster.ts delivers it and reports progress.
 // Registered before adminFeature: that one refuses every admin callback it does not handle itself.
 
 export const PROMPT_TTL_MS = 15 * 60_000;
-const HTML = { parse_mode: 'HTML' } as const;
 const AUDIENCES: readonly BroadcastAudience[] = ['active', 'all', 'pending'];
 
 export const broadcastFeature = new Composer<BotContext>();
@@ -94,11 +93,6 @@ async function confirmView(ctx: BotContext, b: Broadcast): Promise<{ text: strin
   if (count > 0) keyboard.text(ctx.tr('broadcast-btn-send', { count }), cb.broadcastSend.pack({ id: b.id }));
   keyboard.text(ctx.tr('broadcast-btn-cancel'), cb.broadcastDiscard.pack({ id: b.id }));
   return { text, keyboard };
-}
-
-async function editCurrent(ctx: BotContext, text: string, keyboard?: InlineKeyboard): Promise<void> {
-  const m = ctx.callbackQuery?.message;
-  if (m) await safeEdit(ctx.api, m.chat.id, m.message_id, text, keyboard);
 }
 
 function isAudience(s: string): s is BroadcastAudience {

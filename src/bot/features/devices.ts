@@ -11,7 +11,7 @@ import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { formatBytes, formatTime, fullName } from '../format.js';
 import { LOCALES } from '../i18n.js';
-import { editCurrent, userParams } from '../messaging.js';
+import { editCurrent, HTML, userParams } from '../messaging.js';
 
 // Devices: every peer of a user is one device with its own keys and address. /devices lists them
 // (traffic, last seen) with buttons: get the config again, rename, delete (confirmed), add.
@@ -25,7 +25,6 @@ import { editCurrent, userParams } from '../messaging.js';
 // unrequested add (so the limit is checked at approval time) and sends the config; the decision is
 // one conditional update, so double taps and several admins produce one device.
 
-const HTML = { parse_mode: 'HTML' } as const;
 export const DEFAULT_MAX_DEVICES = 3;
 /** 1–32 letters (any script), digits, spaces, '-' and '_' after trimming: nothing that needs escaping anywhere. */
 export const DEVICE_NAME_RE = /^[\p{L}\p{Nd} _-]{1,32}$/u;

@@ -18,7 +18,7 @@ import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { formatTime, fullName } from '../format.js';
 import { toAdmins } from '../../delivery.js';
-import { editCurrent, safeEdit, userParams } from '../messaging.js';
+import { editCurrent, HTML, safeEdit, userParams } from '../messaging.js';
 import { sendStatus } from './user.js';
 
 // Invite links: /invite → uses → expiry → the link, shown once (only a hash is stored).
@@ -27,7 +27,6 @@ import { sendStatus } from './user.js';
 // the user is approved on behalf of the invite's creator, skipping the approval queue.
 // Registered before adminFeature: that one refuses every admin callback it does not handle itself.
 
-const HTML = { parse_mode: 'HTML' } as const;
 export const INVITE_PREFIX = 'inv_';
 /** 0 = unlimited. */
 const USES = [1, 5, 25, 0];

@@ -6,14 +6,13 @@ import { parseKeyValues, parseNodeSpec } from '../../vpn/nodes.js';
 import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { formatTime } from '../format.js';
-import { editCurrent, userParams } from '../messaging.js';
+import { editCurrent, HTML, userParams } from '../messaging.js';
 
 // VPN nodes. Admins: /nodes lists them (location, host, health, load) with Drain / Resume / Remove;
 // `/nodes add name=… ssh=user@host:port hostkey=SHA256:… endpoint=… subnet=…` adds one (it must
 // answer and come up, or nothing is kept); a user card's Move re-creates the user's peers on another
 // node and sends the new configs. Users (NODE_CHOICE=user): after the request, a choice of location.
 
-const HTML = { parse_mode: 'HTML' } as const;
 
 export const nodesFeature = new Composer<BotContext>();
 const admin = nodesFeature.filter((ctx) => ctx.isAdmin);

@@ -5,7 +5,7 @@ import { findUser } from '../../db/users.js';
 import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { formatTime, fullName } from '../format.js';
-import { editCurrent, userParams } from '../messaging.js';
+import { editCurrent, HTML, userParams } from '../messaging.js';
 import { PoolExhaustedError } from '../../vpn/service.js';
 
 // Pending requests for admins: Approve / Reject on a request's message; Review (from a digest, see
@@ -15,7 +15,6 @@ import { PoolExhaustedError } from '../../vpn/service.js';
 // simply not pending any more, so it is never shown again.
 // Registered before adminFeature: that one refuses every admin callback it does not handle itself.
 
-const HTML = { parse_mode: 'HTML' } as const;
 
 export const requestsFeature = new Composer<BotContext>();
 const admin = requestsFeature.filter((ctx) => ctx.isAdmin);

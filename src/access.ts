@@ -147,7 +147,7 @@ export class AccessService {
         await enqueue(trx, [...(first ? toAdmins(others, 'alert-provisioning-failed', { error: reason }) : []), ...(by ? [] : requestToAdmins(this.adminIds, userId))], t);
         return peers;
       });
-      // Off the interface too; if that fails, reconcile removes them (the database no longer has them).
+      // Off the interface too; should that fail, reconcile removes what the database does not hold.
       for (const p of dropped) await this.vpn.apply(p, false).catch(() => {});
       this.log.error({ err: error, userId }, 'provisioning failed, user back to pending');
       return { kind: 'failed', user: { ...user, status: 'pending' }, error, first };

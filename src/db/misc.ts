@@ -15,15 +15,6 @@ export async function insertServerOnce(db: Q, s: Omit<Server, 'ifindex'>): Promi
   return db.selectFrom('servers').selectAll().where('node', '=', s.node).executeTakeFirstOrThrow();
 }
 
-/** Servers whose private key is still stored in clear (SECRETS_KEY turned on later). */
-export function serversWithPlainKeys(db: Q): Promise<Pick<Server, 'node' | 'private_key'>[]> {
-  return db.selectFrom('servers').select(['node', 'private_key']).where('private_key', 'not like', 'enc:%').execute();
-}
-
-export async function setServerPrivateKey(db: Q, node: string, privateKey: string): Promise<void> {
-  await db.updateTable('servers').set({ private_key: privateKey }).where('node', '=', node).execute();
-}
-
 export async function setServerIfindex(db: Q, node: string, ifindex: number | null): Promise<void> {
   await db.updateTable('servers').set({ ifindex }).where('node', '=', node).execute();
 }

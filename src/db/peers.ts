@@ -78,9 +78,9 @@ export async function deletePeer(db: Q, peer: Pick<Peer, 'id' | 'node' | 'public
 
 /**
  * Moves a peer row to another node and address (keys kept, counters restart there) and leaves a
- * tombstone on the old node, so its reconcile removes the key there. The config the user has is
- * dead now: it counts as neither queued nor delivered, so a crash before the new one is queued
- * leaves it to the recovery at start. Undefined if the peer is no longer on `peer.node`. Run it
+ * tombstone on the old node, so its reconcile removes the key there. The user's config is dead:
+ * it counts as neither queued nor delivered, so a crash before the new one is queued leaves it
+ * to the recovery at start. Undefined if the peer is on another node than `peer.node`. Run it
  * inside withAddresses of the target node.
  */
 export async function movePeerRow(trx: Q, peer: Pick<Peer, 'id' | 'node' | 'public_key'>, node: string, ip: string, now: number): Promise<Peer | undefined> {
@@ -105,19 +105,6 @@ export async function removedKeys(db: Q, node: string, keys: string[]): Promise<
   if (keys.length === 0) return new Set();
   const rows = await db.selectFrom('removed_peers').select('public_key').where('node', '=', node).where('public_key', 'in', keys).execute();
   return new Set(rows.map((r) => r.public_key));
-}
-
-/** Peers with a private or preshared key still stored in clear (SECRETS_KEY turned on later). */
-export function peersWithPlainKeys(db: Q): Promise<Pick<Peer, 'id' | 'private_key' | 'preshared_key'>[]> {
-  return db
-    .selectFrom('peers')
-    .select(['id', 'private_key', 'preshared_key'])
-    .where((eb) => eb.or([eb('private_key', 'not like', 'enc:%'), eb('preshared_key', 'not like', 'enc:%')]))
-    .execute();
-}
-
-export async function setPeerKeys(db: Q, id: number, keys: Pick<Peer, 'private_key' | 'preshared_key'>): Promise<void> {
-  await db.updateTable('peers').set(keys).where('id', '=', id).execute();
 }
 
 export async function markDelivered(db: Q, id: number, now: number): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
-import { flushWal, getMeta, serversWithPlainKeys, setMeta, setServerPrivateKey } from '../db/misc.js';
-import { peersWithPlainKeys, setPeerKeys } from '../db/peers.js';
+import { peersWithPlainKeys, serversWithPlainKeys, setPeerKeys, setServerPrivateKey } from '../db/keys.js';
+import { flushWal, getMeta, setMeta } from '../db/misc.js';
 import { openSecret, SecretBox, SecretsKeyError } from './secrets.js';
 
 const CHECK_KEY = 'secrets_check';

@@ -1,7 +1,6 @@
 import { type Api, GrammyError } from 'grammy';
 import type { Message, MessageEntity } from 'grammy/types';
-import type { BotDeps } from '../bot/context.js';
-import { isUnreachable } from '../bot/messaging.js';
+import { isUnreachable } from '../bot/ui.js';
 import {
   type BroadcastContent,
   broadcastsInStatus,
@@ -17,7 +16,7 @@ import {
 import type { Broadcast } from '../db/schema.js';
 import { setBlocked } from '../db/users.js';
 import { type Clock, Pacer, PRIORITY, realClock, type Slot } from '../bot/pacer.js';
-import { Progress, type ProgressEnv } from './progress.js';
+import { type BroadcastDeps, Progress, type ProgressEnv } from './progress.js';
 
 export interface BroadcasterOptions {
   /**
@@ -73,7 +72,7 @@ export class Broadcaster {
 
   constructor(
     private readonly api: Api,
-    private readonly deps: BotDeps,
+    private readonly deps: BroadcastDeps,
     opts: BroadcasterOptions = {},
   ) {
     this.clock = opts.clock ?? realClock;

@@ -1,14 +1,24 @@
 import { type Api, InlineKeyboard } from 'grammy';
-import type { BotDeps } from '../bot/context.js';
+import type { Logger } from 'pino';
 import { cb } from '../bot/callback-data.js';
-import { localeOf, safeEdit } from '../bot/messaging.js';
+import type { Translator } from '../bot/i18n.js';
+import { localeOf, safeEdit } from '../bot/ui.js';
 import { type Clock, type Pacer, PRIORITY } from '../bot/pacer.js';
 import type { DeliveryCounts } from '../db/broadcasts.js';
+import type { Db } from '../db/index.js';
 import type { Broadcast } from '../db/schema.js';
+
+/** What the broadcaster and its progress line need of the bot's dependencies. */
+export interface BroadcastDeps {
+  db: Db;
+  log: Logger;
+  translator: Translator;
+  now: () => number;
+}
 
 export interface ProgressEnv {
   api: Api;
-  deps: BotDeps;
+  deps: BroadcastDeps;
   clock: Clock;
   everyMs: number;
   /** Edits and reports go through the same pace, as an admin's messages. */
@@ -40,7 +50,7 @@ export class Progress {
 
   private async text(key: string, counts: DeliveryCounts): Promise<string> {
     const { deps } = this.env;
-    const locale = await localeOf(deps, this.b.admin_id);
+    const locale = await localeOf(deps.db, this.b.admin_id);
     return deps.translator.t(locale, key, {
       id: this.b.id,
       done: counts.sent + counts.failed + counts.blocked + counts.unknown,
@@ -77,7 +87,7 @@ export class Progress {
   private async showCounts(): Promise<void> {
     const { deps } = this.env;
     try {
-      const locale = await localeOf(deps, this.b.admin_id);
+      const locale = await localeOf(deps.db, this.b.admin_id);
       const stop = new InlineKeyboard().text(deps.translator.t(locale, 'broadcast-btn-stop'), cb.broadcastStop.pack({ id: this.b.id }));
       await this.edit(await this.text('broadcast-progress', this.counts), stop);
     } catch (err) {

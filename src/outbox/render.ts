@@ -2,7 +2,7 @@ import { InlineKeyboard, InputFile } from 'grammy';
 import type { BotDeps } from '../bot/context.js';
 import { cb } from '../bot/callback-data.js';
 import type { Params } from '../bot/i18n.js';
-import { approvalKeyboard, localeOf, userParams } from '../bot/messaging.js';
+import { approvalKeyboard, localeOf, userParams } from '../bot/ui.js';
 import { deleteDeviceRequestMessage, deviceRequestMessage, findDeviceRequest, saveDeviceRequestMessage } from '../db/device-requests.js';
 import type { Db } from '../db/index.js';
 import { approvalMessage, deleteApprovalMessage, saveApprovalMessage } from '../db/misc.js';
@@ -43,7 +43,7 @@ const DIGEST_FRESH_MS = 10 * 60_000;
 const DIGEST_NAMES = 5;
 
 export async function render(deps: RenderDeps, chatId: number, intent: Intent): Promise<Rendered | null> {
-  const locale = await localeOf(deps, chatId);
+  const locale = await localeOf(deps.db, chatId);
   const t: Tr = (key, params) => deps.translator.t(locale, key, params);
   switch (intent.kind) {
     case 'notice':
@@ -54,7 +54,7 @@ export async function render(deps: RenderDeps, chatId: number, intent: Intent): 
       const user = await findUser(deps.db, intent.userId);
       if (user?.status !== 'pending') return null;
       return {
-        call: { method: 'sendMessage', text: t('approval-request', userParams(user)), keyboard: approvalKeyboard(deps, locale, user.id) },
+        call: { method: 'sendMessage', text: t('approval-request', userParams(user)), keyboard: approvalKeyboard(deps.translator, locale, user.id) },
         afterSent: async (trx, messageId) => {
           if (messageId !== undefined) await saveApprovalMessage(trx, user.id, chatId, messageId);
         },

@@ -3,7 +3,7 @@ import type { Message } from 'grammy/types';
 import type { Logger } from 'pino';
 import { fullName } from '../bot/format.js';
 import { neverReachedTelegram } from '../bot/api.js';
-import { HTML, isNotModified } from '../bot/messaging.js';
+import { HTML, isNotModified } from '../bot/ui.js';
 import { type Pacer, PRIORITY } from '../bot/pacer.js';
 import type { Db } from '../db/index.js';
 import { claim, dueRows, enqueue, foldRequests, hasQueuedRequest, intentOf, markInterrupted, nextDue, postpone, queuedRowsOf, removeRow, requeue, settle } from '../db/outbox.js';

@@ -6,7 +6,7 @@ import { peersOfUser, setMaxDevices } from '../../db/peers.js';
 import type { User } from '../../db/schema.js';
 import { countByStatus, trafficSummary } from '../../db/stats.js';
 import { dailyTrafficOfUser, dayOf, topUsersSince, trafficSince } from '../../db/traffic.js';
-import { renderTrafficChart } from '../../charts/traffic-chart.js';
+import { renderTrafficChart } from '../traffic-chart.js';
 import { countUnreachable, findUser, setLimits, listUsersPage, searchUsers, USER_SORTS, type UserRow, usageNow } from '../../db/users.js';
 import type { VpnService } from '../../vpn/service.js';
 import { audit, clearBackupWarned, noteClearBackupWarned } from '../../db/misc.js';
@@ -15,7 +15,7 @@ import { ADMIN_CALLBACKS, cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { formatBytes, formatTime, fullName } from '../format.js';
 import { LOCALES } from '../i18n.js';
-import { editCurrent, HTML, userParams } from '../messaging.js';
+import { editCurrent, HTML, userParams } from '../ui.js';
 import { imitationLine } from './imitation.js';
 import { actorOf, answerDecidedAlready } from './requests.js';
 

@@ -11,7 +11,7 @@ import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { formatBytes, formatTime, fullName } from '../format.js';
 import { LOCALES } from '../i18n.js';
-import { editCurrent, HTML, userParams } from '../messaging.js';
+import { editCurrent, HTML, userParams } from '../ui.js';
 
 // Devices: every peer of a user is one device with its own keys and address. /devices lists them
 // (traffic, last seen) with buttons: get the config again, rename, delete (confirmed), add.

@@ -5,7 +5,7 @@ import { IMITATION_PRESETS, type ImitationPreset } from '../../vpn/imitation.js'
 import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { formatTime } from '../format.js';
-import { editCurrent } from '../messaging.js';
+import { editCurrent } from '../ui.js';
 
 // /admin → Imitation: which packets clients send before each handshake (off, a DNS query, a QUIC
 // Initial), a switch to another preset, and a paced re-send of every active user's config.

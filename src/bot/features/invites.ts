@@ -18,7 +18,7 @@ import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { formatTime, fullName } from '../format.js';
 import { toAdmins } from '../../delivery.js';
-import { editCurrent, HTML, safeEdit, userParams } from '../messaging.js';
+import { editCurrent, HTML, safeEdit, userParams } from '../ui.js';
 import { sendStatus } from './user.js';
 
 // Invite links: /invite → uses → expiry → the link, shown once (only a hash is stored).

@@ -6,7 +6,7 @@ import { parseKeyValues, parseNodeSpec } from '../../vpn/nodes.js';
 import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { formatTime } from '../format.js';
-import { editCurrent, HTML, userParams } from '../messaging.js';
+import { editCurrent, HTML, userParams } from '../ui.js';
 
 // VPN nodes. Admins: /nodes lists them (location, host, health, load) with Drain / Resume / Remove;
 // `/nodes add name=… ssh=user@host:port hostkey=SHA256:… endpoint=… subnet=…` adds one (it must

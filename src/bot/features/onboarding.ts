@@ -10,7 +10,7 @@ import { findUser, requestAccess, updateProfile } from '../../db/users.js';
 import { requestToAdmins, toAdmins } from '../../delivery.js';
 import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
-import { safeEdit } from '../messaging.js';
+import { safeEdit } from '../ui.js';
 import { adminMenu } from './admin.js';
 import { admitWithInvite, holdStartInvite } from './invites.js';
 import { sendStatus } from './user.js';

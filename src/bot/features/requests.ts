@@ -5,7 +5,7 @@ import { findUser } from '../../db/users.js';
 import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { formatTime, fullName } from '../format.js';
-import { editCurrent, HTML, userParams } from '../messaging.js';
+import { editCurrent, HTML, userParams } from '../ui.js';
 import { PoolExhaustedError } from '../../vpn/service.js';
 
 // Pending requests for admins: Approve / Reject on a request's message; Review (from a digest, see

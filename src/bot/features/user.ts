@@ -9,7 +9,7 @@ import type { BotContext } from '../context.js';
 import { formatBytes, formatTime } from '../format.js';
 import { enqueue } from '../../db/outbox.js';
 import { configOf } from '../../delivery.js';
-import { isNotModified } from '../messaging.js';
+import { isNotModified } from '../ui.js';
 
 export const userFeature = new Composer<BotContext>();
 const priv = userFeature.chatType('private');

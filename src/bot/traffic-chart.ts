@@ -3,7 +3,7 @@
 // output is byte-identical on every machine, with Latin and Cyrillic glyphs.
 import { createRequire } from 'node:module';
 import type { ResvgRenderOptions } from '@resvg/resvg-js';
-import { formatBytes } from '../bot/format.js';
+import { formatBytes } from './format.js';
 
 export interface DayTraffic {
   /** YYYY-MM-DD, UTC. */

@@ -1,10 +1,10 @@
-import { type Api, GrammyError, InlineKeyboard } from 'grammy';
+import { type Api, type Context, GrammyError, InlineKeyboard } from 'grammy';
+import type { Db } from '../db/index.js';
 import { getChatLocale } from '../db/misc.js';
 import type { User } from '../db/schema.js';
 import { cb } from './callback-data.js';
-import type { BotContext, BotDeps } from './context.js';
 import { fullName } from './format.js';
-import { DEFAULT_LOCALE } from './i18n.js';
+import { DEFAULT_LOCALE, type Translator } from './i18n.js';
 
 /** Every text the bot builds is HTML, its parameters escaped (i18n.ts). */
 export const HTML = { parse_mode: 'HTML' } as const;
@@ -27,23 +27,22 @@ export async function safeEdit(api: Api, chatId: number, messageId: number, text
   }
 }
 
-export async function localeOf(deps: Pick<BotDeps, 'db'>, chatId: number): Promise<string> {
-  return (await getChatLocale(deps.db, chatId)) ?? DEFAULT_LOCALE;
+export async function localeOf(db: Db, chatId: number): Promise<string> {
+  return (await getChatLocale(db, chatId)) ?? DEFAULT_LOCALE;
 }
 
 export function userParams(user: Pick<User, 'id' | 'first_name' | 'last_name' | 'username'>) {
   return { name: fullName(user), username: user.username ? `@${user.username}` : '—', id: String(user.id) };
 }
 
-export function approvalKeyboard(deps: Pick<BotDeps, 'translator'>, locale: string, userId: number): InlineKeyboard {
-  const t = deps.translator;
+export function approvalKeyboard(t: Translator, locale: string, userId: number): InlineKeyboard {
   return new InlineKeyboard()
     .text(t.t(locale, 'btn-approve'), cb.approve.pack({ userId }))
     .text(t.t(locale, 'btn-reject'), cb.reject.pack({ userId }));
 }
 
 /** Edits the message whose button was pressed, or sends a new one when there is none (a command). */
-export async function editCurrent(ctx: BotContext, text: string, keyboard?: InlineKeyboard): Promise<void> {
+export async function editCurrent(ctx: Pick<Context, 'api' | 'from' | 'callbackQuery'>, text: string, keyboard?: InlineKeyboard): Promise<void> {
   const m = ctx.callbackQuery?.message;
   if (m) await safeEdit(ctx.api, m.chat.id, m.message_id, text, keyboard);
   else await ctx.api.sendMessage(ctx.from!.id, text, { ...HTML, reply_markup: keyboard });

@@ -7,7 +7,7 @@ import {
   renderTrafficChart,
   type ChartLabels,
   type DayTraffic,
-} from '../../src/charts/traffic-chart.js';
+} from '../../src/bot/traffic-chart.js';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { Api } from 'grammy';
-import { AccessService } from '../src/access.js';
-import { DeviceService } from '../src/devices.js';
+import { AccessService } from '../src/use-cases/access.js';
+import { DeviceService } from '../src/use-cases/devices.js';
 import { installApiTransformers } from '../src/bot/api.js';
 import type { BotDeps } from '../src/bot/context.js';
 import { Translator } from '../src/bot/i18n.js';

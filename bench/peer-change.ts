@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { AccessService } from '../src/access.js';
+import { AccessService } from '../src/use-cases/access.js';
 import type { Db } from '../src/db/index.js';
 import { getServer } from '../src/db/misc.js';
 import { peersOnNode } from '../src/db/peers.js';

@@ -7,9 +7,12 @@ type Values<S extends Shape> = { [K in keyof S]: S[K] extends 'int' ? number : s
 
 const FIELD_RE: Record<Field, RegExp> = { int: /^-?\d{1,20}$/, id: /^[A-Za-z0-9_-]{1,32}$/, name: /^[A-Za-z0-9_=+.-]{1,32}$/ };
 
-export function codec<S extends Shape>(prefix: string, shape: S) {
+export function codec<S extends Shape>(prefix: string, shape: S, admin = false) {
   const keys = Object.keys(shape) as (keyof S & string)[];
   return {
+    prefix,
+    /** Only admins may press it: anyone else is refused before any feature sees the press. */
+    admin,
     filter: new RegExp(`^${prefix}(:|$)`),
     pack(v: Values<S>): string {
       const data = [prefix, ...keys.map((k) => String(v[k]))].join(':');
@@ -30,74 +33,76 @@ export function codec<S extends Shape>(prefix: string, shape: S) {
   };
 }
 
+const adminCodec = <S extends Shape>(prefix: string, shape: S) => codec(prefix, shape, true);
+
 export const cb = {
   captcha: codec('cap', { nonce: 'id', answer: 'int' }),
-  approve: codec('apr', { userId: 'int' }),
-  reject: codec('rej', { userId: 'int' }),
-  adminMenu: codec('adm', {}),
-  pending: codec('pnd', {}),
-  users: codec('usl', { page: 'int', sort: 'int' }),
-  search: codec('srch', {}),
-  top: codec('top', {}),
-  banAsk: codec('ban', { userId: 'int' }),
-  banYes: codec('bny', { userId: 'int' }),
-  unban: codec('unb', { userId: 'int' }),
-  chart: codec('cht', { userId: 'int' }),
-  quotaMenu: codec('qmn', { userId: 'int' }),
-  setQuota: codec('qta', { userId: 'int', gb: 'int' }),
-  extend: codec('xpd', { userId: 'int', days: 'int' }),
-  resetUsage: codec('qrs', { userId: 'int' }),
-  liftLimits: codec('lft', { userId: 'int' }),
-  maxDevices: codec('mxd', { userId: 'int', n: 'int' }),
+  approve: adminCodec('apr', { userId: 'int' }),
+  reject: adminCodec('rej', { userId: 'int' }),
+  adminMenu: adminCodec('adm', {}),
+  pending: adminCodec('pnd', {}),
+  users: adminCodec('usl', { page: 'int', sort: 'int' }),
+  search: adminCodec('srch', {}),
+  top: adminCodec('top', {}),
+  banAsk: adminCodec('ban', { userId: 'int' }),
+  banYes: adminCodec('bny', { userId: 'int' }),
+  unban: adminCodec('unb', { userId: 'int' }),
+  chart: adminCodec('cht', { userId: 'int' }),
+  quotaMenu: adminCodec('qmn', { userId: 'int' }),
+  setQuota: adminCodec('qta', { userId: 'int', gb: 'int' }),
+  extend: adminCodec('xpd', { userId: 'int', days: 'int' }),
+  resetUsage: adminCodec('qrs', { userId: 'int' }),
+  liftLimits: adminCodec('lft', { userId: 'int' }),
+  maxDevices: adminCodec('mxd', { userId: 'int', n: 'int' }),
   language: codec('lng', { locale: 'id' }),
-  card: codec('usr', { userId: 'int' }),
-  disable: codec('dis', { userId: 'int' }),
-  enable: codec('ena', { userId: 'int' }),
-  revokeAsk: codec('rvk', { userId: 'int' }),
-  revokeYes: codec('rvy', { userId: 'int' }),
-  // Broadcasts (src/bot/features/broadcast.ts).
-  broadcastQuit: codec('bcq', {}),
-  broadcastAudience: codec('bca', { id: 'int', audience: 'id' }),
-  broadcastSend: codec('bcs', { id: 'int' }),
-  broadcastDiscard: codec('bcd', { id: 'int' }),
-  broadcastStop: codec('bcx', { id: 'int' }),
-  // Invite links (src/bot/features/invites.ts). uses 0 = unlimited, days 0 = no expiry.
-  inviteUses: codec('ivu', { nonce: 'id', uses: 'int' }),
-  inviteCreate: codec('ivc', { nonce: 'id', uses: 'int', days: 'int' }),
-  inviteQuit: codec('ivq', { nonce: 'id' }),
-  invitesPage: codec('ivl', { page: 'int' }),
-  inviteRevoke: codec('ivr', { id: 'id', page: 'int' }),
-  // Devices (src/bot/features/devices.ts): user-level; each handler checks the device is the caller's own.
+  card: adminCodec('usr', { userId: 'int' }),
+  disable: adminCodec('dis', { userId: 'int' }),
+  enable: adminCodec('ena', { userId: 'int' }),
+  revokeAsk: adminCodec('rvk', { userId: 'int' }),
+  revokeYes: adminCodec('rvy', { userId: 'int' }),
+  // Broadcasts.
+  broadcastQuit: adminCodec('bcq', {}),
+  broadcastAudience: adminCodec('bca', { id: 'int', audience: 'id' }),
+  broadcastSend: adminCodec('bcs', { id: 'int' }),
+  broadcastDiscard: adminCodec('bcd', { id: 'int' }),
+  broadcastStop: adminCodec('bcx', { id: 'int' }),
+  // Invite links. uses 0 = unlimited, days 0 = no expiry.
+  inviteUses: adminCodec('ivu', { nonce: 'id', uses: 'int' }),
+  inviteCreate: adminCodec('ivc', { nonce: 'id', uses: 'int', days: 'int' }),
+  inviteQuit: adminCodec('ivq', { nonce: 'id' }),
+  invitesPage: adminCodec('ivl', { page: 'int' }),
+  inviteRevoke: adminCodec('ivr', { id: 'id', page: 'int' }),
+  // Devices: each handler checks the device is the caller's own.
   devices: codec('dvl', {}),
   deviceAdd: codec('dva', {}),
   deviceConfig: codec('dvc', { id: 'int' }),
   deviceRename: codec('dvn', { id: 'int' }),
   deviceDeleteAsk: codec('dvd', { id: 'int' }),
   deviceDeleteYes: codec('dvy', { id: 'int' }),
-  // Device requests (REQUIRE_APPROVAL_PER_DEVICE=on): admin-only, id = device_requests.id.
-  deviceRequestApprove: codec('dra', { id: 'int' }),
-  deviceRequestReject: codec('drr', { id: 'int' }),
-  // VPN nodes (src/bot/features/nodes.ts): admin-only but location (a user's own choice).
-  nodes: codec('ndl', {}),
-  nodeDrain: codec('ndd', { node: 'name' }),
-  nodeResume: codec('ndr', { node: 'name' }),
-  nodeRemove: codec('ndx', { node: 'name' }),
-  moveMenu: codec('mvm', { userId: 'int' }),
-  moveTo: codec('mvt', { userId: 'int', node: 'name' }),
+  // Device requests (REQUIRE_APPROVAL_PER_DEVICE=on): id = device_requests.id.
+  deviceRequestApprove: adminCodec('dra', { id: 'int' }),
+  deviceRequestReject: adminCodec('drr', { id: 'int' }),
+  // VPN nodes; location is a user's own choice.
+  nodes: adminCodec('ndl', {}),
+  nodeDrain: adminCodec('ndd', { node: 'name' }),
+  nodeResume: adminCodec('ndr', { node: 'name' }),
+  nodeRemove: adminCodec('ndx', { node: 'name' }),
+  moveMenu: adminCodec('mvm', { userId: 'int' }),
+  moveTo: adminCodec('mvt', { userId: 'int', node: 'name' }),
   location: codec('loc', { node: 'name' }),
-  // Pending requests one at a time, and all at once (src/bot/features/requests.ts): admin-only.
-  review: codec('rvw', {}),
-  reviewApprove: codec('rva', { userId: 'int' }),
-  reviewReject: codec('rvr', { userId: 'int' }),
-  reviewSkip: codec('rvs', { userId: 'int' }),
-  approveAllAsk: codec('apa', { upTo: 'int' }),
-  approveAllYes: codec('apy', { upTo: 'int' }),
-  approveAllNo: codec('apn', {}),
-  // AmneziaWG imitation packets (src/bot/features/imitation.ts): admin-only. since = the switch the admin saw.
-  imitation: codec('imi', {}),
-  imitationSwitch: codec('ims', { preset: 'id' }),
-  imitationResend: codec('imr', { since: 'int' }),
+  // Pending requests one at a time, and all at once.
+  review: adminCodec('rvw', {}),
+  reviewApprove: adminCodec('rva', { userId: 'int' }),
+  reviewReject: adminCodec('rvr', { userId: 'int' }),
+  reviewSkip: adminCodec('rvs', { userId: 'int' }),
+  approveAllAsk: adminCodec('apa', { upTo: 'int' }),
+  approveAllYes: adminCodec('apy', { upTo: 'int' }),
+  approveAllNo: adminCodec('apn', {}),
+  // AmneziaWG imitation packets. since = the switch the admin saw.
+  imitation: adminCodec('imi', {}),
+  imitationSwitch: adminCodec('ims', { preset: 'id' }),
+  imitationResend: adminCodec('imr', { since: 'int' }),
 };
 
-/** Prefixes only admins may use; anyone else pressing them is refused and logged. */
-export const ADMIN_CALLBACKS = /^(apr|rej|adm|pnd|usl|usr|dis|ena|rvk|rvy|srch|top|ban|bny|unb|cht|qmn|qta|xpd|qrs|lft|mxd|bcq|bca|bcs|bcd|bcx|ivu|ivc|ivq|ivl|ivr|dra|drr|ndl|ndd|ndr|ndx|mvm|mvt|rvw|rva|rvr|rvs|apa|apy|apn|imi|ims|imr)(:|$)/;
+/** The data of every admin-only button, derived from the codecs' admin flag. */
+export const ADMIN_CALLBACKS = new RegExp(`^(${Object.values(cb).filter((c) => c.admin).map((c) => c.prefix).join('|')})(:|$)`);

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { LOCALES, type Translator } from './i18n.js';
 
 const USER_COMMANDS = ['start', 'status', 'config', 'devices', 'language', 'help'];
-const ADMIN_COMMANDS = [...USER_COMMANDS, 'admin', 'nodes', 'invite', 'invites', 'broadcast', 'backup'];
+export const ADMIN_ONLY_COMMANDS = ['admin', 'nodes', 'invite', 'invites', 'broadcast', 'backup'];
+const ADMIN_COMMANDS = [...USER_COMMANDS, ...ADMIN_ONLY_COMMANDS];
 
 /** The command menu in every locale: the users' one for all, and the admins' one in each admin's chat. A failure is only logged. */
 export async function setCommandMenus(api: Api, translator: Translator, adminIds: readonly number[], log: Logger): Promise<void> {

@@ -1,8 +1,8 @@
-import type { ImitationSettings } from '../imitation.js';
+import type { ImitationSettings } from '../use-cases/imitation.js';
 import type { Context } from 'grammy';
 import type { Logger } from 'pino';
-import type { AccessService } from '../access.js';
-import type { DeviceService } from '../devices.js';
+import type { AccessService } from '../use-cases/access.js';
+import type { DeviceService } from '../use-cases/devices.js';
 import type { Broadcaster } from '../broadcast/broadcaster.js';
 import type { GroupCommit } from '../db/group-commit.js';
 import type { Db } from '../db/index.js';

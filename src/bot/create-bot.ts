@@ -1,15 +1,12 @@
 import { Bot, type BotConfig, GrammyError, HttpError } from 'grammy';
 import { chatState, setChatLocale } from '../db/misc.js';
 import type { BotContext, BotDeps } from './context.js';
-import { adminFeature } from './features/admin.js';
-import { broadcastFeature } from './features/broadcast.js';
+import { adminFeature, refuseNonAdmins } from './features/admin/index.js';
 import { devicesFeature } from './features/devices.js';
-import { imitationFeature } from './features/imitation.js';
 import { invitesFeature } from './features/invites.js';
-import { nodesFeature } from './features/nodes.js';
+import { locationFeature } from './features/location.js';
 import { membership } from './features/membership.js';
 import { onboarding } from './features/onboarding.js';
-import { requestsFeature } from './features/requests.js';
 import { unhandled } from './features/unhandled.js';
 import { userFeature } from './features/user.js';
 import { DEFAULT_LOCALE, negotiateLocale } from './i18n.js';
@@ -59,8 +56,7 @@ export function createBot(token: string, deps: BotDeps, botConfig?: BotConfig<Bo
       // Already failing; the log line above is what matters.
     }
   });
-  // Admin features before adminFeature, which refuses every admin callback it does not handle.
-  features.use(membership, onboarding, userFeature, devicesFeature, broadcastFeature, invitesFeature, nodesFeature, requestsFeature, imitationFeature, adminFeature, unhandled);
+  features.use(refuseNonAdmins, membership, onboarding, userFeature, devicesFeature, locationFeature, invitesFeature, adminFeature, unhandled);
 
   bot.catch((err) => {
     const e = err.error;

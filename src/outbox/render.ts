@@ -11,7 +11,7 @@ import { deviceLabel, findPeer, markDelivered, peersOfUser } from '../db/peers.j
 import { countPending, getDigest, newestPending, updateDigest } from '../db/requests.js';
 import type { DeviceRequest, User } from '../db/schema.js';
 import { findUser } from '../db/users.js';
-import { currentImitationValues } from '../imitation.js';
+import { currentImitationValues } from '../use-cases/imitation.js';
 import { renderQrPng } from '../vpn/qr.js';
 import { clientConfigFileName } from '../vpn/render.js';
 

@@ -11,7 +11,7 @@ import { getDigest, updateDigest } from '../db/requests.js';
 import type { OutboxRow } from '../db/schema.js';
 import { inTransaction } from '../db/transaction.js';
 import { findUser, setBlocked } from '../db/users.js';
-import { notice, toAdmins } from '../delivery.js';
+import { tellUser, tellAdmins } from '../use-cases/notify.js';
 import { type Call, DIGEST_EVERY_MS, render, type RenderDeps } from './render.js';
 
 /** How often the sender looks for due rows (queued by this process, another replica or the monitor). */
@@ -273,7 +273,7 @@ export class OutboxSender {
     if (!kinds.includes('config')) return;
     const user = await findUser(this.deps.db, chatId);
     const name = user ? fullName(user) : String(chatId);
-    await enqueue(this.deps.db, toAdmins(this.deps.adminIds, 'delivery-failed', { name, id: String(chatId) }), this.deps.now());
+    await enqueue(this.deps.db, tellAdmins(this.deps.adminIds, 'delivery-failed', { name, id: String(chatId) }), this.deps.now());
   }
 
   /**
@@ -291,6 +291,6 @@ export class OutboxSender {
       lines.push(`${user ? fullName(user) : '?'} (${r.chat_id}): ${r.kind}`);
     }
     if (cut.length > 30) lines.push(`… +${cut.length - 30}`);
-    await enqueue(db, adminIds.map((id) => notice(id, 'outbox-unknown', { count: cut.length, list: lines.join('\n') })), now());
+    await enqueue(db, adminIds.map((id) => tellUser(id, 'outbox-unknown', { count: cut.length, list: lines.join('\n') })), now());
   }
 }

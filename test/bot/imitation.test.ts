@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { dueRows, enqueue } from '../../src/db/outbox.js';
-import { ensureImitation, type ImitationSettings, loadImitation, resendConfigs } from '../../src/imitation.js';
+import { ensureImitation, type ImitationSettings, loadImitation, resendConfigs } from '../../src/use-cases/imitation.js';
 import { ADMIN_A, createHarness, type Harness } from '../support/harness.js';
 import { parseDnsQuery, packetOf } from '../support/imitation-wire.js';
 import { buttons, type Call, type From } from '../support/recorder.js';

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { enqueue } from '../../src/db/outbox.js';
 import { findUser, requestAccess } from '../../src/db/users.js';
-import { requestToAdmins } from '../../src/delivery.js';
+import { askAdmins } from '../../src/use-cases/notify.js';
 import { DIGEST_EVERY_MS } from '../../src/outbox/render.js';
 import { ADMIN_A, ADMIN_B, createHarness, type Harness } from '../support/harness.js';
 import { buttons, type Call } from '../support/recorder.js';
@@ -15,7 +15,7 @@ const ids = (n: number, first = 5000) => Array.from({ length: n }, (_, i) => fir
 async function burst(h: Harness, userIds: number[]): Promise<void> {
   for (const [i, id] of userIds.entries()) {
     await requestAccess(h.db, { id, first_name: `Asker${id}` }, h.deps.now() + i);
-    await enqueue(h.db, requestToAdmins(h.deps.adminIds, id), h.deps.now());
+    await enqueue(h.db, askAdmins(h.deps.adminIds, id), h.deps.now());
   }
   await h.drain();
 }

@@ -7,7 +7,7 @@ import { insertServerOnce } from '../../src/db/misc.js';
 import { deletePeer, insertPeer, peersOnNode, resetBaselines } from '../../src/db/peers.js';
 import { findUser, requestAccess, setLimits, transitionUser, usageNow, usersWithLimits } from '../../src/db/users.js';
 import { beforeDump, recordTraffic } from '../../src/monitor/traffic.js';
-import { withinLimits } from '../../src/monitor/quotas.js';
+import { withinLimits } from '../../src/use-cases/limits.js';
 import { tick } from '../support/traffic.js';
 import { dailyTrafficOfUser, dayOf, hourOf, trafficSince } from '../../src/db/traffic.js';
 import { generateKeyPair } from '../../src/vpn/keys.js';

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { claim, dueRows, enqueue } from '../../src/db/outbox.js';
 import { findUser } from '../../src/db/users.js';
-import { notice } from '../../src/delivery.js';
+import { tellUser } from '../../src/use-cases/notify.js';
 import { ADMIN_A, ADMIN_B, createHarness, type Harness } from '../support/harness.js';
 import type { From } from '../support/recorder.js';
 
@@ -33,7 +33,7 @@ describe('outbox', () => {
   });
 
   it('a message cut off by a crash while being sent is never sent again: it becomes unknown and the admins are told whom it was for', async () => {
-    await enqueue(h.db, [notice(USER.id, 'you-are-enabled')], h.deps.now());
+    await enqueue(h.db, [tellUser(USER.id, 'you-are-enabled')], h.deps.now());
     const [row] = await dueRows(h.db, h.deps.now(), 10);
     // The sender claimed it and the process died before Telegram answered.
     expect(await claim(h.db, row!.id, h.deps.now())).toBe(true);

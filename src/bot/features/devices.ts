@@ -1,31 +1,20 @@
 import { Composer, InlineKeyboard } from 'grammy';
-import { createDeviceRequest, decideDeviceRequest, findDeviceRequest, pendingDeviceRequest, reopenDeviceRequest } from '../../db/device-requests.js';
-import { audit } from '../../db/misc.js';
-import { enqueue } from '../../db/outbox.js';
+import { pendingDeviceRequest } from '../../db/device-requests.js';
 import { deviceLabel, deviceOfUser, peersOfUser, renameDevice } from '../../db/peers.js';
 import type { Peer, User } from '../../db/schema.js';
-import { inTransaction } from '../../db/transaction.js';
 import { findUser } from '../../db/users.js';
-import { configOf, deviceRequestDecided, deviceRequestToAdmins, notice } from '../../delivery.js';
+import { requestDevice as requestDeviceUseCase } from '../../use-cases/device-requests.js';
+import { deviceLimitOf, resendConfig } from '../../use-cases/devices.js';
 import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
-import { formatBytes, formatTime, fullName } from '../format.js';
+import { formatBytes, formatTime } from '../format.js';
 import { LOCALES } from '../i18n.js';
-import { editCurrent, HTML, userParams } from '../ui.js';
+import { editCurrent, HTML } from '../ui.js';
 
-// Devices: every peer of a user is one device with its own keys and address. /devices lists them
-// (traffic, last seen) with buttons: get the config again, rename, delete (confirmed), add.
-// Names are asked for with a force_reply prompt and the answer is matched back by the prompt's
-// text, as the admin search does: no conversation state is kept. Every button carries a peer id,
-// and every handler looks the peer up together with the caller's id, so a forged or stale button
-// cannot reach another user's device.
-//
-// With REQUIRE_APPROVAL_PER_DEVICE=on, the named device becomes a request (device_requests) sent
-// to every admin with Approve / Reject. Approve goes through the same devices.add as an
-// unrequested add (so the limit is checked at approval time) and sends the config; the decision is
-// one conditional update, so double taps and several admins produce one device.
+// /devices lists a user's devices with buttons: config again, rename, delete (confirmed), add.
+// Names are asked for with a force_reply prompt matched back by its text (no conversation state);
+// every handler looks the peer up together with the caller's id, so a forged button reaches nothing.
 
-export const DEFAULT_MAX_DEVICES = 3;
 /** 1–32 letters (any script), digits, spaces, '-' and '_' after trimming: nothing that needs escaping anywhere. */
 export const DEVICE_NAME_RE = /^[\p{L}\p{Nd} _-]{1,32}$/u;
 
@@ -38,7 +27,7 @@ export const devicesFeature = new Composer<BotContext>();
 const priv = devicesFeature.chatType('private');
 
 function maxOf(ctx: BotContext, user: User): number {
-  return user.max_devices ?? ctx.deps.maxDevicesPerUser ?? DEFAULT_MAX_DEVICES;
+  return deviceLimitOf(user, ctx.deps.maxDevicesPerUser);
 }
 
 function label(ctx: BotContext, peer: Peer, all: Peer[]): string {
@@ -173,91 +162,13 @@ async function addDevice(ctx: BotContext, raw: string): Promise<void> {
   else await ctx.reply(ctx.tr('device-add-failed'), HTML);
 }
 
-// ---------------------------------------------------------------- add with an admin's approval
-
 async function requestDevice(ctx: BotContext, user: User, name: string): Promise<void> {
-  const { db, now, adminIds } = ctx.deps;
-  // A quick refusal at the limit; the limit that counts is checked again at approval time.
-  const max = maxOf(ctx, user);
-  if ((await peersOfUser(db, user.id)).length >= max) {
-    await ctx.reply(ctx.tr('device-limit', { max }), HTML);
-    return;
-  }
-  // The request and its copies for the admins, together.
-  const req = await inTransaction(db, async (trx) => {
-    const created = await createDeviceRequest(trx, user.id, name, now());
-    if (!created) return undefined;
-    await audit(trx, { actorId: user.id, action: 'device_request', userId: user.id, details: { id: created.id, name } }, now());
-    await enqueue(trx, deviceRequestToAdmins(adminIds, created.id), now());
-    return created;
-  });
-  if (!req) {
-    await ctx.reply(ctx.tr('device-request-pending'), HTML);
-    return;
-  }
-  ctx.deps.log.info({ userId: user.id, requestId: req.id }, 'device requested');
+  const r = await requestDeviceUseCase(ctx.deps, user, name);
+  if (r.kind === 'limit') return void (await ctx.reply(ctx.tr('device-limit', { max: r.max }), HTML));
+  if (r.kind === 'pending') return void (await ctx.reply(ctx.tr('device-request-pending'), HTML));
+  ctx.deps.log.info({ userId: user.id, requestId: r.request.id }, 'device requested');
   await ctx.reply(ctx.tr('device-request-sent', { name }), HTML);
 }
-
-/** The loser of a race (or a stale button): says how the request stands. */
-async function answerDecided(ctx: BotContext, id: number): Promise<void> {
-  const req = await findDeviceRequest(ctx.deps.db, id);
-  const text = req ? ctx.tr('device-request-decided', { status: ctx.tr(`device-request-status-${req.status}`) }) : ctx.tr('device-request-not-found');
-  await ctx.answerCallbackQuery({ text, show_alert: true });
-}
-
-// Admins only: a non-admin's press goes on, through this filter, to the admin feature's refusal (ADMIN_CALLBACKS).
-const admins = devicesFeature.filter((ctx) => ctx.isAdmin);
-
-admins.callbackQuery(cb.deviceRequestApprove.filter, async (ctx) => {
-  const data = cb.deviceRequestApprove.unpack(ctx.callbackQuery.data);
-  if (!data) return ctx.answerCallbackQuery();
-  const { db, now } = ctx.deps;
-  const req = await decideDeviceRequest(db, data.id, 'approved', ctx.from.id);
-  if (!req) return answerDecided(ctx, data.id);
-  const user = await findUser(db, req.user_id);
-  // The same path as an unrequested add: active user, limit (as it is now) and insert in one statement.
-  // The user's notice and every admin's copy of the request are queued with the config.
-  const told = (peer: Peer) => [
-    notice(req.user_id, 'device-request-approved', { name: req.name, ip: peer.ip }),
-    ...deviceRequestDecided(ctx.deps.adminIds, req.id, 'approval-approved-by', fullName(ctx.from)),
-  ];
-  const r = user ? await ctx.deps.devices.add(user.id, req.name, maxOf(ctx, user), told) : ({ kind: 'not-active' } as const);
-  if (r.kind !== 'ok') {
-    // Nothing was created: the request is open again and keeps its buttons, so the admin can raise
-    // the limit (user card) and approve again, or reject.
-    await reopenDeviceRequest(db, req.id, ctx.from.id);
-    const params = user ? userParams(user) : { name: String(req.user_id), username: '—', id: String(req.user_id) };
-    const text =
-      r.kind === 'limit'
-        ? ctx.tr('device-request-limit', { ...params, max: r.max, device: req.name })
-        : r.kind === 'not-active'
-          ? ctx.tr('device-request-user-inactive', { ...params, device: req.name })
-          : ctx.tr('device-request-failed', { ...params, device: req.name });
-    await ctx.answerCallbackQuery({ text: ctx.tr('device-request-not-created'), show_alert: true });
-    await ctx.api.sendMessage(ctx.from.id, text, HTML);
-    return;
-  }
-  await audit(db, { actorId: ctx.from.id, action: 'device_request_approve', userId: req.user_id, details: { id: req.id, peerId: r.peer.id } }, now());
-  ctx.deps.log.info({ userId: req.user_id, requestId: req.id, peerId: r.peer.id, ip: r.peer.ip, adminId: ctx.from.id }, 'device request approved');
-  await ctx.answerCallbackQuery({ text: ctx.tr('approved-short') });
-});
-
-admins.callbackQuery(cb.deviceRequestReject.filter, async (ctx) => {
-  const data = cb.deviceRequestReject.unpack(ctx.callbackQuery.data);
-  if (!data) return ctx.answerCallbackQuery();
-  const { db, now, adminIds } = ctx.deps;
-  const req = await inTransaction(db, async (trx) => {
-    const decided = await decideDeviceRequest(trx, data.id, 'rejected', ctx.from.id);
-    if (!decided) return undefined;
-    await audit(trx, { actorId: ctx.from.id, action: 'device_request_reject', userId: decided.user_id, details: { id: decided.id } }, now());
-    await enqueue(trx, [notice(decided.user_id, 'device-request-rejected', { name: decided.name }), ...deviceRequestDecided(adminIds, decided.id, 'approval-rejected-by', fullName(ctx.from))], now());
-    return decided;
-  });
-  if (!req) return answerDecided(ctx, data.id);
-  ctx.deps.log.info({ userId: req.user_id, requestId: req.id, adminId: ctx.from.id }, 'device request rejected');
-  await ctx.answerCallbackQuery({ text: ctx.tr('rejected-short') });
-});
 
 // ---------------------------------------------------------------- rename
 
@@ -311,8 +222,7 @@ devicesFeature.callbackQuery(cb.deviceConfig.filter, async (ctx) => {
   if (!(await activeCaller(ctx))) return;
   const peer = await ownDevice(ctx, data.id);
   if (!peer) return;
-  // The config is sent like any other: through the outbox, at the chat's pace.
-  await enqueue(ctx.deps.db, configOf(peer), ctx.deps.now());
+  await resendConfig(ctx.deps.db, peer, ctx.deps.now());
   await ctx.answerCallbackQuery({ text: ctx.tr('config-coming') });
 });
 

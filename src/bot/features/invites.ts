@@ -17,7 +17,7 @@ import type { Invite, User } from '../../db/schema.js';
 import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { formatTime, fullName } from '../format.js';
-import { toAdmins } from '../../delivery.js';
+import { tellAdmins } from '../../use-cases/notify.js';
 import { editCurrent, HTML, safeEdit, userParams } from '../ui.js';
 import { sendStatus } from './user.js';
 
@@ -25,7 +25,6 @@ import { sendStatus } from './user.js';
 // A newcomer opening t.me/<bot>?start=inv_<code> still passes the CAPTCHA; the invite is held
 // meanwhile (pending_invites) and redeemed when the request is submitted: one use is taken and
 // the user is approved on behalf of the invite's creator, skipping the approval queue.
-// Registered before adminFeature: that one refuses every admin callback it does not handle itself.
 
 export const INVITE_PREFIX = 'inv_';
 /** 0 = unlimited. */
@@ -58,7 +57,6 @@ admin.chatType('private').command('invite', async (ctx) => {
 });
 
 // Same answer as /admin and /broadcast give non-admins.
-invitesFeature.chatType('private').command(['invite', 'invites'], (ctx) => ctx.reply(ctx.tr('not-admin'), HTML));
 
 admin.callbackQuery(cb.inviteUses.filter, async (ctx) => {
   const data = cb.inviteUses.unpack(ctx.callbackQuery.data);
@@ -218,7 +216,7 @@ export async function admitWithInvite(ctx: BotContext, user: User, captchaMessag
   const invite = r.invite;
   log.info({ userId: user.id, invite: invite.id, createdBy: invite.created_by }, 'joining through an invite');
   const stopTimer = ctx.deps.metrics?.provisioning.startTimer();
-  const joined = toAdmins(adminIds, 'invite-joined', { ...userParams(user), invite: invite.id, admin: invite.creator_name });
+  const joined = tellAdmins(adminIds, 'invite-joined', { ...userParams(user), invite: invite.id, admin: invite.creator_name });
   const d = await access.approve(user.id, { id: invite.created_by, name: invite.creator_name }, { welcome: 'invite-welcome', alsoTell: joined, actorAway: true });
   if (d.kind === 'wrong-state') {
     // Decided by someone else in the meantime: just say where the user stands.

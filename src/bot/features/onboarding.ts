@@ -7,14 +7,14 @@ import { enqueue } from '../../db/outbox.js';
 import type { Db } from '../../db/index.js';
 import { inTransaction } from '../../db/transaction.js';
 import { findUser, requestAccess, updateProfile } from '../../db/users.js';
-import { requestToAdmins, toAdmins } from '../../delivery.js';
+import { askAdmins, tellAdmins } from '../../use-cases/notify.js';
 import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { safeEdit } from '../ui.js';
-import { adminMenu } from './admin.js';
+import { adminMenu } from './admin/overview.js';
 import { admitWithInvite, holdStartInvite } from './invites.js';
 import { sendStatus } from './user.js';
-import { offerLocations } from './nodes.js';
+import { offerLocations } from './location.js';
 
 export const CAPTCHA_MAX_ATTEMPTS = 3;
 export const CAPTCHA_TTL_MS = 5 * 60_000;
@@ -55,7 +55,7 @@ priv.command('start', async (ctx) => {
 async function queueFull(ctx: BotContext, db: Db): Promise<boolean> {
   const { maxPending, now, adminIds } = ctx.deps;
   if (!(await pendingAtLeast(db, maxPending)) || (await hasHeldInvite(db, ctx.from!.id))) return false;
-  if (await claimMetaEvery(db, 'pending_full_told', now(), DAY_MS)) await enqueue(db, toAdmins(adminIds, 'alert-pending-full', { max: maxPending }), now());
+  if (await claimMetaEvery(db, 'pending_full_told', now(), DAY_MS)) await enqueue(db, tellAdmins(adminIds, 'alert-pending-full', { max: maxPending }), now());
   return true;
 }
 
@@ -127,7 +127,7 @@ async function ask(ctx: BotContext, db: Db): Promise<boolean | 'full'> {
   return inTransaction(db, async (trx) => {
     if (!(await requestAccess(trx, ctx.from!, now()))) return false;
     // Even for a held invite: if admitting fails, the admins still have the request.
-    await enqueue(trx, requestToAdmins(adminIds, ctx.from!.id), now());
+    await enqueue(trx, askAdmins(adminIds, ctx.from!.id), now());
     return true;
   });
 }

@@ -8,7 +8,7 @@ import { findUser } from '../../db/users.js';
 import type { BotContext } from '../context.js';
 import { formatBytes, formatTime } from '../format.js';
 import { enqueue } from '../../db/outbox.js';
-import { configOf } from '../../delivery.js';
+import { configFor } from '../../use-cases/notify.js';
 import { isNotModified } from '../ui.js';
 
 export const userFeature = new Composer<BotContext>();
@@ -46,7 +46,7 @@ priv.command('config', async (ctx) => {
   const peers = (await peersOfUser(ctx.deps.db, user.id)).filter((p) => p.status === 'active');
   if (peers.length === 0) return ctx.reply(ctx.tr('config-none'), { parse_mode: 'HTML' });
   // Through the outbox, like every config: four messages at the chat's pace, without holding this update.
-  await enqueue(ctx.deps.db, peers.flatMap(configOf), ctx.deps.now());
+  await enqueue(ctx.deps.db, peers.flatMap(configFor), ctx.deps.now());
 });
 
 priv.command('language', async (ctx) => {

@@ -1,20 +1,19 @@
 import { Composer, InlineKeyboard } from 'grammy';
-import { bulkPending } from '../../db/outbox.js';
-import { type ImitationState, loadImitation, resendAudience, resendConfigs, switchImitation } from '../../imitation.js';
-import { IMITATION_PRESETS, type ImitationPreset } from '../../vpn/imitation.js';
-import { cb } from '../callback-data.js';
-import type { BotContext } from '../context.js';
-import { formatTime } from '../format.js';
-import { editCurrent } from '../ui.js';
+import { bulkPending } from '../../../db/outbox.js';
+import { type ImitationState, loadImitation, resendAudience, resendConfigs, switchImitation } from '../../../use-cases/imitation.js';
+import { IMITATION_PRESETS, type ImitationPreset } from '../../../vpn/imitation.js';
+import { cb } from '../../callback-data.js';
+import type { BotContext } from '../../context.js';
+import { formatTime } from '../../format.js';
+import { editCurrent } from '../../ui.js';
 
 // /admin → Imitation: which packets clients send before each handshake (off, a DNS query, a QUIC
 // Initial), a switch to another preset, and a paced re-send of every active user's config.
 
-export const imitationFeature = new Composer<BotContext>();
-const admin = imitationFeature.filter((ctx) => ctx.isAdmin);
+export const imitationScreen = new Composer<BotContext>();
 
 // A button left from before VPN_FLAVOR or AWG_PROTOCOL changed.
-admin.callbackQuery([cb.imitation.filter, cb.imitationSwitch.filter, cb.imitationResend.filter], async (ctx, next) => {
+imitationScreen.callbackQuery([cb.imitation.filter, cb.imitationSwitch.filter, cb.imitationResend.filter], async (ctx, next) => {
   if (ctx.deps.imitation?.enabled) return next();
   await ctx.answerCallbackQuery({ text: ctx.tr('imitation-unavailable'), show_alert: true });
 });
@@ -49,12 +48,12 @@ async function showImitation(ctx: BotContext, notice?: string): Promise<void> {
   await editCurrent(ctx, lines.join('\n'), keyboard);
 }
 
-admin.callbackQuery(cb.imitation.filter, async (ctx) => {
+imitationScreen.callbackQuery(cb.imitation.filter, async (ctx) => {
   await ctx.answerCallbackQuery();
   await showImitation(ctx);
 });
 
-admin.callbackQuery(cb.imitationSwitch.filter, async (ctx) => {
+imitationScreen.callbackQuery(cb.imitationSwitch.filter, async (ctx) => {
   const preset = cb.imitationSwitch.unpack(ctx.callbackQuery.data)?.preset;
   if (!IMITATION_PRESETS.includes(preset as ImitationPreset)) return ctx.answerCallbackQuery();
   const switched = await switchImitation(ctx.deps.db, preset as ImitationPreset, ctx.deps.imitation!, ctx.from.id, ctx.deps.now());
@@ -63,7 +62,7 @@ admin.callbackQuery(cb.imitationSwitch.filter, async (ctx) => {
   await showImitation(ctx, switched ? ctx.tr('imitation-switched', { preset: ctx.tr(`imitation-${preset}`) }) : undefined);
 });
 
-admin.callbackQuery(cb.imitationResend.filter, async (ctx) => {
+imitationScreen.callbackQuery(cb.imitationResend.filter, async (ctx) => {
   const since = cb.imitationResend.unpack(ctx.callbackQuery.data)?.since;
   const queued = since === undefined ? null : await resendConfigs(ctx.deps.db, since, ctx.from.id, ctx.deps.now());
   await ctx.answerCallbackQuery(queued ? undefined : { text: ctx.tr('imitation-resend-stale'), show_alert: true });

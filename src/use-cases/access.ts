@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
-import type { Db } from './db/index.js';
-import { audit } from './db/misc.js';
-import { enqueue, type Outgoing } from './db/outbox.js';
-import { deletePeer, markConfigQueued, peersOfUser, setPeerStatus } from './db/peers.js';
-import type { Peer, User, UserStatus } from './db/schema.js';
-import { inTransaction } from './db/transaction.js';
-import { findUser, listUsersByStatus, setLimits, transitionUser } from './db/users.js';
-import { configOf, notice, requestDecided, requestToAdmins, toAdmins } from './delivery.js';
-import type { Fleet } from './vpn/fleet.js';
+import type { Db } from '../db/index.js';
+import { audit } from '../db/misc.js';
+import { enqueue, type Outgoing } from '../db/outbox.js';
+import { deletePeer, markConfigQueued, peersOfUser, setPeerStatus } from '../db/peers.js';
+import type { Peer, User, UserStatus } from '../db/schema.js';
+import { inTransaction } from '../db/transaction.js';
+import { findUser, listUsersByStatus, setLimits, transitionUser } from '../db/users.js';
+import { configFor, tellUser, requestDecided, askAdmins, tellAdmins } from './notify.js';
+import type { Fleet } from '../vpn/fleet.js';
 
 export type Decision =
   /** recovered: the first success after provisioning had failed (an incident ends). */
@@ -116,11 +116,11 @@ export class AccessService {
         await enqueue(
           trx,
           [
-            notice(userId, welcome),
-            ...peers.flatMap(configOf),
+            tellUser(userId, welcome),
+            ...peers.flatMap(configFor),
             ...requestDecided(this.adminIds, userId, by ? 'approval-approved-by' : 'approval-approved', by?.name ?? ''),
             ...alsoTell,
-            ...(recovered ? toAdmins(this.adminIds, 'alert-provisioning-recovered') : []),
+            ...(recovered ? tellAdmins(this.adminIds, 'alert-provisioning-recovered') : []),
           ],
           t,
         );
@@ -144,7 +144,7 @@ export class AccessService {
         const reason = String(error instanceof Error ? error.message : error).slice(0, 300);
         // The deciding admin is told in the chat where they pressed; the others hear of the incident once.
         const others = actorAway ? this.adminIds : this.adminIds.filter((id) => id !== by?.id);
-        await enqueue(trx, [...(first ? toAdmins(others, 'alert-provisioning-failed', { error: reason }) : []), ...(by ? [] : requestToAdmins(this.adminIds, userId))], t);
+        await enqueue(trx, [...(first ? tellAdmins(others, 'alert-provisioning-failed', { error: reason }) : []), ...(by ? [] : askAdmins(this.adminIds, userId))], t);
         return peers;
       });
       // Off the interface too; should that fail, reconcile removes what the database does not hold.
@@ -172,7 +172,7 @@ export class AccessService {
   async reject(userId: number, by: Actor): Promise<Decision> {
     const user = await this.decide(userId, ['pending'], 'rejected', by.id, async (trx) => {
       await audit(trx, { actorId: by.id, action: 'reject', userId }, this.now());
-      await enqueue(trx, [notice(userId, 'you-are-rejected'), ...requestDecided(this.adminIds, userId, 'approval-rejected-by', by.name)], this.now());
+      await enqueue(trx, [tellUser(userId, 'you-are-rejected'), ...requestDecided(this.adminIds, userId, 'approval-rejected-by', by.name)], this.now());
     });
     return 'kind' in user ? user : { kind: 'ok', user, peers: [] };
   }
@@ -189,7 +189,7 @@ export class AccessService {
 
   /** Over quota or past expiry: like disable (keys kept, peers off the interface), but lifted by the limits. The admins are told too. */
   async limit(userId: number, to: 'limited' | 'expired'): Promise<Decision> {
-    return this.switchPeers(userId, null, ['active'], to, undefined, (u) => toAdmins(this.adminIds, `admin-user-${to}`, { name: [u.first_name, u.last_name].filter(Boolean).join(' '), id: String(u.id) }));
+    return this.switchPeers(userId, null, ['active'], to, undefined, (u) => tellAdmins(this.adminIds, `admin-user-${to}`, { name: [u.first_name, u.last_name].filter(Boolean).join(' '), id: String(u.id) }));
   }
 
   /** Back within the limits (or an admin lifted them): the same peers come back at once. */
@@ -205,7 +205,7 @@ export class AccessService {
         if (await setPeerStatus(trx, p.id, peerFrom, peerTo)) peers.push({ ...p, status: peerTo });
       }
       await audit(trx, { actorId, action: to === 'active' ? 'enable' : to === 'disabled' ? 'disable' : to, userId }, this.now());
-      await enqueue(trx, [...(told ? [notice(userId, told)] : []), ...also(u)], this.now());
+      await enqueue(trx, [...(told ? [tellUser(userId, told)] : []), ...also(u)], this.now());
     });
     if ('kind' in user) return user;
     return this.applyAll(user, peers, to === 'active');
@@ -225,7 +225,7 @@ export class AccessService {
   async unban(userId: number, by: Actor): Promise<Decision> {
     const user = await this.decide(userId, ['banned'], 'revoked', by.id, async (trx) => {
       await audit(trx, { actorId: by.id, action: 'unban', userId }, this.now());
-      await enqueue(trx, [notice(userId, 'you-are-unbanned')], this.now());
+      await enqueue(trx, [tellUser(userId, 'you-are-unbanned')], this.now());
     });
     return 'kind' in user ? user : { kind: 'ok', user, peers: [] };
   }
@@ -239,7 +239,7 @@ export class AccessService {
       await audit(trx, { actorId: by.id, action: to === 'banned' ? 'ban' : 'revoke', userId, details: { ips: peers.map((p) => p.ip) } }, this.now());
       // A pending request decided this way leaves the admins' queues too.
       const closes = before?.status === 'pending' ? requestDecided(this.adminIds, userId, 'approval-rejected-by', by.name) : [];
-      await enqueue(trx, [notice(userId, TOLD[to]!), ...closes], this.now());
+      await enqueue(trx, [tellUser(userId, TOLD[to]!), ...closes], this.now());
     });
     if ('kind' in user) return user;
     return this.applyAll(user, peers, false);
@@ -259,7 +259,7 @@ export class AccessService {
     await inTransaction(this.db, async (trx) => {
       await audit(trx, { actorId: adminId, action: 'move', userId, details: { node: to, ips: moved.map((p) => p.ip) } }, this.now());
       await markConfigQueued(trx, moved.map((p) => p.id), this.now());
-      await enqueue(trx, [notice(userId, 'you-are-moved'), ...moved.flatMap(configOf)], this.now());
+      await enqueue(trx, [tellUser(userId, 'you-are-moved'), ...moved.flatMap(configFor)], this.now());
     });
     return { kind: 'ok', user, peers: moved };
   }

@@ -1,26 +1,25 @@
-import { CONFIG_PARTS, type Outgoing } from './db/outbox.js';
-import type { Peer } from './db/schema.js';
-import type { MonitorEvent } from './monitor/index.js';
+import { CONFIG_PARTS, type Outgoing } from '../db/outbox.js';
+import type { Peer } from '../db/schema.js';
 
-// What each event tells whom, as outbox rows (src/db/outbox.ts). The use cases queue them in the
-// transaction of the change they report; src/outbox/ renders and sends them. No Telegram here.
+// The use cases' only way to Telegram: what each event tells whom, as outbox rows queued in the
+// transaction of the change they report; src/outbox/ renders and sends them.
 
 /** A notice in the recipient's language (rendered when sent). */
-export function notice(chatId: number, key: string, params?: Record<string, string | number>): Outgoing {
+export function tellUser(chatId: number, key: string, params?: Record<string, string | number>): Outgoing {
   return { chatId, intent: { kind: 'notice', key, ...(params ? { params } : {}) } };
 }
 
-export function toAdmins(adminIds: readonly number[], key: string, params?: Record<string, string | number>): Outgoing[] {
-  return adminIds.map((id) => notice(id, key, params));
+export function tellAdmins(adminIds: readonly number[], key: string, params?: Record<string, string | number>): Outgoing[] {
+  return adminIds.map((id) => tellUser(id, key, params));
 }
 
 /** A device's config, each part one message, rendered from the peer when it goes out. */
-export function configOf(peer: Pick<Peer, 'id' | 'user_id'>): Outgoing[] {
+export function configFor(peer: Pick<Peer, 'id' | 'user_id'>): Outgoing[] {
   return CONFIG_PARTS.map((part) => ({ chatId: peer.user_id, intent: { kind: 'config', peerId: peer.id, part } }));
 }
 
 /** A new access request: each admin gets it with Approve / Reject (or in the digest, in a burst). */
-export function requestToAdmins(adminIds: readonly number[], userId: number): Outgoing[] {
+export function askAdmins(adminIds: readonly number[], userId: number): Outgoing[] {
   return adminIds.map((chatId) => ({ chatId, intent: { kind: 'request', userId } }));
 }
 
@@ -32,20 +31,10 @@ export function requestDecided(adminIds: readonly number[], userId: number, key:
   ]);
 }
 
-export function deviceRequestToAdmins(adminIds: readonly number[], requestId: number): Outgoing[] {
+export function askAdminsForDevice(adminIds: readonly number[], requestId: number): Outgoing[] {
   return adminIds.map((chatId) => ({ chatId, intent: { kind: 'device-request', requestId } }));
 }
 
 export function deviceRequestDecided(adminIds: readonly number[], requestId: number, key: string, admin: string): Outgoing[] {
   return adminIds.map((chatId) => ({ chatId, intent: { kind: 'device-request-outcome', requestId, key, params: { admin } } }));
-}
-
-/** A monitor incident (or its end), to every admin. */
-export function monitorAlert(adminIds: readonly number[], e: MonitorEvent): Outgoing[] {
-  return toAdmins(adminIds, `monitor-${e.kind}`, {
-    iface: e.node === e.iface ? e.iface : `${e.node}/${e.iface}`,
-    keys: 'keys' in e ? e.keys.join('\n') : '',
-    ticks: 'ticks' in e ? e.ticks : 0,
-    error: 'error' in e ? e.error : '',
-  });
 }

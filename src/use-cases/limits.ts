@@ -1,14 +1,17 @@
-import type { AccessService } from '../access.js';
+import type { AccessService } from './access.js';
 import type { Db } from '../db/index.js';
 import { enqueue } from '../db/outbox.js';
 import type { User } from '../db/schema.js';
 import { inTransaction } from '../db/transaction.js';
-import { setLimits, usersWithLimits } from '../db/users.js';
-import { notice } from '../delivery.js';
+import { findUser, setLimits, usageNow, usersWithLimits } from '../db/users.js';
+import { audit } from '../db/misc.js';
+import { setMaxDevices } from '../db/peers.js';
+import { tellUser } from './notify.js';
+import type { Actor } from './access.js';
 
 const DAY = 86_400_000;
 
-export interface QuotaDeps {
+export interface LimitsDeps {
   db: Db;
   /** Limiting and lifting tell the user (and the admins) themselves. */
   access: AccessService;
@@ -25,7 +28,7 @@ export function withinLimits(u: Pick<User, 'quota_bytes' | 'usage_bytes' | 'expi
  * limits again (new period, bigger quota, later expiry). Conditional updates make it idempotent,
  * and everything it needs is in the database, so a restart changes nothing.
  */
-export async function enforceLimits(deps: QuotaDeps, now: number): Promise<void> {
+export async function enforceLimits(deps: LimitsDeps, now: number): Promise<void> {
   for (const u of await usersWithLimits(deps.db)) {
     const ok = withinLimits(u, now);
     if (u.status === 'active') {
@@ -52,6 +55,39 @@ export async function enforceLimits(deps: QuotaDeps, now: number): Promise<void>
 function warn(db: Db, userId: number, mark: Parameters<typeof setLimits>[2], key: string, params: Record<string, number>, now: number): Promise<void> {
   return inTransaction(db, async (trx) => {
     await setLimits(trx, userId, mark);
-    await enqueue(trx, [notice(userId, key, params)], now);
+    await enqueue(trx, [tellUser(userId, key, params)], now);
+  });
+}
+
+/**
+ * An admin changes a user's quota, expiry or usage: stored and audited; a limited user now within
+ * limits gets their peers back at once (going over is left to the next tick, which tells the user).
+ */
+export async function changeLimits(deps: LimitsDeps, userId: number, values: Parameters<typeof setLimits>[2], by: Actor, now: number): Promise<void> {
+  await inTransaction(deps.db, async (trx) => {
+    await setLimits(trx, userId, values);
+    await audit(trx, { actorId: by.id, action: 'limits', userId, details: values }, now);
+  });
+  const user = await findUser(deps.db, userId);
+  if (user && (user.status === 'limited' || user.status === 'expired')) {
+    const ok = withinLimits({ ...user, usage_bytes: await usageNow(deps.db, user) }, now);
+    if (ok.quota && ok.expiry) await deps.access.lift(userId, by.id);
+  }
+}
+
+/** The expiry pushed `days` further from the later of now and the current one; 0 = no expiry. False for an unknown user. */
+export async function extendExpiry(deps: LimitsDeps, userId: number, days: number, by: Actor, now: number): Promise<boolean> {
+  const user = await findUser(deps.db, userId);
+  if (!user) return false;
+  const base = Math.max(now, user.expires_at ?? 0);
+  await changeLimits(deps, userId, { expires_at: days ? base + days * DAY : null, warned_expiry: 0 }, by, now);
+  return true;
+}
+
+/** The user's own device limit (null: back to MAX_DEVICES_PER_USER). Lowering it keeps existing devices; it only stops new ones. */
+export async function changeDeviceLimit(db: Db, userId: number, max: number | null, by: Actor, now: number): Promise<void> {
+  await inTransaction(db, async (trx) => {
+    await setMaxDevices(trx, userId, max);
+    await audit(trx, { actorId: by.id, action: 'max_devices', userId, details: { n: max } }, now);
   });
 }

@@ -1,14 +1,21 @@
 import type { Logger } from 'pino';
-import type { Db } from './db/index.js';
-import { audit } from './db/misc.js';
-import { enqueue, type Outgoing } from './db/outbox.js';
-import { deletePeer, deviceNamed, deviceOfUser, markConfigQueued, unqueuedPeers } from './db/peers.js';
-import type { Peer } from './db/schema.js';
-import { inTransaction } from './db/transaction.js';
-import { findUser } from './db/users.js';
-import { configOf } from './delivery.js';
-import type { Fleet } from './vpn/fleet.js';
-import { DeviceRefusedError } from './vpn/service.js';
+import type { Db } from '../db/index.js';
+import { audit } from '../db/misc.js';
+import { enqueue, type Outgoing } from '../db/outbox.js';
+import { deletePeer, deviceNamed, deviceOfUser, markConfigQueued, unqueuedPeers } from '../db/peers.js';
+import type { Peer, User } from '../db/schema.js';
+import { inTransaction } from '../db/transaction.js';
+import { findUser } from '../db/users.js';
+import { configFor } from './notify.js';
+import type { Fleet } from '../vpn/fleet.js';
+import { DeviceRefusedError } from '../vpn/service.js';
+
+export const DEFAULT_MAX_DEVICES = 3;
+
+/** How many devices the user may have: their own limit, else MAX_DEVICES_PER_USER. */
+export function deviceLimitOf(user: Pick<User, 'max_devices'>, perUser = DEFAULT_MAX_DEVICES): number {
+  return user.max_devices ?? perUser;
+}
 
 export type DeviceResult =
   | { kind: 'ok'; peer: Peer }
@@ -91,7 +98,12 @@ export class DeviceService {
    */
   private queueConfig(db: Db, peer: Peer, also: (peer: Peer) => Outgoing[] = () => []): Promise<void> {
     return inTransaction(db, async (trx) => {
-      if (await markConfigQueued(trx, [peer.id], this.now())) await enqueue(trx, [...also(peer), ...configOf(peer)], this.now());
+      if (await markConfigQueued(trx, [peer.id], this.now())) await enqueue(trx, [...also(peer), ...configFor(peer)], this.now());
     });
   }
+}
+
+/** A device's config again (the user asked), through the outbox at the chat's pace. */
+export function resendConfig(db: Db, peer: Pick<Peer, 'id' | 'user_id'>, now: number): Promise<void> {
+  return enqueue(db, configFor(peer), now);
 }

@@ -1,23 +1,20 @@
 import { Composer, InlineKeyboard } from 'grammy';
-import type { Actor, Decision } from '../../access.js';
-import { countPending, nextPending, pendingBefore, pendingUpTo, placeOf } from '../../db/requests.js';
-import { findUser } from '../../db/users.js';
-import { cb } from '../callback-data.js';
-import type { BotContext } from '../context.js';
-import { formatTime, fullName } from '../format.js';
-import { editCurrent, HTML, userParams } from '../ui.js';
-import { PoolExhaustedError } from '../../vpn/service.js';
+import type { Actor, Decision } from '../../../use-cases/access.js';
+import { countPending, nextPending, pendingBefore, pendingUpTo, placeOf } from '../../../db/requests.js';
+import { findUser } from '../../../db/users.js';
+import { cb } from '../../callback-data.js';
+import type { BotContext } from '../../context.js';
+import { formatTime, fullName } from '../../format.js';
+import { editCurrent, HTML, userParams } from '../../ui.js';
+import { PoolExhaustedError } from '../../../vpn/service.js';
 
 // Pending requests for admins: Approve / Reject on a request's message; Review (from a digest, see
 // src/outbox/render.ts, or the overview) walks the queue one request at a time in order of arrival
 // (Approve, Reject, Skip), editing one message in place; Approve all approves, after a
 // confirmation, every request up to the newest the admin saw. A request decided anywhere else is
 // simply not pending any more, so it is never shown again.
-// Registered before adminFeature: that one refuses every admin callback it does not handle itself.
 
-
-export const requestsFeature = new Composer<BotContext>();
-const admin = requestsFeature.filter((ctx) => ctx.isAdmin);
+export const approvalsScreen = new Composer<BotContext>();
 
 function errorText(ctx: BotContext, error: unknown): string {
   if (error instanceof PoolExhaustedError) return ctx.tr('error-pool-exhausted');
@@ -63,13 +60,13 @@ async function rejectFromButton(ctx: BotContext, userId: number): Promise<boolea
   return true;
 }
 
-admin.callbackQuery(cb.approve.filter, async (ctx) => {
+approvalsScreen.callbackQuery(cb.approve.filter, async (ctx) => {
   const data = cb.approve.unpack(ctx.callbackQuery.data);
   if (!data) return ctx.answerCallbackQuery();
   await approveFromButton(ctx, data.userId);
 });
 
-admin.callbackQuery(cb.reject.filter, async (ctx) => {
+approvalsScreen.callbackQuery(cb.reject.filter, async (ctx) => {
   const data = cb.reject.unpack(ctx.callbackQuery.data);
   if (!data) return ctx.answerCallbackQuery();
   await rejectFromButton(ctx, data.userId);
@@ -108,14 +105,14 @@ async function openReview(ctx: BotContext): Promise<void> {
   else await editCurrent(ctx, text, keyboard);
 }
 
-admin.callbackQuery(cb.review.filter, openReview);
-admin.callbackQuery(cb.pending.filter, openReview);
+approvalsScreen.callbackQuery(cb.review.filter, openReview);
+approvalsScreen.callbackQuery(cb.pending.filter, openReview);
 
 for (const [codec, decide] of [
   [cb.reviewApprove, approveFromButton],
   [cb.reviewReject, rejectFromButton],
 ] as const) {
-  admin.callbackQuery(codec.filter, async (ctx) => {
+  approvalsScreen.callbackQuery(codec.filter, async (ctx) => {
     const data = codec.unpack(ctx.callbackQuery.data);
     if (!data) return ctx.answerCallbackQuery();
     // Decided elsewhere meanwhile: the press is answered so, and the review moves on all the same.
@@ -125,7 +122,7 @@ for (const [codec, decide] of [
   });
 }
 
-admin.callbackQuery(cb.reviewSkip.filter, async (ctx) => {
+approvalsScreen.callbackQuery(cb.reviewSkip.filter, async (ctx) => {
   const data = cb.reviewSkip.unpack(ctx.callbackQuery.data);
   await ctx.answerCallbackQuery();
   if (!data) return;
@@ -133,7 +130,7 @@ admin.callbackQuery(cb.reviewSkip.filter, async (ctx) => {
   await editCurrent(ctx, text, keyboard);
 });
 
-admin.callbackQuery(cb.approveAllAsk.filter, async (ctx) => {
+approvalsScreen.callbackQuery(cb.approveAllAsk.filter, async (ctx) => {
   const data = cb.approveAllAsk.unpack(ctx.callbackQuery.data);
   await ctx.answerCallbackQuery();
   if (!data) return;
@@ -144,13 +141,13 @@ admin.callbackQuery(cb.approveAllAsk.filter, async (ctx) => {
   await ctx.api.sendMessage(ctx.from.id, ctx.tr('approve-all-confirm', { count }), { ...HTML, reply_markup: keyboard });
 });
 
-admin.callbackQuery(cb.approveAllNo.filter, async (ctx) => {
+approvalsScreen.callbackQuery(cb.approveAllNo.filter, async (ctx) => {
   await ctx.answerCallbackQuery();
   await editCurrent(ctx, ctx.tr('approve-all-cancelled'));
 });
 
 // Every request up to the newest the admin saw, oldest first; newer ones wait for their own decision.
-admin.callbackQuery(cb.approveAllYes.filter, async (ctx) => {
+approvalsScreen.callbackQuery(cb.approveAllYes.filter, async (ctx) => {
   const data = cb.approveAllYes.unpack(ctx.callbackQuery.data);
   if (!data) return ctx.answerCallbackQuery();
   await ctx.answerCallbackQuery({ text: ctx.tr('approve-all-started') });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AccessService } from '../../src/access.js';
+import { AccessService } from '../../src/use-cases/access.js';
 import { peersOfUser } from '../../src/db/peers.js';
 import { findUser, quotaPeriod, setLimits } from '../../src/db/users.js';
 import { type Monitor, startMonitor } from '../../src/monitor/index.js';

@@ -1,10 +1,10 @@
-import type { Db } from './db/index.js';
-import { audit, getMeta, setMeta } from './db/misc.js';
-import { enqueue, type Outgoing } from './db/outbox.js';
-import { activeDevicesOfActiveUsers } from './db/peers.js';
-import { inTransaction } from './db/transaction.js';
-import { configOf, notice } from './delivery.js';
-import { generateImitation, type Imitation, type ImitationPreset, type ImitationValues } from './vpn/imitation.js';
+import type { Db } from '../db/index.js';
+import { audit, getMeta, setMeta } from '../db/misc.js';
+import { enqueue, type Outgoing } from '../db/outbox.js';
+import { activeDevicesOfActiveUsers } from '../db/peers.js';
+import { inTransaction } from '../db/transaction.js';
+import { configFor, tellUser } from './notify.js';
+import { generateImitation, type Imitation, type ImitationPreset, type ImitationValues } from '../vpn/imitation.js';
 
 // The deployment's imitation packets (I1–I5): one set for every node, in the database so every
 // replica renders the same configs; chosen at first start, switched by an admin, re-sent on request.
@@ -86,9 +86,9 @@ export async function resendConfigs(db: Db, since: number, admin: number, now: n
     const items: Outgoing[] = [];
     let last: number | null = null;
     for (const d of devices) {
-      if (d.user_id !== last) items.push({ ...notice(d.user_id, 'imitation-resend-note'), bulk: true });
+      if (d.user_id !== last) items.push({ ...tellUser(d.user_id, 'imitation-resend-note'), bulk: true });
       last = d.user_id;
-      items.push(...configOf(d).map((o) => ({ ...o, bulk: true })));
+      items.push(...configFor(d).map((o) => ({ ...o, bulk: true })));
     }
     await enqueue(trx, items, now);
     const users = new Set(devices.map((d) => d.user_id)).size;

@@ -1,6 +1,6 @@
 import { Composer, InlineKeyboard } from 'grammy';
 import type { Message } from 'grammy/types';
-import { sendContent } from '../../broadcast/broadcaster.js';
+import { sendContent } from '../../../broadcast/broadcaster.js';
 import {
   type BroadcastContent,
   countAudience,
@@ -13,23 +13,21 @@ import {
   setDraftAudience,
   startBroadcast,
   takePrompt,
-} from '../../db/broadcasts.js';
-import type { Broadcast, BroadcastAudience } from '../../db/schema.js';
-import { cb } from '../callback-data.js';
-import type { BotContext } from '../context.js';
-import { editCurrent, HTML, safeEdit } from '../ui.js';
+} from '../../../db/broadcasts.js';
+import type { Broadcast, BroadcastAudience } from '../../../db/schema.js';
+import { cb } from '../../callback-data.js';
+import type { BotContext } from '../../context.js';
+import { editCurrent, HTML, safeEdit } from '../../ui.js';
 
 // /broadcast → the admin sends the message → a preview (a copy of it) and a confirmation with
 // the audience → Send → src/broadcast/broadcaster.ts delivers it and reports progress.
-// Registered before adminFeature: that one refuses every admin callback it does not handle itself.
 
 export const PROMPT_TTL_MS = 15 * 60_000;
 const AUDIENCES: readonly BroadcastAudience[] = ['active', 'all', 'pending'];
 
-export const broadcastFeature = new Composer<BotContext>();
-const admin = broadcastFeature.filter((ctx) => ctx.isAdmin);
+export const broadcastScreen = new Composer<BotContext>();
 
-admin.chatType('private').command('broadcast', async (ctx) => {
+broadcastScreen.chatType('private').command('broadcast', async (ctx) => {
   if (!ctx.deps.broadcasts) return ctx.reply(ctx.tr('broadcast-unavailable'), HTML);
   // In the DB, so a restart while the admin types does not lose it.
   await putPrompt(ctx.deps.db, ctx.from.id, ctx.deps.now() + PROMPT_TTL_MS);
@@ -37,10 +35,7 @@ admin.chatType('private').command('broadcast', async (ctx) => {
   await ctx.reply(ctx.tr('broadcast-prompt', { minutes: PROMPT_TTL_MS / 60_000 }), { ...HTML, reply_markup: kb });
 });
 
-// Same answer as /admin and /backup give non-admins.
-broadcastFeature.chatType('private').command('broadcast', (ctx) => ctx.reply(ctx.tr('not-admin'), HTML));
-
-admin.callbackQuery(cb.broadcastQuit.filter, async (ctx) => {
+broadcastScreen.callbackQuery(cb.broadcastQuit.filter, async (ctx) => {
   // Once the message has arrived, its preview has its own Cancel button.
   if (!(await takePrompt(ctx.deps.db, ctx.from.id))) return ctx.answerCallbackQuery({ text: ctx.tr('button-outdated') });
   await ctx.answerCallbackQuery();
@@ -62,7 +57,7 @@ function contentOf(m: Message): BroadcastContent | null {
 
 // An admin's message while a prompt is open is the broadcast. Commands (and messages when no
 // prompt is open) go on to the other features.
-admin.chatType('private').on('message', async (ctx, next) => {
+broadcastScreen.chatType('private').on('message', async (ctx, next) => {
   const m = ctx.message;
   if (m.entities?.[0]?.type === 'bot_command' && m.entities[0].offset === 0) return next();
   const { db, now } = ctx.deps;
@@ -99,7 +94,7 @@ function isAudience(s: string): s is BroadcastAudience {
   return (AUDIENCES as readonly string[]).includes(s);
 }
 
-admin.callbackQuery(cb.broadcastAudience.filter, async (ctx) => {
+broadcastScreen.callbackQuery(cb.broadcastAudience.filter, async (ctx) => {
   const data = cb.broadcastAudience.unpack(ctx.callbackQuery.data);
   if (!data || !isAudience(data.audience)) return ctx.answerCallbackQuery();
   const { db } = ctx.deps;
@@ -113,7 +108,7 @@ admin.callbackQuery(cb.broadcastAudience.filter, async (ctx) => {
   await editCurrent(ctx, view.text, view.keyboard);
 });
 
-admin.callbackQuery(cb.broadcastSend.filter, async (ctx) => {
+broadcastScreen.callbackQuery(cb.broadcastSend.filter, async (ctx) => {
   const data = cb.broadcastSend.unpack(ctx.callbackQuery.data);
   const m = ctx.callbackQuery.message;
   const broadcaster = ctx.deps.broadcasts;
@@ -127,7 +122,7 @@ admin.callbackQuery(cb.broadcastSend.filter, async (ctx) => {
   broadcaster.start(data.id);
 });
 
-admin.callbackQuery(cb.broadcastDiscard.filter, async (ctx) => {
+broadcastScreen.callbackQuery(cb.broadcastDiscard.filter, async (ctx) => {
   const data = cb.broadcastDiscard.unpack(ctx.callbackQuery.data);
   if (!data) return ctx.answerCallbackQuery();
   if (!(await deleteDraft(ctx.deps.db, data.id))) {
@@ -137,7 +132,7 @@ admin.callbackQuery(cb.broadcastDiscard.filter, async (ctx) => {
   await editCurrent(ctx, ctx.tr('broadcast-cancelled'));
 });
 
-admin.callbackQuery(cb.broadcastStop.filter, async (ctx) => {
+broadcastScreen.callbackQuery(cb.broadcastStop.filter, async (ctx) => {
   const data = cb.broadcastStop.unpack(ctx.callbackQuery.data);
   const broadcaster = ctx.deps.broadcasts;
   if (!data || !broadcaster) return ctx.answerCallbackQuery();

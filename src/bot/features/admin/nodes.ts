@@ -1,21 +1,20 @@
 import { Composer, InlineKeyboard } from 'grammy';
-import { listNodes, activePeersPerNode } from '../../db/nodes.js';
-import type { Node } from '../../db/schema.js';
-import { findUser, setUserNode } from '../../db/users.js';
-import { parseKeyValues, parseNodeSpec } from '../../vpn/nodes.js';
-import { cb } from '../callback-data.js';
-import type { BotContext } from '../context.js';
-import { formatTime } from '../format.js';
-import { editCurrent, HTML, userParams } from '../ui.js';
+import { listNodes, activePeersPerNode } from '../../../db/nodes.js';
+import type { Node } from '../../../db/schema.js';
+import { findUser, setUserNode } from '../../../db/users.js';
+import { parseKeyValues, parseNodeSpec } from '../../../vpn/nodes.js';
+import { cb } from '../../callback-data.js';
+import type { BotContext } from '../../context.js';
+import { formatTime } from '../../format.js';
+import { editCurrent, HTML, userParams } from '../../ui.js';
 
 // VPN nodes. Admins: /nodes lists them (location, host, health, load) with Drain / Resume / Remove;
 // `/nodes add name=… ssh=user@host:port hostkey=SHA256:… endpoint=… subnet=…` adds one (it must
 // answer and come up, or nothing is kept); a user card's Move re-creates the user's peers on another
-// node and sends the new configs. Users (NODE_CHOICE=user): after the request, a choice of location.
+// node and sends the new configs.
 
 
-export const nodesFeature = new Composer<BotContext>();
-const admin = nodesFeature.filter((ctx) => ctx.isAdmin);
+export const nodesScreen = new Composer<BotContext>();
 
 function hostOf(n: Node): string {
   return n.ssh_host === null ? 'local' : `${n.ssh_user}@${n.ssh_host}:${n.ssh_port}`;
@@ -51,7 +50,7 @@ async function showNodes(ctx: BotContext, notice?: string): Promise<void> {
   await editCurrent(ctx, notice ? `${text}\n\n${notice}` : text, keyboard);
 }
 
-admin.command('nodes', async (ctx) => {
+nodesScreen.command('nodes', async (ctx) => {
   const args = ctx.match.trim();
   if (!args) return showNodes(ctx);
   const [verb, ...rest] = args.split(/\s+/);
@@ -71,7 +70,7 @@ admin.command('nodes', async (ctx) => {
   }
 });
 
-admin.callbackQuery(cb.nodes.filter, async (ctx) => {
+nodesScreen.callbackQuery(cb.nodes.filter, async (ctx) => {
   await ctx.answerCallbackQuery();
   await showNodes(ctx);
 });
@@ -80,7 +79,7 @@ for (const [codec, state, done] of [
   [cb.nodeDrain, 'draining', 'node-drained'],
   [cb.nodeResume, 'active', 'node-resumed'],
 ] as const) {
-  admin.callbackQuery(codec.filter, async (ctx) => {
+  nodesScreen.callbackQuery(codec.filter, async (ctx) => {
     const data = codec.unpack(ctx.callbackQuery.data);
     if (!data || !(await ctx.deps.vpn.setState(data.node, state))) return ctx.answerCallbackQuery({ text: ctx.tr('node-unknown') });
     await ctx.answerCallbackQuery({ text: ctx.tr(done, { node: data.node }) });
@@ -88,7 +87,7 @@ for (const [codec, state, done] of [
   });
 }
 
-admin.callbackQuery(cb.nodeRemove.filter, async (ctx) => {
+nodesScreen.callbackQuery(cb.nodeRemove.filter, async (ctx) => {
   const data = cb.nodeRemove.unpack(ctx.callbackQuery.data);
   if (!data) return ctx.answerCallbackQuery();
   if (!(await ctx.deps.vpn.remove(data.node))) return ctx.answerCallbackQuery({ text: ctx.tr('node-not-empty', { node: data.node }), show_alert: true });
@@ -96,7 +95,7 @@ admin.callbackQuery(cb.nodeRemove.filter, async (ctx) => {
   await showNodes(ctx);
 });
 
-admin.callbackQuery(cb.moveMenu.filter, async (ctx) => {
+nodesScreen.callbackQuery(cb.moveMenu.filter, async (ctx) => {
   const data = cb.moveMenu.unpack(ctx.callbackQuery.data);
   await ctx.answerCallbackQuery();
   if (!data) return;
@@ -108,7 +107,7 @@ admin.callbackQuery(cb.moveMenu.filter, async (ctx) => {
   await editCurrent(ctx, ctx.tr('move-choose', userParams(user)), keyboard);
 });
 
-admin.callbackQuery(cb.moveTo.filter, async (ctx) => {
+nodesScreen.callbackQuery(cb.moveTo.filter, async (ctx) => {
   const data = cb.moveTo.unpack(ctx.callbackQuery.data);
   if (!data) return ctx.answerCallbackQuery();
   if (!(await ctx.deps.vpn.candidates()).some((n) => n.name === data.node)) return ctx.answerCallbackQuery({ text: ctx.tr('node-unavailable', { node: data.node }), show_alert: true });
@@ -121,23 +120,4 @@ admin.callbackQuery(cb.moveTo.filter, async (ctx) => {
   await ctx.answerCallbackQuery({ text: ctx.tr('moved-short') });
   // The user's notice and new configs are on their way through the outbox.
   await editCurrent(ctx, ctx.tr('moved', { ...userParams(r.user), node: data.node }), back);
-});
-
-/** NODE_CHOICE=user and more than one node takes peers: asks the newcomer where to connect. */
-export async function offerLocations(ctx: BotContext): Promise<void> {
-  if (ctx.deps.nodeChoice !== 'user') return;
-  const nodes = await ctx.deps.vpn.candidates();
-  if (nodes.length < 2) return;
-  const keyboard = new InlineKeyboard();
-  for (const n of nodes.sort((a, b) => a.location.localeCompare(b.location))) keyboard.text(n.location, cb.location.pack({ node: n.name })).row();
-  await ctx.reply(ctx.tr('choose-location'), { ...HTML, reply_markup: keyboard });
-}
-
-nodesFeature.callbackQuery(cb.location.filter, async (ctx) => {
-  const data = cb.location.unpack(ctx.callbackQuery.data);
-  const node = data && (await ctx.deps.vpn.candidates()).find((n) => n.name === data.node);
-  if (!node || ctx.deps.nodeChoice !== 'user') return ctx.answerCallbackQuery({ text: ctx.tr('node-unavailable', { node: data?.node ?? '' }), show_alert: true });
-  if (!(await setUserNode(ctx.deps.db, ctx.from.id, node.name))) return ctx.answerCallbackQuery();
-  await ctx.answerCallbackQuery();
-  await editCurrent(ctx, ctx.tr('location-chosen', { location: node.location }));
 });

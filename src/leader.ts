@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { announceReplica, holdsLeaderLock, tryLeaderLock } from './db/locks.js';
+import { announceReplica, holdsLeaderLock, tryLeaderLock } from './db/infra/locks.js';
 
 /** The singleton jobs of one term as leader. */
 export interface LeaderJobs {

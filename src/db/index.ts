@@ -27,8 +27,8 @@ import * as m0006 from './migrations/0006_nodes.js';
 import * as m0007 from './migrations/0007_peer_traffic.js';
 import * as m0008 from './migrations/0008_outbox.js';
 import * as m0009 from './migrations/0009_outbox_bulk.js';
-import { isPostgres } from './migrations/dialect.js';
-import { loadPg } from './pg.js';
+import { isPostgres } from './infra/dialect.js';
+import { loadPg } from './infra/pg.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
-import { flushPending, pendingBytesOf } from './traffic.js';
-import { inTransaction } from './transaction.js';
+import { flushPending, pendingBytesOf } from './peer-traffic.js';
+import { inTransaction } from './infra/transaction.js';
 import type { Database, User, UserStatus } from './schema.js';
 
 type Q = Kysely<Database>;

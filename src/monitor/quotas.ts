@@ -2,7 +2,7 @@ import type { AccessService } from '../access.js';
 import type { Db } from '../db/index.js';
 import { enqueue } from '../db/outbox.js';
 import type { User } from '../db/schema.js';
-import { inTransaction } from '../db/transaction.js';
+import { inTransaction } from '../db/infra/transaction.js';
 import { setLimits, usersWithLimits } from '../db/users.js';
 import { notice } from '../delivery.js';
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { isPostgresUrl, openPostgres, openSqlite, redactUrl } from '../db/index.js';
-import { MoveError, type MoveOptions, moveDatabase, type TableCheck, tableMatches } from '../db/move.js';
+import { MoveError, type MoveOptions, moveDatabase, type TableCheck, tableMatches } from '../db/infra/copy-to-postgres.js';
 import { UsageError } from './setup.js';
 
 export const MIGRATE_DB_USAGE = `node dist/cli.js migrate-db --from sqlite:<path> --to postgres://user:password@host:5432/db

@@ -9,7 +9,7 @@ import type { Db } from '../db/index.js';
 import { claim, dueRows, enqueue, foldRequests, hasQueuedRequest, intentOf, markInterrupted, nextDue, postpone, queuedRowsOf, removeRow, requeue, settle } from '../db/outbox.js';
 import { getDigest, updateDigest } from '../db/requests.js';
 import type { OutboxRow } from '../db/schema.js';
-import { inTransaction } from '../db/transaction.js';
+import { inTransaction } from '../db/infra/transaction.js';
 import { findUser, setBlocked } from '../db/users.js';
 import { notice, toAdmins } from '../delivery.js';
 import { type Call, DIGEST_EVERY_MS, render, type RenderDeps } from './render.js';

@@ -1,10 +1,10 @@
 import { Composer, InlineKeyboard } from 'grammy';
 import { createDeviceRequest, decideDeviceRequest, findDeviceRequest, pendingDeviceRequest, reopenDeviceRequest } from '../../db/device-requests.js';
-import { audit } from '../../db/misc.js';
+import { audit } from '../../db/audit-log.js';
 import { enqueue } from '../../db/outbox.js';
 import { deviceLabel, deviceOfUser, peersOfUser, renameDevice } from '../../db/peers.js';
 import type { Peer, User } from '../../db/schema.js';
-import { inTransaction } from '../../db/transaction.js';
+import { inTransaction } from '../../db/infra/transaction.js';
 import { findUser } from '../../db/users.js';
 import { configOf, deviceRequestDecided, deviceRequestToAdmins, notice } from '../../delivery.js';
 import { cb } from '../callback-data.js';

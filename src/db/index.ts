@@ -38,7 +38,7 @@ const migrations: Record<string, Migration> = { '0001_init': m0001, '0002_broadc
 /** Names of every migration this version knows; `npm run doctor` compares them with the database. */
 export const MIGRATIONS: readonly string[] = Object.keys(migrations);
 
-/** `log` sees every statement, transaction control included (the benchmark counts transactions with it). */
+/** `log` sees every statement, transaction control included. */
 export async function openSqlite(file: string, opts: { readonly?: boolean } & Pick<KyselyConfig, 'log'> = {}): Promise<Db> {
   if (opts.readonly) {
     // Only to look at it (doctor, migrate-db's source): the file must exist and is never changed.

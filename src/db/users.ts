@@ -172,7 +172,7 @@ export async function rollUsagePeriod(db: Q, period: string): Promise<void> {
     .execute();
 }
 
-/** The user's usage this period, with this hour's traffic that is not in usage_bytes yet (migration 0007). */
+/** The user's usage this period, with this hour's traffic that is not in usage_bytes yet. */
 export async function usageNow(db: Q, user: Pick<User, 'id' | 'usage_bytes'>): Promise<number> {
   const { bytes } = await pendingBytesOf(db, user.id).executeTakeFirstOrThrow();
   return user.usage_bytes + Number(bytes);

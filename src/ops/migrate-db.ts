@@ -1,5 +1,5 @@
 // `npm run migrate-db -- --from sqlite:<path> --to postgres://…`: the command around
-// src/db/move.ts. Exit 0: moved and verified; 1: the copy or its verification failed and the
+// src/db/infra/copy-to-postgres.ts. Exit 0: moved and verified; 1: the copy or its verification failed and the
 // target was rolled back; 2: bad arguments, or a source or target it refuses (nothing changed).
 // MIGRATE_FROM_URL / MIGRATE_TO_URL stand in for --from / --to: argv is world-readable (ps,
 // /proc/<pid>/cmdline), the environment only to the owner, so the password is better there.

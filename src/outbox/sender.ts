@@ -8,7 +8,7 @@ import { type Pacer, PRIORITY } from '../bot/pacer.js';
 import type { Db } from '../db/index.js';
 import { claim, dueRows, enqueue, foldRequests, hasQueuedRequest, intentOf, markInterrupted, nextDue, postpone, queuedRowsOf, removeRow, requeue, settle } from '../db/outbox.js';
 import { getDigest, updateDigest } from '../db/requests.js';
-import type { OutboxRow } from '../db/schema.js';
+import type { OutboxRow } from '../db/schema-messaging.js';
 import { inTransaction } from '../db/infra/transaction.js';
 import { findUser, setBlocked } from '../db/users.js';
 import { notice, toAdmins } from '../delivery.js';

@@ -198,18 +198,6 @@ export async function renameDevice(db: Q, userId: number, peerId: number, name: 
   }
 }
 
-/** The user's own device limit; null: back to MAX_DEVICES_PER_USER. For the admin's user card. */
-export async function setMaxDevices(db: Q, userId: number, max: number | null): Promise<boolean> {
-  const res = await db.updateTable('users').set({ max_devices: max }).where('id', '=', userId).executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
-}
-
-/** The limit that applies to this user: their own, or the global default. */
-export async function maxDevicesOf(db: Q, userId: number, fallback: number): Promise<number> {
-  const row = await db.selectFrom('users').select('max_devices').where('id', '=', userId).executeTakeFirst();
-  return row?.max_devices ?? fallback;
-}
-
 /** Display name: the chosen one, or "Device <n>" by position among the user's peers (n is 1-based). */
 export function deviceLabel(peer: Pick<Peer, 'id' | 'name'>, userPeers: Pick<Peer, 'id'>[], fallback: (n: number) => string): string {
   if (peer.name) return peer.name;

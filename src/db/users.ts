@@ -212,3 +212,15 @@ export async function setUserNode(db: Q, id: number, node: string): Promise<bool
   const res = await db.updateTable('users').set({ node }).where('id', '=', id).where('status', '!=', 'banned').executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
 }
+
+/** The user's own device limit; null: back to MAX_DEVICES_PER_USER. For the admin's user card. */
+export async function setMaxDevices(db: Q, userId: number, max: number | null): Promise<boolean> {
+  const res = await db.updateTable('users').set({ max_devices: max }).where('id', '=', userId).executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** The limit that applies to this user: their own, or the global default. */
+export async function maxDevicesOf(db: Q, userId: number, fallback: number): Promise<number> {
+  const row = await db.selectFrom('users').select('max_devices').where('id', '=', userId).executeTakeFirst();
+  return row?.max_devices ?? fallback;
+}

@@ -7,7 +7,7 @@ import type { BotDeps } from '../src/bot/context.js';
 import { Translator } from '../src/bot/i18n.js';
 import { Broadcaster } from '../src/broadcast/broadcaster.js';
 import { createDraft, startBroadcast } from '../src/db/broadcasts.js';
-import { GroupCommit } from '../src/db/group-commit.js';
+import { GroupCommit } from '../src/db/infra/group-commit.js';
 import { setBlocked } from '../src/db/users.js';
 import { Fleet } from '../src/vpn/fleet.js';
 import { BotApiStandIn } from '../test/support/bot-api.js';

@@ -1,5 +1,6 @@
-import { getServer } from '../src/db/misc.js';
-import { peersOnNode, resetBaselines } from '../src/db/peers.js';
+import { getServer } from '../src/db/servers.js';
+import { resetBaselines } from '../src/db/peer-traffic.js';
+import { peersOnNode } from '../src/db/peers.js';
 import { startMonitor } from '../src/monitor/index.js';
 import { beforeDump, recordTraffic } from '../src/monitor/traffic.js';
 import { parseDump } from '../src/vpn/dump.js';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { AccessService } from '../src/use-cases/access.js';
 import type { Db } from '../src/db/index.js';
-import { getServer } from '../src/db/misc.js';
+import { getServer } from '../src/db/servers.js';
 import { peersOnNode } from '../src/db/peers.js';
 import { requestAccess } from '../src/db/users.js';
 import { run, type VpnCli, writePrivateFile } from '../src/vpn/cli.js';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from './db/index.js';
-import { chatLocales } from './db/misc.js';
+import { chatLocales } from './db/chat-locales.js';
 import { listNodes } from './db/nodes.js';
 
 /** What GET /healthz answers (200 when ok, else 503). */

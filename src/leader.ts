@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { announceReplica, holdsLeaderLock, tryLeaderLock } from './db/locks.js';
+import { announceReplica, holdsLeaderLock, tryLeaderLock } from './db/infra/locks.js';
 
 /** The singleton jobs of one term as leader. */
 export interface LeaderJobs {
@@ -10,7 +10,7 @@ export interface LeaderJobs {
 
 export interface LeadershipDeps {
   /**
-   * PostgreSQL: opens the dedicated connection that holds the leader lock (src/db/locks.ts).
+   * PostgreSQL: opens the dedicated connection that holds the leader lock (src/db/infra/locks.ts).
    * Omitted with SQLite: one process per database, always the leader.
    */
   connect?: () => Promise<pg.Client>;

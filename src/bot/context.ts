@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { AccessService } from '../use-cases/access.js';
 import type { DeviceService } from '../use-cases/devices.js';
 import type { Broadcaster } from '../broadcast/broadcaster.js';
-import type { GroupCommit } from '../db/group-commit.js';
+import type { GroupCommit } from '../db/infra/group-commit.js';
 import type { Db } from '../db/index.js';
 import type { User } from '../db/schema.js';
 import type { Metrics } from '../metrics.js';

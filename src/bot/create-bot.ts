@@ -1,5 +1,5 @@
 import { Bot, type BotConfig, GrammyError, HttpError } from 'grammy';
-import { chatState, setChatLocale } from '../db/misc.js';
+import { chatState, setChatLocale } from '../db/chat-locales.js';
 import type { BotContext, BotDeps } from './context.js';
 import { adminFeature, refuseNonAdmins } from './features/admin/index.js';
 import { devicesFeature } from './features/devices.js';

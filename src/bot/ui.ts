@@ -1,6 +1,6 @@
 import { type Api, type Context, GrammyError, InlineKeyboard } from 'grammy';
+import { getChatLocale } from '../db/chat-locales.js';
 import type { Db } from '../db/index.js';
-import { getChatLocale } from '../db/misc.js';
 import type { User } from '../db/schema.js';
 import { cb } from './callback-data.js';
 import { fullName } from './format.js';

@@ -13,7 +13,7 @@ import {
   queuedRecipients,
   settleDelivery,
 } from '../db/broadcasts.js';
-import type { Broadcast } from '../db/schema.js';
+import type { Broadcast } from '../db/schema-messaging.js';
 import { setBlocked } from '../db/users.js';
 import { type Clock, Pacer, PRIORITY, realClock, type Slot } from '../bot/pacer.js';
 import { type BroadcastDeps, Progress, type ProgressEnv } from './progress.js';

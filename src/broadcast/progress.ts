@@ -6,7 +6,7 @@ import { localeOf, safeEdit } from '../bot/ui.js';
 import { type Clock, type Pacer, PRIORITY } from '../bot/pacer.js';
 import type { DeliveryCounts } from '../db/broadcasts.js';
 import type { Db } from '../db/index.js';
-import type { Broadcast } from '../db/schema.js';
+import type { Broadcast } from '../db/schema-messaging.js';
 
 /** What the broadcaster and its progress line need of the bot's dependencies. */
 export interface BroadcastDeps {

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { Broadcast, BroadcastAudience, Database, DeliveryStatus, UserStatus } from './schema.js';
+import type { Broadcast, BroadcastAudience, DeliveryStatus } from './schema-messaging.js';
+import type { Database, UserStatus } from './schema.js';
 
 type Q = Kysely<Database>;
 

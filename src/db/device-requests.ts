@@ -3,7 +3,7 @@ import type { Database, DeviceRequest } from './schema.js';
 
 type Q = Kysely<Database>;
 
-// Device requests (migration 0005). Every decision is one conditional update on status, so
+// Every decision on a device request is one conditional update on status, so
 // exactly one caller wins; the partial unique index keeps one pending request per user.
 
 /** A new pending request; undefined when the user already has one open. */

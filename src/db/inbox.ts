@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Update } from 'grammy/types';
-import { setMeta } from './misc.js';
-import { inTransaction } from './transaction.js';
+import { setMeta } from './meta.js';
+import { inTransaction } from './infra/transaction.js';
 import type { Database } from './schema.js';
 
 type Q = Kysely<Database>;

@@ -27,8 +27,8 @@ import * as m0006 from './migrations/0006_nodes.js';
 import * as m0007 from './migrations/0007_peer_traffic.js';
 import * as m0008 from './migrations/0008_outbox.js';
 import * as m0009 from './migrations/0009_outbox_bulk.js';
-import { isPostgres } from './migrations/dialect.js';
-import { loadPg } from './pg.js';
+import { isPostgres } from './infra/dialect.js';
+import { loadPg } from './infra/pg.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -38,7 +38,7 @@ const migrations: Record<string, Migration> = { '0001_init': m0001, '0002_broadc
 /** Names of every migration this version knows; `npm run doctor` compares them with the database. */
 export const MIGRATIONS: readonly string[] = Object.keys(migrations);
 
-/** `log` sees every statement, transaction control included (the benchmark counts transactions with it). */
+/** `log` sees every statement, transaction control included. */
 export async function openSqlite(file: string, opts: { readonly?: boolean } & Pick<KyselyConfig, 'log'> = {}): Promise<Db> {
   if (opts.readonly) {
     // Only to look at it (doctor, migrate-db's source): the file must exist and is never changed.

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ExpressionBuilder, Kysely } from 'kysely';
-import { audit } from './misc.js';
+import { audit } from './audit-log.js';
 import type { Database, Invite } from './schema.js';
 
 type Q = Kysely<Database>;

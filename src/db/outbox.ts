@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
-import type { Database, OutboxRow, OutboxStatus } from './schema.js';
+import type { OutboxRow, OutboxStatus } from './schema-messaging.js';
+import type { Database } from './schema.js';
 
 type Q = Kysely<Database>;
 

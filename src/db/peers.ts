@@ -1,28 +1,22 @@
 import { type Kysely, sql } from 'kysely';
-import { jsonRows } from './batch.js';
-import { lockPeerAllocation } from './locks.js';
-import { isPostgres } from './migrations/dialect.js';
-import { flushPending } from './traffic.js';
-import { inTransaction } from './transaction.js';
+import { isPostgres } from './infra/dialect.js';
+import { lockPeerAllocation } from './infra/locks.js';
+import { inTransaction } from './infra/transaction.js';
+import { flushPending, insertPeerTraffic, peersWithTraffic, resetBaselines } from './peer-traffic.js';
 import type { UsedAddresses } from '../vpn/pool.js';
-import type { Database, Peer, PeersTable, PeerStatus, PeerTraffic, PeerWithTraffic } from './schema.js';
+import type { Database, Peer, PeersTable, PeerStatus, PeerWithTraffic } from './schema.js';
 
 type Q = Kysely<Database>;
 
 export type NewPeer = Pick<PeersTable, 'user_id' | 'node' | 'public_key' | 'private_key' | 'preshared_key' | 'ip'> & { name?: string | null };
 
-/** A peer and its traffic row (migration 0007), both or neither. */
+/** A peer and its traffic row, both or neither. */
 export function insertPeer(db: Q, p: NewPeer, now: number): Promise<Peer> {
   return inTransaction(db, async (trx) => {
     const peer = await trx.insertInto('peers').values({ ...p, status: 'active', created_at: now }).returningAll().executeTakeFirstOrThrow();
-    await trx.insertInto('peer_traffic').values({ peer_id: peer.id }).execute();
+    await insertPeerTraffic(trx, peer.id);
     return peer;
   });
-}
-
-/** Peers with their totals and last handshake, as the views show them. */
-function peersWithTraffic(db: Q) {
-  return db.selectFrom('peers').innerJoin('peer_traffic', 'peer_traffic.peer_id', 'peers.id').selectAll('peers').select(['peer_traffic.rx_total', 'peer_traffic.tx_total', 'peer_traffic.last_handshake_at']);
 }
 
 export function findPeer(db: Q, id: number): Promise<Peer | undefined> {
@@ -111,59 +105,6 @@ export async function markDelivered(db: Q, id: number, now: number): Promise<voi
   await db.updateTable('peers').set({ delivered_at: now }).where('id', '=', id).where('delivered_at', 'is', null).execute();
 }
 
-/** The counters restart from zero: the peers are (re)added to an interface. */
-export async function resetBaselines(db: Q, ids: number[]): Promise<void> {
-  if (ids.length === 0) return;
-  await db.updateTable('peer_traffic').set({ rx_last: 0, tx_last: 0 }).where('peer_id', 'in', ids).execute();
-}
-
-/** A peer's raw counters in the dump, where they differ from the stored ones. */
-export interface TrafficUpdate {
-  id: number;
-  rx: number;
-  tx: number;
-  /** Epoch ms; null: none in the dump, the stored one stays. */
-  last_handshake_at: number | null;
-}
-
-/** What the monitor needs of each active peer on a node to count its traffic. */
-export type TrafficBaseline = Pick<Peer, 'id' | 'public_key'> & Pick<PeerTraffic, 'rx_last' | 'tx_last' | 'last_handshake_at'>;
-
-export function trafficBaselines(db: Q, node: string): Promise<TrafficBaseline[]> {
-  return db
-    .selectFrom('peers')
-    .innerJoin('peer_traffic', 'peer_traffic.peer_id', 'peers.id')
-    .select(['peers.id', 'peers.public_key', 'peer_traffic.rx_last', 'peer_traffic.tx_last', 'peer_traffic.last_handshake_at'])
-    .where('peers.node', '=', node)
-    .where('peers.status', '=', 'active')
-    .execute();
-}
-
-/**
- * Counts each peer's raw counters against its stored baseline (rx_last, tx_last), in one
- * statement: the deltas go to its totals and to its pending traffic of `hour`, the raw counters
- * become the baseline. A raw value below the baseline means the counters restarted (peer re-added,
- * interface restarted): all of it is new. `recreated`: the interface itself was recreated, every
- * raw value is new. The baseline is the one in the row when it is written, so a peer re-added
- * meanwhile (baseline zeroed) is never counted twice. Returns how many peers were written.
- * (Only `peers.id` picks the rows: with another indexed term, e.g. the node, SQLite would scan
- * json_each once per peer.)
- */
-export async function applyTraffic(db: Q, updates: TrafficUpdate[], hour: number, recreated: boolean): Promise<number> {
-  if (updates.length === 0) return 0;
-  const v = jsonRows(db, { id: 'integer', rx: 'bigint', tx: 'bigint', last_handshake_at: 'bigint' }, updates);
-  const delta = (c: 'rx' | 'tx') => sql.raw(recreated ? `v.${c}` : `(case when v.${c} >= t.${c}_last then v.${c} - t.${c}_last else v.${c} end)`);
-  // Materialized: SQLite would otherwise evaluate `value ->> n` again at every use of v's columns.
-  const r = await sql`
-    with v as materialized (select * from ${v})
-    update peer_traffic as t set rx_total = t.rx_total + ${delta('rx')}, tx_total = t.tx_total + ${delta('tx')},
-      pending_hour = cast(${hour} as bigint), pending_rx = t.pending_rx + ${delta('rx')}, pending_tx = t.pending_tx + ${delta('tx')},
-      rx_last = v.rx, tx_last = v.tx, last_handshake_at = coalesce(v.last_handshake_at, t.last_handshake_at)
-    from v
-    where t.peer_id = v.id`.execute(db);
-  return Number(r.numAffectedRows ?? 0);
-}
-
 /** The peers' configs are in the outbox now; call it in the transaction that queues them. How many were not marked before. */
 export async function markConfigQueued(db: Q, ids: number[], now: number): Promise<number> {
   if (ids.length === 0) return 0;
@@ -189,8 +130,6 @@ export function deviceNamed(db: Q, userId: number, name: string): Promise<Peer |
   return db.selectFrom('peers').selectAll().where('user_id', '=', userId).where('name', '=', name).executeTakeFirst();
 }
 
-// ---------------------------------------------------------------- devices (migration 0004)
-
 /**
  * Inserts a peer only while its user is active and has fewer than `maxDevices` peers (active or
  * disabled). One statement, so concurrent adds (double taps, two processes) cannot pass the
@@ -207,7 +146,7 @@ export function insertPeerWithin(db: Q, p: NewPeer & { name: string | null }, ma
         and exists (select 1 from users where id = ${p.user_id} and status = 'active')
       returning *`.execute(trx);
     const peer = row.rows[0];
-    if (peer) await trx.insertInto('peer_traffic').values({ peer_id: peer.id }).execute();
+    if (peer) await insertPeerTraffic(trx, peer.id);
     return peer;
   });
 }
@@ -257,18 +196,6 @@ export async function renameDevice(db: Q, userId: number, peerId: number, name: 
     if (await deviceNamed(db, userId, name)) return 'taken';
     throw e;
   }
-}
-
-/** The user's own device limit; null: back to MAX_DEVICES_PER_USER. For the admin's user card. */
-export async function setMaxDevices(db: Q, userId: number, max: number | null): Promise<boolean> {
-  const res = await db.updateTable('users').set({ max_devices: max }).where('id', '=', userId).executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
-}
-
-/** The limit that applies to this user: their own, or the global default. */
-export async function maxDevicesOf(db: Q, userId: number, fallback: number): Promise<number> {
-  const row = await db.selectFrom('users').select('max_devices').where('id', '=', userId).executeTakeFirst();
-  return row?.max_devices ?? fallback;
 }
 
 /** Display name: the chosen one, or "Device <n>" by position among the user's peers (n is 1-based). */

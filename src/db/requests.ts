@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { AdminDigest, Database, User } from './schema.js';
+import type { AdminDigest } from './schema-messaging.js';
+import type { Database, User } from './schema.js';
 
 type Q = Kysely<Database>;
 

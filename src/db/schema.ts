@@ -1,4 +1,5 @@
 import type { Generated, Insertable, Selectable } from 'kysely';
+import type { AdminDigestsTable, BroadcastDeliveriesTable, BroadcastPromptsTable, BroadcastsTable, InboxTable, OutboxTable } from './schema-messaging.js';
 
 // pending → provisioning → active: the middle state is persisted so that a crash during
 // peer creation is finished (or rolled back) on the next start.
@@ -20,7 +21,7 @@ export interface UsersTable {
   decided_at: number | null;
   /** When Telegram last answered 403 for this user (blocked the bot); null when reachable. */
   blocked_at: number | null;
-  /** Devices this user may have; null: MAX_DEVICES_PER_USER (migration 0004). */
+  /** Devices this user may have; null: MAX_DEVICES_PER_USER. */
   max_devices: number | null;
   /** Monthly traffic quota (up + down, all devices); null = unlimited. */
   quota_bytes: number | null;
@@ -31,9 +32,9 @@ export interface UsersTable {
   /** Highest quota warning sent this period (0, 80, 100) and expiry warning sent (0, 3, 1 days). */
   warned_quota: Generated<number>;
   warned_expiry: Generated<number>;
-  /** NODE_CHOICE=user: the node (location) the user picked (migration 0006). */
+  /** NODE_CHOICE=user: the node (location) the user picked. */
   node: string | null;
-  /** When the user last asked for access (migration 0008); requests are reviewed in this order. */
+  /** When the user last asked for access; requests are reviewed in this order. */
   requested_at: number | null;
 }
 
@@ -49,7 +50,7 @@ export interface CaptchasTable {
 export interface PeersTable {
   id: Generated<number>;
   user_id: number;
-  /** The VPN node's name (migration 0006; was the interface name). */
+  /** The VPN node's name. */
   node: string;
   public_key: string;
   private_key: string;
@@ -59,13 +60,13 @@ export interface PeersTable {
   created_at: number;
   /** When the .conf document reached Telegram (set by the outbox). */
   delivered_at: number | null;
-  /** When the config was handed to the outbox (migration 0008); null: recovery queues it. */
+  /** When the config was handed to the outbox; null: recovery queues it. */
   config_queued_at: number | null;
-  /** The device's name, chosen by the user; null: shown as "Device <n>" (migration 0004). */
+  /** The device's name, chosen by the user; null: shown as "Device <n>". */
   name: string | null;
 }
 
-/** A peer's traffic state, the row the monitor writes every tick (migration 0007); one per peer, made with it. */
+/** A peer's traffic state, the row the monitor writes every tick; one per peer, made with it. */
 export interface PeerTrafficTable {
   peer_id: number;
   rx_total: Generated<number>;
@@ -170,7 +171,7 @@ export interface Database {
 
 export type NodeState = 'active' | 'draining';
 
-/** A VPN node (migration 0006): local (ssh_host null) or reached over SSH. */
+/** A VPN node: local (ssh_host null) or reached over SSH. */
 export interface NodesTable {
   name: string;
   /** Shown to users choosing a location. */
@@ -206,45 +207,7 @@ export type PeerTraffic = Selectable<PeerTrafficTable>;
 export type PeerWithTraffic = Peer & Pick<PeerTraffic, 'rx_total' | 'tx_total' | 'last_handshake_at'>;
 export type Server = Selectable<ServersTable>;
 
-// Broadcasts (migration 0002). Content is stored as Telegram gave it: text or caption plus its
-// entities (JSON), re-sent with entities rather than parse_mode so formatting survives exactly.
-export type BroadcastStatus = 'draft' | 'sending' | 'done' | 'cancelled';
-export type BroadcastAudience = 'active' | 'all' | 'pending';
-export type DeliveryStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'blocked' | 'unknown' | 'cancelled';
-
-export interface BroadcastPromptsTable {
-  admin_id: number;
-  expires_at: number;
-}
-
-export interface BroadcastsTable {
-  id: Generated<number>;
-  admin_id: number;
-  status: BroadcastStatus;
-  audience: BroadcastAudience;
-  kind: 'text' | 'photo';
-  text: string | null;
-  entities: string | null;
-  photo: string | null;
-  progress_chat_id: number | null;
-  progress_message_id: number | null;
-  created_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-}
-
-export interface BroadcastDeliveriesTable {
-  broadcast_id: number;
-  user_id: number;
-  status: DeliveryStatus;
-  error: string | null;
-  updated_at: number;
-}
-
-export type Broadcast = Selectable<BroadcastsTable>;
-
-// Invite links (migration 0003). Only a SHA-256 of each code is stored: the code itself is shown
-// once, to the admin who created it. id is the short public id used to list and revoke.
+// Only a SHA-256 of each invite code is stored: the code is shown once, to its creator. id is the short public id.
 export interface InvitesTable {
   id: string;
   code_hash: string;
@@ -281,7 +244,7 @@ export interface InviteDraftsTable {
 
 export type Invite = Selectable<InvitesTable>;
 
-// Device requests (migration 0005): with REQUIRE_APPROVAL_PER_DEVICE=on a new device waits for an admin.
+// With REQUIRE_APPROVAL_PER_DEVICE=on a new device waits for an admin.
 export type DeviceRequestStatus = 'pending' | 'approved' | 'rejected';
 
 export interface DeviceRequestsTable {
@@ -300,51 +263,3 @@ export interface DeviceRequestMessagesTable {
 }
 
 export type DeviceRequest = Selectable<DeviceRequestsTable>;
-
-// Migration 0008: the outbox, the inbox and the admins' digests (src/db/outbox.ts, src/db/inbox.ts).
-export type OutboxStatus = 'queued' | 'sending' | 'failed' | 'blocked' | 'unknown' | 'folded';
-
-export interface OutboxTable {
-  id: Generated<number>;
-  chat_id: number;
-  /** What to send (an Intent's kind); data holds its other fields as JSON. */
-  kind: string;
-  data: string;
-  status: Generated<OutboxStatus>;
-  /** At most one queued row per chat and merge key. */
-  merge_key: string | null;
-  /** Not sent before this time (epoch ms). */
-  not_before: Generated<number>;
-  /** Tries that Telegram refused in a way worth repeating (5xx, network). */
-  attempts: Generated<number>;
-  /** 1: sent at broadcast priority, after every other queued row (a re-send to every user). */
-  bulk: Generated<number>;
-  created_at: number;
-  updated_at: number;
-  error: string | null;
-}
-
-export type OutboxRow = Selectable<OutboxTable>;
-
-export interface InboxTable {
-  update_id: number;
-  /** The update as Telegram sent it (JSON); emptied once handled. */
-  payload: string;
-  received_at: number;
-  handled_at: number | null;
-}
-
-export interface AdminDigestsTable {
-  admin_id: number;
-  /** The summary message; null when none is live. */
-  message_id: number | null;
-  sent_at: number | null;
-  /** Last time it was sent or edited (edits at most every few seconds). */
-  shown_at: number | null;
-  /** Last time a request reached this admin (individually or folded). */
-  last_request_at: number | null;
-  /** 1 while requests fold into it (until none is pending). */
-  live: Generated<number>;
-}
-
-export type AdminDigest = Selectable<AdminDigestsTable>;

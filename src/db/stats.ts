@@ -1,7 +1,10 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Database } from './schema.js';
+import { dayOf } from './traffic-buckets.js';
 
 type Q = Kysely<Database>;
+
+// Reports for the admins and /metrics: counts, and traffic from the buckets plus what is still pending.
 
 export async function countByStatus(db: Q, table: 'users' | 'peers' | 'outbox'): Promise<{ status: string; n: number }[]> {
   const rows = await db
@@ -23,4 +26,68 @@ export async function trafficSummary(db: Q, onlineSince: number): Promise<{ rx: 
     ])
     .executeTakeFirstOrThrow();
   return { rx: Number(t.rx), tx: Number(t.tx), online: Number(t.online) };
+}
+
+function dayStart(day: string): number {
+  return Date.parse(`${day}T00:00:00Z`);
+}
+
+/** Per-day traffic of one user's peers since `fromDay` (inclusive), oldest first; days without traffic are absent. */
+export async function dailyTrafficOfUser(db: Q, userId: number, fromDay: string): Promise<{ day: string; rx: number; tx: number }[]> {
+  const rows = await db
+    .selectFrom('traffic_daily')
+    .innerJoin('peers', 'peers.id', 'traffic_daily.peer_id')
+    .select(['traffic_daily.day', (eb) => eb.fn.sum<number>('traffic_daily.rx').as('rx'), (eb) => eb.fn.sum<number>('traffic_daily.tx').as('tx')])
+    .where('peers.user_id', '=', userId)
+    .where('traffic_daily.day', '>=', fromDay)
+    .groupBy('traffic_daily.day')
+    .orderBy('traffic_daily.day')
+    .execute();
+  const days = new Map(rows.map((r) => [r.day, { day: r.day, rx: Number(r.rx), tx: Number(r.tx) }]));
+  const pending = await db
+    .selectFrom('peer_traffic')
+    .innerJoin('peers', 'peers.id', 'peer_traffic.peer_id')
+    .select(['pending_hour', 'pending_rx', 'pending_tx'])
+    .where('peers.user_id', '=', userId)
+    .where('pending_hour', '>=', dayStart(fromDay))
+    .execute();
+  for (const p of pending) {
+    const day = dayOf(Number(p.pending_hour));
+    const d = days.get(day) ?? { day, rx: 0, tx: 0 };
+    days.set(day, { day, rx: d.rx + Number(p.pending_rx), tx: d.tx + Number(p.pending_tx) });
+  }
+  return [...days.values()].filter((d) => d.rx > 0 || d.tx > 0).sort((a, b) => a.day.localeCompare(b.day));
+}
+
+/** Total traffic (all peers) since `fromDay`. */
+export async function trafficSince(db: Q, fromDay: string): Promise<{ rx: number; tx: number }> {
+  const r = await db
+    .selectFrom(trafficFrom(db, fromDay).as('t'))
+    .select((eb) => [eb.fn.coalesce(eb.fn.sum<number>('t.rx'), eb.lit(0)).as('rx'), eb.fn.coalesce(eb.fn.sum<number>('t.tx'), eb.lit(0)).as('tx')])
+    .executeTakeFirstOrThrow();
+  return { rx: Number(r.rx), tx: Number(r.tx) };
+}
+
+/** Per-peer traffic since `fromDay`: the day buckets and what is still pending. */
+function trafficFrom(db: Q, fromDay: string) {
+  return db
+    .selectFrom('traffic_daily')
+    .select(['peer_id', 'rx', 'tx'])
+    .where('day', '>=', fromDay)
+    .unionAll(db.selectFrom('peer_traffic').select(['peer_id', 'pending_rx as rx', 'pending_tx as tx']).where('pending_hour', '>=', dayStart(fromDay)));
+}
+
+/** Users with the most traffic since `fromDay`. */
+export async function topUsersSince(db: Q, fromDay: string, limit: number) {
+  const rows = await db
+    .selectFrom(trafficFrom(db, fromDay).as('t'))
+    .innerJoin('peers', 'peers.id', 't.peer_id')
+    .innerJoin('users', 'users.id', 'peers.user_id')
+    .select(['users.id', 'users.first_name', 'users.last_name', 'users.username', (eb) => eb.fn.sum<number>('t.rx').as('rx'), (eb) => eb.fn.sum<number>('t.tx').as('tx')])
+    .groupBy('users.id')
+    .having(sql`sum(t.rx) + sum(t.tx)`, '>', 0)
+    .orderBy(sql`sum(t.rx) + sum(t.tx)`, 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ ...r, rx: Number(r.rx), tx: Number(r.tx) }));
 }

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
-import { flushPending, pendingBytesOf } from './traffic.js';
-import { inTransaction } from './transaction.js';
+import { flushPending, pendingBytesOf } from './peer-traffic.js';
+import { inTransaction } from './infra/transaction.js';
 import type { Database, User, UserStatus } from './schema.js';
 
 type Q = Kysely<Database>;
@@ -172,7 +172,7 @@ export async function rollUsagePeriod(db: Q, period: string): Promise<void> {
     .execute();
 }
 
-/** The user's usage this period, with this hour's traffic that is not in usage_bytes yet (migration 0007). */
+/** The user's usage this period, with this hour's traffic that is not in usage_bytes yet. */
 export async function usageNow(db: Q, user: Pick<User, 'id' | 'usage_bytes'>): Promise<number> {
   const { bytes } = await pendingBytesOf(db, user.id).executeTakeFirstOrThrow();
   return user.usage_bytes + Number(bytes);
@@ -211,4 +211,16 @@ export async function setLimits(db: Q, id: number, values: { quota_bytes?: numbe
 export async function setUserNode(db: Q, id: number, node: string): Promise<boolean> {
   const res = await db.updateTable('users').set({ node }).where('id', '=', id).where('status', '!=', 'banned').executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
+}
+
+/** The user's own device limit; null: back to MAX_DEVICES_PER_USER. For the admin's user card. */
+export async function setMaxDevices(db: Q, userId: number, max: number | null): Promise<boolean> {
+  const res = await db.updateTable('users').set({ max_devices: max }).where('id', '=', userId).executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** The limit that applies to this user: their own, or the global default. */
+export async function maxDevicesOf(db: Q, userId: number, fallback: number): Promise<number> {
+  const row = await db.selectFrom('users').select('max_devices').where('id', '=', userId).executeTakeFirst();
+  return row?.max_devices ?? fallback;
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { backupSqlite, pruneBackups } from '../db/backup.js';
+import { backupSqlite, pruneBackups } from '../db/infra/backup.js';
 
 export interface BackupSchedule {
   stop(): Promise<void>;

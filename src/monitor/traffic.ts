@@ -1,7 +1,8 @@
 import type { Db } from '../db/index.js';
-import { checkpointWal, getServer, setServerIfindex } from '../db/misc.js';
-import { applyTraffic, type TrafficBaseline, trafficBaselines, type TrafficUpdate } from '../db/peers.js';
-import { flushPending, hourOf, pruneBuckets } from '../db/traffic.js';
+import { checkpointWal } from '../db/infra/wal.js';
+import { getServer, setServerIfindex } from '../db/servers.js';
+import { applyTraffic, flushPending, type TrafficBaseline, trafficBaselines, type TrafficUpdate } from '../db/peer-traffic.js';
+import { hourOf, pruneBuckets } from '../db/traffic-buckets.js';
 import { quotaPeriod, rollUsagePeriod } from '../db/users.js';
 import type { Dump } from '../vpn/types.js';
 

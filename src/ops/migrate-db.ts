@@ -1,5 +1,5 @@
 // `npm run migrate-db -- --from sqlite:<path> --to postgres://…`: the command around
-// src/db/move.ts. Exit 0: moved and verified; 1: the copy or its verification failed and the
+// src/db/infra/copy-to-postgres.ts. Exit 0: moved and verified; 1: the copy or its verification failed and the
 // target was rolled back; 2: bad arguments, or a source or target it refuses (nothing changed).
 // MIGRATE_FROM_URL / MIGRATE_TO_URL stand in for --from / --to: argv is world-readable (ps,
 // /proc/<pid>/cmdline), the environment only to the owner, so the password is better there.
@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { isPostgresUrl, openPostgres, openSqlite, redactUrl } from '../db/index.js';
-import { MoveError, type MoveOptions, moveDatabase, type TableCheck, tableMatches } from '../db/move.js';
+import { MoveError, type MoveOptions, moveDatabase, type TableCheck, tableMatches } from '../db/infra/copy-to-postgres.js';
 import { UsageError } from './setup.js';
 
 export const MIGRATE_DB_USAGE = `node dist/cli.js migrate-db --from sqlite:<path> --to postgres://user:password@host:5432/db

@@ -5,7 +5,7 @@ import type { Params } from '../bot/i18n.js';
 import { approvalKeyboard, localeOf, userParams } from '../bot/ui.js';
 import { deleteDeviceRequestMessage, deviceRequestMessage, findDeviceRequest, saveDeviceRequestMessage } from '../db/device-requests.js';
 import type { Db } from '../db/index.js';
-import { approvalMessage, deleteApprovalMessage, saveApprovalMessage } from '../db/misc.js';
+import { approvalMessage, deleteApprovalMessage, saveApprovalMessage } from '../db/approval-messages.js';
 import type { ConfigPart, Intent } from '../db/outbox.js';
 import { deviceLabel, findPeer, markDelivered, peersOfUser } from '../db/peers.js';
 import { countPending, getDigest, newestPending, updateDigest } from '../db/requests.js';

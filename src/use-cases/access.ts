@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
-import { audit } from '../db/misc.js';
+import { audit } from '../db/audit-log.js';
 import { enqueue, type Outgoing } from '../db/outbox.js';
 import { deletePeer, markConfigQueued, peersOfUser, setPeerStatus } from '../db/peers.js';
 import type { Peer, User, UserStatus } from '../db/schema.js';
-import { inTransaction } from '../db/transaction.js';
+import { inTransaction } from '../db/infra/transaction.js';
 import { findUser, listUsersByStatus, setLimits, transitionUser } from '../db/users.js';
 import { configFor, tellUser, requestDecided, askAdmins, tellAdmins } from './notify.js';
 import type { Fleet } from '../vpn/fleet.js';

@@ -1,10 +1,10 @@
 import type { Db } from '../db/index.js';
 import { createDeviceRequest, decideDeviceRequest, reopenDeviceRequest } from '../db/device-requests.js';
-import { audit } from '../db/misc.js';
+import { audit } from '../db/audit-log.js';
 import { enqueue } from '../db/outbox.js';
 import { peersOfUser } from '../db/peers.js';
 import type { DeviceRequest, Peer, User } from '../db/schema.js';
-import { inTransaction } from '../db/transaction.js';
+import { inTransaction } from '../db/infra/transaction.js';
 import { findUser } from '../db/users.js';
 import type { Actor } from './access.js';
 import { type DeviceService, deviceLimitOf } from './devices.js';

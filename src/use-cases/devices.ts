@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
-import { audit } from '../db/misc.js';
+import { audit } from '../db/audit-log.js';
 import { enqueue, type Outgoing } from '../db/outbox.js';
 import { deletePeer, deviceNamed, deviceOfUser, markConfigQueued, unqueuedPeers } from '../db/peers.js';
 import type { Peer, User } from '../db/schema.js';
-import { inTransaction } from '../db/transaction.js';
+import { inTransaction } from '../db/infra/transaction.js';
 import { findUser } from '../db/users.js';
 import { configFor } from './notify.js';
 import type { Fleet } from '../vpn/fleet.js';

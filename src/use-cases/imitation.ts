@@ -1,8 +1,9 @@
 import type { Db } from '../db/index.js';
-import { audit, getMeta, setMeta } from '../db/misc.js';
+import { audit } from '../db/audit-log.js';
+import { getMeta, setMeta } from '../db/meta.js';
 import { enqueue, type Outgoing } from '../db/outbox.js';
 import { activeDevicesOfActiveUsers } from '../db/peers.js';
-import { inTransaction } from '../db/transaction.js';
+import { inTransaction } from '../db/infra/transaction.js';
 import { configFor, tellUser } from './notify.js';
 import { generateImitation, type Imitation, type ImitationPreset, type ImitationValues } from '../vpn/imitation.js';
 

@@ -2,10 +2,10 @@ import type { AccessService } from './access.js';
 import type { Db } from '../db/index.js';
 import { enqueue } from '../db/outbox.js';
 import type { User } from '../db/schema.js';
-import { inTransaction } from '../db/transaction.js';
+import { inTransaction } from '../db/infra/transaction.js';
 import { findUser, setLimits, usageNow, usersWithLimits } from '../db/users.js';
-import { audit } from '../db/misc.js';
-import { setMaxDevices } from '../db/peers.js';
+import { audit } from '../db/audit-log.js';
+import { setMaxDevices } from '../db/users.js';
 import { tellUser } from './notify.js';
 import type { Actor } from './access.js';
 

@@ -1,8 +1,9 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
-import { getServer, insertServerOnce } from '../db/misc.js';
-import { allocatePeer, deletePeer, movePeerRow, removedKeys, resetBaselines, wirePeersOnNode, withAddresses } from '../db/peers.js';
+import { getServer, insertServerOnce } from '../db/servers.js';
+import { resetBaselines } from '../db/peer-traffic.js';
+import { allocatePeer, deletePeer, movePeerRow, removedKeys, wirePeersOnNode, withAddresses } from '../db/peers.js';
 import type { Peer, Server } from '../db/schema.js';
 import type { PeerOnWire, VpnCli } from './cli.js';
 import { parseDump } from './dump.js';

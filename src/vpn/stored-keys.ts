@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
 import { peersWithPlainKeys, serversWithPlainKeys, setPeerKeys, setServerPrivateKey } from '../db/keys.js';
-import { flushWal, getMeta, setMeta } from '../db/misc.js';
+import { flushWal } from '../db/infra/wal.js';
+import { getMeta, setMeta } from '../db/meta.js';
 import { openSecret, SecretBox, SecretsKeyError } from './secrets.js';
 
 const CHECK_KEY = 'secrets_check';

@@ -2,10 +2,11 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { GroupCommit } from '../../src/db/group-commit.js';
+import { GroupCommit } from '../../src/db/infra/group-commit.js';
 import type { Db } from '../../src/db/index.js';
-import { compiledOnce } from '../../src/db/compiled.js';
-import { chatState, chooseChatLocale, getCaptcha, putCaptcha, startCaptcha } from '../../src/db/misc.js';
+import { compiledOnce } from '../../src/db/infra/compiled.js';
+import { getCaptcha, putCaptcha, startCaptcha } from '../../src/db/captchas.js';
+import { chatState, chooseChatLocale } from '../../src/db/chat-locales.js';
 import { requestAccess } from '../../src/db/users.js';
 import { openTestDatabase } from '../support/database.js';
 

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cb } from '../../src/bot/callback-data.js';
-import { peersOfUser, setMaxDevices } from '../../src/db/peers.js';
+import { peersOfUser } from '../../src/db/peers.js';
+import { setMaxDevices } from '../../src/db/users.js';
 import { ADMIN_A, createHarness, type Harness } from '../support/harness.js';
 import { buttons, type Call, type From } from '../support/recorder.js';
 import { activeUser, alerts, lastText } from './support.js';

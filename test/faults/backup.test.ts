@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { pruneBackups } from '../../src/db/backup.js';
+import { pruneBackups } from '../../src/db/infra/backup.js';
 import { peersOfUser, peersOnNode } from '../../src/db/peers.js';
 import { FakeWg } from '../support/fake-wg.js';
 import { ADMIN_A, ADMIN_B, createHarness, type Harness } from '../support/harness.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { getServer } from '../../src/db/misc.js';
+import { getServer } from '../../src/db/servers.js';
 import { peersOfUser } from '../../src/db/peers.js';
 import { publicKeyFromPrivate } from '../../src/vpn/keys.js';
 import { SecretBox, SecretsKeyError, parseSecretsKey } from '../../src/vpn/secrets.js';

@@ -1,6 +1,6 @@
 import type { KyselyPlugin } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chooseChatLocale } from '../../src/db/misc.js';
+import { chooseChatLocale } from '../../src/db/chat-locales.js';
 import { peersOfUser } from '../../src/db/peers.js';
 import { requestAccess, transitionUser } from '../../src/db/users.js';
 import { type DatabaseEvent, HealthWatch } from '../../src/health.js';

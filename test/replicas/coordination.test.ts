@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AccessService } from '../../src/use-cases/access.js';
 import { DeviceService } from '../../src/use-cases/devices.js';
 import { type Db, migrate, openSqlite } from '../../src/db/index.js';
-import { leaderLockHolder, openLockSession, replicasAlive } from '../../src/db/locks.js';
+import { leaderLockHolder, openLockSession, replicasAlive } from '../../src/db/infra/locks.js';
 import { peersOfUser, peersOnNode } from '../../src/db/peers.js';
 import { requestAccess, transitionUser } from '../../src/db/users.js';
 import { type Leadership, startLeadership } from '../../src/leader.js';

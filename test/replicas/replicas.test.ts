@@ -3,7 +3,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/index.js';
-import { leaderLockHolder } from '../../src/db/locks.js';
+import { leaderLockHolder } from '../../src/db/infra/locks.js';
 import { StandInClient } from '../support/bot-api-client.js';
 import type { TgMessage, TgUpdate } from '../support/bot-api.js';
 import { botEnv, startBot } from '../support/e2e.js';

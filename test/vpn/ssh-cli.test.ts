@@ -6,7 +6,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Db, migrate, openSqlite } from '../../src/db/index.js';
-import { getServer } from '../../src/db/misc.js';
+import { getServer } from '../../src/db/servers.js';
 import type { NodeRow } from '../../src/db/nodes.js';
 import { realDoctorEnv } from '../../src/ops/doctor.js';
 import { peersOnNode, setPeerStatus } from '../../src/db/peers.js';

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Composer, InlineKeyboard } from 'grammy';
-import { claimMetaEvery, consumeCaptcha, getCaptcha, putCaptcha, recordCaptchaFailure, startCaptcha, updateCaptcha } from '../../db/misc.js';
+import { consumeCaptcha, getCaptcha, putCaptcha, recordCaptchaFailure, startCaptcha, updateCaptcha } from '../../db/captchas.js';
+import { claimMetaEvery } from '../../db/meta.js';
 import { hasHeldInvite } from '../../db/invites.js';
 import { pendingAtLeast } from '../../db/requests.js';
 import { enqueue } from '../../db/outbox.js';
 import type { Db } from '../../db/index.js';
-import { inTransaction } from '../../db/transaction.js';
+import { inTransaction } from '../../db/infra/transaction.js';
 import { findUser, requestAccess, updateProfile } from '../../db/users.js';
 import { askAdmins, tellAdmins } from '../../use-cases/notify.js';
 import { cb } from '../callback-data.js';

@@ -1,5 +1,5 @@
 import { Composer, InlineKeyboard } from 'grammy';
-import { chooseChatLocale } from '../../db/misc.js';
+import { chooseChatLocale } from '../../db/chat-locales.js';
 import { cb } from '../callback-data.js';
 import { LOCALES } from '../i18n.js';
 import { peersOfUser } from '../../db/peers.js';

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { isPostgres } from './dialect.js';
+import { isPostgres } from '../infra/dialect.js';
 
 // Migrations use Kysely<any> and never import application code: they must keep
 // working unchanged after the app's types move on.

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { isPostgres } from './dialect.js';
+import { isPostgres } from '../infra/dialect.js';
 
 // Broadcasts: an admin's message sent to many users, resumable after a restart.
 // Migrations use Kysely<any> and never import application code (see 0001_init).

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { isPostgres } from './dialect.js';
+import { isPostgres } from '../infra/dialect.js';
 
 // Device requests (REQUIRE_APPROVAL_PER_DEVICE=on): a user's named device waits for an admin.
 // Decided by one conditional update (status = 'pending'), so double taps and several admins at

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { isPostgres } from './dialect.js';
+import { isPostgres } from '../infra/dialect.js';
 
 // Nobody waits on another chat's pace (issue 14):
 // - outbox: every message sent outside the reply to the update in hand, written in the same

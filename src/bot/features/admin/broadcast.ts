@@ -14,7 +14,7 @@ import {
   startBroadcast,
   takePrompt,
 } from '../../../db/broadcasts.js';
-import type { Broadcast, BroadcastAudience } from '../../../db/schema.js';
+import type { Broadcast, BroadcastAudience } from '../../../db/schema-messaging.js';
 import { cb } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
 import { editCurrent, HTML, safeEdit } from '../../ui.js';

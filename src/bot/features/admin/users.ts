@@ -1,5 +1,6 @@
 import { Composer, InlineKeyboard } from 'grammy';
-import { dayOf, topUsersSince } from '../../../db/traffic.js';
+import { dayOf } from '../../../db/traffic-buckets.js';
+import { topUsersSince } from '../../../db/stats.js';
 import { listUsersPage, searchUsers, USER_SORTS, type UserRow } from '../../../db/users.js';
 import { cb } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';

@@ -1,4 +1,4 @@
-import type { Db } from './index.js';
+import type { Db } from '../index.js';
 
 interface Job {
   write: (trx: Db) => Promise<unknown>;

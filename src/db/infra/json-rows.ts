@@ -1,5 +1,5 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
-import { isPostgres } from './migrations/dialect.js';
+import { isPostgres } from './dialect.js';
 
 type ColumnType = 'integer' | 'bigint' | 'text';
 

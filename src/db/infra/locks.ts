@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type pg from 'pg';
 import { loadPg } from './pg.js';
-import type { Database } from './schema.js';
+import type { Database } from '../schema.js';
 
 // PostgreSQL advisory locks, the only locks this app takes itself. Keys are (class, hash of the
 // schema [+ name]): two bots sharing one database in different schemas never block each other.

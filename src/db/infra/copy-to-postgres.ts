@@ -5,9 +5,9 @@
 // as stored: encrypted private keys stay encrypted, and no value is ever printed.
 import { createHash } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
-import { appliedMigrations, type Db, migrate, MIGRATIONS } from './index.js';
-import { isPostgres } from './migrations/dialect.js';
-import type { Database } from './schema.js';
+import { appliedMigrations, type Db, migrate, MIGRATIONS } from '../index.js';
+import { isPostgres } from './dialect.js';
+import type { Database } from '../schema.js';
 
 /**
  * Every table of the schema, parents before the tables whose foreign keys point at them: the

@@ -1,6 +1,6 @@
 import type { Compilable, CompiledQuery } from 'kysely';
-import type { Db } from './index.js';
-import { isPostgres } from './migrations/dialect.js';
+import type { Db } from '../index.js';
+import { isPostgres } from './dialect.js';
 
 /** Stands for the i-th argument while a query is built once. */
 class Arg {

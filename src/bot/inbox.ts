@@ -63,7 +63,7 @@ export class Inbox {
 
   /** Stored updates not handled, received before `receivedBefore` (younger ones may be in hand on a live replica), are handled now. */
   async takeStored(receivedBefore: number): Promise<void> {
-    for (const u of await unhandledUpdates(this.o.db, receivedBefore)) this.queue.push(u);
+    for (const u of await unhandledUpdates<Update>(this.o.db, receivedBefore)) this.queue.push(u);
   }
 
   poll(api: Api): Polling {

@@ -1,10 +1,11 @@
 import type { Kysely } from 'kysely';
-import type { Update } from 'grammy/types';
 import { setMeta } from './meta.js';
 import { inTransaction } from './infra/transaction.js';
 import type { Database } from './schema.js';
 
 type Q = Kysely<Database>;
+/** A Bot API update as stored: only its id is read here. */
+type Update = { update_id: number };
 
 /** meta key: the getUpdates offset that confirms every stored update. */
 const OFFSET_KEY = 'update_offset';
@@ -14,10 +15,10 @@ const OFFSET_KEY = 'update_offset';
  * (omitted in webhook mode). Returns the ones not stored before: a webhook retry or a batch
  * Telegram sends again after a crash is recognised and not handled twice.
  */
-export async function storeUpdates(db: Q, updates: readonly Update[], now: number, offset?: number): Promise<Update[]> {
+export async function storeUpdates<U extends Update>(db: Q, updates: readonly U[], now: number, offset?: number): Promise<U[]> {
   if (updates.length === 0 && offset === undefined) return [];
   return inTransaction(db, async (trx) => {
-    let fresh: Update[] = [];
+    let fresh: U[] = [];
     if (updates.length > 0) {
       const rows = await trx
         .insertInto('inbox')
@@ -45,7 +46,7 @@ export async function markHandled(db: Q, updateIds: readonly number[], now: numb
 }
 
 /** Stored and not handled, oldest first; only those received before `receivedBefore` (younger ones may be in hand on a live replica). */
-export async function unhandledUpdates(db: Q, receivedBefore = Number.POSITIVE_INFINITY): Promise<Update[]> {
+export async function unhandledUpdates<U extends Update>(db: Q, receivedBefore = Number.POSITIVE_INFINITY): Promise<U[]> {
   const rows = await db
     .selectFrom('inbox')
     .select('payload')
@@ -53,7 +54,7 @@ export async function unhandledUpdates(db: Q, receivedBefore = Number.POSITIVE_I
     .where('received_at', '<', Math.min(receivedBefore, Number.MAX_SAFE_INTEGER))
     .orderBy('update_id')
     .execute();
-  return rows.map((r) => JSON.parse(r.payload) as Update);
+  return rows.map((r) => JSON.parse(r.payload) as U);
 }
 
 export async function pruneInbox(db: Q, before: number): Promise<void> {

@@ -109,7 +109,7 @@ async function renderConfig(deps: RenderDeps, t: Tr, peerId: number, part: Confi
   switch (part) {
     case 'file': {
       const device = deviceLabel(peer, await peersOfUser(deps.db, peer.user_id), (n) => t('device-default-name', { n }));
-      // A named device names the file (and so the tunnel in the client app); otherwise the peer id, as before devices.
+      // A named device names the file (and so the tunnel in the client app); otherwise the peer id.
       const file = new InputFile(Buffer.from(deps.vpn.clientConfig(peer, imitation)), clientConfigFileName(peer.name ?? String(peer.id)));
       return {
         call: { method: 'sendDocument', file, caption: `${t('config-caption', { ip: peer.ip })}\n${t('device-config-caption', { name: device })}` },

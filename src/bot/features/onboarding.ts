@@ -1,14 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Composer, InlineKeyboard } from 'grammy';
 import { consumeCaptcha, getCaptcha, putCaptcha, recordCaptchaFailure, startCaptcha, updateCaptcha } from '../../db/captchas.js';
-import { claimMetaEvery } from '../../db/meta.js';
-import { hasHeldInvite } from '../../db/invites.js';
-import { pendingAtLeast } from '../../db/requests.js';
-import { enqueue } from '../../db/outbox.js';
 import type { Db } from '../../db/index.js';
 import { inTransaction } from '../../db/infra/transaction.js';
-import { findUser, requestAccess, updateProfile } from '../../db/users.js';
-import { askAdmins, tellAdmins } from '../../use-cases/notify.js';
+import { findUser, updateProfile } from '../../db/users.js';
+import { type Asked, fileRequest, queueFull } from '../../use-cases/onboarding.js';
 import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { safeEdit } from '../ui.js';
@@ -21,7 +17,6 @@ export const CAPTCHA_MAX_ATTEMPTS = 3;
 export const CAPTCHA_TTL_MS = 5 * 60_000;
 export const CAPTCHA_COOLDOWN_MS = 15 * 60_000;
 const CAPTCHA_OPTIONS = 6;
-const DAY_MS = 86_400_000;
 
 export const onboarding = new Composer<BotContext>();
 const priv = onboarding.chatType('private');
@@ -38,7 +33,7 @@ priv.command('start', async (ctx) => {
   if (ctx.match) await holdStartInvite(ctx, ctx.match);
   if (!ctx.deps.captcha) return submitRequest(ctx, await ask(ctx, ctx.deps.db));
   // No CAPTCHA to solve for a place the queue does not have.
-  if (await queueFull(ctx, db)) return ctx.reply(ctx.tr('queue-full'), { parse_mode: 'HTML' });
+  if (await queueFull(ctx.deps, ctx.from.id)) return ctx.reply(ctx.tr('queue-full'), { parse_mode: 'HTML' });
   const challenge = newChallenge(ctx, ctx.from.id);
   // Newcomers come in bursts: their questions are stored together (one commit), before they are sent.
   const attempts = await ctx.deps.groupCommit.run((trx) => startCaptcha(trx, challenge.row, now()));
@@ -48,17 +43,6 @@ priv.command('start', async (ctx) => {
   }
   await ctx.reply(`${ctx.tr('welcome')}\n\n${challenge.question(attempts)}`, { parse_mode: 'HTML', reply_markup: challenge.keyboard });
 });
-
-/**
- * MAX_PENDING requests wait already: a newcomer is asked to come back later (unless a held invite
- * admits them at once), and the admins hear of it at most once a day.
- */
-async function queueFull(ctx: BotContext, db: Db): Promise<boolean> {
-  const { maxPending, now, adminIds } = ctx.deps;
-  if (!(await pendingAtLeast(db, maxPending)) || (await hasHeldInvite(db, ctx.from!.id))) return false;
-  if (await claimMetaEvery(db, 'pending_full_told', now(), DAY_MS)) await enqueue(db, tellAdmins(adminIds, 'alert-pending-full', { max: maxPending }), now());
-  return true;
-}
 
 /** A new arithmetic question with a fresh nonce (so buttons of older questions stop counting); the caller stores `row`. */
 function newChallenge(ctx: BotContext, userId: number) {
@@ -120,24 +104,16 @@ onboarding.callbackQuery(cb.captcha.filter, async (ctx) => {
   await safeEdit(ctx.api, message.chat.id, message.message_id, `${ctx.tr('captcha-wrong')}\n\n${challenge.question(failed.attempts)}`, challenge.keyboard);
 });
 
-/** Files the request and queues it for the admins, together; false when the user already has a status (not revoked), 'full' at MAX_PENDING. */
-async function ask(ctx: BotContext, db: Db): Promise<boolean | 'full'> {
-  const { now, adminIds } = ctx.deps;
-  // Not in the transaction below: on SQLite one that reads first cannot wait for another writer's lock.
-  if (await queueFull(ctx, db)) return 'full';
-  return inTransaction(db, async (trx) => {
-    if (!(await requestAccess(trx, ctx.from!, now()))) return false;
-    // Even for a held invite: if admitting fails, the admins still have the request.
-    await enqueue(trx, askAdmins(adminIds, ctx.from!.id), now());
-    return true;
-  });
+/** Files the caller's request (see use-cases/onboarding.ts). */
+function ask(ctx: BotContext, db: Db): Promise<Asked> {
+  return fileRequest(ctx.deps, ctx.from!, db);
 }
 
 /**
  * After the request was filed (asked) or found to exist: a held invite admits the user at once;
  * otherwise the user is told (in the CAPTCHA's message, when there is one: one message, not two).
  */
-async function submitRequest(ctx: BotContext, asked: boolean | 'full', captchaMessage?: { chat: { id: number }; message_id: number }): Promise<void> {
+async function submitRequest(ctx: BotContext, asked: Asked, captchaMessage?: { chat: { id: number }; message_id: number }): Promise<void> {
   const { db, log } = ctx.deps;
   if (asked === 'full') {
     if (captchaMessage) await safeEdit(ctx.api, captchaMessage.chat.id, captchaMessage.message_id, ctx.tr('queue-full'));

@@ -4,7 +4,8 @@
 //   node dist/cli.js migrate-db --from sqlite:<path> --to postgres://…   (or MIGRATE_FROM_URL, MIGRATE_TO_URL)
 //                             moves the database (exit 0 = moved and verified, 1 = failed and rolled back, 2 = refused or bad arguments)
 import { loadEnvLayers } from './ops/env.js';
-import { realDoctorEnv, runDoctor } from './ops/doctor.js';
+import { realDoctorEnv } from './ops/doctor/real-host.js';
+import { runDoctor } from './ops/doctor/run.js';
 import { MIGRATE_DB_USAGE, parseMigrateDbArgs, runMigrateDb } from './ops/migrate-db.js';
 import { parseSetupArgs, runSetup, SETUP_USAGE, UsageError } from './ops/setup.js';
 import { run } from './vpn/cli.js';

@@ -1,4 +1,4 @@
-import { InlineKeyboard, InputFile } from 'grammy';
+import { GrammyError, InlineKeyboard, InputFile } from 'grammy';
 import type { BotDeps } from '../bot/context.js';
 import { cb } from '../bot/callback-data.js';
 import type { Params } from '../bot/i18n.js';
@@ -28,6 +28,13 @@ export interface Rendered {
   call: Call;
   /** Bookkeeping once Telegram took it (which message it became), in the transaction that removes the row. */
   afterSent?: (trx: Db, messageId: number | undefined) => Promise<void>;
+  /** An edit whose message is gone (isEditGone): what makes the row, queued again, go as a new message. */
+  whenGone?: (trx: Db) => Promise<void>;
+}
+
+/** The message to edit was deleted (a user may delete the bot's messages in a private chat) or can no longer be edited. */
+export function isEditGone(err: unknown): boolean {
+  return err instanceof GrammyError && err.error_code === 400 && /message to edit not found|message can't be edited/i.test(err.description);
 }
 
 export type RenderDeps = Pick<BotDeps, 'db' | 'translator' | 'vpn' | 'now'>;
@@ -137,22 +144,24 @@ async function renderDigest(deps: RenderDeps, chatId: number, t: Tr): Promise<Re
   if (!d?.live) return null;
   const now = deps.now();
   const count = await countPending(deps.db);
+  // Not one snapshot: a request decided after the count leaves fewer names, or none.
+  const newest = count === 0 ? [] : await newestPending(deps.db, DIGEST_NAMES);
   const edit = d.message_id !== null && d.sent_at !== null && now - d.sent_at < DIGEST_FRESH_MS ? d.message_id : null;
-  if (count === 0) {
+  const whenGone = (trx: Db) => updateDigest(trx, chatId, { message_id: null });
+  if (newest.length === 0) {
     const close = (trx: Db) => updateDigest(trx, chatId, { live: 0, message_id: null, shown_at: now });
     if (edit === null) {
       await close(deps.db);
       return null;
     }
-    return { call: { method: 'editMessageText', messageId: edit, text: t('digest-done') }, afterSent: close };
+    return { call: { method: 'editMessageText', messageId: edit, text: t('digest-done') }, afterSent: close, whenGone };
   }
-  const newest = await newestPending(deps.db, DIGEST_NAMES);
   const names = newest.map((u) => userParams(u).name).join(', ');
   const more = count - newest.length;
   const text = `${t('digest', { count, names })}${more > 0 ? ` ${t('digest-more', { more })}` : ''}`;
   const cutoff = newest[0]!.requested_at ?? newest[0]!.created_at;
   const keyboard = new InlineKeyboard().text(t('btn-review'), cb.review.pack({})).text(t('btn-approve-all', { count }), cb.approveAllAsk.pack({ upTo: cutoff }));
-  if (edit !== null) return { call: { method: 'editMessageText', messageId: edit, text, keyboard }, afterSent: (trx) => updateDigest(trx, chatId, { shown_at: now }) };
+  if (edit !== null) return { call: { method: 'editMessageText', messageId: edit, text, keyboard }, afterSent: (trx) => updateDigest(trx, chatId, { shown_at: now }), whenGone };
   return {
     call: { method: 'sendMessage', text, keyboard },
     afterSent: (trx, messageId) => updateDigest(trx, chatId, { message_id: messageId ?? null, sent_at: now, shown_at: now }),

@@ -12,7 +12,7 @@ import type { OutboxRow } from '../db/schema-messaging.js';
 import { inTransaction } from '../db/infra/transaction.js';
 import { findUser, setBlocked } from '../db/users.js';
 import { tellUser, tellAdmins } from '../use-cases/notify.js';
-import { type Call, DIGEST_EVERY_MS, render, type RenderDeps } from './render.js';
+import { type Call, DIGEST_EVERY_MS, isEditGone, render, type RenderDeps } from './render.js';
 
 /** How often the sender looks for due rows (queued by this process, another replica or the monitor). */
 const POLL_MS = 100;
@@ -118,10 +118,7 @@ export class OutboxSender {
     }
   }
 
-  /**
-   * One chat's rows, in order, one at a time. A row waiting for a retry holds back the rows after
-   * it (a config's parts stay in order); a postponed digest does not.
-   */
+  /** One chat's rows, in order, one at a time. A row waiting for a retry holds back the rows after it (a config's parts stay in order); a postponed digest does not. */
   private async lane(chatId: number): Promise<void> {
     for (let more = true; more; ) {
       const rows = await queuedRowsOf(this.deps.db, chatId, PER_CHAT);
@@ -184,6 +181,16 @@ export class OutboxSender {
       try {
         message = await this.call(chatId, rendered.call);
       } catch (err) {
+        const { whenGone } = rendered;
+        if (whenGone && isEditGone(err)) {
+          // Queued again to go as a new message; a newer row of its kind already queued takes it in.
+          await inTransaction(db, async (trx) => {
+            await whenGone(trx);
+            await removeRow(trx, row.id);
+            await enqueue(trx, [{ chatId, intent }], now());
+          });
+          return 'reread';
+        }
         if (!isNotModified(err)) return this.failed(row, intent.kind, err);
         message = true;
       }
@@ -199,10 +206,7 @@ export class OutboxSender {
     }
   }
 
-  /**
-   * An access request joins the admin's digest unless it is the first of a quiet period: when
-   * others wait behind it, or a digest is live, and requests keep coming.
-   */
+  /** An access request joins the admin's digest unless it is the first of a quiet period: when others wait behind it, or a digest is live, and requests keep coming. */
   private async folded(row: OutboxRow): Promise<boolean> {
     const { db, now } = this.deps;
     const chatId = Number(row.chat_id);

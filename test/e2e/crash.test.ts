@@ -169,7 +169,7 @@ describe.skipIf(!ready)('SIGKILL at random moments of a mixed load', () => {
     if (unknownRows.some((r) => Number(r.chat_id) !== ADMIN.id)) {
       expect(sent(ADMIN.id).some((c) => /stopped while sending/.test(String(c.params.text)))).toBe(true);
     }
-    const leftOver = await db.selectFrom('outbox').select(['status', 'kind']).where('status', 'in', ['failed', 'blocked']).execute();
+    const leftOver = await db.selectFrom('outbox').select(['status', 'kind', 'error']).where('status', 'in', ['failed', 'blocked']).execute();
     expect(leftOver).toEqual([]);
 
     // The broadcast went out once: each member at most one copy, and all of it is accounted for.

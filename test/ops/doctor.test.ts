@@ -3,18 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type DatabaseTarget, migrate, MIGRATIONS } from '../../src/db/index.js';
-import {
-  type CheckResult,
-  type DoctorEnv,
-  type FileInfo,
-  formatResult,
-  networkOf,
-  parseUdpPorts,
-  realDoctorEnv,
-  runDoctor,
-  SYSTEM_PATHS,
-  type SystemPaths,
-} from '../../src/ops/doctor.js';
+import { type CheckResult, formatResult } from '../../src/ops/doctor/check.js';
+import { type DoctorEnv, type FileInfo, SYSTEM_PATHS, type SystemPaths } from '../../src/ops/doctor/host.js';
+import { realDoctorEnv } from '../../src/ops/doctor/real-host.js';
+import { runDoctor } from '../../src/ops/doctor/run.js';
+import { networkOf, parseUdpPorts } from '../../src/ops/doctor/vpn-network.js';
 import { AMNEZIAWG_BIN, amneziawgBinaries, sharedPins } from '../support/amneziawg.js';
 import { BotApiStandIn } from '../support/bot-api.js';
 import { appDatabase } from '../support/database.js';

@@ -1,9 +1,15 @@
+import { Api } from 'grammy';
+import type { KyselyPlugin, RootOperationNode } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Db } from '../../src/db/index.js';
 import { claim, dueRows, enqueue } from '../../src/db/outbox.js';
-import { findUser } from '../../src/db/users.js';
-import { tellUser } from '../../src/use-cases/notify.js';
+import { getDigest } from '../../src/db/requests.js';
+import { findUser, requestAccess } from '../../src/db/users.js';
+import { askAdmins, tellUser } from '../../src/use-cases/notify.js';
+import { DIGEST_EVERY_MS } from '../../src/outbox/render.js';
+import { OutboxSender } from '../../src/outbox/sender.js';
 import { ADMIN_A, ADMIN_B, createHarness, type Harness } from '../support/harness.js';
-import type { From } from '../support/recorder.js';
+import { buttons, type From } from '../support/recorder.js';
 
 const USER: From = { id: 7101, first_name: 'Zoya', language_code: 'en' };
 
@@ -87,3 +93,84 @@ describe('outbox', () => {
     expect(h.rec.textsTo(ADMIN_A.id).at(-1)).toContain('could not be delivered');
   });
 });
+
+describe("outbox: the admins' digest", () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await createHarness({ captcha: false });
+  });
+  afterEach(() => h.close());
+
+  /** Users asking at once: the first reaches the admins as it is, the rest fold into a digest. */
+  async function burst(userIds: number[]): Promise<void> {
+    for (const [i, id] of userIds.entries()) {
+      await requestAccess(h.db, { id, first_name: `Asker${id}` }, h.deps.now() + i);
+      await enqueue(h.db, askAdmins(h.deps.adminIds, id), h.deps.now());
+    }
+    await h.drain();
+  }
+  const digestsTo = (chatId: number, from = 0) => h.rec.find('sendMessage', chatId, from).filter((c) => buttons(c).some((b) => b.callback_data === 'rvw'));
+  const notDone = () => h.db.selectFrom('outbox').select(['chat_id', 'kind', 'status', 'error']).where('status', 'not in', ['folded']).execute();
+
+  it('an edit of a digest the admin deleted: a new digest is sent in its place and edited from then on; nothing is left failed', async () => {
+    await burst([5000, 5001, 5002, 5003]);
+    for (const admin of [ADMIN_A, ADMIN_B]) expect(digestsTo(admin.id)).toHaveLength(1);
+    const before = h.rec.calls.length;
+    await burst([5004]);
+    h.advance(DIGEST_EVERY_MS);
+    // One admin deleted the digest: the first edit of it is refused as Telegram refuses it.
+    h.rec.failNext('editMessageText', 400, 'Bad Request: message to edit not found');
+    await h.drain();
+    const refused = h.rec.find('editMessageText', undefined, before).find((c) => c.error)!;
+    const gone = refused.payload.chat_id as number;
+    const fresh = digestsTo(gone, before);
+    expect(fresh).toHaveLength(1);
+    expect(fresh[0]!.payload.text).toContain('5 pending requests');
+    expect((await getDigest(h.db, gone))?.message_id).toBe(fresh[0]!.result.message_id);
+    const other = gone === ADMIN_A.id ? ADMIN_B.id : ADMIN_A.id;
+    expect(digestsTo(other, before)).toHaveLength(0);
+    expect(h.rec.textsTo(other).at(-1)).toMatch(/5 pending requests|Заявок ждут решения: 5/);
+    expect(await notDone()).toEqual([]);
+
+    // The next change edits the new message.
+    await h.press(ADMIN_A, 'apr:5004');
+    h.advance(DIGEST_EVERY_MS);
+    await h.drain();
+    expect(h.rec.last('editMessageText', gone)!.payload.message_id).toBe(fresh[0]!.result.message_id);
+    expect(digestsTo(gone, before)).toHaveLength(1);
+    expect(await notDone()).toEqual([]);
+  });
+
+  it('the last request decided between the count and the names: the digest closes, it does not fail', async () => {
+    await burst([5000, 5001, 5002]);
+    const digest = digestsTo(ADMIN_A.id).at(-1)!;
+    // Decided behind the sender's back, and a refresh of the digest queued (as a decision queues it).
+    await h.db.updateTable('users').set({ status: 'rejected' }).where('id', 'in', [5000, 5001, 5002]).execute();
+    await enqueue(h.db, [{ chatId: ADMIN_A.id, intent: { kind: 'digest' } }], h.deps.now());
+    h.advance(DIGEST_EVERY_MS);
+    const api = new Api('123:TEST');
+    h.rec.install(api);
+    const { translator, now, log, adminIds } = h.deps;
+    const sender = new OutboxSender({ db: countedBeforeTheDecision(h.db), api, pacer: h.pacer, adminIds, translator, vpn: h.vpn, now, log });
+    await sender.drain();
+    expect(await notDone()).toEqual([]);
+    const closed = h.rec.last('editMessageText', ADMIN_A.id)!;
+    expect(closed.payload.message_id).toBe(digest.result.message_id);
+    expect(closed.payload.text).toMatch(/No pending requests/);
+    expect((await getDigest(h.db, ADMIN_A.id))?.live).toBe(0);
+  });
+});
+
+/** The database as seen by a reader whose count of pending users was taken just before the last of them was decided. */
+function countedBeforeTheDecision(db: Db): Db {
+  const counts = new WeakSet<object>();
+  const isPendingCount = (node: RootOperationNode) => node.kind === 'SelectQueryNode' && /"name":"users"/.test(JSON.stringify(node.from)) && /"func":"count"/.test(JSON.stringify(node.selections));
+  const plugin: KyselyPlugin = {
+    transformQuery: ({ node, queryId }) => {
+      if (isPendingCount(node)) counts.add(queryId);
+      return node;
+    },
+    transformResult: async ({ result, queryId }) => (counts.has(queryId) ? { ...result, rows: [{ n: 1 }] } : result),
+  };
+  return db.withPlugin(plugin);
+}

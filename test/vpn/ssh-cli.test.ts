@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Db, migrate, openSqlite } from '../../src/db/index.js';
 import { getServer } from '../../src/db/servers.js';
 import type { NodeRow } from '../../src/db/nodes.js';
-import { realDoctorEnv } from '../../src/ops/doctor.js';
+import { realDoctorEnv } from '../../src/ops/doctor/real-host.js';
 import { peersOnNode, setPeerStatus } from '../../src/db/peers.js';
 import { requestAccess } from '../../src/db/users.js';
 import { CommandError } from '../../src/vpn/cli.js';

@@ -8,9 +8,10 @@ import { TEST_POSTGRES_WHERE, postgresReachable } from './test/support/database.
 const NO_DATABASE = [
   'test/bench/bench.test.ts',
   'test/bot/pacer.test.ts',
+  'test/bot/traffic-chart.test.ts',
   'test/bot/updates.test.ts',
   'test/bot/units.test.ts',
-  'test/charts/traffic-chart.test.ts',
+  'test/architecture.test.ts',
   'test/config/config.test.ts',
   'test/deploy/compose.test.ts',
   'test/deploy/dockerfile.test.ts',

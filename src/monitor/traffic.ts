@@ -37,11 +37,10 @@ export async function beforeDump(db: Db, node: string): Promise<Baselines> {
 }
 
 /**
- * One tick of a node, in one transaction: the peers whose counters moved since `baselines` (read
- * by the caller while the dump was being taken: `beforeDump`) get their deltas added to
- * their totals and their pending traffic of this hour, one statement (applyTraffic); the first
- * tick of a new hour first moves the pending traffic of earlier hours (every node's) into the hour
- * and day buckets and the users' usage. Returns how many peers were written.
+ * One tick of a node, in one transaction: pending traffic of earlier hours (every node's, if any
+ * is left) moves into the hour and day buckets and the users' usage; then the peers whose counters
+ * moved since `baselines` (read while the dump was taken: `beforeDump`) get their deltas, in one
+ * statement (applyTraffic). Returns how many peers were written.
  */
 export async function recordTraffic(db: Db, node: string, dump: Dump, baselines: Baselines, ifindex: number | null, now: number, quotaResetDay = 1): Promise<number> {
   return db.transaction().execute(async (trx) => {

@@ -17,7 +17,7 @@ import {
 import type { Broadcast, BroadcastAudience } from '../../../db/schema-messaging.js';
 import { cb } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
-import { editCurrent, HTML, safeEdit } from '../../ui.js';
+import { editCurrent, HTML } from '../../ui.js';
 
 // /broadcast → the admin sends the message → a preview (a copy of it) and a confirmation with
 // the audience → Send → src/broadcast/broadcaster.ts delivers it and reports progress.

@@ -1,7 +1,7 @@
 import { Composer, InlineKeyboard } from 'grammy';
 import { listNodes, activePeersPerNode } from '../../../db/nodes.js';
 import type { Node } from '../../../db/schema.js';
-import { findUser, setUserNode } from '../../../db/users.js';
+import { findUser } from '../../../db/users.js';
 import { parseKeyValues, parseNodeSpec } from '../../../vpn/nodes.js';
 import { cb } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';

@@ -2,7 +2,7 @@ import { type Api, InlineKeyboard } from 'grammy';
 import type { Logger } from 'pino';
 import { cb } from '../bot/callback-data.js';
 import type { Translator } from '../bot/i18n.js';
-import { localeOf, safeEdit } from '../bot/ui.js';
+import { HTML, localeOf, safeEdit } from '../bot/ui.js';
 import { type Clock, type Pacer, PRIORITY } from '../bot/pacer.js';
 import type { DeliveryCounts } from '../db/broadcasts.js';
 import type { Db } from '../db/index.js';
@@ -108,7 +108,7 @@ export class Progress {
     const unknown = counts.unknown ? `\n${await this.text('broadcast-report-unknown', counts)}` : '';
     const slot = await this.env.pacer.acquire(this.b.admin_id, PRIORITY.admin);
     try {
-      await api.sendMessage(this.b.admin_id, report + unknown, { parse_mode: 'HTML' });
+      await api.sendMessage(this.b.admin_id, report + unknown, HTML);
     } catch (err) {
       deps.log.warn({ err, broadcast: this.b.id }, 'could not send the broadcast report');
     } finally {

@@ -103,7 +103,7 @@ export class DeviceService {
   }
 }
 
-/** A device's config again (the user asked), through the outbox at the chat's pace. */
-export function resendConfig(db: Db, peer: Pick<Peer, 'id' | 'user_id'>, now: number): Promise<void> {
-  return enqueue(db, configFor(peer), now);
+/** Configs again (the user asked), through the outbox at the chat's pace. */
+export function resendConfigs(db: Db, peers: Pick<Peer, 'id' | 'user_id'>[], now: number): Promise<void> {
+  return enqueue(db, peers.flatMap(configFor), now);
 }

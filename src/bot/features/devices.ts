@@ -4,7 +4,7 @@ import { deviceLabel, deviceOfUser, peersOfUser, renameDevice } from '../../db/p
 import type { Peer, User } from '../../db/schema.js';
 import { findUser } from '../../db/users.js';
 import { requestDevice as requestDeviceUseCase } from '../../use-cases/device-requests.js';
-import { deviceLimitOf, resendConfig } from '../../use-cases/devices.js';
+import { deviceLimitOf, resendConfigs } from '../../use-cases/devices.js';
 import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { formatBytes, formatTime } from '../format.js';
@@ -222,7 +222,7 @@ devicesFeature.callbackQuery(cb.deviceConfig.filter, async (ctx) => {
   if (!(await activeCaller(ctx))) return;
   const peer = await ownDevice(ctx, data.id);
   if (!peer) return;
-  await resendConfig(ctx.deps.db, peer, ctx.deps.now());
+  await resendConfigs(ctx.deps.db, [peer], ctx.deps.now());
   await ctx.answerCallbackQuery({ text: ctx.tr('config-coming') });
 });
 

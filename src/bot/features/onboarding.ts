@@ -7,7 +7,7 @@ import { findUser, updateProfile } from '../../db/users.js';
 import { type Asked, fileRequest, queueFull } from '../../use-cases/onboarding.js';
 import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
-import { safeEdit } from '../ui.js';
+import { HTML, safeEdit } from '../ui.js';
 import { adminMenu } from './admin/overview.js';
 import { admitWithInvite, holdStartInvite } from './invites.js';
 import { sendStatus } from './user.js';
@@ -33,15 +33,15 @@ priv.command('start', async (ctx) => {
   if (ctx.match) await holdStartInvite(ctx, ctx.match);
   if (!ctx.deps.captcha) return submitRequest(ctx, await ask(ctx, ctx.deps.db));
   // No CAPTCHA to solve for a place the queue does not have.
-  if (await queueFull(ctx.deps, ctx.from.id)) return ctx.reply(ctx.tr('queue-full'), { parse_mode: 'HTML' });
+  if (await queueFull(ctx.deps, ctx.from.id)) return ctx.reply(ctx.tr('queue-full'), HTML);
   const challenge = newChallenge(ctx, ctx.from.id);
   // Newcomers come in bursts: their questions are stored together (one commit), before they are sent.
   const attempts = await ctx.deps.groupCommit.run((trx) => startCaptcha(trx, challenge.row, now()));
   if (attempts === null) {
     const cooldownUntil = (await getCaptcha(db, ctx.from.id))?.cooldown_until ?? now();
-    return ctx.reply(ctx.tr('captcha-cooldown', { minutes: Math.max(1, Math.ceil((cooldownUntil - now()) / 60_000)) }), { parse_mode: 'HTML' });
+    return ctx.reply(ctx.tr('captcha-cooldown', { minutes: Math.max(1, Math.ceil((cooldownUntil - now()) / 60_000)) }), HTML);
   }
-  await ctx.reply(`${ctx.tr('welcome')}\n\n${challenge.question(attempts)}`, { parse_mode: 'HTML', reply_markup: challenge.keyboard });
+  await ctx.reply(`${ctx.tr('welcome')}\n\n${challenge.question(attempts)}`, { ...HTML, reply_markup: challenge.keyboard });
 });
 
 /** A new arithmetic question with a fresh nonce (so buttons of older questions stop counting); the caller stores `row`. */
@@ -117,7 +117,7 @@ async function submitRequest(ctx: BotContext, asked: Asked, captchaMessage?: { c
   const { db, log } = ctx.deps;
   if (asked === 'full') {
     if (captchaMessage) await safeEdit(ctx.api, captchaMessage.chat.id, captchaMessage.message_id, ctx.tr('queue-full'));
-    else await ctx.reply(ctx.tr('queue-full'), { parse_mode: 'HTML' });
+    else await ctx.reply(ctx.tr('queue-full'), HTML);
     return;
   }
   const user = await findUser(db, ctx.from!.id);
@@ -131,6 +131,6 @@ async function submitRequest(ctx: BotContext, asked: Asked, captchaMessage?: { c
   log.info({ userId: user.id }, 'access requested');
   const text = ctx.tr('request-sent');
   if (captchaMessage) await safeEdit(ctx.api, captchaMessage.chat.id, captchaMessage.message_id, `${ctx.tr('captcha-passed')}\n\n${text}`);
-  else await ctx.reply(text, { parse_mode: 'HTML' });
+  else await ctx.reply(text, HTML);
   await offerLocations(ctx);
 }

@@ -7,9 +7,8 @@ import type { User } from '../../db/schema.js';
 import { findUser } from '../../db/users.js';
 import type { BotContext } from '../context.js';
 import { formatBytes, formatTime } from '../format.js';
-import { enqueue } from '../../db/outbox.js';
-import { configFor } from '../../use-cases/notify.js';
-import { isNotModified } from '../ui.js';
+import { resendConfigs } from '../../use-cases/devices.js';
+import { editCurrent, HTML } from '../ui.js';
 
 export const userFeature = new Composer<BotContext>();
 const priv = userFeature.chatType('private');
@@ -30,29 +29,28 @@ export async function sendStatus(ctx: BotContext, user: User): Promise<void> {
       );
     }
   }
-  await ctx.reply(lines.join('\n\n'), { parse_mode: 'HTML' });
+  await ctx.reply(lines.join('\n\n'), HTML);
 }
 
 priv.command('status', async (ctx) => {
   const user = await findUser(ctx.deps.db, ctx.from.id);
-  if (!user) return ctx.reply(ctx.tr('status-unknown'), { parse_mode: 'HTML' });
+  if (!user) return ctx.reply(ctx.tr('status-unknown'), HTML);
   await sendStatus(ctx, user);
 });
 
 priv.command('config', async (ctx) => {
   const user = await findUser(ctx.deps.db, ctx.from.id);
-  if (!user) return ctx.reply(ctx.tr('status-unknown'), { parse_mode: 'HTML' });
+  if (!user) return ctx.reply(ctx.tr('status-unknown'), HTML);
   if (user.status !== 'active') return sendStatus(ctx, user);
   const peers = (await peersOfUser(ctx.deps.db, user.id)).filter((p) => p.status === 'active');
-  if (peers.length === 0) return ctx.reply(ctx.tr('config-none'), { parse_mode: 'HTML' });
-  // Through the outbox, like every config: four messages at the chat's pace, without holding this update.
-  await enqueue(ctx.deps.db, peers.flatMap(configFor), ctx.deps.now());
+  if (peers.length === 0) return ctx.reply(ctx.tr('config-none'), HTML);
+  await resendConfigs(ctx.deps.db, peers, ctx.deps.now());
 });
 
 priv.command('language', async (ctx) => {
   const kb = new InlineKeyboard();
   for (const l of LOCALES) kb.text(ctx.deps.translator.t(l, 'language-name'), cb.language.pack({ locale: l }));
-  await ctx.reply(ctx.tr('language-choose'), { parse_mode: 'HTML', reply_markup: kb });
+  await ctx.reply(ctx.tr('language-choose'), { ...HTML, reply_markup: kb });
 });
 
 userFeature.callbackQuery(cb.language.filter, async (ctx) => {
@@ -61,10 +59,8 @@ userFeature.callbackQuery(cb.language.filter, async (ctx) => {
   await chooseChatLocale(ctx.deps.db, ctx.chat.id, data.locale);
   ctx.locale = data.locale;
   await ctx.answerCallbackQuery();
-  await ctx.editMessageText(ctx.tr('language-set'), { parse_mode: 'HTML' }).catch((e) => {
-    if (!isNotModified(e)) throw e;
-  });
+  await editCurrent(ctx, ctx.tr('language-set'));
 });
 
-priv.command('help', (ctx) => ctx.reply(ctx.tr(ctx.isAdmin ? 'help-admin' : 'help'), { parse_mode: 'HTML' }));
+priv.command('help', (ctx) => ctx.reply(ctx.tr(ctx.isAdmin ? 'help-admin' : 'help'), HTML));
 

@@ -9,7 +9,7 @@ import { cb } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
 import { formatBytes, formatTime, fullName } from '../../format.js';
 import { renderTrafficChart } from '../../traffic-chart.js';
-import { editCurrent, userParams } from '../../ui.js';
+import { editCurrent, HTML, userParams } from '../../ui.js';
 import { actorOf, answerDecidedAlready } from './approvals.js';
 
 /** A user's card: status, limits, devices; status changes, the 30-day chart. */
@@ -94,7 +94,7 @@ cardScreen.callbackQuery(cb.chart.filter, async (ctx) => {
   );
   await ctx.api.sendPhoto(ctx.from.id, new InputFile(png, `traffic-${user.id}.png`), {
     caption: ctx.tr('chart-caption', { ...userParams(user) }),
-    parse_mode: 'HTML',
+    ...HTML,
   });
 });
 

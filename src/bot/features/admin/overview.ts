@@ -82,7 +82,7 @@ overviewScreen.command('backup', async (ctx) => {
   const warn = !keysEncrypted && !(await clearBackupWarned(ctx.deps.db));
   const caption = ctx.tr(keysEncrypted ? 'backup-caption-encrypted' : warn ? 'backup-caption-clear-warning' : 'backup-caption');
   ctx.deps.log.info({ adminId: ctx.from?.id, file, keysEncrypted }, 'backup sent to an admin');
-  await ctx.replyWithDocument(new InputFile(file, path.basename(file)), { caption, parse_mode: 'HTML' });
+  await ctx.replyWithDocument(new InputFile(file, path.basename(file)), { caption, ...HTML });
   if (warn) await noteClearBackupWarned(ctx.deps.db, ctx.deps.now());
 });
 

@@ -7,7 +7,7 @@ import { loadEnvLayers } from './ops/env.js';
 import { realDoctorEnv, runDoctor } from './ops/doctor.js';
 import { MIGRATE_DB_USAGE, parseMigrateDbArgs, runMigrateDb } from './ops/migrate-db.js';
 import { parseSetupArgs, runSetup, SETUP_USAGE, UsageError } from './ops/setup.js';
-import { run } from './vpn/cli.js';
+import { run } from './vpn/runner.js';
 
 const USAGE = `usage: node dist/cli.js doctor
        ${SETUP_USAGE}

@@ -13,9 +13,9 @@ import path from 'node:path';
 import { type Config, ConfigError, loadConfig } from '../config.js';
 import { appliedMigrations, type DatabaseTarget, MIGRATIONS, openForReading, redactUrl } from '../db/index.js';
 import type { NodeRow } from '../db/nodes.js';
-import { run } from '../vpn/cli.js';
+import { run } from '../vpn/runner.js';
 import { localNodeRow, parseNodesFile } from '../vpn/nodes.js';
-import { createSshCli } from '../vpn/ssh-cli.js';
+import { createSshRunner } from '../vpn/ssh-runner.js';
 import { type BotApiAnswer, type BotChat, callBotApi, checkBotToken } from './telegram.js';
 
 export interface FileInfo {
@@ -513,11 +513,11 @@ export function realDoctorEnv(env: Record<string, string | undefined>, overrides
     nodeVersion: process.version,
     paths: SYSTEM_PATHS,
     probeNode: async (node) => {
-      const cli = createSshCli(node.flavor, { host: node.ssh_host!, port: node.ssh_port!, user: node.ssh_user!, privateKeyFile: node.ssh_key_file!, hostKey: node.ssh_host_key! }, { timeoutMs: 8_000, connectTimeoutMs: 5_000 });
+      const runner = createSshRunner(node.flavor, { host: node.ssh_host!, port: node.ssh_port!, user: node.ssh_user!, privateKeyFile: node.ssh_key_file!, hostKey: node.ssh_host_key! }, { timeoutMs: 8_000, connectTimeoutMs: 5_000 });
       try {
-        return await cli.ifindex(node.iface);
+        return await runner.ifindex(node.iface);
       } finally {
-        await cli.close();
+        await runner.close();
       }
     },
     ...overrides,

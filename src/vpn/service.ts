@@ -4,7 +4,7 @@ import type { Db } from '../db/index.js';
 import { getServer, insertServerOnce } from '../db/misc.js';
 import { allocatePeer, deletePeer, movePeerRow, removedKeys, resetBaselines, wirePeersOnNode, withAddresses } from '../db/peers.js';
 import type { Peer, Server } from '../db/schema.js';
-import type { PeerOnWire, VpnCli } from './cli.js';
+import type { PeerOnWire, VpnRunner } from './runner.js';
 import { parseDump } from './dump.js';
 import type { ImitationValues } from './imitation.js';
 import { generateKeyPair, generatePresharedKey } from './keys.js';
@@ -88,7 +88,7 @@ export class VpnService {
 
   constructor(
     private readonly db: Db,
-    private readonly cli: VpnCli,
+    private readonly runner: VpnRunner,
     readonly settings: VpnSettings,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
@@ -153,20 +153,20 @@ export class VpnService {
   async start(): Promise<ReconcileResult> {
     await this.ensureServer();
     this.hooks = await this.natHooks();
-    if ((await this.cli.ifindex(this.settings.iface)) === null) {
+    if ((await this.runner.ifindex(this.settings.iface)) === null) {
       this.log.info({ conf: this.confPath }, 'bringing the interface up');
       await this.writeServerConfig({ peers: false });
-      await this.cli.up(this.confPath);
+      await this.runner.up(this.confPath);
     }
     await this.writeServerConfig();
-    return this.reconcile(parseDump(await this.cli.dump(this.settings.iface)));
+    return this.reconcile(parseDump(await this.runner.dump(this.settings.iface)));
   }
 
   private async natHooks(): Promise<{ postUp?: string | undefined; postDown?: string | undefined }> {
     const s = this.settings;
     if (s.postUp || s.postDown) return { postUp: s.postUp, postDown: s.postDown };
     if (!s.nat) return {};
-    const wan = s.wanInterface ?? (await this.cli.defaultRouteInterface());
+    const wan = s.wanInterface ?? (await this.runner.defaultRouteInterface());
     if (!wan) {
       this.log.warn('no IPv4 default route: NAT rules not written (set VPN_WAN_INTERFACE or VPN_NAT=off)');
       return {};
@@ -183,7 +183,7 @@ export class VpnService {
         { flavor: this.settings.flavor, privateKey: this.open(server.private_key), address: server.address, listenPort: server.listen_port, awg: this.awgParamsOf(server), ...this.hooks },
         peers.map((p) => this.wire(p)),
       );
-      await this.cli.writeConfig(this.confPath, text);
+      await this.runner.writeConfig(this.confPath, text);
     });
     this.writeChain = next.catch(() => {});
     return next;
@@ -225,11 +225,11 @@ export class VpnService {
     const peer = await allocatePeer(this.db, node, async (used) => ({ ...row, ip: await this.freeAddress(used) }), this.now(), opts.maxDevices);
     if (!peer) throw new DeviceRefusedError();
     try {
-      await this.cli.setPeer(iface, this.wire(peer));
+      await this.runner.setPeer(iface, this.wire(peer));
     } catch (e) {
       await deletePeer(this.db, peer, this.now());
       // Best effort: if this fails too, the next reconcile removes the peer the DB no longer has.
-      await this.cli.removePeer(iface, peer.public_key).catch(() => {});
+      await this.runner.removePeer(iface, peer.public_key).catch(() => {});
       throw e;
     }
     this.configChanged();
@@ -252,7 +252,7 @@ export class VpnService {
       return row;
     });
     try {
-      if (moved.status === 'active') await this.cli.setPeer(this.settings.iface, this.wire(moved));
+      if (moved.status === 'active') await this.runner.setPeer(this.settings.iface, this.wire(moved));
     } catch (e) {
       await withAddresses(this.db, peer.node, (trx) => movePeerRow(trx, moved, peer.node, peer.ip, this.now())).catch(() => {});
       throw e;
@@ -264,8 +264,8 @@ export class VpnService {
 
   /** Applies a peer's current DB state to the interface. */
   async apply(peer: Pick<Peer, 'public_key' | 'preshared_key' | 'ip'>, present: boolean): Promise<void> {
-    if (present) await this.cli.setPeer(this.settings.iface, this.wire(peer));
-    else await this.cli.removePeer(this.settings.iface, peer.public_key);
+    if (present) await this.runner.setPeer(this.settings.iface, this.wire(peer));
+    else await this.runner.removePeer(this.settings.iface, peer.public_key);
     this.configChanged();
   }
 
@@ -290,11 +290,11 @@ export class VpnService {
     const unknown = extra.filter((k) => !known.has(k) && !tombstoned.has(k));
     const remove = this.settings.removeUnknown ? extra : extra.filter((k) => known.has(k) || tombstoned.has(k));
     for (let i = 0; i < missing.length; i += PEERS_PER_CALL) {
-      await this.cli.setPeers(iface, missing.slice(i, i + PEERS_PER_CALL).map((p) => this.wire(p)));
+      await this.runner.setPeers(iface, missing.slice(i, i + PEERS_PER_CALL).map((p) => this.wire(p)));
     }
     // Freshly (re)added peers count from zero on the interface.
     await resetBaselines(this.db, missing.filter((p) => !live.has(p.public_key)).map((p) => p.id));
-    for (const k of remove) await this.cli.removePeer(iface, k);
+    for (const k of remove) await this.runner.removePeer(iface, k);
     const result = { added: missing.map((p) => p.public_key), removed: remove, unknown };
     if (result.added.length || result.removed.length) this.log.info({ node, added: result.added.length, removed: result.removed.length }, 'reconciled interface with the database');
     return result;
@@ -348,10 +348,10 @@ export class VpnService {
   }
 
   readDump(): Promise<Dump> {
-    return this.cli.dump(this.settings.iface).then(parseDump);
+    return this.runner.dump(this.settings.iface).then(parseDump);
   }
 
   ifindex(): Promise<number | null> {
-    return this.cli.ifindex(this.settings.iface);
+    return this.runner.ifindex(this.settings.iface);
   }
 }

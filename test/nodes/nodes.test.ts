@@ -317,7 +317,7 @@ describe('which nodes a process drives', () => {
       .values({ name: 'remote', location: 'Remote', ssh_host: '192.0.2.9', ssh_port: 22, ssh_user: 'root', ssh_key_file: '/k', ssh_host_key: `SHA256:${'A'.repeat(43)}`, flavor: 'wireguard', iface: 'wg0', endpoint: '192.0.2.9:51820', listen_port: 51820, subnet: '10.50.0.0/24', config_dir: path.join(h.dir, 'remote'), state_dir: '/var/lib/andreyvpn', created_at: 2 })
       .execute();
     const remote = new FakeWg();
-    const fleet = new Fleet({ db: h.db, log: h.deps.log, shared: { dns: [], allowedIps: ['0.0.0.0/0'], awgProtocol: 1, local: {} }, cliFor: () => remote, drives: (n) => n.ssh_host !== null });
+    const fleet = new Fleet({ db: h.db, log: h.deps.log, shared: { dns: [], allowedIps: ['0.0.0.0/0'], awgProtocol: 1, local: {} }, runnerFor: () => remote, drives: (n) => n.ssh_host !== null });
     await fleet.start();
     expect(fleet.names()).toEqual(['remote']);
     expect(remote.up_).toBe(true);

@@ -1,5 +1,5 @@
-import type { PeerOnWire, VpnCli } from '../../src/vpn/cli.js';
-import { CommandError, writePrivateFile } from '../../src/vpn/cli.js';
+import type { PeerOnWire, VpnRunner } from '../../src/vpn/runner.js';
+import { CommandError, writePrivateFile } from '../../src/vpn/runner.js';
 
 interface LivePeer extends PeerOnWire {
   rx: number;
@@ -8,11 +8,11 @@ interface LivePeer extends PeerOnWire {
 }
 
 /**
- * An in-memory interface behind the VpnCli boundary for fast bot tests; it prints a
+ * An in-memory interface behind the VpnRunner boundary for fast bot tests; it prints a
  * real `wg show dump` so the real parser runs. The real binaries are exercised in
- * test/vpn/cli.test.ts and the end-to-end test.
+ * test/vpn/runner.test.ts and the end-to-end test.
  */
-export class FakeWg implements VpnCli {
+export class FakeWg implements VpnRunner {
   readonly peers = new Map<string, LivePeer>();
   readonly calls: string[] = [];
   up_ = false;

@@ -5,13 +5,13 @@ import { createRequire } from 'node:module';
 import type ssh2 from 'ssh2';
 import type { Client, ClientChannel, ServerHostKeyAlgorithm } from 'ssh2';
 import { checkPath, shellCommand, vpnCommands } from './argv.js';
-import { CommandError, parseIfindex, upTimeoutMs, type VpnCli } from './cli.js';
+import { CommandError, parseIfindex, upTimeoutMs, type VpnRunner } from './runner.js';
 import { parseDefaultRoute } from './nat.js';
 import { renderPeerSections } from './render.js';
 import { tempFileName } from './run-dir.js';
 import type { VpnFlavor } from './types.js';
 
-// The VPN commands of cli.ts, run on a node over SSH (ssh2, one pooled connection per node).
+// The VPN commands of runner.ts, run on a node over SSH (ssh2, one pooled connection per node).
 // The node's shell parses the command string, so it is only ever built by shellCommand()
 // from validated argv; fixed sh scripts take their values as positional parameters.
 // Secrets (preshared keys, the server config) travel on the channel's stdin.
@@ -26,7 +26,7 @@ export interface SshTarget {
   hostKey: string;
 }
 
-export interface SshCliOptions {
+export interface SshRunnerOptions {
   /** On the node: *-quick logs (0700). Default /var/log/andreyvpn. */
   logDir?: string;
   /** On the node: preshared keys live here for one `set` call (0700). Default /run/andreyvpn. */
@@ -44,7 +44,7 @@ export interface SshCliOptions {
   onCommand?: (command: string) => void;
 }
 
-export type SshVpnCli = VpnCli & {
+export type SshRunner = VpnRunner & {
   /** Drops the connection; calls after it reject. */
   close(): Promise<void>;
 };
@@ -154,7 +154,7 @@ class Connection {
   constructor(
     private readonly target: SshTarget,
     private readonly pin: HostKeyPin,
-    private readonly opts: Required<Pick<SshCliOptions, 'connectTimeoutMs' | 'keepaliveIntervalMs' | 'keepaliveCountMax'>>,
+    private readonly opts: Required<Pick<SshRunnerOptions, 'connectTimeoutMs' | 'keepaliveIntervalMs' | 'keepaliveCountMax'>>,
   ) {}
 
   get(): Promise<Client> {
@@ -239,7 +239,7 @@ export function checkSshTarget(target: SshTarget): HostKeyPin {
   return parseHostKeyPin(target.hostKey);
 }
 
-export function createSshCli(flavor: VpnFlavor, target: SshTarget, opts: SshCliOptions = {}): SshVpnCli {
+export function createSshRunner(flavor: VpnFlavor, target: SshTarget, opts: SshRunnerOptions = {}): SshRunner {
   const pin = checkSshTarget(target);
   const cmd = vpnCommands(flavor);
   const logDir = checkPath(opts.logDir ?? '/var/log/andreyvpn');

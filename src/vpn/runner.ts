@@ -11,7 +11,7 @@ import type { VpnFlavor } from './types.js';
 
 // Runs the VPN binaries on this host: argv arrays only, never a shell; keys go through
 // stdin or 0600 files, never argv, and the children get childEnv(), never the bot's own
-// environment. ssh-cli.ts runs the same argv on a node over SSH.
+// environment. ssh-runner.ts runs the same argv on a node over SSH.
 
 export class CommandError extends Error {
   constructor(
@@ -88,7 +88,7 @@ export interface PeerOnWire {
   ip: string;
 }
 
-export interface VpnCli {
+export interface VpnRunner {
   dump(iface: string): Promise<string>;
   setPeer(iface: string, peer: PeerOnWire): Promise<void>;
   /** Adds many peers (or sets them to exactly this) in one call, `<wg|awg> addconf`; the other peers stay as they are. */
@@ -168,7 +168,7 @@ export function parseIfindex(text: string | null): number | null {
   return n;
 }
 
-export function createCli(flavor: VpnFlavor, opts: { logDir: string; secretsDir: string; timeoutMs?: number }): VpnCli {
+export function createRunner(flavor: VpnFlavor, opts: { logDir: string; secretsDir: string; timeoutMs?: number }): VpnRunner {
   const cmd = vpnCommands(flavor);
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const exec = ([bin, ...args]: string[]) => run(bin!, args, { timeoutMs });

@@ -1,5 +1,6 @@
 import { isIPv4 } from 'node:net';
 import path from 'node:path';
+import { IFACE_RE, WG_KEY_RE } from './patterns.js';
 import type { VpnFlavor } from './types.js';
 
 // The argv of every VPN command, shared by the local runner (spawn, no shell) and the SSH
@@ -13,21 +14,18 @@ export class InvalidArgumentError extends Error {
   }
 }
 
-// wg-quick's own rule for interface names; '.' and '..' would walk /sys/class/net.
-const IFACE = /^[a-zA-Z0-9_=+.-]{1,15}$/;
-// 32 bytes in standard base64: 43 characters, the last one carrying 2 bits, and '='.
-const KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 // Absolute (so never option-like), no control characters. Spaces and quotes are fine: the
 // local runner uses no shell and the SSH runner quotes every word.
 const PATH = /^\/[^\x00-\x1f\x7f]{0,4095}$/;
 
 export function checkIface(iface: string): string {
-  if (!IFACE.test(iface) || iface.startsWith('-') || iface === '.' || iface === '..') throw new InvalidArgumentError('interface name', iface);
+  // '.' and '..' would walk /sys/class/net.
+  if (!IFACE_RE.test(iface) || iface.startsWith('-') || iface === '.' || iface === '..') throw new InvalidArgumentError('interface name', iface);
   return iface;
 }
 
 export function checkKey(key: string, what = 'key'): string {
-  if (!KEY.test(key)) throw new InvalidArgumentError(what, key);
+  if (!WG_KEY_RE.test(key)) throw new InvalidArgumentError(what, key);
   return key;
 }
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import { z } from 'zod';
-import { HOST_RE, IFACE_RE, isIpv4Cidr, NODE_NAME_RE } from '../config.js';
 import type { NodeRow } from '../db/nodes.js';
+import { HOST_RE, IFACE_RE, isIpv4Cidr, NODE_NAME_RE } from './patterns.js';
 import { parseHostKeyPin } from './ssh-runner.js';
 import type { VpnSettings } from './service.js';
 import type { VpnFlavor } from './types.js';

@@ -8,7 +8,7 @@ import { createRunner, type VpnRunner } from '../src/vpn/runner.js';
 import type { Fleet } from '../src/vpn/fleet.js';
 import { generateKeyPair, generatePresharedKey } from '../src/vpn/keys.js';
 import { intToIp, parseSubnet } from '../src/vpn/pool.js';
-import type { VpnSettings } from '../src/vpn/service.js';
+import type { VpnSettings } from '../src/vpn/types.js';
 import { singleNodeFleet } from '../test/support/harness.js';
 import { run } from '../test/support/netns.js';
 

@@ -6,7 +6,7 @@ import { peersOnNode } from '../src/db/peers.js';
 import { requestAccess } from '../src/db/users.js';
 import { run, type VpnRunner, writePrivateFile } from '../src/vpn/runner.js';
 import { renderServerConfig } from '../src/vpn/render.js';
-import type { VpnSettings } from '../src/vpn/service.js';
+import { toWire, type VpnSettings } from '../src/vpn/types.js';
 import { singleNodeFleet } from '../test/support/harness.js';
 import { ADMIN_ID, dropInterface, type Lab, livePeers, silentLog, timed } from './lab.js';
 import { fmtMs, fmtRatio, fmtSummary, flatEnough, type Row, summarize, type Summary, tenTimesFaster } from './stats.js';
@@ -42,7 +42,7 @@ class RegenerateAndSyncconf implements VpnRunner {
     const peers = await peersOnNode(this.db, this.settings.node, 'active');
     const text = renderServerConfig(
       { flavor: 'wireguard', privateKey: server.private_key, address: server.address, listenPort: server.listen_port },
-      peers.map((p) => ({ publicKey: p.public_key, presharedKey: p.preshared_key, ip: p.ip })),
+      peers.map((p) => toWire(p)),
     );
     const conf = path.join(this.dir, `${iface}.conf`);
     await writePrivateFile(conf, text);

@@ -1,7 +1,7 @@
 import { isIPv4 } from 'node:net';
 import path from 'node:path';
 import { IFACE_RE, WG_KEY_RE } from './patterns.js';
-import type { VpnFlavor } from './types.js';
+import type { VpnFlavor, WirePeer } from './types.js';
 
 // The argv of every VPN command, shared by the local runner (spawn, no shell) and the SSH
 // runner (one command string parsed by the node's shell). Every value is validated here, so
@@ -60,12 +60,6 @@ export function shellCommand(argv: readonly string[]): string {
   return argv.map(shellQuote).join(' ');
 }
 
-export interface PeerArgs {
-  publicKey: string;
-  presharedKey: string;
-  ip: string;
-}
-
 export type VpnCommands = ReturnType<typeof vpnCommands>;
 
 /** argv builders for one flavor (`wg`/`wg-quick` or `awg`/`awg-quick`). */
@@ -74,7 +68,7 @@ export function vpnCommands(flavor: VpnFlavor) {
   return {
     dump: (iface: string) => [bin, 'show', checkIface(iface), 'dump'],
     /** The preshared key itself never goes in argv: `pskFile` holds it. */
-    setPeer: (iface: string, p: PeerArgs, pskFile: string) => {
+    setPeer: (iface: string, p: WirePeer, pskFile: string) => {
       checkKey(p.presharedKey, 'preshared key');
       return [bin, 'set', checkIface(iface), 'peer', checkKey(p.publicKey, 'public key'), 'preshared-key', checkPath(pskFile), 'allowed-ips', `${checkIPv4(p.ip)}/32`];
     },

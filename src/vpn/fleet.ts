@@ -5,9 +5,10 @@ import { activePeersPerNode, deleteEmptyNode, getNode, insertNode, listNodes, ty
 import type { Node, NodeState, Peer } from '../db/schema.js';
 import type { VpnRunner } from './runner.js';
 import type { SecretBox } from './secrets.js';
-import { PoolExhaustedError, type ReconcileResult, VpnService, type VpnSettings } from './service.js';
+import type { ReconcileResult } from './reconcile.js';
+import { PoolExhaustedError, VpnService } from './service.js';
 import { sealStoredKeys } from './stored-keys.js';
-import type { VpnFlavor } from './types.js';
+import type { VpnFlavor, VpnSettings } from './types.js';
 import { nodeClash } from './nodes.js';
 
 /** A node's host: local binaries, or the same commands over SSH (closed when the node goes away). */

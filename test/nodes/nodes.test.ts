@@ -12,6 +12,7 @@ import { FAILING_TICKS, type MonitorEvent, startMonitor } from '../../src/monito
 import { parseKeyValues, parseNodeSpec } from '../../src/vpn/nodes.js';
 import { activeUser, alerts, lastText } from '../devices/support.js';
 import { Fleet } from '../../src/vpn/fleet.js';
+import { toWire } from '../../src/vpn/types.js';
 import { FakeWg } from '../support/fake-wg.js';
 import { ADMIN_A, createHarness, type Harness } from '../support/harness.js';
 import { buttons, type From } from '../support/recorder.js';
@@ -153,7 +154,7 @@ describe('several VPN nodes (in-memory interfaces)', () => {
     expect(h.rec.last('editMessageText', ADMIN_A.id)?.payload.text).toContain('moved to ams');
 
     // The old node still had the key (it did not answer, say): its reconcile removes it.
-    await h.wg.setPeer('awg0', { publicKey: after!.public_key, presharedKey: after!.preshared_key, ip: before!.ip });
+    await h.wg.setPeer('awg0', { ...toWire(after!), ip: before!.ip });
     const r = await h.vpn.node('awg0').reconcile(await h.vpn.node('awg0').readDump());
     expect(r.removed).toEqual([after!.public_key]);
     expect(r.unknown).toEqual([]);

@@ -24,7 +24,7 @@ import { enforceLimits } from '../../src/monitor/quotas.js';
 import { OutboxSender } from '../../src/outbox/sender.js';
 import { Inbox } from '../../src/bot/inbox.js';
 import { SecretBox } from '../../src/vpn/secrets.js';
-import type { VpnSettings } from '../../src/vpn/service.js';
+import type { VpnSettings } from '../../src/vpn/types.js';
 import { Fleet, type NodeRunner } from '../../src/vpn/fleet.js';
 import { type NodeRow, upsertNode } from '../../src/db/nodes.js';
 import { localNodeRow } from '../../src/vpn/nodes.js';

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import { z } from 'zod';
 import type { NodeRow } from '../db/nodes.js';
 import { HOST_RE, IFACE_RE, isIpv4Cidr, NODE_NAME_RE } from './patterns.js';
-import { parseHostKeyPin } from './ssh-runner.js';
+import { parseHostKeyPin } from './ssh-host-key.js';
 import type { VpnFlavor, VpnSettings } from './types.js';
 
 // A VPN node as an admin writes it: in the nodes file (a JSON array of these objects) or after

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
-import type { SshTarget } from '../../src/vpn/ssh-runner.js';
+import type { SshTarget } from '../../src/vpn/ssh-connection.js';
 import { gateOn, type LabProcess, type NetnsLab, onPath, realPartsAvailable, run } from './netns.js';
 
 const SSHD = '/usr/sbin/sshd';

@@ -46,9 +46,9 @@ interface Member {
 }
 
 /**
- * The VPN nodes the bot drives, behind the interface callers used for one node: new peers go to
- * the healthy active node with the fewest active peers (or the one asked for), and everything
- * else about a peer goes to the node it lives on. The nodes table is the source of truth; its
+ * The VPN nodes the bot drives, one VpnService each: new peers go to the healthy active node with
+ * the fewest active peers (or the one asked for), and everything else about a peer goes to the
+ * node it lives on. The nodes table is the source of truth; its
  * health (down_since) is kept by the monitor so every replica picks the same way.
  */
 export class Fleet {

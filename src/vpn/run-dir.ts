@@ -37,7 +37,7 @@ export async function openRunDir(dataDir: string, bases: readonly string[] = TMP
       break;
     }
   }
-  // DATA_DIR/run too: the disk is where a leftover matters most, and where earlier versions wrote.
+  // DATA_DIR/run too: it is used whenever no tmpfs is, and on a disk a leftover matters most.
   const removed = (await sweep(fallback)) + (dir === fallback ? 0 : await sweep(dir));
   return {
     path: dir,

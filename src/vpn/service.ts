@@ -109,7 +109,7 @@ export class VpnService {
     return this.reconcile(parseDump(await this.runner.dump(this.settings.iface)));
   }
 
-  /** Rewrites the config file now if it lags behind the database (at stop, and at each monitor tick after a failed write). */
+  /** The config file catches up with the database now, when it lags behind (ServerConfigFile.flush). */
   flushConfig(): Promise<void> {
     return this.config.flush();
   }

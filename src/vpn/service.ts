@@ -169,8 +169,13 @@ export class VpnService {
     try {
       if (moved.status === 'active') await this.runner.setPeer(this.settings.iface, toWire(moved, this.secrets));
     } catch (e) {
-      const back = (trx: Db) => lockAddresses(trx, peer.node).then(() => movePeerRow(trx, moved, peer.node, peer.ip, this.now()));
-      await this.db.transaction().execute(back).catch(() => {});
+      await this.db
+        .transaction()
+        .execute(async (trx) => {
+          await lockAddresses(trx, peer.node);
+          await movePeerRow(trx, moved, peer.node, peer.ip, this.now());
+        })
+        .catch(() => {});
       throw e;
     }
     this.config.changed();

@@ -25,7 +25,6 @@ const NO_DATABASE = [
   'test/vpn/amnezia-key.test.ts',
   'test/vpn/amneziawg.test.ts',
   'test/vpn/argv.test.ts',
-  'test/vpn/cli.test.ts',
   'test/vpn/dump.test.ts',
   'test/vpn/imitation-live.test.ts',
   'test/vpn/imitation.test.ts',
@@ -35,6 +34,8 @@ const NO_DATABASE = [
   'test/vpn/qr.test.ts',
   'test/vpn/render.test.ts',
   'test/vpn/run-dir.test.ts',
+  'test/vpn/runner.test.ts',
+  'test/vpn/ssh-host-key.test.ts',
 ];
 
 /** Tests of PostgreSQL itself and of moving to it: the postgres project only. */

@@ -42,7 +42,7 @@ export async function broadcast(lab: Lab, users: number, perSecond: number): Pro
   const db = await lab.db('broadcast');
   try {
     await seedUsers(db, { count: users, firstId: 1 });
-    const vpn = new Fleet({ db, log: silentLog, shared: { dns: [], allowedIps: [], awgProtocol: 1, local: {} }, cliFor: () => lab.cli() }); // never started: no peers here
+    const vpn = new Fleet({ db, log: silentLog, shared: { dns: [], allowedIps: [], awgProtocol: 1, local: {} }, runnerFor: () => lab.runner() }); // never started: no peers here
     const deps: BotDeps = {
       db,
       groupCommit: new GroupCommit(db),

@@ -4,11 +4,11 @@ import pino from 'pino';
 import { type Db, migrate, openSqlite } from '../src/db/index.js';
 import { insertPeer, markConfigQueued, markDelivered } from '../src/db/peers.js';
 import { requestAccess, transitionUser } from '../src/db/users.js';
-import { createCli, type VpnCli } from '../src/vpn/cli.js';
+import { createRunner, type VpnRunner } from '../src/vpn/runner.js';
 import type { Fleet } from '../src/vpn/fleet.js';
 import { generateKeyPair, generatePresharedKey } from '../src/vpn/keys.js';
 import { intToIp, parseSubnet } from '../src/vpn/pool.js';
-import type { VpnSettings } from '../src/vpn/service.js';
+import type { VpnSettings } from '../src/vpn/types.js';
 import { singleNodeFleet } from '../test/support/harness.js';
 import { run } from '../test/support/netns.js';
 
@@ -53,9 +53,9 @@ export class Lab {
     return db;
   }
 
-  /** The bot's own VpnCli on this host (wireguard flavor). */
-  cli(): VpnCli {
-    return createCli('wireguard', { logDir: this.path('logs'), secretsDir: this.path('run') });
+  /** The bot's own VpnRunner on this host (wireguard flavor). */
+  runner(): VpnRunner {
+    return createRunner('wireguard', { logDir: this.path('logs'), secretsDir: this.path('run') });
   }
 
   /** Settings of a fresh wireguard node named after its interface, clients at 127.0.0.1. */
@@ -78,9 +78,9 @@ export class Lab {
   }
 
   /** A one-node Fleet on a new interface, with `peers` active users already in the database; started (interface up, peers live). */
-  async node(db: Db, peers: number, cli: VpnCli = this.cli()): Promise<{ fleet: Fleet; settings: VpnSettings; seeded: SeededPeer[] }> {
+  async node(db: Db, peers: number, runner: VpnRunner = this.runner()): Promise<{ fleet: Fleet; settings: VpnSettings; seeded: SeededPeer[] }> {
     const settings = this.settings();
-    const fleet = await singleNodeFleet(db, cli, settings, silentLog);
+    const fleet = await singleNodeFleet(db, runner, settings, silentLog);
     const seeded = await seedUsers(db, { count: peers, firstId: 1, peersOn: settings });
     await fleet.start();
     return { fleet, settings, seeded };

@@ -45,7 +45,7 @@ export async function monitorTicks(lab: Lab, sizes: number[], samples: number): 
     const db = await lab.db(`monitor-${size}`, { log: tx.log });
     const { fleet, settings, seeded } = await lab.node(db, size);
     const vpn = fleet.node(settings.node);
-    const cli = lab.cli();
+    const runner = lab.runner();
     let clock = Date.UTC(2026, 0, 1);
     const monitor = startMonitor({ db, nodes: () => fleet.services(), log: silentLog, intervalMs: 3_600_000, now: () => clock });
     try {
@@ -62,7 +62,7 @@ export async function monitorTicks(lab: Lab, sizes: number[], samples: number): 
       const ids = (await peersOnNode(db, settings.node)).map((p) => p.id);
       const ifindex = await vpn.ifindex();
       const tick = async () => {
-        const [read, [text, baselines]] = await timed(() => Promise.all([cli.dump(settings.iface), beforeDump(db, settings.node)]));
+        const [read, [text, baselines]] = await timed(() => Promise.all([runner.dump(settings.iface), beforeDump(db, settings.node)]));
         const [parse, dump] = await timed(async () => parseDump(text));
         const [persist, written] = await timed(() => recordTraffic(db, settings.node, dump, baselines, ifindex, clock));
         return { read, parse, persist, total: read + parse + persist, written };
@@ -75,7 +75,7 @@ export async function monitorTicks(lab: Lab, sizes: number[], samples: number): 
       const monitorTick: number[] = [];
       let transactions = 0;
       for (let i = 0; i < samples; i++) {
-        bare.push((await timed(() => cli.dump(settings.iface)))[0]);
+        bare.push((await timed(() => runner.dump(settings.iface)))[0]);
         steady.push((await tick()).total);
         await resetBaselines(db, ids);
         tx.reset();

@@ -4,9 +4,9 @@ import type { Db } from '../src/db/index.js';
 import { getServer } from '../src/db/servers.js';
 import { peersOnNode } from '../src/db/peers.js';
 import { requestAccess } from '../src/db/users.js';
-import { run, type VpnCli, writePrivateFile } from '../src/vpn/cli.js';
+import { run, type VpnRunner, writePrivateFile } from '../src/vpn/runner.js';
 import { renderServerConfig } from '../src/vpn/render.js';
-import type { VpnSettings } from '../src/vpn/service.js';
+import { toWire, type VpnSettings } from '../src/vpn/types.js';
 import { singleNodeFleet } from '../test/support/harness.js';
 import { ADMIN_ID, dropInterface, type Lab, livePeers, silentLog, timed } from './lab.js';
 import { fmtMs, fmtRatio, fmtSummary, flatEnough, type Row, summarize, type Summary, tenTimesFaster } from './stats.js';
@@ -17,14 +17,14 @@ import { fmtMs, fmtRatio, fmtSummary, flatEnough, type Row, summarize, type Summ
 // panels do it: regenerate the whole config from the database, `wg-quick strip`, `wg syncconf`.
 
 /**
- * The host's VpnCli, except that a peer change rewrites the full config and syncs the interface
+ * The host's VpnRunner, except that a peer change rewrites the full config and syncs the interface
  * to it (wg-easy: `wg syncconf wg0 <(wg-quick strip wg0)`), whatever the change was.
  */
-class RegenerateAndSyncconf implements VpnCli {
+class RegenerateAndSyncconf implements VpnRunner {
   constructor(
     private readonly db: Db,
     private readonly settings: VpnSettings,
-    private readonly host: VpnCli,
+    private readonly host: VpnRunner,
     private readonly dir: string,
   ) {}
 
@@ -42,7 +42,7 @@ class RegenerateAndSyncconf implements VpnCli {
     const peers = await peersOnNode(this.db, this.settings.node, 'active');
     const text = renderServerConfig(
       { flavor: 'wireguard', privateKey: server.private_key, address: server.address, listenPort: server.listen_port },
-      peers.map((p) => ({ publicKey: p.public_key, presharedKey: p.preshared_key, ip: p.ip })),
+      peers.map((p) => toWire(p)),
     );
     const conf = path.join(this.dir, `${iface}.conf`);
     await writePrivateFile(conf, text);
@@ -83,7 +83,7 @@ export async function peerChange(lab: Lab, sizes: number[], samples: number, bas
   for (const size of sizes) {
     const db = await lab.db(`peer-${size}`);
     const { fleet, settings } = await lab.node(db, size);
-    const panel = await singleNodeFleet(db, new RegenerateAndSyncconf(db, settings, lab.cli(), lab.path('panel')), settings, silentLog);
+    const panel = await singleNodeFleet(db, new RegenerateAndSyncconf(db, settings, lab.runner(), lab.path('panel')), settings, silentLog);
     try {
       await panel.start();
       const ours = await approvals(db, new AccessService(db, fleet, silentLog), settings.iface, 1_000_000, samples);

@@ -34,11 +34,11 @@ import { type LeaderJobs, startLeadership } from './leader.js';
 import { createMetrics } from './metrics.js';
 import { startBackups } from './monitor/backups.js';
 import { startMonitor } from './monitor/index.js';
-import { createCli, type VpnCli } from './vpn/cli.js';
+import { createRunner, type VpnRunner } from './vpn/runner.js';
 import { openRunDir } from './vpn/run-dir.js';
 import { SecretBox } from './vpn/secrets.js';
-import { Fleet, type NodeCli } from './vpn/fleet.js';
-import { createSshCli } from './vpn/ssh-cli.js';
+import { Fleet, type NodeRunner } from './vpn/fleet.js';
+import { createSshRunner } from './vpn/ssh-runner.js';
 import type { Node } from './db/schema.js';
 import { localNodeRow, readNodesFile } from './vpn/nodes.js';
 import type { VpnFlavor } from './vpn/types.js';
@@ -64,10 +64,10 @@ export interface App {
 
 /**
  * The composition root: config → db → vpn → bot → monitor → updates (polling or webhook).
- * `cli` can be replaced so tests run the whole app against an in-memory interface; `throttle: false`
+ * `runner` can be replaced so tests run the whole app against an in-memory interface; `throttle: false`
  * turns off the pacing of replies (the benchmark measures the bot's own cost per update).
  */
-export async function startApp(config: Config, log: Logger, overrides: { cli?: VpnCli; throttle?: boolean } = {}): Promise<App> {
+export async function startApp(config: Config, log: Logger, overrides: { runner?: VpnRunner; throttle?: boolean } = {}): Promise<App> {
   await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await fs.chmod(config.dataDir, 0o700);
   const { database } = config;
@@ -81,10 +81,10 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
   if (config.nodes.file) {
     for (const row of await readNodesFile(config.nodes.file, { flavor: v.flavor, sshKeyFile: config.nodes.sshKeyFile }, now(), local)) await upsertNode(db, row);
   }
-  const runDir = overrides.cli ? null : await openRunDir(config.dataDir);
+  const runDir = overrides.runner ? null : await openRunDir(config.dataDir);
   if (runDir) log.info({ dir: runDir.path, leftoversRemoved: runDir.removed }, 'directory for temporary key files');
-  const localCli = (flavor: VpnFlavor) =>
-    overrides.cli ?? createCli(flavor, { logDir: path.join(config.dataDir, 'logs'), secretsDir: runDir!.path });
+  const localRunner = (flavor: VpnFlavor) =>
+    overrides.runner ?? createRunner(flavor, { logDir: path.join(config.dataDir, 'logs'), secretsDir: runDir!.path });
   const vpn = new Fleet({
     db,
     log: log.child({ module: 'vpn' }),
@@ -97,7 +97,7 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
       nat: v.nat,
       local: { wanInterface: v.wanInterface, postUp: v.postUp, postDown: v.postDown },
     },
-    cliFor: (node) => (node.ssh_host === null ? localCli(node.flavor) : sshCli(node)),
+    runnerFor: (node) => (node.ssh_host === null ? localRunner(node.flavor) : sshRunner(node)),
     // A local node of the table is this host's only when it runs one (VPN_LOCAL=on).
     drives: (node) => node.ssh_host !== null || v.local,
     now,
@@ -326,8 +326,8 @@ export async function startApp(config: Config, log: Logger, overrides: { cli?: V
 }
 
 /** A node reached over SSH: the same commands, on its host; its files under the node's own paths. */
-function sshCli(node: Node): NodeCli {
-  return createSshCli(node.flavor, {
+function sshRunner(node: Node): NodeRunner {
+  return createSshRunner(node.flavor, {
     host: node.ssh_host!,
     port: node.ssh_port ?? 22,
     user: node.ssh_user ?? 'root',

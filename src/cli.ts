@@ -8,7 +8,7 @@ import { realDoctorEnv } from './ops/doctor/real-host.js';
 import { runDoctor } from './ops/doctor/run.js';
 import { MIGRATE_DB_USAGE, parseMigrateDbArgs, runMigrateDb } from './ops/migrate-db.js';
 import { parseSetupArgs, runSetup, SETUP_USAGE, UsageError } from './ops/setup.js';
-import { run } from './vpn/cli.js';
+import { run } from './vpn/runner.js';
 
 const USAGE = `usage: node dist/cli.js doctor
        ${SETUP_USAGE}

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { IMITATION_KEYS, IMITATION_PRESETS, type ImitationValues, imitationProblem, maxImitationBytes } from './vpn/imitation.js';
+import { HOST_RE, IFACE_RE, isIpv4, isIpv4Cidr, NODE_NAME_RE } from './vpn/patterns.js';
 import { parseSecretsKey } from './vpn/secrets.js';
 
 export class ConfigError extends Error {
@@ -10,8 +11,6 @@ export class ConfigError extends Error {
   }
 }
 
-export const IFACE_RE = /^[a-zA-Z0-9_=+.-]{1,15}$/;
-export const NODE_NAME_RE = /^[a-zA-Z0-9_=+.-]{1,32}$/;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const int = (min: number, max: number) =>
@@ -21,16 +20,6 @@ const int = (min: number, max: number) =>
     .regex(/^\d+$/, 'must be a whole number')
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
-
-function isIpv4(s: string): boolean {
-  const parts = s.split('.');
-  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
-}
-
-export function isIpv4Cidr(s: string, maxPrefix = 32): boolean {
-  const [ip, prefix, ...rest] = s.split('/');
-  return rest.length === 0 && !!ip && isIpv4(ip) && !!prefix && /^\d{1,2}$/.test(prefix) && Number(prefix) <= maxPrefix;
-}
 
 function isCidr(s: string): boolean {
   if (isIpv4Cidr(s)) return true;
@@ -43,8 +32,6 @@ const list = (s: string) =>
     .split(',')
     .map((x) => x.trim())
     .filter(Boolean);
-
-export const HOST_RE = /^(?:\[[0-9a-fA-F:]+\]|[a-zA-Z0-9.-]+)(?::(\d{1,5}))?$/;
 
 const schema = z.object({
   BOT_TOKEN: z.string({ error: 'is required' }).trim().regex(/^\d+:[A-Za-z0-9_-]+$/, 'must look like 123456:ABC-DEF…'),

@@ -3,7 +3,6 @@ import { isPostgres } from './infra/dialect.js';
 import { lockPeerAllocation } from './infra/locks.js';
 import { inTransaction } from './infra/transaction.js';
 import { flushPending, insertPeerTraffic, peersWithTraffic, resetBaselines } from './peer-traffic.js';
-import type { UsedAddresses } from '../vpn/pool.js';
 import type { Database, Peer, PeersTable, PeerStatus, PeerWithTraffic } from './schema.js';
 
 type Q = Kysely<Database>;
@@ -38,11 +37,11 @@ export function peersOnNode(db: Q, node: string, status?: PeerStatus): Promise<P
   return q.orderBy('id').execute();
 }
 
-/** What the interface and the server config need of a peer: no private key, nothing else. */
-export type WirePeer = Pick<Peer, 'id' | 'public_key' | 'preshared_key' | 'ip' | 'status'>;
+/** What the interface and the server config need of a stored peer: no private key, nothing else. */
+export type StoredWirePeer = Pick<Peer, 'id' | 'public_key' | 'preshared_key' | 'ip' | 'status'>;
 
 /** The peers of a node as the interface needs them (the monitor reads them every tick: kept narrow). */
-export function wirePeersOnNode(db: Q, node: string, status?: PeerStatus): Promise<WirePeer[]> {
+export function wirePeersOnNode(db: Q, node: string, status?: PeerStatus): Promise<StoredWirePeer[]> {
   let q = db.selectFrom('peers').select(['id', 'public_key', 'preshared_key', 'ip', 'status']).where('node', '=', node);
   if (status) q = q.where('status', '=', status);
   return q.orderBy('id').execute();
@@ -75,7 +74,7 @@ export async function deletePeer(db: Q, peer: Pick<Peer, 'id' | 'node' | 'public
  * tombstone on the old node, so its reconcile removes the key there. The user's config is dead:
  * it counts as neither queued nor delivered, so a crash before the new one is queued leaves it
  * to the recovery at start. Undefined if the peer is on another node than `peer.node`. Run it
- * inside withAddresses of the target node.
+ * in a transaction that holds lockAddresses of the target node.
  */
 export async function movePeerRow(trx: Q, peer: Pick<Peer, 'id' | 'node' | 'public_key'>, node: string, ip: string, now: number): Promise<Peer | undefined> {
   const moved = await trx
@@ -152,31 +151,21 @@ export function insertPeerWithin(db: Q, p: NewPeer & { name: string | null }, ma
 }
 
 /**
- * Picks an address and stores the peer in one transaction that allocations on the same interface
- * take in turn, so no address is handed out twice, however many processes add peers at once:
- * PostgreSQL takes a transaction-level advisory lock on the interface; SQLite already runs one
- * transaction at a time (one process per database file). `build` gets the addresses in use and
- * returns the row (it may throw, e.g. when the pool is full). With maxDevices the insert is
- * insertPeerWithin's, with the same guarantee; undefined: refused.
+ * Address allocations on `node` take turns from here to the end of the transaction `trx`, so no
+ * address is handed out twice however many processes add peers: PostgreSQL takes an advisory lock
+ * on the node; SQLite already runs one transaction at a time (one process per database file).
  */
-export function allocatePeer(db: Q, node: string, build: (used: UsedAddresses) => Promise<NewPeer & { name: string | null }>, now: number, maxDevices?: number): Promise<Peer | undefined> {
-  return withAddresses(db, node, async (trx, used) => {
-    const row = await build(used);
-    return maxDevices === undefined ? insertPeer(trx, row, now) : insertPeerWithin(trx, row, maxDevices, now);
-  });
+export async function lockAddresses(trx: Q, node: string): Promise<void> {
+  if (isPostgres(trx)) await lockPeerAllocation(trx, node);
 }
 
-/** Runs `fn` in a transaction that holds the node's address lock, with the addresses in use there. */
-export function withAddresses<T>(db: Q, node: string, fn: (trx: Q, used: UsedAddresses) => Promise<T>): Promise<T> {
-  return db.transaction().execute(async (trx) => {
-    if (isPostgres(trx)) await lockPeerAllocation(trx, node);
-    const { n } = await trx.selectFrom('peers').select((eb) => eb.fn.countAll<number>().as('n')).where('node', '=', node).executeTakeFirstOrThrow();
-    return fn(trx, {
-      count: Number(n),
-      has: async (ip) => (await trx.selectFrom('peers').select('id').where('node', '=', node).where('ip', '=', ip).executeTakeFirst()) !== undefined,
-      all: () => usedIps(trx, node),
-    });
-  });
+export async function peerCountOnNode(db: Q, node: string): Promise<number> {
+  const { n } = await db.selectFrom('peers').select((eb) => eb.fn.countAll<number>().as('n')).where('node', '=', node).executeTakeFirstOrThrow();
+  return Number(n);
+}
+
+export async function ipInUse(db: Q, node: string, ip: string): Promise<boolean> {
+  return (await db.selectFrom('peers').select('id').where('node', '=', node).where('ip', '=', ip).executeTakeFirst()) !== undefined;
 }
 
 /** One device of one user: undefined when the peer does not exist or belongs to someone else. */

@@ -1,6 +1,7 @@
 import { isIPv4 } from 'node:net';
 import path from 'node:path';
-import type { VpnFlavor } from './types.js';
+import { IFACE_RE, WG_KEY_RE } from './patterns.js';
+import type { VpnFlavor, WirePeer } from './types.js';
 
 // The argv of every VPN command, shared by the local runner (spawn, no shell) and the SSH
 // runner (one command string parsed by the node's shell). Every value is validated here, so
@@ -13,21 +14,18 @@ export class InvalidArgumentError extends Error {
   }
 }
 
-// wg-quick's own rule for interface names; '.' and '..' would walk /sys/class/net.
-const IFACE = /^[a-zA-Z0-9_=+.-]{1,15}$/;
-// 32 bytes in standard base64: 43 characters, the last one carrying 2 bits, and '='.
-const KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 // Absolute (so never option-like), no control characters. Spaces and quotes are fine: the
 // local runner uses no shell and the SSH runner quotes every word.
 const PATH = /^\/[^\x00-\x1f\x7f]{0,4095}$/;
 
 export function checkIface(iface: string): string {
-  if (!IFACE.test(iface) || iface.startsWith('-') || iface === '.' || iface === '..') throw new InvalidArgumentError('interface name', iface);
+  // '.' and '..' would walk /sys/class/net.
+  if (!IFACE_RE.test(iface) || iface.startsWith('-') || iface === '.' || iface === '..') throw new InvalidArgumentError('interface name', iface);
   return iface;
 }
 
 export function checkKey(key: string, what = 'key'): string {
-  if (!KEY.test(key)) throw new InvalidArgumentError(what, key);
+  if (!WG_KEY_RE.test(key)) throw new InvalidArgumentError(what, key);
   return key;
 }
 
@@ -62,12 +60,6 @@ export function shellCommand(argv: readonly string[]): string {
   return argv.map(shellQuote).join(' ');
 }
 
-export interface PeerArgs {
-  publicKey: string;
-  presharedKey: string;
-  ip: string;
-}
-
 export type VpnCommands = ReturnType<typeof vpnCommands>;
 
 /** argv builders for one flavor (`wg`/`wg-quick` or `awg`/`awg-quick`). */
@@ -76,7 +68,7 @@ export function vpnCommands(flavor: VpnFlavor) {
   return {
     dump: (iface: string) => [bin, 'show', checkIface(iface), 'dump'],
     /** The preshared key itself never goes in argv: `pskFile` holds it. */
-    setPeer: (iface: string, p: PeerArgs, pskFile: string) => {
+    setPeer: (iface: string, p: WirePeer, pskFile: string) => {
       checkKey(p.presharedKey, 'preshared key');
       return [bin, 'set', checkIface(iface), 'peer', checkKey(p.publicKey, 'public key'), 'preshared-key', checkPath(pskFile), 'allowed-ips', `${checkIPv4(p.ip)}/32`];
     },

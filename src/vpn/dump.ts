@@ -1,4 +1,5 @@
 import { isWgKey } from './keys.js';
+import { WG_KEY_PATTERN } from './patterns.js';
 import type { Dump, DumpInterface, DumpPeer } from './types.js';
 
 export class DumpParseError extends Error {
@@ -77,8 +78,7 @@ function parsePeer(fields: string[], line: number): DumpPeer {
 // The usual peer line, checked and split by one regex (a monitor tick parses thousands): public
 // key, preshared key or (none), endpoint, allowed IPs, handshake, rx, tx, keepalive. Any other
 // line goes through parsePeer, which accepts the rarer forms and names what is wrong.
-const KEY = '[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=';
-const PEER_LINE = new RegExp(`^(${KEY})\t(\\(none\\)|${KEY})\t([^\t]*)\t([^\t]*)\t([0-9]{1,15})\t([0-9]{1,15})\t([0-9]{1,15})\t(off|[0-9]{1,5})$`);
+const PEER_LINE = new RegExp(`^(${WG_KEY_PATTERN})\t(\\(none\\)|${WG_KEY_PATTERN})\t([^\t]*)\t([^\t]*)\t([0-9]{1,15})\t([0-9]{1,15})\t([0-9]{1,15})\t(off|[0-9]{1,5})$`);
 
 function parsePeerLine(line: string, n: number): DumpPeer {
   const m = PEER_LINE.exec(line);

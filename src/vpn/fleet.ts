@@ -3,15 +3,16 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
 import { activePeersPerNode, deleteEmptyNode, getNode, insertNode, listNodes, type NodeRow, setNodeDown, setNodeState } from '../db/nodes.js';
 import type { Node, NodeState, Peer } from '../db/schema.js';
-import type { VpnCli } from './cli.js';
+import type { VpnRunner } from './runner.js';
 import type { SecretBox } from './secrets.js';
-import { PoolExhaustedError, type ReconcileResult, VpnService, type VpnSettings } from './service.js';
+import type { ReconcileResult } from './reconcile.js';
+import { PoolExhaustedError, VpnService } from './service.js';
 import { sealStoredKeys } from './stored-keys.js';
-import type { VpnFlavor } from './types.js';
+import type { VpnFlavor, VpnSettings } from './types.js';
 import { nodeClash } from './nodes.js';
 
 /** A node's host: local binaries, or the same commands over SSH (closed when the node goes away). */
-export type NodeCli = VpnCli & { close?(): Promise<void> };
+export type NodeRunner = VpnRunner & { close?(): Promise<void> };
 
 /** Settings every node shares; the rest comes from the node's row. */
 export type SharedSettings = Pick<VpnSettings, 'dns' | 'allowedIps' | 'mtu' | 'awgProtocol' | 'removeUnknown' | 'nat' | 'configWriteDelayMs'> & {
@@ -30,7 +31,7 @@ export interface FleetDeps {
   db: Db;
   log: Logger;
   shared: SharedSettings;
-  cliFor: (node: Node) => NodeCli;
+  runnerFor: (node: Node) => NodeRunner;
   now?: () => number;
   /** SECRETS_KEY: every private and preshared key is stored sealed with it. */
   secrets?: SecretBox | undefined;
@@ -41,13 +42,13 @@ export interface FleetDeps {
 interface Member {
   row: Node;
   vpn: VpnService;
-  cli: NodeCli;
+  runner: NodeRunner;
 }
 
 /**
- * The VPN nodes the bot drives, behind the interface callers used for one node: new peers go to
- * the healthy active node with the fewest active peers (or the one asked for), and everything
- * else about a peer goes to the node it lives on. The nodes table is the source of truth; its
+ * The VPN nodes the bot drives, one VpnService each: new peers go to the healthy active node with
+ * the fewest active peers (or the one asked for), and everything else about a peer goes to the
+ * node it lives on. The nodes table is the source of truth; its
  * health (down_since) is kept by the monitor so every replica picks the same way.
  */
 export class Fleet {
@@ -74,9 +75,9 @@ export class Fleet {
   }
 
   private join(row: Node): Member {
-    const cli = this.deps.cliFor(row);
-    const vpn = new VpnService(this.deps.db, cli, this.settingsOf(row), this.deps.log.child({ node: row.name }), this.now, this.deps.secrets);
-    const m = { row, vpn, cli };
+    const runner = this.deps.runnerFor(row);
+    const vpn = new VpnService(this.deps.db, runner, this.settingsOf(row), this.deps.log.child({ node: row.name }), this.now, this.deps.secrets);
+    const m = { row, vpn, runner };
     this.members.set(row.name, m);
     return m;
   }
@@ -103,7 +104,7 @@ export class Fleet {
     for (const [name, m] of this.members) {
       if (names.has(name)) continue;
       this.members.delete(name);
-      await m.cli.close?.();
+      await m.runner.close?.();
     }
     await Promise.all(
       rows
@@ -181,7 +182,7 @@ export class Fleet {
       return await this.bringUp(m);
     } catch (e) {
       this.members.delete(row.name);
-      await m?.cli.close?.();
+      await m?.runner.close?.();
       await deleteEmptyNode(this.deps.db, row.name);
       throw e;
     }
@@ -192,7 +193,7 @@ export class Fleet {
     if (!(await deleteEmptyNode(this.deps.db, name))) return false;
     const m = this.members.get(name);
     this.members.delete(name);
-    await m?.cli.close?.();
+    await m?.runner.close?.();
     return true;
   }
 
@@ -269,6 +270,6 @@ export class Fleet {
   async close(): Promise<void> {
     const members = [...this.members.values()];
     await Promise.all(members.map((m) => m.vpn.flushConfig().catch((err) => this.deps.log.error({ err, node: m.row.name }, 'could not write the server config at stop; the next start writes it'))));
-    await Promise.all(members.map((m) => m.cli.close?.()));
+    await Promise.all(members.map((m) => m.runner.close?.()));
   }
 }

@@ -1,10 +1,9 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { WG_KEY_RE } from './patterns.js';
 import type { KeyPair } from './types.js';
 
 // PKCS#8 DER header for an X25519 private key; the raw 32-byte scalar follows it.
 const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-// wg only accepts canonical base64 of 32 bytes: 43 chars + '=' with the 2 spare bits zero.
-const WG_KEY_RE = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 
 export function isWgKey(s: string): boolean {
   return WG_KEY_RE.test(s);

@@ -1,4 +1,5 @@
-const IFACE_RE = /^[a-zA-Z0-9_=+.-]{1,15}$/;
+import { IFACE_RE } from './patterns.js';
+
 const CIDR_RE = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
 
 /**

@@ -1,10 +1,9 @@
 import fs from 'node:fs/promises';
 import { z } from 'zod';
-import { HOST_RE, IFACE_RE, isIpv4Cidr, NODE_NAME_RE } from '../config.js';
 import type { NodeRow } from '../db/nodes.js';
-import { parseHostKeyPin } from './ssh-cli.js';
-import type { VpnSettings } from './service.js';
-import type { VpnFlavor } from './types.js';
+import { HOST_RE, IFACE_RE, isIpv4Cidr, NODE_NAME_RE } from './patterns.js';
+import { parseHostKeyPin } from './ssh-host-key.js';
+import type { VpnFlavor, VpnSettings } from './types.js';
 
 // A VPN node as an admin writes it: in the nodes file (a JSON array of these objects) or after
 // `/nodes add` as key=value words. Pure: parsing and validation only.

@@ -65,24 +65,7 @@ export function clientAddress(cidr: string, n: number): string | null {
   return ip <= network + size - 2 ? intToIp(ip) : null;
 }
 
-/** The addresses in use, as a free one is picked: their number, one lookup, and all of them. */
-export interface UsedAddresses {
-  count: number;
-  has(ip: string): Promise<boolean>;
-  all(): Promise<string[]>;
-}
-
-/**
- * A free client address, null when the pool is full. With n addresses in use and no gap among
- * them, the (n+1)-th is the lowest free one: it is tried first, with one lookup, so adding a peer
- * does not read every address of a big node. Only when it is taken are all of them read.
- */
-export async function freeIp(cidr: string, used: UsedAddresses): Promise<string | null> {
-  const guess = clientAddress(cidr, used.count);
-  if (guess !== null && !(await used.has(guess))) return guess;
-  return nextFreeIp(cidr, await used.all());
-}
-
+/** The lowest free client address, null when the pool is full. */
 export function nextFreeIp(cidr: string, used: Iterable<string>): string | null {
   const { network, size } = parseSubnet(cidr);
   const taken = new Set<number>();

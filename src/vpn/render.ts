@@ -1,5 +1,5 @@
 import { awgInterfaceLines, validateAwgParams } from './params.js';
-import type { AwgParams, ClientSpec, ServerPeerSpec, ServerSpec, VpnFlavor } from './types.js';
+import type { AwgParams, ClientSpec, ServerSpec, VpnFlavor, WirePeer } from './types.js';
 
 const KEEPALIVE_SECONDS = 25;
 
@@ -23,7 +23,7 @@ function sections(...blocks: string[][]): string {
   return blocks.map((lines) => lines.join('\n')).join('\n\n') + '\n';
 }
 
-export function renderServerConfig(server: ServerSpec, peers: ServerPeerSpec[]): string {
+export function renderServerConfig(server: ServerSpec, peers: WirePeer[]): string {
   const iface = [
     '[Interface]',
     kv('PrivateKey', server.privateKey),
@@ -36,10 +36,10 @@ export function renderServerConfig(server: ServerSpec, peers: ServerPeerSpec[]):
   return sections(iface, ...peers.map(peerLines));
 }
 
-const peerLines = (p: ServerPeerSpec): string[] => ['[Peer]', kv('PublicKey', p.publicKey), kv('PresharedKey', p.presharedKey), kv('AllowedIPs', `${p.ip}/32`)];
+const peerLines = (p: WirePeer): string[] => ['[Peer]', kv('PublicKey', p.publicKey), kv('PresharedKey', p.presharedKey), kv('AllowedIPs', `${p.ip}/32`)];
 
 /** `[Peer]` sections only, as `<wg|awg> addconf` takes them: those peers are added or set to exactly this, the others stay. */
-export function renderPeerSections(peers: ServerPeerSpec[]): string {
+export function renderPeerSections(peers: WirePeer[]): string {
   if (peers.length === 0) throw new Error('no peers to render');
   return sections(...peers.map(peerLines));
 }

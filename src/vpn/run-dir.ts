@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-// The short-lived files cli.ts writes on this host (preshared keys for one `wg set`, a dump that
+// The short-lived files runner.ts writes on this host (preshared keys for one `wg set`, a dump that
 // holds the interface's private key) live in one 0700 directory: on a tmpfs when there is one, so
 // neither a crash nor a power cut leaves a key on a disk; else in DATA_DIR/run.
 
@@ -10,7 +10,7 @@ const TMPFS_MAGIC = 0x01021994; // statfs f_type
 /** Tried in order: /run is root's tmpfs on systemd hosts; /dev/shm is a tmpfs on most hosts and in containers. */
 export const TMPFS_BASES: readonly string[] = ['/run', '/dev/shm'];
 
-/** The names cli.ts gives its temporary files; anything else in the directory is left alone. */
+/** The names runner.ts gives its temporary files; anything else in the directory is left alone. */
 const TEMP_FILE = /^(psk|out)-[0-9a-f]{16}$/;
 export const tempFileName = (kind: 'psk' | 'out'): string => `${kind}-${randomBytes(8).toString('hex')}`;
 
@@ -37,7 +37,7 @@ export async function openRunDir(dataDir: string, bases: readonly string[] = TMP
       break;
     }
   }
-  // DATA_DIR/run too: the disk is where a leftover matters most, and where earlier versions wrote.
+  // DATA_DIR/run too: it is used whenever no tmpfs is, and on a disk a leftover matters most.
   const removed = (await sweep(fallback)) + (dir === fallback ? 0 : await sweep(dir));
   return {
     path: dir,

@@ -1,3 +1,6 @@
+import type { Peer } from '../db/schema.js';
+import { openSecret, type SecretBox } from './secrets.js';
+
 export type VpnFlavor = 'amneziawg' | 'wireguard';
 
 /** Returns an integer in [0, maxExclusive). */
@@ -32,6 +35,33 @@ export interface AwgParams {
   i5?: string;
 }
 
+/** One node's VPN: the node's row and the settings every node shares. */
+export interface VpnSettings {
+  /** The node's name: the key of its peers and server keys in the database. */
+  node: string;
+  flavor: VpnFlavor;
+  iface: string;
+  configDir: string;
+  endpoint: string;
+  port: number;
+  subnet: string;
+  dns: string[];
+  allowedIps: string[];
+  mtu?: number | undefined;
+  awgProtocol: AwgProtocol;
+  /** Remove peers on the interface that the database never knew (e.g. added by hand). */
+  removeUnknown?: boolean;
+  /** Write NAT rules (PostUp/PostDown) into the server config. */
+  nat?: boolean;
+  /** Outgoing interface for NAT; the default route's when unset. */
+  wanInterface?: string | undefined;
+  /** Own PostUp/PostDown lines instead of the generated NAT rules. */
+  postUp?: string | undefined;
+  postDown?: string | undefined;
+  /** How long after a peer change the server config file catches up; default CONFIG_WRITE_DELAY_MS. */
+  configWriteDelayMs?: number;
+}
+
 export interface KeyPair {
   privateKey: string; // base64, 32 bytes
   publicKey: string; // base64, 32 bytes
@@ -49,11 +79,17 @@ export interface ServerSpec {
   postDown?: string;
 }
 
-export interface ServerPeerSpec {
+/** A peer as the interface and the server config take it: the preshared key in clear. */
+export interface WirePeer {
   publicKey: string;
   presharedKey: string;
   /** Peer address without prefix, e.g. 10.8.0.2 */
   ip: string;
+}
+
+/** A stored peer as the interface takes it; its preshared key is opened with SECRETS_KEY when sealed. */
+export function toWire(peer: Pick<Peer, 'public_key' | 'preshared_key' | 'ip'>, secrets?: SecretBox): WirePeer {
+  return { publicKey: peer.public_key, presharedKey: openSecret(secrets, peer.preshared_key), ip: peer.ip };
 }
 
 export interface ClientSpec {

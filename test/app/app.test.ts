@@ -44,7 +44,7 @@ describe('the app, webhook and polling', () => {
     const hooked = await startApp(
       config({ BOT_MODE: 'webhook', WEBHOOK_URL: `http://127.0.0.1:${port}/tg-updates`, WEBHOOK_SECRET: 'a-very-secret-token-123', WEBHOOK_PORT: String(port), METRICS_TOKEN }),
       log,
-      { cli: wg },
+      { runner: wg },
     );
     try {
       const set = api.calls.find((c) => c.method === 'setWebhook')!;
@@ -85,7 +85,7 @@ describe('the app, webhook and polling', () => {
       await hooked.stop();
     }
 
-    const polling = await startApp(config({ WEBHOOK_PORT: String(await freePort()) }), log, { cli: wg });
+    const polling = await startApp(config({ WEBHOOK_PORT: String(await freePort()) }), log, { runner: wg });
     try {
       expect(api.calls.some((c) => c.method === 'deleteWebhook')).toBe(true);
       api.sendText(USER, '/status');

@@ -62,7 +62,7 @@ describe('PostgreSQL unreachable', () => {
         WEBHOOK_PORT: String(port),
       },
     );
-    app = await startApp(config, pino({ level: 'silent' }), { cli: new FakeWg() });
+    app = await startApp(config, pino({ level: 'silent' }), { runner: new FakeWg() });
     const health = async () => {
       const res = await fetch(`http://127.0.0.1:${port}/healthz`);
       return { status: res.status, ...((await res.json()) as { database: string; tickAgeSeconds: number | null }) };

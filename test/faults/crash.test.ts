@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { deletePeer, insertPeer, peersOfUser } from '../../src/db/peers.js';
 import { findUser, transitionUser } from '../../src/db/users.js';
 import { generateKeyPair, generatePresharedKey } from '../../src/vpn/keys.js';
+import { toWire } from '../../src/vpn/types.js';
 import { refuseInserts } from '../support/database.js';
 import { ADMIN_A, createHarness, type Harness } from '../support/harness.js';
 import type { From } from '../support/recorder.js';
@@ -31,7 +32,7 @@ const steps: [string, Step][] = [
     await transitionUser(h.db, USER.id, 'pending', 'provisioning', ADMIN_A.id, 1);
     const k = generateKeyPair();
     const p = await insertPeer(h.db, { user_id: USER.id, node: 'awg0', public_key: k.publicKey, private_key: k.privateKey, preshared_key: generatePresharedKey(), ip: '10.8.0.2' }, 1);
-    await h.wg.setPeer('awg0', { publicKey: p.public_key, presharedKey: p.preshared_key, ip: p.ip });
+    await h.wg.setPeer('awg0', toWire(p));
   }],
   ['everything but the status change', async (h) => {
     await transitionUser(h.db, USER.id, 'pending', 'provisioning', ADMIN_A.id, 1);

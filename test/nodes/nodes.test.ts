@@ -12,6 +12,7 @@ import { FAILING_TICKS, type MonitorEvent, startMonitor } from '../../src/monito
 import { parseKeyValues, parseNodeSpec } from '../../src/vpn/nodes.js';
 import { activeUser, alerts, lastText } from '../devices/support.js';
 import { Fleet } from '../../src/vpn/fleet.js';
+import { toWire } from '../../src/vpn/types.js';
 import { FakeWg } from '../support/fake-wg.js';
 import { ADMIN_A, createHarness, type Harness } from '../support/harness.js';
 import { buttons, type From } from '../support/recorder.js';
@@ -153,7 +154,7 @@ describe('several VPN nodes (in-memory interfaces)', () => {
     expect(h.rec.last('editMessageText', ADMIN_A.id)?.payload.text).toContain('moved to ams');
 
     // The old node still had the key (it did not answer, say): its reconcile removes it.
-    await h.wg.setPeer('awg0', { publicKey: after!.public_key, presharedKey: after!.preshared_key, ip: before!.ip });
+    await h.wg.setPeer('awg0', { ...toWire(after!), ip: before!.ip });
     const r = await h.vpn.node('awg0').reconcile(await h.vpn.node('awg0').readDump());
     expect(r.removed).toEqual([after!.public_key]);
     expect(r.unknown).toEqual([]);
@@ -317,7 +318,7 @@ describe('which nodes a process drives', () => {
       .values({ name: 'remote', location: 'Remote', ssh_host: '192.0.2.9', ssh_port: 22, ssh_user: 'root', ssh_key_file: '/k', ssh_host_key: `SHA256:${'A'.repeat(43)}`, flavor: 'wireguard', iface: 'wg0', endpoint: '192.0.2.9:51820', listen_port: 51820, subnet: '10.50.0.0/24', config_dir: path.join(h.dir, 'remote'), state_dir: '/var/lib/andreyvpn', created_at: 2 })
       .execute();
     const remote = new FakeWg();
-    const fleet = new Fleet({ db: h.db, log: h.deps.log, shared: { dns: [], allowedIps: ['0.0.0.0/0'], awgProtocol: 1, local: {} }, cliFor: () => remote, drives: (n) => n.ssh_host !== null });
+    const fleet = new Fleet({ db: h.db, log: h.deps.log, shared: { dns: [], allowedIps: ['0.0.0.0/0'], awgProtocol: 1, local: {} }, runnerFor: () => remote, drives: (n) => n.ssh_host !== null });
     await fleet.start();
     expect(fleet.names()).toEqual(['remote']);
     expect(remote.up_).toBe(true);

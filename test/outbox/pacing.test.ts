@@ -70,7 +70,7 @@ describe('one pace for every sender', () => {
     for (const id of members) api.knowUser({ id, first_name: `M${id}` });
     api.knowUser(ADMIN);
     const config = appConfig({ token: TOKEN, adminIds: [ADMIN.id], apiRoot: api.apiRoot, dir, database }, { WEBHOOK_PORT: String(await freePort()) });
-    app = await startApp(config, pino({ level: 'silent' }), { cli: new FakeWg() });
+    app = await startApp(config, pino({ level: 'silent' }), { runner: new FakeWg() });
 
     const newcomers = Array.from({ length: NEWCOMERS }, (_, i) => ({ id: 620_000 + i, first_name: `N${i}`, language_code: 'en' }));
     for (const u of newcomers) api.sendText(u, '/start');

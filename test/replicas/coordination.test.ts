@@ -11,7 +11,7 @@ import { leaderLockHolder, openLockSession, replicasAlive } from '../../src/db/i
 import { peersOfUser, peersOnNode } from '../../src/db/peers.js';
 import { requestAccess, transitionUser } from '../../src/db/users.js';
 import { type Leadership, startLeadership } from '../../src/leader.js';
-import type { VpnSettings } from '../../src/vpn/service.js';
+import type { VpnSettings } from '../../src/vpn/types.js';
 import { FakeWg } from '../support/fake-wg.js';
 import { TEST_POSTGRES_URL, createPostgresSchema, openPostgresSchema, postgresReachable } from '../support/database.js';
 import { singleNodeFleet } from '../support/harness.js';

@@ -1,18 +1,18 @@
-import type { PeerOnWire, VpnCli } from '../../src/vpn/cli.js';
-import { CommandError, writePrivateFile } from '../../src/vpn/cli.js';
+import { CommandError, type VpnRunner, writePrivateFile } from '../../src/vpn/runner.js';
+import type { WirePeer } from '../../src/vpn/types.js';
 
-interface LivePeer extends PeerOnWire {
+interface LivePeer extends WirePeer {
   rx: number;
   tx: number;
   handshake: number;
 }
 
 /**
- * An in-memory interface behind the VpnCli boundary for fast bot tests; it prints a
+ * An in-memory interface behind the VpnRunner boundary for fast bot tests; it prints a
  * real `wg show dump` so the real parser runs. The real binaries are exercised in
- * test/vpn/cli.test.ts and the end-to-end test.
+ * test/vpn/runner.test.ts and the end-to-end test.
  */
-export class FakeWg implements VpnCli {
+export class FakeWg implements VpnRunner {
   readonly peers = new Map<string, LivePeer>();
   readonly calls: string[] = [];
   up_ = false;
@@ -34,17 +34,17 @@ export class FakeWg implements VpnCli {
     return `${lines.join('\n')}\n`;
   }
 
-  async setPeer(iface: string, p: PeerOnWire): Promise<void> {
+  async setPeer(iface: string, p: WirePeer): Promise<void> {
     this.check(`set ${iface} ${p.publicKey}`);
     this.put(p);
   }
 
-  async setPeers(iface: string, peers: PeerOnWire[]): Promise<void> {
+  async setPeers(iface: string, peers: WirePeer[]): Promise<void> {
     this.check(`addconf ${iface} ${peers.map((p) => p.publicKey).join(' ')}`);
     for (const p of peers) this.put(p);
   }
 
-  private put(p: PeerOnWire): void {
+  private put(p: WirePeer): void {
     const old = this.peers.get(p.publicKey);
     this.peers.set(p.publicKey, { ...p, rx: old?.rx ?? 0, tx: old?.tx ?? 0, handshake: old?.handshake ?? 0 });
   }

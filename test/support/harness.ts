@@ -24,8 +24,8 @@ import { enforceLimits } from '../../src/use-cases/limits.js';
 import { OutboxSender } from '../../src/outbox/sender.js';
 import { Inbox } from '../../src/bot/inbox.js';
 import { SecretBox } from '../../src/vpn/secrets.js';
-import type { VpnSettings } from '../../src/vpn/service.js';
-import { Fleet, type NodeCli } from '../../src/vpn/fleet.js';
+import type { VpnSettings } from '../../src/vpn/types.js';
+import { Fleet, type NodeRunner } from '../../src/vpn/fleet.js';
 import { type NodeRow, upsertNode } from '../../src/db/nodes.js';
 import { localNodeRow } from '../../src/vpn/nodes.js';
 import { createPostgresSchema, defaultTestDatabase, dropPostgresSchema, openPostgresSchema, type TestDatabase } from './database.js';
@@ -57,11 +57,11 @@ export interface HarnessOptions {
   postgresSchema?: string;
 }
 
-/** A one-node Fleet over `cli`, its node row written from `settings` as startApp does for the VPN_* variables. */
-export async function singleNodeFleet(db: Db, cli: NodeCli, settings: VpnSettings, log: Logger): Promise<Fleet> {
+/** A one-node Fleet over `runner`, its node row written from `settings` as startApp does for the VPN_* variables. */
+export async function singleNodeFleet(db: Db, runner: NodeRunner, settings: VpnSettings, log: Logger): Promise<Fleet> {
   await upsertNode(db, localNodeRow(settings, 0));
   const { node: _n, flavor: _f, iface: _i, configDir: _c, endpoint: _e, port: _p, subnet: _s, wanInterface, postUp, postDown, ...shared } = settings;
-  return new Fleet({ db, log, shared: { ...shared, local: { wanInterface, postUp, postDown } }, cliFor: () => cli });
+  return new Fleet({ db, log, shared: { ...shared, local: { wanInterface, postUp, postDown } }, runnerFor: () => runner });
 }
 
 /** A bot wired to real parts (migrated SQLite file, real VpnService and renderers) and an in-memory interface. */
@@ -119,7 +119,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     db,
     log,
     shared: { dns: ['1.1.1.1', '1.0.0.1'], allowedIps: ['0.0.0.0/0'], awgProtocol: opts.awgProtocol ?? 1, removeUnknown: opts.removeUnknown ?? false, local: {} },
-    cliFor: (n) => {
+    runnerFor: (n) => {
       if (!wgs.has(n.name)) wgs.set(n.name, new FakeWg());
       return wgs.get(n.name)!;
     },

@@ -5,7 +5,7 @@
 //     let lab: NetnsLab; let node: SshNode;
 //     beforeAll(async () => { lab = await NetnsLab.create(); node = await addSshNode(lab, 'N'); }, 60_000);
 //     afterAll(async () => { await lab?.cleanup(); });   // stops sshd too
-//     … createSshCli('wireguard', node.sshd.target()) …
+//     … createSshRunner('wireguard', node.sshd.target()) …
 //   });
 //
 // Keys (an ed25519 host key and a client key) are generated per sshd in the lab's tmpDir;
@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
-import type { SshTarget } from '../../src/vpn/ssh-cli.js';
+import type { SshTarget } from '../../src/vpn/ssh-connection.js';
 import { gateOn, type LabProcess, type NetnsLab, onPath, realPartsAvailable, run } from './netns.js';
 
 const SSHD = '/usr/sbin/sshd';
@@ -139,7 +139,7 @@ export class Sshd {
     return sshd;
   }
 
-  /** For createSshCli; pins the host key by its `ssh-keygen -lf` line unless another pin is given. */
+  /** For createSshRunner; pins the host key by its `ssh-keygen -lf` line unless another pin is given. */
   target(hostKey = this.hostFingerprint): SshTarget {
     return { host: this.host, port: this.port, user: this.user, privateKeyFile: this.clientKeyFile, hostKey };
   }

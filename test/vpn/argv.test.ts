@@ -5,7 +5,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkConfPath, checkIface, checkIPv4, checkKey, checkPath, InvalidArgumentError, shellCommand, shellQuote, vpnCommands } from '../../src/vpn/argv.js';
-import { parseIfindex } from '../../src/vpn/cli.js';
+import { parseIfindex } from '../../src/vpn/runner.js';
 import { generateKeyPair, generatePresharedKey } from '../../src/vpn/keys.js';
 
 // The shells run in a scratch directory: a broken quoter would let `>name` create files.

@@ -4,7 +4,8 @@ import path from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { natRules, parseDefaultRoute } from '../../src/vpn/nat.js';
-import { VpnService, type VpnSettings } from '../../src/vpn/service.js';
+import { VpnService } from '../../src/vpn/service.js';
+import type { VpnSettings } from '../../src/vpn/types.js';
 import { openTestDatabase } from '../support/database.js';
 import { FakeWg } from '../support/fake-wg.js';
 

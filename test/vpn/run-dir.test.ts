@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openRunDir, runDirIn, tempFileName } from '../../src/vpn/run-dir.js';
 
-// Where cli.ts's temporary key and dump files go, on the real filesystems of this host.
+// Where runner.ts's temporary key and dump files go, on the real filesystems of this host.
 
 const TMPFS = 0x01021994;
 const isTmpfs = async (dir: string) => (await fs.statfs(dir)).type === TMPFS;

@@ -7,7 +7,9 @@ import type { Db } from '../../src/db/index.js';
 import { deletePeer, insertPeer, peersOnNode, setPeerStatus } from '../../src/db/peers.js';
 import { requestAccess } from '../../src/db/users.js';
 import { generateKeyPair } from '../../src/vpn/keys.js';
-import { PEERS_PER_CALL, PoolExhaustedError, VpnService, type VpnSettings } from '../../src/vpn/service.js';
+import { PEERS_PER_CALL } from '../../src/vpn/reconcile.js';
+import { PoolExhaustedError, VpnService } from '../../src/vpn/service.js';
+import type { VpnSettings } from '../../src/vpn/types.js';
 import { FakeWg } from '../support/fake-wg.js';
 import { openTestDatabase } from '../support/database.js';
 import { singleNodeFleet } from '../support/harness.js';
@@ -67,6 +69,26 @@ describe('VpnService (real database, in-memory interface)', () => {
     wg.failing = null;
     expect(await peersOnNode(db, 'awg0')).toHaveLength(1);
     expect(wg.peers.size).toBe(1);
+    await vpn.flushConfig();
+  });
+
+  it('addPeer: one lookup when the addresses in use leave no gap; a gap is filled from the full list', async () => {
+    const selects: string[] = [];
+    const counted = db.withPlugin({
+      transformQuery: ({ node }) => (node.kind === 'SelectQueryNode' && selects.push(node.kind), node),
+      transformResult: async ({ result }) => result,
+    });
+    const vpn = new VpnService(counted, wg, settings, log);
+    await vpn.start();
+    const first = await vpn.addPeer(1);
+    await vpn.addPeer(2);
+    selects.length = 0;
+    expect((await vpn.addPeer(3)).ip).toBe('10.8.0.4');
+    expect(selects).toHaveLength(2); // the count and the one lookup
+    await deletePeer(db, first, 0);
+    selects.length = 0;
+    expect((await vpn.addPeer(4)).ip).toBe('10.8.0.2');
+    expect(selects).toHaveLength(3); // the guess (10.8.0.4) is taken: every address read
     await vpn.flushConfig();
   });
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import { MIGRATIONS } from '../../db/index.js';
-import { run } from '../../vpn/cli.js';
-import { createSshCli } from '../../vpn/ssh-cli.js';
+import { run } from '../../vpn/runner.js';
+import { createSshRunner } from '../../vpn/ssh-runner.js';
 import { readMigrations } from './database.js';
 import { type DoctorEnv, type FileInfo, SYSTEM_PATHS } from './host.js';
 
@@ -36,11 +36,11 @@ export function realDoctorEnv(env: Record<string, string | undefined>, overrides
     nodeVersion: process.version,
     paths: SYSTEM_PATHS,
     probeNode: async (node) => {
-      const cli = createSshCli(node.flavor, { host: node.ssh_host!, port: node.ssh_port!, user: node.ssh_user!, privateKeyFile: node.ssh_key_file!, hostKey: node.ssh_host_key! }, { timeoutMs: 8_000, connectTimeoutMs: 5_000 });
+      const runner = createSshRunner(node.flavor, { host: node.ssh_host!, port: node.ssh_port!, user: node.ssh_user!, privateKeyFile: node.ssh_key_file!, hostKey: node.ssh_host_key! }, { timeoutMs: 8_000, connectTimeoutMs: 5_000 });
       try {
-        return await cli.ifindex(node.iface);
+        return await runner.ifindex(node.iface);
       } finally {
-        await cli.close();
+        await runner.close();
       }
     },
     ...overrides,

@@ -11,52 +11,18 @@ import type { NodeRow } from '../../src/db/nodes.js';
 import { realDoctorEnv } from '../../src/ops/doctor/real-host.js';
 import { peersOnNode, setPeerStatus } from '../../src/db/peers.js';
 import { requestAccess } from '../../src/db/users.js';
-import { CommandError } from '../../src/vpn/cli.js';
+import { CommandError } from '../../src/vpn/runner.js';
 import { generateKeyPair, generatePresharedKey } from '../../src/vpn/keys.js';
 import { parseDump } from '../../src/vpn/dump.js';
 import { serverAddress } from '../../src/vpn/pool.js';
 import { SecretBox } from '../../src/vpn/secrets.js';
-import { VpnService, type VpnSettings } from '../../src/vpn/service.js';
+import { VpnService } from '../../src/vpn/service.js';
+import type { VpnSettings } from '../../src/vpn/types.js';
 import { shellCommand } from '../../src/vpn/argv.js';
-import { checkSshTarget, createSshCli, fingerprintOf, HostKeyMismatchError, parseHostKeyPin, remoteScripts, script, type SshCliOptions, type SshVpnCli } from '../../src/vpn/ssh-cli.js';
+import { fingerprintOf, HostKeyMismatchError } from '../../src/vpn/ssh-host-key.js';
+import { createSshRunner, remoteScripts, script, type SshRunner, type SshRunnerOptions } from '../../src/vpn/ssh-runner.js';
 import { NetnsLab } from '../support/netns.js';
 import { addSshNode, type SshNode, sshdGate } from '../support/sshd.js';
-
-describe('parseHostKeyPin', () => {
-  // A real ed25519 public key and what `ssh-keygen -lf` prints for it.
-  const line = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHkmKnW7oOjQ+XtBh93XH9kYC7f33yTeJOBExxJ3bREN node1';
-  const blob = Buffer.from(line.split(' ')[1]!, 'base64');
-  const fp = fingerprintOf(blob);
-
-  it('takes the .pub line (pins the type), a bare fingerprint, or the whole ssh-keygen -lf line', () => {
-    expect(fp).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);
-    expect(parseHostKeyPin(line)).toEqual({ fingerprint: fp, algorithms: ['ssh-ed25519'] });
-    expect(parseHostKeyPin(`  ${line.split(' ').slice(0, 2).join(' ')}\n`)).toEqual({ fingerprint: fp, algorithms: ['ssh-ed25519'] });
-    expect(parseHostKeyPin(fp)).toEqual({ fingerprint: fp });
-    expect(parseHostKeyPin(`256 ${fp} root@node1 (ED25519)`)).toEqual({ fingerprint: fp, algorithms: ['ssh-ed25519'] });
-    expect(parseHostKeyPin(`3072 ${fp} root@node1 (RSA)`).algorithms).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
-    expect(parseHostKeyPin(`384 ${fp} root@node1 (ECDSA)`).algorithms).toEqual(['ecdsa-sha2-nistp384']);
-  });
-
-  it('checkSshTarget names the bad field', () => {
-    const good = { host: '10.0.0.5', port: 22, user: 'root', privateKeyFile: '/etc/andreyvpn/id_ed25519', hostKey: line };
-    expect(checkSshTarget(good)).toEqual({ fingerprint: fp, algorithms: ['ssh-ed25519'] });
-    expect(checkSshTarget({ ...good, host: 'node-1.example.com' }).fingerprint).toBe(fp);
-    expect(() => checkSshTarget({ ...good, host: 'a b' })).toThrow(/bad host/);
-    expect(() => checkSshTarget({ ...good, port: 0 })).toThrow(/bad port/);
-    expect(() => checkSshTarget({ ...good, port: 22.5 })).toThrow(/bad port/);
-    expect(() => checkSshTarget({ ...good, user: 'root;id' })).toThrow(/bad user/);
-    expect(() => checkSshTarget({ ...good, privateKeyFile: 'id_ed25519' })).toThrow(/invalid path/);
-    expect(() => checkSshTarget({ ...good, hostKey: 'yes' })).toThrow(/host key/);
-    expect(() => createSshCli('wireguard', { ...good, hostKey: '' })).toThrow(/host key/);
-  });
-
-  it('refuses anything else with a message that says what to give', () => {
-    for (const bad of ['', 'yes', 'MD5:aa:bb', `${fp}x`, 'SHA256:short', 'ssh-ed25519 AAAA', `ssh-rsa ${line.split(' ')[1]}`, 'constructor AAAA', `999 ${fp} x (ECDSA)`]) {
-      expect(() => parseHostKeyPin(bad), bad).toThrow(/host key/);
-    }
-  });
-});
 
 /** As sshd runs it: the login shell (bash) parses the command string; stdin is a pipe. */
 function runRemote(argv: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
@@ -142,18 +108,18 @@ describe('the fixed remote scripts (run here by bash and sh, as the node would)'
 
 const real = await sshdGate();
 
-describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, real wireguard-go), keys sealed with SECRETS_KEY', () => {
+describe.skipIf(!real)('createSshRunner: VpnService on a node over SSH (real sshd, real wireguard-go), keys sealed with SECRETS_KEY', () => {
   const log = pino({ level: 'silent' });
   const box = new SecretBox(randomBytes(32));
   const commands: string[] = [];
   let lab: NetnsLab;
   let node: SshNode;
   let db: Db;
-  let cli: SshVpnCli;
+  let runner: SshRunner;
   let vpn: VpnService;
   let settings: VpnSettings;
   let nodeDirs: { logDir: string; secretsDir: string };
-  const opts = (): SshCliOptions => ({
+  const opts = (): SshRunnerOptions => ({
     ...nodeDirs,
     timeoutMs: 10_000,
     connectTimeoutMs: 2000,
@@ -192,12 +158,12 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
       allowedIps: [subnet],
       awgProtocol: 1,
     };
-    cli = createSshCli('wireguard', node.sshd.target(), opts());
-    vpn = new VpnService(db, cli, settings, log, Date.now, box);
+    runner = createSshRunner('wireguard', node.sshd.target(), opts());
+    vpn = new VpnService(db, runner, settings, log, Date.now, box);
   }, 60_000);
 
   afterAll(async () => {
-    await cli?.close();
+    await runner?.close();
     await db?.destroy();
     await lab?.cleanup();
   }, 60_000);
@@ -260,7 +226,7 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
     const live = (await vpn.readDump()).peers.find((p) => p.publicKey === peers.find((x) => x.user_id === 2)?.public_key);
     expect(live?.presharedKey).toBe(box.open(peers.find((x) => x.user_id === 2)!.preshared_key));
     // Many calls at once (more than OpenSSH's 10 sessions per connection) share the one connection.
-    const dumps = await Promise.all(Array.from({ length: 25 }, () => cli.dump(settings.iface)));
+    const dumps = await Promise.all(Array.from({ length: 25 }, () => runner.dump(settings.iface)));
     expect(new Set(dumps.map((d) => parseDump(d).peers.length))).toEqual(new Set([1]));
     expect(logins()).toBe(1);
   }, 60_000);
@@ -269,31 +235,31 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
     const ip = (n: number) => serverAddress(settings.subnet).replace(/\.1$/, `.${200 + n}`);
     const peers = [0, 1, 2].map((n) => ({ publicKey: generateKeyPair().publicKey, presharedKey: generatePresharedKey(), ip: ip(n) }));
     const before = commands.length;
-    await cli.setPeers(settings.iface, peers);
+    await runner.setPeers(settings.iface, peers);
     const sent = commands.slice(before);
     expect(sent).toHaveLength(1);
     expect(sent[0]).toContain("'addconf'");
     for (const p of peers) expect(sent[0]).not.toContain(p.presharedKey);
     // A peer given again with another address and key is replaced, not added to.
     const changed = { ...peers[0]!, presharedKey: generatePresharedKey(), ip: ip(9) };
-    await cli.setPeers(settings.iface, [changed]);
+    await runner.setPeers(settings.iface, [changed]);
     const live = (await vpn.readDump()).peers;
     expect(live.find((p) => p.publicKey === changed.publicKey)).toMatchObject({ presharedKey: changed.presharedKey, allowedIps: [`${ip(9)}/32`] });
     expect(live.find((p) => p.publicKey === peers[1]!.publicKey)).toMatchObject({ presharedKey: peers[1]!.presharedKey, allowedIps: [`${ip(1)}/32`] });
     expect(await fs.readdir(nodeDirs.secretsDir)).toEqual([]);
-    for (const p of peers) await cli.removePeer(settings.iface, p.publicKey);
+    for (const p of peers) await runner.removePeer(settings.iface, p.publicKey);
   }, 60_000);
 
   it('errors carry the node, the remote argv, the exit code and stderr; a failing up shows its log', async () => {
-    const err = await cli.dump('avnone0').catch((e: unknown) => e);
+    const err = await runner.dump('avnone0').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CommandError);
     expect(err).toMatchObject({ argv: ['wg', 'show', 'avnone0', 'dump'], code: 1, where: `ssh root@${node.sshd.host}:${node.sshd.port}` });
     expect((err as CommandError).stderr).toMatch(/Unable to access interface/);
-    const up = await cli.up(path.join(lab.tmpDir, 'missing', 'avnone0.conf')).catch((e: unknown) => e);
+    const up = await runner.up(path.join(lab.tmpDir, 'missing', 'avnone0.conf')).catch((e: unknown) => e);
     expect(up).toBeInstanceOf(CommandError);
     expect((up as CommandError).message).toMatch(/wg-quick up \S+avnone0\.conf: exited with code 1: .*does not exist/s);
-    expect(await cli.ifindex('avnone0')).toBeNull();
-    await expect(cli.dump('x; id')).rejects.toThrow(/invalid interface name/);
+    expect(await runner.ifindex('avnone0')).toBeNull();
+    await expect(runner.dump('x; id')).rejects.toThrow(/invalid interface name/);
   }, 30_000);
 
   it('an unknown host key is refused, whichever form the pin takes; the right one in each form connects', async () => {
@@ -301,7 +267,7 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
     const wrongFp = fingerprintOf(randomBytes(51));
     for (const hostKey of [wrongLine, wrongFp, `256 ${wrongFp} x (ED25519)`]) {
       const seen: string[] = [];
-      const bad = createSshCli('wireguard', node.sshd.target(hostKey), { ...opts(), onCommand: (c) => seen.push(c) });
+      const bad = createSshRunner('wireguard', node.sshd.target(hostKey), { ...opts(), onCommand: (c) => seen.push(c) });
       const err = await bad.dump(settings.iface).catch((e: unknown) => e);
       await bad.close();
       expect(err).toBeInstanceOf(CommandError);
@@ -310,17 +276,17 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
     }
     const bareFp = node.sshd.hostFingerprint.split(' ')[1]!;
     for (const hostKey of [node.sshd.hostPublicKey, bareFp]) {
-      const good = createSshCli('wireguard', node.sshd.target(hostKey), opts());
+      const good = createSshRunner('wireguard', node.sshd.target(hostKey), opts());
       expect(parseDump(await good.dump(settings.iface)).iface.listenPort).toBe(settings.port);
       await good.close();
     }
   }, 30_000);
 
   it('sshd stopped: calls reject at once, never hang; started again: the next call reconnects', async () => {
-    await cli.dump(settings.iface); // the pooled connection is up
+    await runner.dump(settings.iface); // the pooled connection is up
     await node.sshd.stop();
     const peersBefore = (await peersOnNode(db, settings.iface)).length;
-    const results = await Promise.all([elapsed(cli.dump(settings.iface)), elapsed(cli.ifindex(settings.iface)), elapsed(vpn.addPeer(1))]);
+    const results = await Promise.all([elapsed(runner.dump(settings.iface)), elapsed(runner.ifindex(settings.iface)), elapsed(vpn.addPeer(1))]);
     for (const r of results) {
       expect(r.error).toBeInstanceOf(CommandError);
       expect((r.error as Error).message).toMatch(/^ssh root@\S+: /);
@@ -330,7 +296,7 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
     expect(await peersOnNode(db, settings.iface)).toHaveLength(peersBefore);
 
     await node.sshd.start();
-    expect(parseDump(await cli.dump(settings.iface)).iface.listenPort).toBe(settings.port);
+    expect(parseDump(await runner.dump(settings.iface)).iface.listenPort).toBe(settings.port);
     expect(logins()).toBe(1);
   }, 60_000);
 
@@ -339,7 +305,7 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
     const original = await fs.readFile(config, 'utf8');
     await node.sshd.stop();
     await fs.writeFile(config, `${original}MaxSessions 0\n`, { mode: 0o600 });
-    const refused = createSshCli('wireguard', node.sshd.target(), opts());
+    const refused = createSshRunner('wireguard', node.sshd.target(), opts());
     try {
       await node.sshd.start();
       const t = Date.now();
@@ -354,18 +320,18 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
       await fs.writeFile(config, original, { mode: 0o600 });
       await node.sshd.start();
     }
-    expect(parseDump(await cli.dump(settings.iface)).iface.listenPort).toBe(settings.port);
+    expect(parseDump(await runner.dump(settings.iface)).iface.listenPort).toBe(settings.port);
   }, 60_000);
 
   it('a node that stops answering: keepalive drops the dead connection, a call times out (channel closed), never hangs; then it recovers', async () => {
     // Without keepalive only the per-command timeout ends a call to a silent node.
-    const noKeepalive = createSshCli('wireguard', node.sshd.target(), { ...opts(), keepaliveIntervalMs: 0, timeoutMs: 3000 });
+    const noKeepalive = createSshRunner('wireguard', node.sshd.target(), { ...opts(), keepaliveIntervalMs: 0, timeoutMs: 3000 });
     await noKeepalive.dump(settings.iface);
-    await cli.dump(settings.iface);
+    await runner.dump(settings.iface);
     const before = logins();
     node.sshd.pause();
     try {
-      const [viaKeepalive, viaTimeout] = await Promise.all([elapsed(cli.dump(settings.iface)), elapsed(noKeepalive.ifindex(settings.iface))]);
+      const [viaKeepalive, viaTimeout] = await Promise.all([elapsed(runner.dump(settings.iface)), elapsed(noKeepalive.ifindex(settings.iface))]);
       // Keepalive every 500 ms, 2 unanswered: the connection is given up after about a second.
       expect((viaKeepalive.error as Error).message).toMatch(/No response from server|connection was lost|Keepalive timeout/);
       expect(viaKeepalive.ms).toBeLessThan(2500);
@@ -373,13 +339,13 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
       expect(viaTimeout.ms).toBeGreaterThanOrEqual(2900);
       expect(viaTimeout.ms).toBeLessThan(3000 + 1000);
       // A new connection is accepted by the kernel but sshd never greets: the connect timeout ends the call.
-      const again = await elapsed(cli.dump(settings.iface));
+      const again = await elapsed(runner.dump(settings.iface));
       expect((again.error as Error).message).toMatch(/cannot connect: Timed out while waiting for handshake/);
       expect(again.ms).toBeLessThan(2000 + 1000);
     } finally {
       node.sshd.resume();
     }
-    expect(parseDump(await cli.dump(settings.iface)).iface.listenPort).toBe(settings.port);
+    expect(parseDump(await runner.dump(settings.iface)).iface.listenPort).toBe(settings.port);
     expect(logins()).toBeGreaterThan(before); // reconnected rather than reusing the dead connection
     // The connection without keepalive was never dropped: it answers again.
     expect(await noKeepalive.ifindex(settings.iface)).toBeGreaterThan(0);
@@ -397,7 +363,7 @@ describe.skipIf(!real)('createSshCli: VpnService on a node over SSH (real sshd, 
   }, 30_000);
 
   it('close(): later calls reject', async () => {
-    const c = createSshCli('wireguard', node.sshd.target(), opts());
+    const c = createSshRunner('wireguard', node.sshd.target(), opts());
     await c.dump(settings.iface);
     await c.close();
     await expect(c.dump(settings.iface)).rejects.toThrow(/closed/);

@@ -2,16 +2,16 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CommandError, createCli, run } from '../../src/vpn/cli.js';
+import { CommandError, createRunner, run } from '../../src/vpn/runner.js';
 import { generateKeyPair, generatePresharedKey } from '../../src/vpn/keys.js';
 
 // Stand-in binaries on PATH record what they were given, so we can check what a real `wg`
 // would have seen: the argv (what `ps` shows) and the files it was pointed at.
-describe('cli: how the binaries are called', () => {
+describe('runner: how the binaries are called', () => {
   let dir: string;
   let oldPath: string | undefined;
   beforeAll(async () => {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'avpn-cli-'));
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'avpn-runner-'));
     await fs.mkdir(path.join(dir, 'bin'));
     const log = path.join(dir, 'calls.log');
     await fs.writeFile(
@@ -41,12 +41,12 @@ exit 0
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  const cli = () => createCli('wireguard', { logDir: path.join(dir, 'logs'), secretsDir: path.join(dir, 'run'), timeoutMs: 1000 });
+  const runner = () => createRunner('wireguard', { logDir: path.join(dir, 'logs'), secretsDir: path.join(dir, 'run'), timeoutMs: 1000 });
 
   it('set peer: the preshared key is never in argv; it comes from a 0600 file that is gone afterwards', async () => {
     const psk = generatePresharedKey();
     const { publicKey } = generateKeyPair();
-    await cli().setPeer('wg9', { publicKey, presharedKey: psk, ip: '10.8.0.2' });
+    await runner().setPeer('wg9', { publicKey, presharedKey: psk, ip: '10.8.0.2' });
     const log = await fs.readFile(path.join(dir, 'calls.log'), 'utf8');
     const [argv] = log.split('\n');
     expect(argv).toMatch(new RegExp(`^set wg9 peer ${publicKey.replace(/[+/]/g, '\\$&')} preshared-key \\S+/psk-[0-9a-f]{16} allowed-ips 10\\.8\\.0\\.2/32$`));
@@ -59,7 +59,7 @@ exit 0
   it('set peers: one addconf with [Peer] sections from a 0600 file that is gone afterwards; no key in argv', async () => {
     await fs.rm(path.join(dir, 'calls.log'), { force: true });
     const peers = [2, 3].map((n) => ({ publicKey: generateKeyPair().publicKey, presharedKey: generatePresharedKey(), ip: `10.8.0.${n}` }));
-    await cli().setPeers('wg9', peers);
+    await runner().setPeers('wg9', peers);
     const log = await fs.readFile(path.join(dir, 'calls.log'), 'utf8');
     const [argv] = log.split('\n');
     expect(argv).toMatch(/^addconf wg9 \S+\/psk-[0-9a-f]{16}$/);
@@ -72,12 +72,12 @@ exit 0
   });
 
   it('errors carry the command and its stderr; a hung command is killed at the timeout', async () => {
-    const err = await cli().dump('broken').catch((e) => e);
+    const err = await runner().dump('broken').catch((e) => e);
     expect(err).toBeInstanceOf(CommandError);
     expect(err.message).toContain('wg show broken dump');
     expect(err.message).toContain('No such device');
     const started = Date.now();
-    const slow = await cli().dump('slow').catch((e) => e);
+    const slow = await runner().dump('slow').catch((e) => e);
     expect(slow.message).toMatch(/timed out after 1000 ms/);
     expect(Date.now() - started).toBeLessThan(4000);
     await expect(run('missing-binary-xyz', [])).rejects.toThrow(/missing-binary-xyz.*ENOENT/);
@@ -85,7 +85,7 @@ exit 0
 
   it('dump: the output goes through a 0600 file, not a pipe a busy event loop would leave full; the file is gone afterwards, also after a failure or a timeout', async () => {
     await fs.rm(path.join(dir, 'calls.log'), { force: true });
-    const text = await cli().dump('big');
+    const text = await runner().dump('big');
     expect(text.split('\n')).toHaveLength(20_001);
     expect(text.startsWith('line 1\nline 2\n')).toBe(true);
     expect(text.endsWith('line 20000\n')).toBe(true);
@@ -96,9 +96,9 @@ exit 0
 
   it('*-quick up returns when the command exits even though its daemon keeps the output open; failures show its output', async () => {
     const started = Date.now();
-    await cli().up('/etc/x/wg9.conf');
+    await runner().up('/etc/x/wg9.conf');
     expect(Date.now() - started).toBeLessThan(5000);
-    const err = await cli().up('/fail/x.conf').catch((e) => e);
+    const err = await runner().up('/fail/x.conf').catch((e) => e);
     expect(err.message).toContain('RTNETLINK answers');
   });
 
@@ -115,7 +115,7 @@ exit 0
     Object.assign(process.env, set);
     try {
       const environ = (text: string) => new Map(text.split('\0').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-      await cli().up('/etc/x/env.conf');
+      await runner().up('/etc/x/env.conf');
       const seen = [environ(await run('cat', ['/proc/self/environ'])), environ((await fs.readFile(path.join(dir, 'logs', 'env-quick.log'), 'utf8')).split('\n').slice(1).join('\n'))];
       for (const env of seen) {
         expect(env.get('PATH')).toBe(process.env.PATH); // found through it, too

@@ -7,11 +7,11 @@ import { vpnCommands } from './argv.js';
 import { parseDefaultRoute } from './nat.js';
 import { renderPeerSections } from './render.js';
 import { tempFileName } from './run-dir.js';
-import type { VpnFlavor } from './types.js';
+import type { VpnFlavor, WirePeer } from './types.js';
 
 // Runs the VPN binaries on this host: argv arrays only, never a shell; keys go through
 // stdin or 0600 files, never argv, and the children get childEnv(), never the bot's own
-// environment. ssh-cli.ts runs the same argv on a node over SSH.
+// environment. ssh-runner.ts runs the same argv on a node over SSH.
 
 export class CommandError extends Error {
   constructor(
@@ -82,17 +82,11 @@ export function run(bin: string, args: string[], opts: RunOptions = {}): Promise
   });
 }
 
-export interface PeerOnWire {
-  publicKey: string;
-  presharedKey: string;
-  ip: string;
-}
-
-export interface VpnCli {
+export interface VpnRunner {
   dump(iface: string): Promise<string>;
-  setPeer(iface: string, peer: PeerOnWire): Promise<void>;
+  setPeer(iface: string, peer: WirePeer): Promise<void>;
   /** Adds many peers (or sets them to exactly this) in one call, `<wg|awg> addconf`; the other peers stay as they are. */
-  setPeers(iface: string, peers: PeerOnWire[]): Promise<void>;
+  setPeers(iface: string, peers: WirePeer[]): Promise<void>;
   removePeer(iface: string, publicKey: string): Promise<void>;
   /** Interface index in this network namespace, null when the interface does not exist. */
   ifindex(iface: string): Promise<number | null>;
@@ -168,7 +162,7 @@ export function parseIfindex(text: string | null): number | null {
   return n;
 }
 
-export function createCli(flavor: VpnFlavor, opts: { logDir: string; secretsDir: string; timeoutMs?: number }): VpnCli {
+export function createRunner(flavor: VpnFlavor, opts: { logDir: string; secretsDir: string; timeoutMs?: number }): VpnRunner {
   const cmd = vpnCommands(flavor);
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const exec = ([bin, ...args]: string[]) => run(bin!, args, { timeoutMs });

@@ -46,7 +46,7 @@ export async function broadcast(lab: Lab, users: number, perSecond: number): Pro
     const deps: BotDeps = {
       db,
       groupCommit: new GroupCommit(db),
-      vpn,
+      fleet: vpn,
       access: new AccessService(db, vpn, silentLog),
       devices: new DeviceService(db, vpn, silentLog),
       translator: new Translator(),

@@ -17,7 +17,7 @@ export interface BotDeps {
   db: Db;
   /** Writes of many updates at once share one commit (GroupCommit over `db`). */
   groupCommit: GroupCommit;
-  vpn: Fleet;
+  fleet: Fleet;
   access: AccessService;
   devices: DeviceService;
   translator: Translator;

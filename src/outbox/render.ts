@@ -37,7 +37,7 @@ export function isEditGone(err: unknown): boolean {
   return err instanceof GrammyError && err.error_code === 400 && /message to edit not found|message can't be edited/i.test(err.description);
 }
 
-export type RenderDeps = Pick<BotDeps, 'db' | 'translator' | 'vpn' | 'now'>;
+export type RenderDeps = Pick<BotDeps, 'db' | 'translator' | 'fleet' | 'now'>;
 
 /** Translation in the recipient's language (parameters escaped). */
 type Tr = (key: string, params?: Params) => string;
@@ -110,25 +110,25 @@ function deviceRequestText(t: Tr, user: User, req: DeviceRequest): string {
 async function renderConfig(deps: RenderDeps, t: Tr, peerId: number, part: ConfigPart): Promise<Rendered | null> {
   const peer = await findPeer(deps.db, peerId);
   if (!peer) return null;
-  const amnezia = deps.vpn.flavorOf(peer) === 'amneziawg';
+  const amnezia = deps.fleet.flavorOf(peer) === 'amneziawg';
   // Read when the part goes out, so a config queued before an admin switched the preset carries the new one.
   const imitation = part !== 'howto' && amnezia ? await currentImitationValues(deps.db) : {};
   switch (part) {
     case 'file': {
       const device = deviceLabel(peer, await peersOfUser(deps.db, peer.user_id), (n) => t('device-default-name', { n }));
       // A named device names the file (and so the tunnel in the client app); otherwise the peer id.
-      const file = new InputFile(Buffer.from(deps.vpn.clientConfig(peer, imitation)), clientConfigFileName(peer.name ?? String(peer.id)));
+      const file = new InputFile(Buffer.from(deps.fleet.clientConfig(peer, imitation)), clientConfigFileName(peer.name ?? String(peer.id)));
       return {
         call: { method: 'sendDocument', file, caption: `${t('config-caption', { ip: peer.ip })}\n${t('device-config-caption', { name: device })}` },
         afterSent: (trx) => markDelivered(trx, peer.id, deps.now()),
       };
     }
     case 'qr':
-      return { call: { method: 'sendPhoto', file: new InputFile(await renderQrPng(deps.vpn.clientConfig(peer, imitation)), 'qr.png'), caption: t(amnezia ? 'config-qr-caption-awg' : 'config-qr-caption-wg') } };
+      return { call: { method: 'sendPhoto', file: new InputFile(await renderQrPng(deps.fleet.clientConfig(peer, imitation)), 'qr.png'), caption: t(amnezia ? 'config-qr-caption-awg' : 'config-qr-caption-wg') } };
     case 'howto':
       return { call: { method: 'sendMessage', text: t(amnezia ? 'config-howto-awg' : 'config-howto-wg'), noPreview: true } };
     case 'key': {
-      const key = deps.vpn.amneziaKey(peer, peer.name ? `AndreyVPN ${peer.name}` : `AndreyVPN ${peer.ip}`, imitation);
+      const key = deps.fleet.amneziaKey(peer, peer.name ? `AndreyVPN ${peer.name}` : `AndreyVPN ${peer.ip}`, imitation);
       // In <code> so a tap copies it; AmneziaVPN imports it with "+" → "Insert key".
       return key ? { call: { method: 'sendMessage', text: `${t('config-amnezia-key')}\n<code>${key}</code>` } } : null;
     }

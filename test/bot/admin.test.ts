@@ -37,7 +37,7 @@ describe('approval', () => {
     expect(h.wg.peers.get(peer!.public_key)).toMatchObject({ ip: '10.8.0.2', presharedKey: peer!.preshared_key });
 
     // The file follows the live change within CONFIG_WRITE_DELAY_MS (test/vpn/service.test.ts); here at once.
-    await h.vpn.node('awg0').flushConfig();
+    await h.fleet.node('awg0').flushConfig();
     const conf = await fs.readFile(path.join(h.dir, 'conf', 'awg0.conf'), 'utf8');
     expect(conf).toContain(`PublicKey = ${peer!.public_key}`);
     expect((await fs.stat(path.join(h.dir, 'conf', 'awg0.conf'))).mode & 0o777).toBe(0o600);
@@ -174,7 +174,7 @@ describe('user commands and admin tools', () => {
 
     const [peer] = await peersOfUser(h.db, USER.id);
     h.wg.traffic(peer!.public_key, 3000, 5 * 1024 * 1024, 1_790_000_000);
-    const monitor = startMonitor({ db: h.db, nodes: () => h.vpn.services(), log: h.deps.log, intervalMs: 3_600_000 });
+    const monitor = startMonitor({ db: h.db, nodes: () => h.fleet.services(), log: h.deps.log, intervalMs: 3_600_000 });
     await monitor.tick();
     await monitor.stop();
     await h.send(USER, '/status');

@@ -20,7 +20,7 @@ describe('admin dashboard', () => {
       await h.press(ADMIN_A, `apr:${u.id}`);
     }
     // Anna uses a little, Boris a lot; Vera never connects.
-    const monitor = startMonitor({ db: h.db, nodes: () => h.vpn.services(), log: h.deps.log, intervalMs: 3_600_000, now: h.deps.now });
+    const monitor = startMonitor({ db: h.db, nodes: () => h.fleet.services(), log: h.deps.log, intervalMs: 3_600_000, now: h.deps.now });
     const [anna] = await peersOfUser(h.db, 9001);
     const [boris] = await peersOfUser(h.db, 9002);
     h.wg.traffic(anna!.public_key, 1000, 2000, Math.floor(h.deps.now() / 1000) - 30);

@@ -207,7 +207,7 @@ describe('PostgreSQL bot', () => {
     const key = (await peersOfUser(h.db, USER.id))[0]!.public_key;
     const monitor = startMonitor({
       db: h.db,
-      nodes: () => h.vpn.services(),
+      nodes: () => h.fleet.services(),
       log: h.deps.log,
       intervalMs: HOUR,
       now: h.deps.now,

@@ -118,7 +118,7 @@ describe('devices', () => {
 
   it('an add cut off before its config was queued: the replayed reply and the recovery at start, at once, queue it once', async () => {
     // The crash left the peer made and its config not queued.
-    const peer = await h.deps.vpn.addPeer(USER.id, { name: 'Phone', maxDevices: 3 });
+    const peer = await h.deps.fleet.addPeer(USER.id, { name: 'Phone', maxDevices: 3 });
     const mark = h.rec.calls.length;
     const [replayed] = await Promise.all([h.deps.devices.add(USER.id, 'Phone', 3), h.deps.devices.queueUnqueuedConfigs()]);
     expect(replayed).toMatchObject({ kind: 'ok', peer: { id: peer.id } });

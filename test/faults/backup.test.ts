@@ -65,7 +65,7 @@ describe('backups', () => {
       await h.send(USER, '/start');
       await h.press(ADMIN_A, `apr:${USER.id}`);
       const conf = h.rec.last('sendDocument', USER.id)!.files.document!.data.toString();
-      await h.vpn.node('awg0').flushConfig();
+      await h.fleet.node('awg0').flushConfig();
       const serverKey = confValue(await fs.readFile(path.join(h.dir, 'conf', 'awg0.conf'), 'utf8'), 'PrivateKey');
       for (const admin of [ADMIN_A, ADMIN_B]) await h.send(admin, '/backup');
       expect(h.rec.last('sendDocument', ADMIN_A.id)!.payload.caption).toContain('keys in it are encrypted with <code>SECRETS_KEY</code>');

@@ -36,12 +36,12 @@ const steps: [string, Step][] = [
   }],
   ['everything but the status change', async (h) => {
     await transitionUser(h.db, USER.id, 'pending', 'provisioning', ADMIN_A.id, 1);
-    const p = await h.vpn.addPeer(USER.id);
+    const p = await h.fleet.addPeer(USER.id);
     expect(p.ip).toBe('10.8.0.2');
   }],
   ['active, config not delivered yet', async (h) => {
     await transitionUser(h.db, USER.id, 'pending', 'provisioning', ADMIN_A.id, 1);
-    await h.vpn.addPeer(USER.id);
+    await h.fleet.addPeer(USER.id);
     await transitionUser(h.db, USER.id, 'provisioning', 'active', ADMIN_A.id, 1);
   }],
   ['fully done', async (h) => {
@@ -66,7 +66,7 @@ describe('killed during an approval, then restarted', () => {
       expect([...h.wg.peers.keys()]).toEqual([peer!.public_key]);
       expect(h.wg.peers.get(peer!.public_key)).toMatchObject({ ip: peer!.ip, presharedKey: peer!.preshared_key });
       // The config file follows the interface within a second (see VpnService.configChanged); catch it up now.
-      await h.vpn.node('awg0').flushConfig();
+      await h.fleet.node('awg0').flushConfig();
       expect(await fs.readFile(path.join(h.dir, 'conf', 'awg0.conf'), 'utf8')).toContain(peer!.public_key);
       expect(peer!.delivered_at ?? (await peersOfUser(h.db, USER.id))[0]!.delivered_at).not.toBeNull();
       const delivered = first.rec.find('sendDocument', USER.id).length + h.rec.find('sendDocument', USER.id).length;
@@ -119,7 +119,7 @@ describe('killed during an approval, then restarted', () => {
     const first = await createHarness({ captcha: false });
     await first.send(USER, '/start');
     await transitionUser(first.db, USER.id, 'pending', 'provisioning', ADMIN_A.id, 1);
-    const left = await first.vpn.addPeer(USER.id);
+    const left = await first.fleet.addPeer(USER.id);
     await first.crash();
     const h = await createHarness({ captcha: false, restartOf: { dir: first.dir, wg: first.wg } });
     try {

@@ -44,7 +44,7 @@ describe('SECRETS_KEY: private and preshared keys encrypted at rest', () => {
       expect(publicKeyFromPrivate(confKey(conf))).toBe(peer!.public_key);
       // The interface got the preshared key in clear, the same as the client's; the server's key fits the client's [Peer].
       expect(h.wg.peers.get(peer!.public_key)!.presharedKey).toBe(confPsk(conf));
-      await h.vpn.node('awg0').flushConfig();
+      await h.fleet.node('awg0').flushConfig();
       const serverConf = await serverConfOf(h.dir);
       expect(publicKeyFromPrivate(confKey(serverConf))).toBe(/^PublicKey = (.+)$/m.exec(conf)![1]);
       expect(serverConf).toContain(`PresharedKey = ${confPsk(conf)}`);
@@ -63,10 +63,10 @@ describe('SECRETS_KEY: private and preshared keys encrypted at rest', () => {
       await h.press(ADMIN_A, `apr:${USER.id}`);
       const conf = h.rec.last('sendDocument', USER.id)!.files.document!.data.toString();
       const [peer] = await peersOfUser(h.db, USER.id);
-      const moved = await h.vpn.move(peer!, peer!.node === 'ams' ? 'awg0' : 'ams');
+      const moved = await h.fleet.move(peer!, peer!.node === 'ams' ? 'awg0' : 'ams');
       expect(moved).toMatchObject({ private_key: peer!.private_key, preshared_key: peer!.preshared_key });
       expect(h.wgs.get(moved.node)!.peers.get(peer!.public_key)!.presharedKey).toBe(confPsk(conf));
-      const after = h.vpn.clientConfig(moved, {});
+      const after = h.fleet.clientConfig(moved, {});
       expect([confKey(after), confPsk(after)]).toEqual([confKey(conf), confPsk(conf)]);
       for (const node of ['awg0', 'ams']) expect((await getServer(h.db, node))!.private_key).toMatch(/^enc:v1:/);
     } finally {

@@ -15,7 +15,7 @@ describe('health watch: the database unreachable', () => {
   const watch = () =>
     new HealthWatch({
       db: h.db.withPlugin(failing),
-      nodes: () => h.vpn.names(),
+      nodes: () => h.fleet.names(),
       adminIds: [ADMIN_A.id, ADMIN_B.id],
       botUp: () => true,
       intervalMs: 3_600_000,
@@ -87,7 +87,7 @@ describe('health watch: the database unreachable', () => {
     const marked: string[] = [];
     const monitor = startMonitor({
       db: h.db,
-      nodes: () => h.vpn.services(),
+      nodes: () => h.fleet.services(),
       onHealth: async (node, up) => void marked.push(`${node} ${up ? 'up' : 'down'}`),
       onEvent: async (e) => void events.push(e.kind),
       databaseUp: () => health.databaseUp(),
@@ -96,7 +96,7 @@ describe('health watch: the database unreachable', () => {
     });
     await requestAccess(h.db, { id: 1, first_name: 'A' }, 0);
     await transitionUser(h.db, 1, 'pending', 'active', null, 0);
-    const peer = await h.vpn.addPeer(1);
+    const peer = await h.fleet.addPeer(1);
     h.wg.traffic(peer.public_key, 1000, 2000, 1_800_000_000);
     await monitor.tick();
 

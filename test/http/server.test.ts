@@ -41,7 +41,7 @@ describe('HTTP server: webhook, /healthz, /metrics', () => {
       return ifindex();
     };
     h.deps.metrics = createMetrics(counted, h.deps.now);
-    health = new HealthWatch({ db: counted, nodes: () => h.vpn.names(), adminIds: [ADMIN_A.id], botUp: () => true, intervalMs: 3_600_000, staleAfterMs: STALE_MS, log: h.deps.log, now: h.deps.now });
+    health = new HealthWatch({ db: counted, nodes: () => h.fleet.names(), adminIds: [ADMIN_A.id], botUp: () => true, intervalMs: 3_600_000, staleAfterMs: STALE_MS, log: h.deps.log, now: h.deps.now });
     await health.start();
     server = await startHttp({
       host: '127.0.0.1',
@@ -107,7 +107,7 @@ describe('HTTP server: webhook, /healthz, /metrics', () => {
     const before = { commands: nodeCommands, calls: h.wg.calls.length };
     expect((await get('/healthz')).status).toBe(200);
     expect({ commands: nodeCommands, calls: h.wg.calls.length }).toEqual(before);
-    const monitor = startMonitor({ db: h.db, nodes: () => h.vpn.services(), onHealth: (node, ok) => (ok ? h.vpn.markUp(node) : h.vpn.markDown(node)), log: h.deps.log, intervalMs: 3_600_000 });
+    const monitor = startMonitor({ db: h.db, nodes: () => h.fleet.services(), onHealth: (node, ok) => (ok ? h.fleet.markUp(node) : h.fleet.markDown(node)), log: h.deps.log, intervalMs: 3_600_000 });
     await monitor.tick();
     await health.probe();
     const down = await get('/healthz');

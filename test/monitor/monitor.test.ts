@@ -24,7 +24,7 @@ describe('monitor loop', () => {
       inFlight--;
       return realDump(iface);
     };
-    const monitor = startMonitor({ db: h.db, nodes: () => h.vpn.services(), log: h.deps.log, intervalMs: 10 });
+    const monitor = startMonitor({ db: h.db, nodes: () => h.fleet.services(), log: h.deps.log, intervalMs: 10 });
     await Promise.all([monitor.tick(), monitor.tick(), monitor.tick()]);
     const last = monitor.tick();
     await monitor.stop();
@@ -40,8 +40,8 @@ describe('monitor loop', () => {
   it('a failing tick is logged and the next one still runs; traffic and reconcile use the same dump', async () => {
     await requestAccess(h.db, { id: 1, first_name: 'A' }, 0);
     await transitionUser(h.db, 1, 'pending', 'active', null, 0);
-    const peer = await h.vpn.addPeer(1);
-    const monitor = startMonitor({ db: h.db, nodes: () => h.vpn.services(), log: h.deps.log, intervalMs: 3_600_000 });
+    const peer = await h.fleet.addPeer(1);
+    const monitor = startMonitor({ db: h.db, nodes: () => h.fleet.services(), log: h.deps.log, intervalMs: 3_600_000 });
     h.wg.failing = 'Unable to access interface: No such device';
     await monitor.tick();
     expect(h.logs.some((l) => l.msg === 'monitor tick failed' && JSON.stringify(l).includes('No such device'))).toBe(true);
@@ -62,9 +62,9 @@ describe('interface gone', () => {
     try {
       await requestAccess(h.db, { id: 1, first_name: 'A' }, 0);
       await transitionUser(h.db, 1, 'pending', 'active', null, 0);
-      const peer = await h.vpn.addPeer(1);
+      const peer = await h.fleet.addPeer(1);
       const events: string[] = [];
-      const monitor = startMonitor({ db: h.db, nodes: () => h.vpn.services(), log: h.deps.log, intervalMs: 3_600_000, onEvent: async (e) => void events.push(e.kind) });
+      const monitor = startMonitor({ db: h.db, nodes: () => h.fleet.services(), log: h.deps.log, intervalMs: 3_600_000, onEvent: async (e) => void events.push(e.kind) });
       h.wg.traffic(peer.public_key, 1000, 2000, 1_800_000_000);
       await monitor.tick();
 
@@ -97,7 +97,7 @@ describe('unknown peers', () => {
     const h = await createHarness();
     try {
       const events: MonitorEvent[] = [];
-      const monitor = startMonitor({ db: h.db, nodes: () => h.vpn.services(), log: h.deps.log, intervalMs: 3_600_000, onEvent: async (e) => void events.push(e) });
+      const monitor = startMonitor({ db: h.db, nodes: () => h.fleet.services(), log: h.deps.log, intervalMs: 3_600_000, onEvent: async (e) => void events.push(e) });
       const stranger = generateKeyPair().publicKey;
       await h.wg.setPeer('awg0', { publicKey: stranger, presharedKey: generateKeyPair().publicKey, ip: '10.8.0.50' });
       await monitor.tick();
@@ -116,7 +116,7 @@ describe('alerts', () => {
     const h = await createHarness();
     try {
       const events: string[] = [];
-      const monitor = startMonitor({ db: h.db, nodes: () => h.vpn.services(), log: h.deps.log, intervalMs: 3_600_000, onEvent: async (e) => void events.push(e.kind) });
+      const monitor = startMonitor({ db: h.db, nodes: () => h.fleet.services(), log: h.deps.log, intervalMs: 3_600_000, onEvent: async (e) => void events.push(e.kind) });
       h.wg.failing = 'Unable to access interface: Protocol not supported';
       for (let i = 0; i < FAILING_TICKS + 3; i++) await monitor.tick();
       expect(events).toEqual(['failing']);

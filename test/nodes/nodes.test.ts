@@ -39,12 +39,12 @@ describe('several VPN nodes (in-memory interfaces)', () => {
     expect([...h.wg.peers.keys()].sort()).toEqual(byNode('awg0').map((p) => p.public_key).sort());
     for (const p of byNode('ams')) {
       expect(p.ip).toMatch(/^10\.20\.0\./);
-      const conf = h.vpn.clientConfig(p, {});
+      const conf = h.fleet.clientConfig(p, {});
       expect(conf).toContain('Endpoint = ams.vpn.example.com:51820');
     }
     // Each node has keys of its own.
-    const amsKey = /PublicKey = (\S+)/.exec(h.vpn.clientConfig(byNode('ams')[0]!, {}))![1];
-    const mainKey = /PublicKey = (\S+)/.exec(h.vpn.clientConfig(byNode('awg0')[0]!, {}))![1];
+    const amsKey = /PublicKey = (\S+)/.exec(h.fleet.clientConfig(byNode('ams')[0]!, {}))![1];
+    const mainKey = /PublicKey = (\S+)/.exec(h.fleet.clientConfig(byNode('awg0')[0]!, {}))![1];
     expect(amsKey).not.toBe(mainKey);
   });
 
@@ -54,12 +54,12 @@ describe('several VPN nodes (in-memory interfaces)', () => {
     await approveWithoutCaptcha(h, user(2));
     expect((await peersOfUser(h.db, user(1).id))[0]!.node).toBe('awg0');
     expect((await peersOfUser(h.db, user(2).id))[0]!.node).toBe('awg0');
-    await h.vpn.markDown('awg0');
+    await h.fleet.markDown('awg0');
     await approveWithoutCaptcha(h, user(3));
     expect((await findUser(h.db, user(3).id))?.status).toBe('pending');
     expect(await peersOfUser(h.db, user(3).id)).toEqual([]);
     expect(lastText(h, ADMIN_A.id)).toContain('no VPN node takes new peers');
-    await h.vpn.setState('ams', 'active');
+    await h.fleet.setState('ams', 'active');
     await approveWithoutCaptcha(h, user(3));
     expect((await peersOfUser(h.db, user(3).id))[0]!.node).toBe('ams');
   });
@@ -85,7 +85,7 @@ describe('several VPN nodes (in-memory interfaces)', () => {
     expect(await getNode(h.db, 'awg0')).toBeDefined();
     await h.press(ADMIN_A, cb.nodeRemove.pack({ node: 'ams' }), list);
     expect(await getNode(h.db, 'ams')).toBeUndefined();
-    expect(h.vpn.names()).toEqual(['awg0']);
+    expect(h.fleet.names()).toEqual(['awg0']);
   });
 
   it('/nodes add: a bad spec names every problem and adds nothing; a good one is brought up and takes peers', async () => {
@@ -105,7 +105,7 @@ describe('several VPN nodes (in-memory interfaces)', () => {
     await h.send(ADMIN_A, '/nodes add name=fra ssh=local iface=fra0 endpoint=fra.example.com subnet=10.30.0.0/24');
     expect(h.rec.last('editMessageText', ADMIN_A.id)?.payload.text).toContain('with the same port 51820');
     expect(await listNodes(h.db)).toHaveLength(1);
-    expect(h.vpn.names()).toEqual(['awg0']);
+    expect(h.fleet.names()).toEqual(['awg0']);
 
     await h.send(ADMIN_A, '/nodes add name=fra ssh=local iface=fra0 port=51821 endpoint=fra.example.com subnet=10.30.0.0/24 location="Frankfurt am Main"');
     expect(h.rec.last('editMessageText', ADMIN_A.id)?.payload.text).toContain('Node fra is up');
@@ -126,7 +126,7 @@ describe('several VPN nodes (in-memory interfaces)', () => {
     expect(h.rec.last('editMessageText', ADMIN_A.id)?.payload.text).toContain('was not added');
     expect(h.rec.last('editMessageText', ADMIN_A.id)?.payload.text).toContain('Connection refused');
     expect(await getNode(h.db, 'dead')).toBeUndefined();
-    expect(h.vpn.names()).toEqual(['awg0']);
+    expect(h.fleet.names()).toEqual(['awg0']);
   });
 
   it('move: the peer keeps its keys, gets an address on the new node, leaves the old interface; the user gets the new config', async () => {
@@ -155,7 +155,7 @@ describe('several VPN nodes (in-memory interfaces)', () => {
 
     // The old node still had the key (it did not answer, say): its reconcile removes it.
     await h.wg.setPeer('awg0', { ...toWire(after!), ip: before!.ip });
-    const r = await h.vpn.node('awg0').reconcile(await h.vpn.node('awg0').readDump());
+    const r = await h.fleet.node('awg0').reconcile(await h.fleet.node('awg0').readDump());
     expect(r.removed).toEqual([after!.public_key]);
     expect(r.unknown).toEqual([]);
   });
@@ -165,7 +165,7 @@ describe('several VPN nodes (in-memory interfaces)', () => {
     const u = user(2);
     await activeUser(first, u);
     const [peer] = await peersOfUser(first.db, u.id);
-    await first.vpn.move(peer!, 'ams'); // what AccessService.move does before it queues the config
+    await first.fleet.move(peer!, 'ams'); // what AccessService.move does before it queues the config
     await first.crash();
     h = await createHarness({ captcha: true, nodes: [{ name: 'ams', subnet: '10.20.0.0/24' }], restartOf: { dir: first.dir, wg: first.wg, wgs: first.wgs } });
     await h.recover();
@@ -183,10 +183,10 @@ describe('several VPN nodes (in-memory interfaces)', () => {
     const ask = h.rec.find('sendMessage', u.id).find((c) => String(c.payload.text).includes('Where should your VPN connect'))!;
     expect(buttons(ask).map((b) => b.text)).toEqual(['Amsterdam', 'awg0']);
     // Another user's forged choice of a node that takes no peers changes nothing.
-    await h.vpn.setState('awg0', 'draining');
+    await h.fleet.setState('awg0', 'draining');
     await h.press(u, cb.location.pack({ node: 'awg0' }), ask);
     expect((await findUser(h.db, u.id))?.node).toBeNull();
-    await h.vpn.setState('awg0', 'active');
+    await h.fleet.setState('awg0', 'active');
     await h.press(u, cb.location.pack({ node: 'ams' }), ask);
     expect((await findUser(h.db, u.id))?.node).toBe('ams');
     expect(h.rec.last('editMessageText', u.id)?.payload.text).toContain('Location: Amsterdam');
@@ -204,11 +204,11 @@ describe('several VPN nodes (in-memory interfaces)', () => {
     const events: MonitorEvent[] = [];
     const monitor = startMonitor({
       db: h.db,
-      nodes: () => h.vpn.services(),
+      nodes: () => h.fleet.services(),
       log: h.deps.log,
       intervalMs: 3_600_000,
       onEvent: async (e) => void events.push(e),
-      onHealth: (node, up) => (up ? h.vpn.markUp(node) : h.vpn.markDown(node)),
+      onHealth: (node, up) => (up ? h.fleet.markUp(node) : h.fleet.markDown(node)),
     });
     try {
       const ams = h.wgs.get('ams')!;
@@ -299,11 +299,11 @@ describe('nodes added or removed by another replica', () => {
     await approveWithoutCaptcha(h, user(2));
     expect((await peersOfUser(h.db, user(2).id))[0]!.node).toBe('waw');
     expect(h.wgs.get('waw')!.up_).toBe(true);
-    expect(h.vpn.names().sort()).toEqual(['awg0', 'waw']);
+    expect(h.fleet.names().sort()).toEqual(['awg0', 'waw']);
     await h.db.deleteFrom('peers').where('node', '=', 'waw').execute();
     await h.db.deleteFrom('nodes').where('name', '=', 'waw').execute();
-    await h.vpn.refresh();
-    expect(h.vpn.names()).toEqual(['awg0']);
+    await h.fleet.refresh();
+    expect(h.fleet.names()).toEqual(['awg0']);
   });
 });
 

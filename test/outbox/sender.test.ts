@@ -151,7 +151,7 @@ describe("outbox: the admins' digest", () => {
     const api = new Api('123:TEST');
     h.rec.install(api);
     const { translator, now, log, adminIds } = h.deps;
-    const sender = new OutboxSender({ db: countedBeforeTheDecision(h.db), api, pacer: h.pacer, adminIds, translator, vpn: h.vpn, now, log });
+    const sender = new OutboxSender({ db: countedBeforeTheDecision(h.db), api, pacer: h.pacer, adminIds, translator, fleet: h.fleet, now, log });
     await sender.drain();
     expect(await notDone()).toEqual([]);
     const closed = h.rec.last('editMessageText', ADMIN_A.id)!;

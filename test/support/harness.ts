@@ -21,6 +21,7 @@ import { setBlocked } from '../../src/db/users.js';
 import { backupSqlite } from '../../src/db/infra/backup.js';
 import { Pacer, PRIORITY } from '../../src/bot/pacer.js';
 import { enforceLimits } from '../../src/use-cases/limits.js';
+import { recoverInterrupted } from '../../src/use-cases/recovery.js';
 import { OutboxSender } from '../../src/outbox/sender.js';
 import { Inbox } from '../../src/bot/inbox.js';
 import { SecretBox } from '../../src/vpn/secrets.js';
@@ -134,7 +135,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     imitation,
     db,
     groupCommit: new GroupCommit(db),
-    vpn,
+    fleet: vpn,
     access: new AccessService(db, vpn, log, now, { adminIds }),
     devices: new DeviceService(db, vpn, log, now),
     translator: new Translator(),
@@ -163,7 +164,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
   const outboxApi = new Api(token, opts.apiRoot ? { apiRoot: opts.apiRoot } : {});
   if (!opts.apiRoot) rec.install(outboxApi);
   outboxApi.config.use(plainTextFallback(log));
-  const outbox = new OutboxSender({ db, api: outboxApi, pacer, adminIds, translator: deps.translator, vpn, now, log });
+  const outbox = new OutboxSender({ db, api: outboxApi, pacer, adminIds, translator: deps.translator, fleet: vpn, now, log });
   const handle = async (update: Parameters<typeof bot.handleUpdate>[0]) => {
     await bot.handleUpdate(update);
     await outbox.drain();
@@ -178,7 +179,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     wg,
     /** Every node's interface by node name (the default node is awg0). */
     wgs,
-    vpn,
+    fleet: vpn,
     deps,
     bot,
     rec,
@@ -205,8 +206,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     /** What the leader does at start: interrupted approvals finished, unqueued configs queued, cut-off messages reported; then sent. */
     async recover() {
       await outbox.recover();
-      await deps.access.recoverInterrupted();
-      await deps.devices.queueUnqueuedConfigs();
+      await recoverInterrupted(deps);
       await outbox.drain();
     },
     /** The monitor's quota and expiry step at `t`, then its messages sent. */

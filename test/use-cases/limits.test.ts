@@ -20,7 +20,7 @@ describe('quotas and expiry', () => {
     key = (await peersOfUser(h.db, USER.id))[0]!.public_key;
     monitor = startMonitor({
       db: h.db,
-      nodes: () => h.vpn.services(),
+      nodes: () => h.fleet.services(),
       log: h.deps.log,
       intervalMs: 3_600_000,
       now: h.deps.now,
@@ -98,7 +98,7 @@ describe('quotas and expiry', () => {
   });
 
   it('new users get DEFAULT_QUOTA_GB and DEFAULT_DAYS on approval; periods start on the reset day', async () => {
-    const access = new AccessService(h.db, h.vpn, h.deps.log, h.deps.now, { quotaBytes: 5 * 1024 ** 3, days: 30 });
+    const access = new AccessService(h.db, h.fleet, h.deps.log, h.deps.now, { quotaBytes: 5 * 1024 ** 3, days: 30 });
     const other: From = { id: 3132, first_name: 'New', language_code: 'en' };
     await h.send(other, '/start');
     await access.approve(other.id, { id: ADMIN_A.id, name: 'Alice' });

@@ -54,7 +54,7 @@ function cardKeyboard(ctx: BotContext, user: User): InlineKeyboard {
   if (user.status === 'active') kb.text(ctx.tr('btn-disable'), cb.disable.pack({ userId }));
   if (user.status === 'disabled') kb.text(ctx.tr('btn-enable'), cb.enable.pack({ userId }));
   if (user.status === 'active' || user.status === 'disabled') kb.text(ctx.tr('btn-revoke'), cb.revokeAsk.pack({ userId }));
-  if (user.status !== 'pending' && user.status !== 'provisioning' && ctx.deps.vpn.names().length > 1) kb.row().text(ctx.tr('btn-move'), cb.moveMenu.pack({ userId }));
+  if (user.status !== 'pending' && user.status !== 'provisioning' && ctx.deps.fleet.names().length > 1) kb.row().text(ctx.tr('btn-move'), cb.moveMenu.pack({ userId }));
   kb.row().text(ctx.tr('btn-chart'), cb.chart.pack({ userId })).text(ctx.tr('btn-limits'), cb.quotaMenu.pack({ userId }));
   if (user.status === 'limited' || user.status === 'expired') kb.row().text(ctx.tr('btn-lift'), cb.liftLimits.pack({ userId }));
   kb.row();

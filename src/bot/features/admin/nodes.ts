@@ -61,7 +61,7 @@ nodesScreen.command('nodes', async (ctx) => {
   if (!parsed.ok) return ctx.reply(ctx.tr('node-add-invalid', { problems: parsed.problems.join('\n') }), HTML);
   const progress = await ctx.reply(ctx.tr('node-adding', { node: parsed.node.name }), HTML);
   try {
-    const r = await ctx.deps.vpn.add(parsed.node);
+    const r = await ctx.deps.fleet.add(parsed.node);
     ctx.deps.log.info({ node: parsed.node.name, by: ctx.from!.id, ...r }, 'node added');
     await ctx.api.editMessageText(progress.chat.id, progress.message_id, ctx.tr('node-added', { node: parsed.node.name }), HTML);
   } catch (err) {
@@ -81,7 +81,7 @@ for (const [codec, state, done] of [
 ] as const) {
   nodesScreen.callbackQuery(codec.filter, async (ctx) => {
     const data = codec.unpack(ctx.callbackQuery.data);
-    if (!data || !(await ctx.deps.vpn.setState(data.node, state))) return ctx.answerCallbackQuery({ text: ctx.tr('node-unknown') });
+    if (!data || !(await ctx.deps.fleet.setState(data.node, state))) return ctx.answerCallbackQuery({ text: ctx.tr('node-unknown') });
     await ctx.answerCallbackQuery({ text: ctx.tr(done, { node: data.node }) });
     await showNodes(ctx);
   });
@@ -90,7 +90,7 @@ for (const [codec, state, done] of [
 nodesScreen.callbackQuery(cb.nodeRemove.filter, async (ctx) => {
   const data = cb.nodeRemove.unpack(ctx.callbackQuery.data);
   if (!data) return ctx.answerCallbackQuery();
-  if (!(await ctx.deps.vpn.remove(data.node))) return ctx.answerCallbackQuery({ text: ctx.tr('node-not-empty', { node: data.node }), show_alert: true });
+  if (!(await ctx.deps.fleet.remove(data.node))) return ctx.answerCallbackQuery({ text: ctx.tr('node-not-empty', { node: data.node }), show_alert: true });
   await ctx.answerCallbackQuery({ text: ctx.tr('node-removed', { node: data.node }) });
   await showNodes(ctx);
 });
@@ -102,7 +102,7 @@ nodesScreen.callbackQuery(cb.moveMenu.filter, async (ctx) => {
   const user = await findUser(ctx.deps.db, data.userId);
   if (!user) return editCurrent(ctx, ctx.tr('user-not-found'));
   const keyboard = new InlineKeyboard();
-  for (const n of await ctx.deps.vpn.candidates()) keyboard.text(`${n.location} (${n.name})`, cb.moveTo.pack({ userId: user.id, node: n.name })).row();
+  for (const n of await ctx.deps.fleet.candidates()) keyboard.text(`${n.location} (${n.name})`, cb.moveTo.pack({ userId: user.id, node: n.name })).row();
   keyboard.text(ctx.tr('btn-cancel'), cb.card.pack({ userId: user.id }));
   await editCurrent(ctx, ctx.tr('move-choose', userParams(user)), keyboard);
 });
@@ -110,7 +110,7 @@ nodesScreen.callbackQuery(cb.moveMenu.filter, async (ctx) => {
 nodesScreen.callbackQuery(cb.moveTo.filter, async (ctx) => {
   const data = cb.moveTo.unpack(ctx.callbackQuery.data);
   if (!data) return ctx.answerCallbackQuery();
-  if (!(await ctx.deps.vpn.candidates()).some((n) => n.name === data.node)) return ctx.answerCallbackQuery({ text: ctx.tr('node-unavailable', { node: data.node }), show_alert: true });
+  if (!(await ctx.deps.fleet.candidates()).some((n) => n.name === data.node)) return ctx.answerCallbackQuery({ text: ctx.tr('node-unavailable', { node: data.node }), show_alert: true });
   const r = await ctx.deps.access.move(data.userId, data.node, ctx.from.id);
   const back = new InlineKeyboard().text(ctx.tr('btn-back'), cb.card.pack({ userId: data.userId }));
   if (r.kind !== 'ok') {

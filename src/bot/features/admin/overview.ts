@@ -20,7 +20,7 @@ const DEFAULT_ONLINE_WINDOW_MS = 3 * 60_000;
 
 /** The admin's home: users by status, online now, traffic, interface health; refreshable in place. */
 async function overview(ctx: BotContext): Promise<{ text: string; keyboard: InlineKeyboard }> {
-  const { db, vpn, now } = ctx.deps;
+  const { db, fleet, now } = ctx.deps;
   const byStatus = Object.fromEntries((await countByStatus(db, 'users')).map((r) => [r.status, r.n]));
   const t = now();
   const all = await trafficSummary(db, t - (ctx.deps.onlineWindowMs ?? DEFAULT_ONLINE_WINDOW_MS));
@@ -38,7 +38,7 @@ async function overview(ctx: BotContext): Promise<{ text: string; keyboard: Inli
     all: formatBytes(all.rx + all.tx, ctx.locale),
   });
   const wanted = await activePeersPerNode(db);
-  const health = await Promise.all(vpn.services().map((node) => nodeHealth(ctx, node, wanted.get(node.settings.node) ?? 0)));
+  const health = await Promise.all(fleet.services().map((node) => nodeHealth(ctx, node, wanted.get(node.settings.node) ?? 0)));
   const imitation = await imitationLine(ctx);
   const keyboard = new InlineKeyboard()
     .text(ctx.tr('btn-pending', { count: byStatus.pending ?? 0 }), cb.pending.pack({}))

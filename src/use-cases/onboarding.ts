@@ -1,4 +1,5 @@
 import type { Db } from '../db/index.js';
+import { consumeCaptcha } from '../db/captchas.js';
 import { inTransaction } from '../db/infra/transaction.js';
 import { hasHeldInvite } from '../db/invites.js';
 import { claimMetaEvery } from '../db/meta.js';
@@ -41,4 +42,9 @@ export async function fileRequest(deps: OnboardingDeps, from: Parameters<typeof 
     await enqueue(trx, askAdmins(deps.adminIds, from.id), deps.now());
     return true;
   });
+}
+
+/** The CAPTCHA's right answer: only one of several taps (or a replay) consumes it, in the transaction that files the request; null for the others. */
+export function fileRequestAfterCaptcha(deps: OnboardingDeps, from: Parameters<typeof requestAccess>[1], nonce: string): Promise<Asked | null> {
+  return inTransaction(deps.db, async (trx) => ((await consumeCaptcha(trx, from.id, nonce)) ? fileRequest(deps, from, trx) : null));
 }

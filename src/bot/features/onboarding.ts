@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Composer, InlineKeyboard } from 'grammy';
-import { consumeCaptcha, getCaptcha, putCaptcha, recordCaptchaFailure, startCaptcha, updateCaptcha } from '../../db/captchas.js';
-import type { Db } from '../../db/index.js';
-import { inTransaction } from '../../db/infra/transaction.js';
+import { getCaptcha, putCaptcha, recordCaptchaFailure, startCaptcha, updateCaptcha } from '../../db/captchas.js';
 import { findUser, updateProfile } from '../../db/users.js';
-import { type Asked, fileRequest, queueFull } from '../../use-cases/onboarding.js';
+import { type Asked, fileRequest, fileRequestAfterCaptcha, queueFull } from '../../use-cases/onboarding.js';
 import { cb } from '../callback-data.js';
 import type { BotContext } from '../context.js';
 import { HTML, safeEdit } from '../ui.js';
@@ -31,7 +29,7 @@ priv.command('start', async (ctx) => {
   }
   // An invite link (t.me/<bot>?start=inv_<code>) is held until the request is submitted.
   if (ctx.match) await holdStartInvite(ctx, ctx.match);
-  if (!ctx.deps.captcha) return submitRequest(ctx, await ask(ctx, ctx.deps.db));
+  if (!ctx.deps.captcha) return submitRequest(ctx, await fileRequest(ctx.deps, ctx.from));
   // No CAPTCHA to solve for a place the queue does not have.
   if (await queueFull(ctx.deps, ctx.from.id)) return ctx.reply(ctx.tr('queue-full'), HTML);
   const challenge = newChallenge(ctx, ctx.from.id);
@@ -84,8 +82,7 @@ onboarding.callbackQuery(cb.captcha.filter, async (ctx) => {
     return safeEdit(ctx.api, message.chat.id, message.message_id, ctx.tr('captcha-expired'));
   }
   if (data.answer === captcha.answer) {
-    // Only one of several concurrent taps (or a replay) consumes the challenge, in the transaction that files the request.
-    const asked = await inTransaction(db, async (trx) => ((await consumeCaptcha(trx, ctx.from.id, data.nonce)) ? ask(ctx, trx) : null));
+    const asked = await fileRequestAfterCaptcha(ctx.deps, ctx.from, data.nonce);
     if (asked === null) return ctx.answerCallbackQuery();
     await ctx.answerCallbackQuery({ text: ctx.tr('captcha-passed-short') });
     return submitRequest(ctx, asked, message);
@@ -103,11 +100,6 @@ onboarding.callbackQuery(cb.captcha.filter, async (ctx) => {
   await putCaptcha(db, { ...challenge.row, attempts: failed.attempts, cooldown_until: null });
   await safeEdit(ctx.api, message.chat.id, message.message_id, `${ctx.tr('captcha-wrong')}\n\n${challenge.question(failed.attempts)}`, challenge.keyboard);
 });
-
-/** Files the caller's request (see use-cases/onboarding.ts). */
-function ask(ctx: BotContext, db: Db): Promise<Asked> {
-  return fileRequest(ctx.deps, ctx.from!, db);
-}
 
 /**
  * After the request was filed (asked) or found to exist: a held invite admits the user at once;

@@ -95,8 +95,7 @@ export class Fleet {
 
   /**
    * Follows the nodes table: joins nodes added elsewhere (another replica's /nodes add) and lets go
-   * of removed ones. Runs on every replica each monitor interval and before a node is picked;
-   * returns the nodes this process drives.
+   * of removed ones. Runs on every replica each monitor interval; returns the nodes this process drives.
    */
   async refresh(): Promise<Node[]> {
     const rows = await this.rows();
@@ -209,9 +208,9 @@ export class Fleet {
     await setNodeDown(this.deps.db, name, null);
   }
 
-  /** Nodes that take new peers, least loaded first. */
+  /** Nodes that take new peers, least loaded first; a node another replica added is joined by the next refresh(). */
   async candidates(): Promise<Node[]> {
-    const rows = (await this.refresh()).filter((n) => n.state === 'active' && n.down_since === null && this.members.has(n.name));
+    const rows = (await this.rows()).filter((n) => n.state === 'active' && n.down_since === null && this.members.has(n.name));
     if (rows.length < 2) return rows; // nothing to compare: counting every peer would be wasted
     const load = await activePeersPerNode(this.deps.db);
     return rows.sort((a, b) => (load.get(a.name) ?? 0) - (load.get(b.name) ?? 0));

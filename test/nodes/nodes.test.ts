@@ -288,7 +288,7 @@ describe('nodes added or removed by another replica', () => {
   let h: Harness;
   afterEach(() => h?.close());
 
-  it('are joined (and brought up) or let go by refresh, and picked without a restart', async () => {
+  it('are joined (and brought up) or let go by the periodic refresh, and picked without a restart', async () => {
     h = await createHarness({ captcha: false });
     await approveWithoutCaptcha(h, user(1)); // awg0
     // Another replica added "waw" to the shared database.
@@ -297,7 +297,10 @@ describe('nodes added or removed by another replica', () => {
       .values({ name: 'waw', location: 'Warsaw', ssh_host: null, ssh_port: null, ssh_user: null, ssh_key_file: null, ssh_host_key: null, flavor: 'amneziawg', iface: 'waw', endpoint: 'waw.example.com:51820', listen_port: 51820, subnet: '10.40.0.0/24', config_dir: path.join(h.dir, 'waw'), state_dir: null, created_at: 1 })
       .execute();
     await approveWithoutCaptcha(h, user(2));
-    expect((await peersOfUser(h.db, user(2).id))[0]!.node).toBe('waw');
+    expect((await peersOfUser(h.db, user(2).id))[0]!.node).toBe('awg0'); // not joined yet: only driven nodes are picked
+    await h.fleet.refresh(); // every monitor interval, on every replica
+    await approveWithoutCaptcha(h, user(3));
+    expect((await peersOfUser(h.db, user(3).id))[0]!.node).toBe('waw');
     expect(h.wgs.get('waw')!.up_).toBe(true);
     expect(h.fleet.names().sort()).toEqual(['awg0', 'waw']);
     await h.db.deleteFrom('peers').where('node', '=', 'waw').execute();

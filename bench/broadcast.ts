@@ -12,6 +12,7 @@ import { setBlocked } from '../src/db/users.js';
 import { Fleet } from '../src/vpn/fleet.js';
 import { BotApiStandIn } from '../test/support/bot-api.js';
 import { ADMIN_ID, type Lab, seedUsers, silentLog, timed } from './lab.js';
+import { DEFAULT_MAX_DEVICES_PER_USER } from '../src/config.js';
 import { broadcastCeilingMs, fmtMs, fmtRatio, nearCeiling, type Row } from './stats.js';
 
 // 5. A broadcast to `users` active users against a stand-in that enforces Telegram's flood limit
@@ -54,6 +55,7 @@ export async function broadcast(lab: Lab, users: number, perSecond: number): Pro
       adminIds: [ADMIN_ID],
       captcha: true,
       maxPending: 500,
+      maxDevicesPerUser: DEFAULT_MAX_DEVICES_PER_USER,
       now: Date.now,
       backup: async () => null,
       randomInt: (max) => randomInt(max),

@@ -4,6 +4,9 @@ import { IMITATION_KEYS, IMITATION_PRESETS, type ImitationValues, imitationProbl
 import { HOST_RE, IFACE_RE, isIpv4, isIpv4Cidr, NODE_NAME_RE } from './vpn/patterns.js';
 import { parseSecretsKey } from './vpn/secrets.js';
 
+/** Devices per user unless an admin set the user's own limit. */
+export const DEFAULT_MAX_DEVICES_PER_USER = 3;
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
@@ -103,7 +106,7 @@ const schema = z.object({
   DEFAULT_QUOTA_GB: z.string().trim().regex(/^\d+(\.\d+)?$/, 'must be a number of GB').transform(Number).pipe(z.number().positive()).optional(),
   DEFAULT_DAYS: int(1, 36500).optional(),
   QUOTA_RESET_DAY: int(1, 28).default(1),
-  MAX_DEVICES_PER_USER: int(1, 100).default(DEFAULT_MAX_DEVICES),
+  MAX_DEVICES_PER_USER: int(1, 100).default(DEFAULT_MAX_DEVICES_PER_USER),
   MAX_PENDING: int(1, 1_000_000).default(500),
   REQUIRE_APPROVAL_PER_DEVICE: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
   BACKUP_INTERVAL_HOURS: int(0, 8760).default(24),

@@ -35,8 +35,8 @@ export interface BotDeps {
   onlineWindowMs?: number;
   /** Uniform integer in [0, max); injectable so tests can make CAPTCHAs predictable. */
   randomInt: (max: number) => number;
-  /** Devices per user unless the user has a limit of their own (default 3). */
-  maxDevicesPerUser?: number;
+  /** Devices per user unless the user has a limit of their own (MAX_DEVICES_PER_USER). */
+  maxDevicesPerUser: number;
   /** Requests that may wait at once; past it newcomers are asked to come back later. */
   maxPending: number;
   /** true: users cannot add devices themselves; they are told to ask an admin. */

@@ -18,7 +18,7 @@ export interface DeviceRequestDeps {
   db: Db;
   devices: DeviceService;
   adminIds: readonly number[];
-  maxDevicesPerUser?: number | undefined;
+  maxDevicesPerUser: number;
   now: () => number;
 }
 

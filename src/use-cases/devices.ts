@@ -10,10 +10,8 @@ import { configFor } from './notify.js';
 import type { Fleet } from '../vpn/fleet.js';
 import { DeviceRefusedError } from '../vpn/service.js';
 
-export const DEFAULT_MAX_DEVICES = 3;
-
 /** How many devices the user may have: their own limit, else MAX_DEVICES_PER_USER. */
-export function deviceLimitOf(user: Pick<User, 'max_devices'>, perUser = DEFAULT_MAX_DEVICES): number {
+export function deviceLimitOf(user: Pick<User, 'max_devices'>, perUser: number): number {
   return user.max_devices ?? perUser;
 }
 

@@ -22,6 +22,7 @@ import { backupSqlite } from '../../src/db/infra/backup.js';
 import { Pacer, PRIORITY } from '../../src/bot/pacer.js';
 import { enforceLimits } from '../../src/use-cases/limits.js';
 import { recoverInterrupted } from '../../src/use-cases/recovery.js';
+import { DEFAULT_MAX_DEVICES_PER_USER } from '../../src/config.js';
 import { OutboxSender } from '../../src/outbox/sender.js';
 import { Inbox } from '../../src/bot/inbox.js';
 import { SecretBox } from '../../src/vpn/secrets.js';
@@ -143,6 +144,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     adminIds,
     captcha: opts.captcha ?? true,
     maxPending: 500,
+    maxDevicesPerUser: DEFAULT_MAX_DEVICES_PER_USER,
     backup: async () => (kind === 'postgres' ? null : { file: await backupSqlite(path.join(dir, 'bot.db'), path.join(dir, 'backups'), now()), keysEncrypted: opts.secretsKey !== undefined }),
     now,
     randomInt: (max) => randomInt(max),

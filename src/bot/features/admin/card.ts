@@ -5,6 +5,7 @@ import type { User } from '../../../db/schema.js';
 import { dailyTrafficOfUser } from '../../../db/stats.js';
 import { dayOf } from '../../../db/traffic-buckets.js';
 import { findUser, usageNow } from '../../../db/users.js';
+import { deviceLimitOf } from '../../../use-cases/devices.js';
 import { cb } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
 import { formatBytes, formatTime, fullName } from '../../format.js';
@@ -30,7 +31,7 @@ export async function cardText(ctx: BotContext, user: User): Promise<string> {
       used: formatBytes(await usageNow(ctx.deps.db, user), ctx.locale),
       quota: user.quota_bytes === null ? ctx.tr('unlimited') : formatBytes(user.quota_bytes, ctx.locale),
       expires: user.expires_at === null ? ctx.tr('no-expiry') : formatTime(user.expires_at, ctx.locale),
-      devices: user.max_devices ?? ctx.deps.maxDevicesPerUser ?? 3,
+      devices: deviceLimitOf(user, ctx.deps.maxDevicesPerUser),
     }),
   );
   for (const p of peers) {

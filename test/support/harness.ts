@@ -29,6 +29,7 @@ import { Fleet, type NodeCli } from '../../src/vpn/fleet.js';
 import { type NodeRow, upsertNode } from '../../src/db/nodes.js';
 import { localNodeRow } from '../../src/vpn/nodes.js';
 import { createPostgresSchema, defaultTestDatabase, dropPostgresSchema, openPostgresSchema, type TestDatabase } from './database.js';
+import type { TelegramState } from './bot-api-state.js';
 import { FakeWg } from './fake-wg.js';
 import { BOT_INFO, Recorder, callbackUpdate, replyUpdate, textUpdate, type Call, type From } from './recorder.js';
 
@@ -37,7 +38,7 @@ export const ADMIN_B: From = { id: 900002, first_name: 'Boris', username: 'boris
 
 export interface HarnessOptions {
   /** Reuse the state (database, config dir) and interface of an earlier harness: a restart. */
-  restartOf?: { dir: string; wg: FakeWg; wgs?: Map<string, FakeWg> };
+  restartOf?: { dir: string; wg: FakeWg; wgs?: Map<string, FakeWg>; telegram?: TelegramState };
   /** More VPN nodes beside awg0, each with its own in-memory interface (named after the node). */
   nodes?: { name: string; subnet?: string; state?: 'draining' }[];
   nodeChoice?: 'auto' | 'user';
@@ -150,7 +151,10 @@ export async function createHarness(opts: HarnessOptions = {}) {
   };
   const token = opts.apiRoot ? '424242:http-test' : '123:TEST';
   const bot = createBot(token, deps, opts.apiRoot ? { client: { apiRoot: opts.apiRoot } } : { botInfo: BOT_INFO });
-  const rec = new Recorder();
+  // Telegram outlives a restart of the bot: the chats, and who wrote to the bot, carry over.
+  const rec = new Recorder(opts.restartOf?.telegram);
+  // The admins started the bot before the test began.
+  for (const admin of [ADMIN_A, ADMIN_B]) rec.state.knowUser(admin);
   if (!opts.apiRoot) rec.install(bot.api);
   // Over HTTP (a Bot API stand-in that enforces Telegram's limits) everything is paced as in
   // production; in-process, nothing waits.
@@ -165,6 +169,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
   outboxApi.config.use(plainTextFallback(log));
   const outbox = new OutboxSender({ db, api: outboxApi, pacer, adminIds, translator: deps.translator, vpn, now, log });
   const handle = async (update: Parameters<typeof bot.handleUpdate>[0]) => {
+    if (!opts.apiRoot) rec.noteUpdate(update);
     await bot.handleUpdate(update);
     await outbox.drain();
   };
@@ -227,7 +232,8 @@ export async function createHarness(opts: HarnessOptions = {}) {
       await db.destroy();
       if (pgSchema) await dropPostgresSchema(pgSchema);
       await fs.rm(dir, { recursive: true, force: true });
-      if (rec.violations.length) throw new Error(`Telegram would have refused:\n${rec.violations.join('\n')}`);
+      const problems = rec.problems();
+      if (problems.length) throw new Error(`Telegram would have refused:\n${problems.join('\n')}`);
     },
     /** Everything the database holds, as text: the SQLite files' bytes, or every row of the schema (PostgreSQL). */
     async storedText(): Promise<string> {

@@ -223,9 +223,9 @@ export class TelegramState {
   }
 
   /** A press on a button under `message` carrying `data` (not checked against the keyboard), with the message's live state. */
-  callbackQuery(from: UserInput, message: TgMessage, data: string): TgCallbackQuery {
+  callbackQuery(from: UserInput, message: { message_id: number; chat: { id: number } }, data: string): TgCallbackQuery {
     this.knowUser(from);
-    const current = this.chats.get(message.chat.id)?.messages.get(message.message_id) ?? message;
+    const current = this.chats.get(message.chat.id)?.messages.get(message.message_id) ?? (message as TgMessage);
     return {
       id: `${this.bot.id}${String(++this.counter).padStart(6, '0')}`,
       from: { ...from, is_bot: from.is_bot ?? false },

@@ -155,7 +155,15 @@ export async function createHarness(opts: HarnessOptions = {}) {
   const rec = new Recorder(opts.restartOf?.telegram);
   // The admins started the bot before the test began.
   for (const admin of [ADMIN_A, ADMIN_B]) rec.state.knowUser(admin);
-  if (!opts.apiRoot) rec.install(bot.api);
+  if (!opts.apiRoot) {
+    rec.install(bot.api);
+    // Every update the bot handles in-process came through Telegram, which notes who wrote and which callback queries await an answer.
+    const handleUpdate = bot.handleUpdate.bind(bot);
+    bot.handleUpdate = (update, webhookReplyEnvelope) => {
+      rec.noteUpdate(update);
+      return handleUpdate(update, webhookReplyEnvelope);
+    };
+  }
   // Over HTTP (a Bot API stand-in that enforces Telegram's limits) everything is paced as in
   // production; in-process, nothing waits.
   const pacer = opts.apiRoot ? Pacer.forTelegram() : new Pacer({ perSecond: 1e9, chatGapMs: 0 });
@@ -169,7 +177,6 @@ export async function createHarness(opts: HarnessOptions = {}) {
   outboxApi.config.use(plainTextFallback(log));
   const outbox = new OutboxSender({ db, api: outboxApi, pacer, adminIds, translator: deps.translator, vpn, now, log });
   const handle = async (update: Parameters<typeof bot.handleUpdate>[0]) => {
-    if (!opts.apiRoot) rec.noteUpdate(update);
     await bot.handleUpdate(update);
     await outbox.drain();
   };

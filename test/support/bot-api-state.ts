@@ -8,33 +8,12 @@ import { HtmlParseError, parseTelegramHtml, type TgEntity } from './telegram-htm
 
 export type { TgEntity } from './telegram-html.js';
 
-export interface TgUser {
-  id: number;
-  is_bot: boolean;
-  first_name: string;
-  last_name?: string;
-  username?: string;
-  language_code?: string;
-}
-
+export interface TgUser { id: number; is_bot: boolean; first_name: string; last_name?: string; username?: string; language_code?: string }
 /** A user as a test describes them; `is_bot` defaults to false. */
 export type UserInput = Omit<TgUser, 'is_bot'> & { is_bot?: boolean };
-
-export interface TgChat {
-  id: number;
-  type: 'private' | 'supergroup';
-  first_name?: string;
-  last_name?: string;
-  username?: string;
-  title?: string;
-}
-
-export interface InlineButtonLike {
-  text: string;
-  callback_data?: string;
-  url?: string;
-  [key: string]: unknown;
-}
+export interface TgChat { id: number; type: 'private' | 'supergroup'; first_name?: string; last_name?: string; username?: string; title?: string }
+export interface InlineButtonLike { text: string; callback_data?: string; url?: string; [key: string]: unknown }
+type FileIds = { file_id: string; file_unique_id: string; file_size: number };
 
 export interface TgMessage {
   message_id: number;
@@ -45,46 +24,19 @@ export interface TgMessage {
   entities?: TgEntity[];
   caption?: string;
   caption_entities?: TgEntity[];
-  photo?: { file_id: string; file_unique_id: string; width: number; height: number; file_size: number }[];
-  document?: { file_id: string; file_unique_id: string; file_name: string; mime_type: string; file_size: number };
+  photo?: (FileIds & { width: number; height: number })[];
+  document?: FileIds & { file_name: string; mime_type: string };
   reply_markup?: { inline_keyboard?: InlineButtonLike[][]; [key: string]: unknown };
   edit_date?: number;
   [key: string]: unknown;
 }
 
-export interface TgCallbackQuery {
-  id: string;
-  from: TgUser;
-  chat_instance: string;
-  message?: TgMessage;
-  data?: string;
-}
-
-export interface TgUpdate {
-  update_id: number;
-  message?: TgMessage;
-  callback_query?: TgCallbackQuery;
-  [key: string]: unknown;
-}
-
-export interface RecordedFile {
-  name: string;
-  data: Buffer;
-  mimeType?: string;
-}
-
-export interface ApiErrorBody {
-  error_code: number;
-  description: string;
-  parameters?: { retry_after?: number };
-}
-
+export interface TgCallbackQuery { id: string; from: TgUser; chat_instance: string; message?: TgMessage; data?: string }
+export interface TgUpdate { update_id: number; message?: TgMessage; callback_query?: TgCallbackQuery; [key: string]: unknown }
+export interface RecordedFile { name: string; data: Buffer; mimeType?: string }
+export interface ApiErrorBody { error_code: number; description: string; parameters?: { retry_after?: number } }
 /** One Bot API call: parameters as JSON values, uploaded files by the field that names them. */
-export interface ApiRequest {
-  method: string;
-  params: Record<string, unknown>;
-  files: Record<string, RecordedFile>;
-}
+export interface ApiRequest { method: string; params: Record<string, unknown>; files: Record<string, RecordedFile> }
 
 /** A message the bot sent; `message` is its live state (edits applied), `sent` as the send call returned it. */
 export interface SentMessage {
@@ -99,10 +51,7 @@ export interface SentMessage {
 
 export class ApiError extends Error {
   /** `injected`: a fault the test asked for (failNext), not a refusal of the bot's request. */
-  constructor(
-    readonly body: ApiErrorBody,
-    readonly injected = false,
-  ) {
+  constructor(readonly body: ApiErrorBody, readonly injected = false) {
     super(body.description);
   }
 }
@@ -110,10 +59,7 @@ export class ApiError extends Error {
 export const bad = (description: string): ApiError => new ApiError({ error_code: 400, description: `Bad Request: ${description}` });
 const forbidden = (description: string): ApiError => new ApiError({ error_code: 403, description: `Forbidden: ${description}` });
 
-export interface FloodLimit {
-  perSecond: number;
-  perChatPerSecond: number;
-}
+export interface FloodLimit { perSecond: number; perChatPerSecond: number }
 
 /** Telegram's flood limits: 30 messages a second over all chats, 1 a second to one chat. */
 export const DEFAULT_RATE_LIMIT: Readonly<FloodLimit> = Object.freeze({ perSecond: 30, perChatPerSecond: 1 });
@@ -142,13 +88,7 @@ const MIME_BY_EXT: Record<string, string> = { conf: 'application/octet-stream', 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 const clone = <T>(v: T): T => structuredClone(v);
 
-interface StoredFile {
-  file_id: string;
-  file_unique_id: string;
-  name: string;
-  data: Buffer;
-  mimeType: string;
-}
+interface StoredFile { file_id: string; file_unique_id: string; name: string; data: Buffer; mimeType: string }
 
 export class TelegramState {
   readonly bot: TgUser;

@@ -16,8 +16,8 @@ export class UpdateSource {
   readonly webhookDeliveries: WebhookDelivery[] = [];
   private queue: TgUpdate[] = [];
   private nextUpdateId = 100_000 + Math.floor(Math.random() * 1000);
-  /** Pending long polls; each settles once (updates, superseded, timed out, closed). */
-  private readonly polls = new Set<() => void>();
+  /** Pending long polls; each settles once: with what is queued, or (superseded, closed) with nothing. */
+  private readonly polls = new Set<(empty: boolean) => void>();
   private webhook: { url: string; secretToken?: string; pumping: boolean } | null = null;
   private closed = false;
 
@@ -28,7 +28,7 @@ export class UpdateSource {
   push(update: object): TgUpdate {
     const u = { ...update, update_id: this.nextUpdateId++ } as TgUpdate;
     this.queue.push(u);
-    this.release();
+    this.release(false);
     void this.pumpWebhook();
     return u;
   }
@@ -45,7 +45,7 @@ export class UpdateSource {
     const secret = typeof p.secret_token === 'string' ? p.secret_token : undefined;
     if (secret !== undefined && !/^[A-Za-z0-9_-]{1,256}$/.test(secret)) throw bad('secret token contains unallowed characters');
     this.webhook = { url, ...(secret ? { secretToken: secret } : {}), pumping: false };
-    this.release();
+    this.release(true);
     void this.pumpWebhook();
     return true;
   }
@@ -53,11 +53,11 @@ export class UpdateSource {
   close(): void {
     this.closed = true;
     this.webhook = null;
-    this.release();
+    this.release(true);
   }
 
-  private release(): void {
-    for (const finish of [...this.polls]) finish();
+  private release(empty: boolean): void {
+    for (const finish of [...this.polls]) finish(empty);
   }
 
   private getUpdates(p: Record<string, unknown>, aborted: Promise<void>): TgUpdate[] | Promise<TgUpdate[]> {
@@ -69,18 +69,18 @@ export class UpdateSource {
     const timeout = Math.max(0, Number(p.timeout ?? 0));
     // Asking from `offset` confirms every update before it; a negative offset keeps the last -offset.
     this.queue = offset < 0 ? this.queue.slice(offset) : this.queue.filter((u) => u.update_id >= offset);
-    // A newer poll ends the older one, which answers what it has (none).
-    this.release();
+    // A newer poll ends the older one, which answers nothing.
+    this.release(true);
     if (this.queue.length > 0 || timeout === 0 || this.closed) return structuredClone(this.queue.slice(0, limit));
     return new Promise((resolve) => {
-      const finish = (): void => {
+      const finish = (empty: boolean): void => {
         clearTimeout(timer);
         this.polls.delete(finish);
-        resolve(this.webhook ? [] : structuredClone(this.queue.slice(0, limit)));
+        resolve(empty ? [] : structuredClone(this.queue.slice(0, limit)));
       };
-      const timer = setTimeout(finish, timeout * 1000);
+      const timer = setTimeout(() => finish(false), timeout * 1000);
       this.polls.add(finish);
-      void aborted.then(() => this.polls.has(finish) && finish());
+      void aborted.then(() => this.polls.has(finish) && finish(true));
     });
   }
 

@@ -150,7 +150,7 @@ describe('approval', () => {
 
   it('a user who blocked the bot is approved; the admin learns the config was not delivered', async () => {
     await pendingUser(h);
-    h.rec.failNext('sendMessage', 403, 'Forbidden: bot was blocked by the user');
+    h.rec.failNext('sendMessage', { error_code: 403, description: 'Forbidden: bot was blocked by the user' });
     await h.press(ADMIN_A, `apr:${USER.id}`);
     expect((await findUser(h.db, USER.id))?.status).toBe('active');
     expect(h.rec.last('sendMessage', ADMIN_A.id)?.payload.text).toContain('could not be delivered');

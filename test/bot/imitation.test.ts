@@ -110,7 +110,7 @@ describe('imitation packets (AWG_PROTOCOL=2)', () => {
 
     const docs = documentsTo(ANNA.id).length;
     await h.crash();
-    h = await createHarness({ captcha: false, awgProtocol: 2, restartOf: { dir: h.dir, wg: h.wg } });
+    h = await createHarness({ captcha: false, awgProtocol: 2, restartOf: { dir: h.dir, wg: h.wg, telegram: h.rec.state } });
     await h.recover();
     expect(h.rec.find('sendDocument', ANNA.id)).toHaveLength(1);
     expect(docs).toBe(1);

@@ -14,6 +14,7 @@ const ids = (n: number, first = 5000) => Array.from({ length: n }, (_, i) => fir
 /** Users asking at once, as the onboarding does it (the request and its rows in one go), a second apart in arrival. */
 async function burst(h: Harness, userIds: number[]): Promise<void> {
   for (const [i, id] of userIds.entries()) {
+    h.rec.state.knowUser({ id, first_name: `Asker${id}` });
     await requestAccess(h.db, { id, first_name: `Asker${id}` }, h.deps.now() + i);
     await enqueue(h.db, askAdmins(h.deps.adminIds, id), h.deps.now());
   }

@@ -15,7 +15,7 @@ describe('interrupted work and errors', () => {
 
   it('a config Telegram refused: the admins are told, and /config sends it again', async () => {
     await h.send(USER, '/start');
-    h.rec.failNext('sendDocument', 400, 'Bad Request: wrong file identifier/HTTP URL specified');
+    h.rec.failNext('sendDocument', { error_code: 400, description: 'Bad Request: wrong file identifier/HTTP URL specified' });
     await h.press(ADMIN_A, `apr:${USER.id}`);
     expect((await peersOfUser(h.db, USER.id))[0]?.delivered_at).toBeNull();
     expect(h.rec.last('sendMessage', ADMIN_A.id)?.payload.text).toContain('could not be delivered');
@@ -39,7 +39,7 @@ describe('interrupted work and errors', () => {
     await h.send(USER, '/start');
     await h.press(ADMIN_A, `apr:${USER.id}`);
     // The reply to /status is refused: the handler fails half way.
-    h.rec.failNext('sendMessage', 400, 'Bad Request: MESSAGE_ID_INVALID');
+    h.rec.failNext('sendMessage', { error_code: 400, description: 'Bad Request: MESSAGE_ID_INVALID' });
     await h.send(USER, '/status');
     expect(h.rec.last('sendMessage', USER.id)?.payload.text).toContain('Something went wrong');
     expect(h.logs.some((l) => l.msg === 'update handling failed')).toBe(true);

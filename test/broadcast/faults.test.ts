@@ -28,7 +28,7 @@ describe('broadcast: Telegram faults', () => {
   }
 
   it('429 with retry_after mid-broadcast is waited out: every user gets exactly one copy', async () => {
-    afterDelivery(h, 4, () => h.rec.failNext('sendMessage', 429, 'Too Many Requests: retry after 1', { retry_after: 1 }));
+    afterDelivery(h, 4, () => h.rec.failNext('sendMessage', { error_code: 429, description: 'Too Many Requests: retry after 1', parameters: { retry_after: 1 } }));
     const id = await send('rate limited');
     expect(h.rec.find('sendMessage').filter((c) => c.error?.startsWith('Too Many Requests'))).toHaveLength(1);
     for (const [u, n] of copiesPerChat(h.rec.calls, users)) expect(n, `user ${u}`).toBe(1);
@@ -36,7 +36,7 @@ describe('broadcast: Telegram faults', () => {
   }, 10_000);
 
   it('5xx is retried: every user gets exactly one copy', async () => {
-    afterDelivery(h, 2, () => h.rec.failNext('sendMessage', 502, 'Bad Gateway'));
+    afterDelivery(h, 2, () => h.rec.failNext('sendMessage', { error_code: 502, description: 'Bad Gateway' }));
     const id = await send('server hiccup');
     expect(h.rec.find('sendMessage').filter((c) => c.error === 'Bad Gateway')).toHaveLength(1);
     for (const [u, n] of copiesPerChat(h.rec.calls, users)) expect(n, `user ${u}`).toBe(1);
@@ -47,7 +47,7 @@ describe('broadcast: Telegram faults', () => {
     let victim = 0;
     afterDelivery(h, 5, () => {
       victim = users[5]!; // deliveries go in user id order: the next one answers 403
-      h.rec.failNext('sendMessage', 403, 'Forbidden: bot was blocked by the user');
+      h.rec.failNext('sendMessage', { error_code: 403, description: 'Forbidden: bot was blocked by the user' });
     });
     const first = await send('first');
     expect(await deliveryCounts(h.db, first)).toMatchObject({ sent: 11, blocked: 1, failed: 0 });
@@ -64,7 +64,7 @@ describe('broadcast: Telegram faults', () => {
   });
 
   it('a refusal that retrying cannot fix counts as failed; the others still get theirs', async () => {
-    afterDelivery(h, 1, () => h.rec.failNext('sendMessage', 400, 'Bad Request: chat not found'));
+    afterDelivery(h, 1, () => h.rec.failNext('sendMessage', { error_code: 400, description: 'Bad Request: chat not found' }));
     const id = await send('some fail');
     expect(await deliveryCounts(h.db, id)).toMatchObject({ sent: 11, failed: 1 });
     const copies = copiesPerChat(h.rec.calls, users);

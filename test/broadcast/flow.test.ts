@@ -187,7 +187,7 @@ describe('broadcast: the admin flow', () => {
   it('the prompt survives a restart', async () => {
     await h.send(ADMIN_A, '/broadcast');
     await h.crash();
-    const h2 = await createHarness({ captcha: false, restartOf: { dir: h.dir, wg: h.wg } });
+    const h2 = await createHarness({ captcha: false, restartOf: { dir: h.dir, wg: h.wg, telegram: h.rec.state } });
     try {
       const { broadcaster: b2 } = attachBroadcaster(h2);
       await h2.bot.handleUpdate(messageUpdate(ADMIN_A, { text: 'after restart' }));

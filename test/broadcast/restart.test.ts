@@ -26,7 +26,7 @@ describe('broadcast: restarts', () => {
     await broadcaster.idle();
     expect(first.logs.some((l) => l.msg?.includes('broadcast halted'))).toBe(true);
 
-    const h = await createHarness({ captcha: false, restartOf: { dir: first.dir, wg: first.wg } });
+    const h = await createHarness({ captcha: false, restartOf: { dir: first.dir, wg: first.wg, telegram: first.rec.state } });
     try {
       const { broadcaster: again } = attachBroadcaster(h);
       expect(await again.resume()).toBe(1);
@@ -71,7 +71,7 @@ describe('broadcast: restarts', () => {
     expect((await findBroadcast(first.db, id))?.status).toBe('sending');
     await first.crash();
 
-    const h = await createHarness({ captcha: false, restartOf: { dir: first.dir, wg: first.wg } });
+    const h = await createHarness({ captcha: false, restartOf: { dir: first.dir, wg: first.wg, telegram: first.rec.state } });
     try {
       const { broadcaster: again } = attachBroadcaster(h);
       await again.resume();
@@ -106,7 +106,7 @@ describe('broadcast: restarts', () => {
     expect(await deliveryCounts(first.db, id)).toMatchObject({ sent: 2, sending: 1, queued: 3 });
     await first.crash();
 
-    const h = await createHarness({ captcha: false, restartOf: { dir: first.dir, wg: first.wg } });
+    const h = await createHarness({ captcha: false, restartOf: { dir: first.dir, wg: first.wg, telegram: first.rec.state } });
     try {
       const { broadcaster: again } = attachBroadcaster(h);
       await again.resume();

@@ -28,11 +28,12 @@ export function attachBroadcaster(h: Harness, opts: BroadcasterOptions = {}) {
   return { broadcaster, clock };
 }
 
-/** Users straight into the database, ids from `firstId` on. */
+/** Users straight into the database (who wrote to the bot before the test), ids from `firstId` on. */
 export async function addUsers(h: Harness, n: number, status: UserStatus, firstId: number): Promise<number[]> {
   const ids: number[] = [];
   for (let i = 0; i < n; i++) {
     const id = firstId + i;
+    h.rec.state.knowUser({ id, first_name: `U${id}` });
     await requestAccess(h.db, { id, first_name: `U${id}` }, 1);
     if (status !== 'pending') await transitionUser(h.db, id, 'pending', status, null, 1);
     ids.push(id);

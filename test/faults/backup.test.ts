@@ -98,7 +98,7 @@ describe('backups', () => {
       await h.send(ADMIN_A, '/backup');
       expect(h.rec.last('sendDocument', ADMIN_A.id)!.payload.caption).toBe('💾 Database backup. It holds every key in clear: keep it private. Restore: see the README.');
       await h.crash();
-      restarted = await createHarness({ captcha: false, restartOf: { dir: h.dir, wg: h.wg } });
+      restarted = await createHarness({ captcha: false, restartOf: { dir: h.dir, wg: h.wg, telegram: h.rec.state } });
       await restarted.send(ADMIN_B, '/backup');
       expect(restarted.rec.last('sendDocument', ADMIN_B.id)!.payload.caption).toBe('💾 Резервная копия базы. В ней все ключи в открытом виде: храните её в тайне. Восстановление описано в README.');
     } finally {

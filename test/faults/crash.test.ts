@@ -56,7 +56,7 @@ describe('killed during an approval, then restarted', () => {
     await step(first);
     await first.crash();
 
-    const h = await createHarness({ captcha: false, restartOf: { dir: first.dir, wg: first.wg } });
+    const h = await createHarness({ captcha: false, restartOf: { dir: first.dir, wg: first.wg, telegram: first.rec.state } });
     try {
       await h.recover();
       expect((await findUser(h.db, USER.id))?.status).toBe('active');
@@ -87,11 +87,11 @@ describe('killed during an approval, then restarted', () => {
     await first.wg.setPeer('awg0', { publicKey: stray, presharedKey: generatePresharedKey(), ip: '10.8.0.9' });
     await first.crash();
 
-    const h = await createHarness({ captcha: false, restartOf: { dir: first.dir, wg: first.wg } });
+    const h = await createHarness({ captcha: false, restartOf: { dir: first.dir, wg: first.wg, telegram: first.rec.state } });
     expect(h.wg.peers.has(peer!.public_key)).toBe(false);
     expect(h.wg.peers.has(stray)).toBe(true);
     await h.crash();
-    const strict = await createHarness({ captcha: false, removeUnknown: true, restartOf: { dir: first.dir, wg: first.wg } });
+    const strict = await createHarness({ captcha: false, removeUnknown: true, restartOf: { dir: first.dir, wg: first.wg, telegram: first.rec.state } });
     expect(strict.wg.peers.size).toBe(0);
     await strict.close();
   });
@@ -121,7 +121,7 @@ describe('killed during an approval, then restarted', () => {
     await transitionUser(first.db, USER.id, 'pending', 'provisioning', ADMIN_A.id, 1);
     const left = await first.fleet.addPeer(USER.id);
     await first.crash();
-    const h = await createHarness({ captcha: false, restartOf: { dir: first.dir, wg: first.wg } });
+    const h = await createHarness({ captcha: false, restartOf: { dir: first.dir, wg: first.wg, telegram: first.rec.state } });
     try {
       expect(h.wg.peers.has(left.public_key)).toBe(true); // reconcile put it back at start
       await refuseInserts(h.db, 'audit_log', 'action', 'approve');
@@ -140,7 +140,7 @@ describe('killed during an approval, then restarted', () => {
     await first.send(USER, '/start');
     await transitionUser(first.db, USER.id, 'pending', 'provisioning', ADMIN_A.id, 1);
     await first.crash();
-    const h = await createHarness({ captcha: false, restartOf: { dir: first.dir, wg: first.wg } });
+    const h = await createHarness({ captcha: false, restartOf: { dir: first.dir, wg: first.wg, telegram: first.rec.state } });
     try {
       h.wg.failing = 'Operation not permitted';
       await h.recover();

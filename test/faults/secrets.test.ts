@@ -82,7 +82,7 @@ describe('SECRETS_KEY: private and preshared keys encrypted at rest', () => {
     const serverKey = (await getServer(first.db, 'awg0'))!.private_key;
     expect(await first.storedText()).toContain(confPsk(conf)); // in clear without the key
     await first.crash();
-    const restart = (secretsKey?: Buffer) => createHarness({ captcha: false, secretsKey, restartOf: { dir: first.dir, wg: first.wg } });
+    const restart = (secretsKey?: Buffer) => createHarness({ captcha: false, secretsKey, restartOf: { dir: first.dir, wg: first.wg, telegram: first.rec.state } });
 
     const key = randomBytes(32);
     const before = first.wg.calls.length;

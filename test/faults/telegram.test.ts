@@ -16,7 +16,7 @@ describe('Telegram faults', () => {
   afterEach(() => h.close());
 
   it('429 is retried after retry_after, and the message arrives', async () => {
-    h.rec.failNext('sendDocument', 429, 'Too Many Requests: retry after 1', { retry_after: 1 });
+    h.rec.failNext('sendDocument', { error_code: 429, description: 'Too Many Requests: retry after 1', parameters: { retry_after: 1 } });
     const started = Date.now();
     await h.press(ADMIN_A, `apr:${USER.id}`);
     const docs = h.rec.find('sendDocument', USER.id);
@@ -26,7 +26,7 @@ describe('Telegram faults', () => {
   });
 
   it('a 5xx is retried after a pause, and what follows in that chat waits for it', async () => {
-    h.rec.failNext('sendPhoto', 502, 'Bad Gateway');
+    h.rec.failNext('sendPhoto', { error_code: 502, description: 'Bad Gateway' });
     await h.press(ADMIN_A, `apr:${USER.id}`);
     expect(h.rec.find('sendPhoto', USER.id).map((d) => d.error ?? 'ok')).toEqual(['Bad Gateway']);
     const howto = () => h.rec.find('sendMessage', USER.id).filter((c) => /WireGuard|AmneziaWG/.test(c.payload.text)).length;
@@ -38,7 +38,7 @@ describe('Telegram faults', () => {
   });
 
   it('403 marks the user as having blocked the bot, no retries; the admin card shows it; unblocking clears it', async () => {
-    h.rec.failNext('sendMessage', 403, 'Forbidden: bot was blocked by the user');
+    h.rec.failNext('sendMessage', { error_code: 403, description: 'Forbidden: bot was blocked by the user' });
     await h.press(ADMIN_A, `apr:${USER.id}`);
     expect(h.rec.find('sendMessage', USER.id).filter((c) => c.error)).toHaveLength(1);
     expect((await findUser(h.db, USER.id))?.blocked_at).not.toBeNull();
@@ -59,7 +59,7 @@ describe('Telegram faults', () => {
   });
 
   it('HTML that Telegram refuses is sent again as plain text, so nothing is lost', async () => {
-    h.rec.failNext('sendMessage', 400, "Bad Request: can't parse entities: Unsupported start tag");
+    h.rec.failNext('sendMessage', { error_code: 400, description: "Bad Request: can't parse entities: Unsupported start tag" });
     await h.send(USER, '/help');
     const [refused, plain] = h.rec.find('sendMessage', USER.id).slice(-2);
     expect(refused?.payload.parse_mode).toBe('HTML');
@@ -69,7 +69,7 @@ describe('Telegram faults', () => {
   });
 
   it('a message Telegram finds too long is sent in parts, buttons on the last', async () => {
-    h.rec.failNext('sendMessage', 400, 'Bad Request: message is too long');
+    h.rec.failNext('sendMessage', { error_code: 400, description: 'Bad Request: message is too long' });
     await h.send(ADMIN_A, '/admin');
     const last = h.rec.last('sendMessage', ADMIN_A.id)!;
     expect(last.error).toBeUndefined();

@@ -167,7 +167,7 @@ describe('several VPN nodes (in-memory interfaces)', () => {
     const [peer] = await peersOfUser(first.db, u.id);
     await first.fleet.move(peer!, 'ams'); // what AccessService.move does before it queues the config
     await first.crash();
-    h = await createHarness({ captcha: true, nodes: [{ name: 'ams', subnet: '10.20.0.0/24' }], restartOf: { dir: first.dir, wg: first.wg, wgs: first.wgs } });
+    h = await createHarness({ captcha: true, nodes: [{ name: 'ams', subnet: '10.20.0.0/24' }], restartOf: { dir: first.dir, wg: first.wg, wgs: first.wgs, telegram: first.rec.state } });
     await h.recover();
     await h.recover();
     const docs = h.rec.find('sendDocument', u.id);

@@ -53,7 +53,7 @@ describe('outbox', () => {
   });
 
   it('429: Telegram did not perform it, so it is sent again after retry_after, once, and the config keeps its order', async () => {
-    h.rec.failNext('sendDocument', 429, 'Too Many Requests: retry after 1', { retry_after: 1 });
+    h.rec.failNext('sendDocument', { error_code: 429, description: 'Too Many Requests: retry after 1', parameters: { retry_after: 1 } });
     const t0 = Date.now();
     await h.press(ADMIN_A, `apr:${USER.id}`);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900); // every sender waited for the hold
@@ -85,7 +85,7 @@ describe('outbox', () => {
   });
 
   it('403: the user blocked the bot; the rest of their queue is dropped, they are marked, the admins hear the config did not arrive', async () => {
-    h.rec.failNext('sendMessage', 403, 'Forbidden: bot was blocked by the user');
+    h.rec.failNext('sendMessage', { error_code: 403, description: 'Forbidden: bot was blocked by the user' });
     await h.press(ADMIN_A, `apr:${USER.id}`);
     expect(h.rec.find('sendDocument', USER.id)).toHaveLength(0);
     expect((await rowsOf(h, USER.id)).map((r) => r.status)).toEqual(['blocked', 'blocked', 'blocked', 'blocked', 'blocked']);

@@ -243,17 +243,9 @@ export class StandInClient {
     await this.control('POST', '/answerLate', { method, ms, chatId });
   }
 
-  async blockUser(chatId: number): Promise<void> {
-    await this.control('POST', '/blockUser', { chatId });
-  }
-
   /** This user started the bot before the test began: the bot may message them. No update is queued. */
   async knowUser(user: UserInput): Promise<void> {
     await this.control('POST', '/knowUser', { user });
-  }
-
-  async unblockUser(chatId: number): Promise<void> {
-    await this.control('POST', '/unblockUser', { chatId });
   }
 
   async unansweredCallbackQueries(): Promise<string[]> {
@@ -361,6 +353,5 @@ function sentFromCall(c: RecordedCall): SentMessage[] {
     params: c.params,
     files: c.files,
     at: c.at,
-    deleted: false,
   }));
 }

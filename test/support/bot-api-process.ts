@@ -106,11 +106,6 @@ async function main(): Promise<void> {
         api.answerLate(String(b.method), Number(b.ms), b.chatId === undefined ? undefined : Number(b.chatId));
         return true;
       }
-      case 'POST /blockUser': {
-        const b = await readJson(req);
-        api.blockUser(Number(b.chatId));
-        return true;
-      }
       case 'POST /knowUser': {
         const b = await readJson(req);
         const user = b.user as Parameters<BotApiStandIn['knowUser']>[0] | undefined;
@@ -118,11 +113,6 @@ async function main(): Promise<void> {
           throw new HttpError(400, 'knowUser: body must be {user: {id, first_name, ...}}');
         }
         api.knowUser(user);
-        return true;
-      }
-      case 'POST /unblockUser': {
-        const b = await readJson(req);
-        api.unblockUser(Number(b.chatId));
         return true;
       }
       case 'GET /calls': {

@@ -31,6 +31,7 @@ import { Fleet, type NodeRunner } from '../../src/vpn/fleet.js';
 import { type NodeRow, upsertNode } from '../../src/db/nodes.js';
 import { localNodeRow } from '../../src/vpn/nodes.js';
 import { createPostgresSchema, defaultTestDatabase, dropPostgresSchema, openPostgresSchema, type TestDatabase } from './database.js';
+import type { TelegramState } from './bot-api-state.js';
 import { FakeWg } from './fake-wg.js';
 import { BOT_INFO, Recorder, callbackUpdate, replyUpdate, textUpdate, type Call, type From } from './recorder.js';
 
@@ -39,7 +40,7 @@ export const ADMIN_B: From = { id: 900002, first_name: 'Boris', username: 'boris
 
 export interface HarnessOptions {
   /** Reuse the state (database, config dir) and interface of an earlier harness: a restart. */
-  restartOf?: { dir: string; wg: FakeWg; wgs?: Map<string, FakeWg> };
+  restartOf?: { dir: string; wg: FakeWg; wgs?: Map<string, FakeWg>; telegram?: TelegramState };
   /** More VPN nodes beside awg0, each with its own in-memory interface (named after the node). */
   nodes?: { name: string; subnet?: string; state?: 'draining' }[];
   nodeChoice?: 'auto' | 'user';
@@ -153,8 +154,19 @@ export async function createHarness(opts: HarnessOptions = {}) {
   };
   const token = opts.apiRoot ? '424242:http-test' : '123:TEST';
   const bot = createBot(token, deps, opts.apiRoot ? { client: { apiRoot: opts.apiRoot } } : { botInfo: BOT_INFO });
-  const rec = new Recorder();
-  if (!opts.apiRoot) rec.install(bot.api);
+  // Telegram outlives a restart of the bot: the chats, and who wrote to the bot, carry over.
+  const rec = new Recorder(opts.restartOf?.telegram);
+  // The admins started the bot before the test began.
+  for (const admin of [ADMIN_A, ADMIN_B]) rec.state.knowUser(admin);
+  if (!opts.apiRoot) {
+    rec.install(bot.api);
+    // Every update the bot handles in-process came through Telegram, which notes who wrote and which callback queries await an answer.
+    const handleUpdate = bot.handleUpdate.bind(bot);
+    bot.handleUpdate = (update, webhookReplyEnvelope) => {
+      rec.noteUpdate(update);
+      return handleUpdate(update, webhookReplyEnvelope);
+    };
+  }
   // Over HTTP (a Bot API stand-in that enforces Telegram's limits) everything is paced as in
   // production; in-process, nothing waits.
   const pacer = opts.apiRoot ? Pacer.forTelegram() : new Pacer({ perSecond: 1e9, chatGapMs: 0 });
@@ -229,7 +241,8 @@ export async function createHarness(opts: HarnessOptions = {}) {
       await db.destroy();
       if (pgSchema) await dropPostgresSchema(pgSchema);
       await fs.rm(dir, { recursive: true, force: true });
-      if (rec.violations.length) throw new Error(`Telegram would have refused:\n${rec.violations.join('\n')}`);
+      const problems = rec.problems();
+      if (problems.length) throw new Error(`Telegram would have refused:\n${problems.join('\n')}`);
     },
     /** Everything the database holds, as text: the SQLite files' bytes, or every row of the schema (PostgreSQL). */
     async storedText(): Promise<string> {

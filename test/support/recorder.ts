@@ -1,11 +1,11 @@
 import { type Api, HttpError, InputFile } from 'grammy';
 import type { Update, UserFromGetMe } from 'grammy/types';
-import { parseTelegramHtml } from './telegram-html.js';
+import { ApiError, type ApiErrorBody, type RecordedFile, TelegramState } from './bot-api-state.js';
 
 export interface Call {
   method: string;
   payload: Record<string, any>;
-  files: Record<string, { name: string | undefined; data: Buffer }>;
+  files: Record<string, RecordedFile>;
   result?: any;
   error?: string;
 }
@@ -32,71 +32,64 @@ async function bytesOf(f: InputFile): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-class Refusal extends Error {
-  constructor(readonly description: string) {
-    super(description);
-  }
-}
-
 /**
- * Stands in for the network beneath the bot's own API transformers in in-process tests:
- * no HTTP, but realistic results (message objects with ids) and Telegram's answers, including
- * its refusals (400 for bad HTML, lengths, callback data over 64 bytes). A refusal the test did
- * not ask for is also kept in `violations`, which the harness checks, so a fallback that hides
- * unescaped text cannot hide it from the tests.
+ * Stands in for the network beneath the bot's own API transformers in in-process tests: no HTTP,
+ * but Telegram's answers from the same TelegramState as the HTTP stand-in (without flood limits:
+ * in-process nothing is paced). A refusal the test did not ask for is kept in `violations`, and
+ * so is a callback query never answered (problems()), which the harness checks on close, so a
+ * fallback that hides a refusal cannot hide it from the tests.
  */
 export class Recorder {
   readonly calls: Call[] = [];
   readonly violations: string[] = [];
-  private nextId = new Map<number, number>();
-  private faults: { method: string; code: number; description: string; parameters?: { retry_after?: number } }[] = [];
   private networkFaults: { method: string; code: string; performed: boolean }[] = [];
-  private texts = new Map<string, string>();
+
+  /** `state`: Telegram's side, which outlives a restart of the bot (pass the first recorder's). */
+  constructor(readonly state = new TelegramState({ bot: BOT_INFO, rateLimit: false })) {}
 
   /** Install before the bot's own transformers, so they wrap it as they wrap the network. */
   install(api: Api): void {
     api.config.use(async (_prev, method, payload) => {
-      const p = { ...(payload as Record<string, any>) };
+      const params = { ...(payload as Record<string, any>) };
       const files: Call['files'] = {};
-      for (const [k, v] of Object.entries(p)) {
+      for (const [k, v] of Object.entries(params)) {
         if (v instanceof InputFile) {
-          files[k] = { name: v.filename, data: await bytesOf(v) };
-          p[k] = `attach://${k}`;
+          files[k] = { name: v.filename ?? k, data: await bytesOf(v) };
+          params[k] = `attach://${k}`;
         }
       }
-      const call: Call = { method, payload: p, files };
+      const call: Call = { method, payload: params, files };
       const net = this.networkFaults.findIndex((f) => f.method === method);
       if (net >= 0) {
         const f = this.networkFaults.splice(net, 1)[0]!;
         // performed: Telegram got it and the answer was lost on the way back.
         if (f.performed) {
           this.calls.push(call);
-          call.result = this.result(method, p);
+          call.result = this.state.perform({ method, params, files });
         }
         throw new HttpError(`Network request for '${method}' failed!`, Object.assign(new Error(f.code), { code: f.code }));
       }
       this.calls.push(call);
-      const fault = this.faults.findIndex((f) => f.method === method);
-      if (fault >= 0) {
-        const f = this.faults.splice(fault, 1)[0]!;
-        call.error = f.description;
-        return { ok: false, error_code: f.code, description: f.description, parameters: f.parameters } as any;
-      }
       try {
-        this.validate(method, p);
-        call.result = this.result(method, p);
+        call.result = this.state.perform({ method, params, files });
+        return { ok: true, result: call.result } as any;
       } catch (e) {
-        if (!(e instanceof Refusal)) throw e;
-        call.error = e.description;
-        if (!/message is not modified/.test(e.description)) this.violations.push(`${method}: ${e.description}`);
-        return { ok: false, error_code: 400, description: e.description } as any;
+        if (!(e instanceof ApiError)) throw e;
+        call.error = e.body.description;
+        if (!e.injected && !/message is not modified/.test(e.body.description)) this.violations.push(`${method}: ${e.body.description}`);
+        return { ok: false, ...e.body } as any;
       }
-      return { ok: true, result: call.result } as any;
     });
   }
 
-  failNext(method: string, code: number, description: string, parameters?: { retry_after?: number }): void {
-    this.faults.push({ method, code, description, parameters });
+  /** Telegram received this update (before the bot handles it): its sender has written to the bot, its callback query awaits an answer. */
+  noteUpdate(update: Update): void {
+    this.state.noteUpdate(update);
+  }
+
+  /** See TelegramState.failNext. */
+  failNext(method: string, error: ApiErrorBody, times = 1, when?: (params: Record<string, unknown>) => boolean): void {
+    this.state.failNext(method, error, times, when);
   }
 
   /** The next call of `method` fails on the network with this error code; `performed`: after Telegram took it (only the answer is lost). */
@@ -104,54 +97,9 @@ export class Recorder {
     this.networkFaults.push({ method, code, performed });
   }
 
-  private validate(method: string, p: Record<string, any>): void {
-    for (const field of ['text', 'caption'] as const) {
-      if (typeof p[field] !== 'string') continue;
-      let visible: string = p[field];
-      if (p.parse_mode === 'HTML') {
-        try {
-          visible = parseTelegramHtml(p[field]).text;
-        } catch (e) {
-          throw new Refusal(`Bad Request: ${(e as Error).message}`);
-        }
-      }
-      if (field === 'text' && visible.length > 4096) throw new Refusal('Bad Request: message is too long');
-      if (field === 'caption' && visible.length > 1024) throw new Refusal('Bad Request: message caption is too long');
-    }
-    for (const row of p.reply_markup?.inline_keyboard ?? []) {
-      for (const b of row) if (b.callback_data && Buffer.byteLength(b.callback_data) > 64) throw new Refusal('Bad Request: BUTTON_DATA_INVALID');
-    }
-  }
-
-  private message(chatId: number, extra: Record<string, unknown>) {
-    const id = (this.nextId.get(chatId) ?? 1000) + 1;
-    this.nextId.set(chatId, id);
-    return { message_id: id, date: Math.floor(Date.now() / 1000), chat: { id: chatId, type: 'private' }, from: BOT_INFO, ...extra };
-  }
-
-  private result(method: string, p: Record<string, any>): unknown {
-    switch (method) {
-      case 'sendMessage': {
-        const m = this.message(p.chat_id, { text: p.text, reply_markup: p.reply_markup });
-        this.texts.set(`${p.chat_id}:${m.message_id}`, `${p.text}|${JSON.stringify(p.reply_markup ?? null)}`);
-        return m;
-      }
-      case 'sendDocument':
-        return this.message(p.chat_id, { caption: p.caption, document: { file_id: `doc${this.calls.length}`, file_unique_id: `u${this.calls.length}`, file_name: 'x.conf' } });
-      case 'sendPhoto':
-        return this.message(p.chat_id, { caption: p.caption, photo: [{ file_id: `ph${this.calls.length}`, file_unique_id: `p${this.calls.length}`, width: 300, height: 300 }] });
-      case 'editMessageText': {
-        const key = `${p.chat_id}:${p.message_id}`;
-        const now = `${p.text}|${JSON.stringify(p.reply_markup ?? null)}`;
-        if (this.texts.get(key) === now) throw new Refusal('Bad Request: message is not modified');
-        this.texts.set(key, now);
-        return { message_id: p.message_id, date: Math.floor(Date.now() / 1000), chat: { id: p.chat_id, type: 'private' }, text: p.text };
-      }
-      case 'getMe':
-        return BOT_INFO;
-      default:
-        return true;
-    }
+  /** What Telegram would have refused, and the callback queries the bot left unanswered. */
+  problems(): string[] {
+    return [...this.violations, ...this.state.unansweredCallbackQueries().map((id) => `callback query ${id} was never answered`)];
   }
 
   /** Calls since index `from`, optionally of one method and to one chat. */

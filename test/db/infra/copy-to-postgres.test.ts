@@ -150,7 +150,7 @@ describe('migrate-db: SQLite → PostgreSQL', () => {
 
     // DATABASE_URL now points at the schema: the bot starts on it with the same interface.
     const livePeers = [...h.wg.peers.keys()].sort();
-    const pg = await createHarness({ postgresSchema: schema, restartOf: { dir: h.dir, wg: h.wg }, captcha: true });
+    const pg = await createHarness({ postgresSchema: schema, restartOf: { dir: h.dir, wg: h.wg, telegram: h.rec.state }, captcha: true });
     expect(pg.database).toBe('postgres');
     expect([...pg.wg.peers.keys()].sort()).toEqual(livePeers);
 

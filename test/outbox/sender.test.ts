@@ -119,7 +119,7 @@ describe("outbox: the admins' digest", () => {
     await burst([5004]);
     h.advance(DIGEST_EVERY_MS);
     // One admin deleted the digest: the first edit of it is refused as Telegram refuses it.
-    h.rec.failNext('editMessageText', 400, 'Bad Request: message to edit not found');
+    h.rec.failNext('editMessageText', { error_code: 400, description: 'Bad Request: message to edit not found' });
     await h.drain();
     const refused = h.rec.find('editMessageText', undefined, before).find((c) => c.error)!;
     const gone = refused.payload.chat_id as number;

@@ -104,6 +104,7 @@ describe("outbox: the admins' digest", () => {
   /** Users asking at once: the first reaches the admins as it is, the rest fold into a digest. */
   async function burst(userIds: number[]): Promise<void> {
     for (const [i, id] of userIds.entries()) {
+      h.rec.state.knowUser({ id, first_name: `Asker${id}` }); // as if they had sent /start
       await requestAccess(h.db, { id, first_name: `Asker${id}` }, h.deps.now() + i);
       await enqueue(h.db, askAdmins(h.deps.adminIds, id), h.deps.now());
     }

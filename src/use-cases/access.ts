@@ -64,7 +64,7 @@ export class AccessService {
 
   constructor(
     private readonly db: Db,
-    private readonly vpn: Fleet,
+    private readonly fleet: Fleet,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
     private readonly opts: AccessOptions = {},
@@ -104,7 +104,7 @@ export class AccessService {
     try {
       const existing = (await peersOfUser(this.db, userId)).filter((p) => p.status === 'active');
       // A peer stored before a crash is reused: reconcile at start has already put it back on the interface.
-      const peers = existing.length ? existing : [await this.vpn.addPeer(userId, { node: user.node })];
+      const peers = existing.length ? existing : [await this.fleet.addPeer(userId, { node: user.node })];
       const recovered = this.provisioningFailing;
       const t = this.now();
       const done = await inTransaction(this.db, async (trx) => {
@@ -148,7 +148,7 @@ export class AccessService {
         return peers;
       });
       // Off the interface too; should that fail, reconcile removes what the database does not hold.
-      for (const p of dropped) await this.vpn.apply(p, false).catch(() => {});
+      for (const p of dropped) await this.fleet.apply(p, false).catch(() => {});
       this.log.error({ err: error, userId }, 'provisioning failed, user back to pending');
       return { kind: 'failed', user: { ...user, status: 'pending' }, error, first };
     }
@@ -251,7 +251,7 @@ export class AccessService {
     if (!user) return { kind: 'not-found' };
     const moved: Peer[] = [];
     try {
-      for (const p of await peersOfUser(this.db, userId)) moved.push(await this.vpn.move(p, to));
+      for (const p of await peersOfUser(this.db, userId)) moved.push(await this.fleet.move(p, to));
     } catch (error) {
       this.log.error({ err: error, userId, to }, 'moving peers failed');
       return { kind: 'failed', user, error, first: false };
@@ -266,7 +266,7 @@ export class AccessService {
 
   private async applyAll(user: User, peers: Peer[], present: boolean): Promise<Decision> {
     try {
-      for (const p of peers) await this.vpn.apply(p, present);
+      for (const p of peers) await this.fleet.apply(p, present);
       return { kind: 'ok', user, peers };
     } catch (error) {
       this.log.error({ err: error, userId: user.id }, 'interface update failed; the monitor will reconcile');

@@ -28,7 +28,7 @@ export type DeviceResult =
 export class DeviceService {
   constructor(
     private readonly db: Db,
-    private readonly vpn: Fleet,
+    private readonly fleet: Fleet,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {}
@@ -49,7 +49,7 @@ export class DeviceService {
     let peer: Peer;
     try {
       const node = (await findUser(this.db, userId))?.node;
-      peer = await this.vpn.addPeer(userId, { name, maxDevices, node });
+      peer = await this.fleet.addPeer(userId, { name, maxDevices, node });
     } catch (error) {
       if (error instanceof DeviceRefusedError) {
         const user = await findUser(this.db, userId);
@@ -76,7 +76,7 @@ export class DeviceService {
       await audit(trx, { actorId: userId, action: 'device_delete', userId, details: { ip: peer.ip, name: peer.name } }, this.now());
     });
     try {
-      await this.vpn.apply(peer, false);
+      await this.fleet.apply(peer, false);
     } catch (error) {
       this.log.error({ err: error, userId }, 'interface update failed; the monitor will reconcile');
     }

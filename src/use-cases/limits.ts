@@ -1,13 +1,11 @@
-import type { AccessService } from './access.js';
+import { audit } from '../db/audit-log.js';
 import type { Db } from '../db/index.js';
+import { inTransaction } from '../db/infra/transaction.js';
 import { enqueue } from '../db/outbox.js';
 import type { User } from '../db/schema.js';
-import { inTransaction } from '../db/infra/transaction.js';
-import { findUser, setLimits, usageNow, usersWithLimits } from '../db/users.js';
-import { audit } from '../db/audit-log.js';
-import { setMaxDevices } from '../db/users.js';
+import { findUser, setLimits, setMaxDevices, usageNow, usersWithLimits } from '../db/users.js';
+import type { AccessService, Actor } from './access.js';
 import { tellUser } from './notify.js';
-import type { Actor } from './access.js';
 
 const DAY = 86_400_000;
 

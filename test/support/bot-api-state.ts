@@ -63,7 +63,7 @@ const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 const clone = <T>(v: T): T => structuredClone(v);
 const userOf = (u: UserInput): User => ({ ...u, is_bot: u.is_bot ?? false });
 
-interface StoredFile { file_id: string; file_unique_id: string; name: string; data: Buffer; mimeType: string }
+type StoredFile = RecordedFile & { file_id: string; file_unique_id: string };
 
 export class TelegramState {
   readonly bot: User;
@@ -71,9 +71,8 @@ export class TelegramState {
   /** The messages of the last second, oldest first (for the flood limits). */
   private readonly recentSends: { at: number; chat: number }[] = [];
   private readonly requireStartedChat: boolean;
+  /** Users who wrote to the bot (or were declared with knowUser): the bot may message them. */
   private readonly users = new Map<number, User>();
-  /** Private chats whose user wrote to the bot (or was declared with knowUser). */
-  private readonly started = new Set<number>();
   /** Per chat, its messages by id (ids count up from 1; nothing is ever deleted). */
   private readonly chats = new Map<number, Map<number, Message>>();
   private readonly sent: SentMessage[] = [];
@@ -95,19 +94,15 @@ export class TelegramState {
   // ------------------------------------------------------------ what users do
 
   /**
-   * Telegram saw this update come in: its senders (`from`, a private `chat`) have written to the
-   * bot, its callback query waits for an answer, the files it carries can be sent by file_id.
+   * Telegram saw this update come in: its sender has written to the bot, its callback query waits
+   * for an answer, the files it carries can be sent by file_id.
    */
   noteUpdate(update: Update): void {
     for (const payload of Object.values(update) as Partial<Message & CallbackQuery>[]) {
-      if (payload.from) {
-        this.started.add(payload.from.id);
-        if (!this.users.has(payload.from.id)) this.users.set(payload.from.id, payload.from);
-      }
-      if (payload.chat?.type === 'private') this.started.add(payload.chat.id);
+      if (payload.from && !this.users.has(payload.from.id)) this.users.set(payload.from.id, payload.from);
       if (payload.id !== undefined && payload.chat_instance !== undefined) this.openQueries.set(payload.id, Date.now());
       for (const f of [...(payload.photo ?? []), payload.document]) {
-        if (f && !this.files.has(f.file_id)) this.files.set(f.file_id, { ...f, name: 'file', data: Buffer.alloc(0), mimeType: 'application/octet-stream' });
+        if (f && !this.files.has(f.file_id)) this.files.set(f.file_id, { ...f, name: 'file', data: Buffer.alloc(0) });
       }
     }
   }
@@ -115,7 +110,6 @@ export class TelegramState {
   /** This user started the bot before the test began: the bot may message them. */
   knowUser(user: UserInput): void {
     this.users.set(user.id, userOf(user));
-    this.started.add(user.id);
   }
 
   /** A private-chat text message from `from` (a bot_command entity for /commands), stored in the chat. */
@@ -181,7 +175,7 @@ export class TelegramState {
     const p = r.params;
     if (MESSAGE_METHODS.has(r.method)) {
       const chatId = chatIdOf(p);
-      if (this.requireStartedChat && chatId > 0 && !this.started.has(chatId)) {
+      if (this.requireStartedChat && chatId > 0 && !this.users.has(chatId)) {
         throw new ApiError({ error_code: 403, description: "Forbidden: bot can't initiate conversation with a user" });
       }
     }
@@ -263,12 +257,12 @@ export class TelegramState {
     if (!f) throw bad(r.params[kind] === undefined ? `there is no ${kind} in the request` : 'wrong file identifier/HTTP URL specified');
     const ids = { file_id: f.file_id, file_unique_id: f.file_unique_id, file_size: f.data.length };
     if (kind === 'photo') return { photo: [{ ...ids, width: 320, height: 320 }] };
-    return { document: { ...ids, file_name: f.name, mime_type: f.mimeType } };
+    return { document: { ...ids, file_name: f.name, mime_type: f.mimeType ?? 'application/octet-stream' } };
   }
 
   private storeFile(file: RecordedFile): StoredFile {
     const n = ++this.counter;
-    const stored = { file_id: `file-${n}`, file_unique_id: `unique-${n}`, name: file.name, data: file.data, mimeType: file.mimeType ?? 'application/octet-stream' };
+    const stored = { ...file, file_id: `file-${n}`, file_unique_id: `unique-${n}` };
     this.files.set(stored.file_id, stored);
     return stored;
   }

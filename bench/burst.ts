@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
-import { BotApiStandIn, buttonsOf, type RecordedCall, type SentMessage, type TgMessage } from '../test/support/bot-api.js';
+import type { Message } from 'grammy/types';
+import { BotApiStandIn, buttonsOf, type RecordedCall, type SentMessage } from '../test/support/bot-api.js';
 import { run as runCommand } from '../test/support/netns.js';
 import { botProcessEnv, type BotProcess, startBotProcess } from './bot.js';
 import { type Lab, seedUsers } from './lab.js';
@@ -40,7 +41,7 @@ export interface BurstResult {
   tooManyRequests: number;
 }
 
-const text = (m: TgMessage) => m.text ?? '';
+const text = (m: Message) => m.text ?? '';
 
 /** /help every 2 s until stop(); each one's time until its answer arrived. */
 function bystander(api: BotApiStandIn) {
@@ -75,7 +76,7 @@ function solveCaptchas(api: BotApiStandIn, ids: Set<number>) {
         const c = api.calls[seen]!;
         const chat = c.params.chat_id as number;
         if (c.method !== 'sendMessage' || c.ok !== true || !ids.has(chat)) continue;
-        const m = c.result as TgMessage;
+        const m = c.result as Message;
         const q = /(\d+) \+ (\d+)/.exec(text(m));
         const right = q && buttonsOf(m).find((b) => b.text === String(Number(q[1]) + Number(q[2])));
         if (right) setTimeout(() => api.pressButton({ id: chat, first_name: `Newcomer ${chat}`, language_code: 'en' }, m, right.callback_data!), 300 + randomInt(1200));
@@ -107,7 +108,7 @@ async function approveOneByOne(api: BotApiStandIn, bot: BotProcess, count: numbe
   const tapped = new Set<number>();
   let review: SentMessage | undefined;
   const current = (m: SentMessage) => api.messageIn(admin.id, m.sent.message_id) ?? m.message;
-  const approveData = (m: TgMessage, prefix: string) => buttonsOf(m).find((b) => b.callback_data?.startsWith(prefix))?.callback_data;
+  const approveData = (m: Message, prefix: string) => buttonsOf(m).find((b) => b.callback_data?.startsWith(prefix))?.callback_data;
   while (approveToLive.length < count) {
     const open = review && approveData(current(review), 'rva:');
     if (review && open) {
@@ -135,7 +136,7 @@ async function approveOneByOne(api: BotApiStandIn, bot: BotProcess, count: numbe
       const since = api.mark();
       api.pressButton(admin, current(digest), 'rvw');
       const opened = await api.waitFor((c) => c.method === 'sendMessage' && c.ok === true && c.params.chat_id === admin.id && JSON.stringify(c.params.reply_markup ?? '').includes('"rva:'), 20_000, since);
-      review = api.messagesTo(admin.id).find((m) => m.sent.message_id === (opened.result as TgMessage).message_id);
+      review = api.messagesTo(admin.id).find((m) => m.sent.message_id === (opened.result as Message).message_id);
       continue;
     }
     await sleep(100);

@@ -2,7 +2,8 @@ import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/index.js';
 import { Translator } from '../../src/bot/i18n.js';
-import type { SentMessage, TgMessage, TgUpdate } from '../support/bot-api.js';
+import type { Message, Update } from 'grammy/types';
+import type { SentMessage } from '../support/bot-api.js';
 import { StandInClient } from '../support/bot-api-client.js';
 import type { AppDatabase } from '../support/database.js';
 import { botEnv, buttonsOf, startBot } from '../support/e2e.js';
@@ -56,7 +57,7 @@ describe.skipIf(!ready)('SIGKILL at random moments of a mixed load', () => {
     const withDevice = new Set(newcomers.filter((_, i) => i % 3 === 0).map((u) => u.id));
     let loadDone = false;
     const statusOf = async () => new Map((await db.selectFrom('users').select(['id', 'status']).execute()).map((r) => [Number(r.id), r.status]));
-    const fakeRequest: TgMessage = { message_id: 1, date: 0, chat: { id: ADMIN.id, type: 'private' }, text: 'request' };
+    const fakeRequest: Message = { message_id: 1, date: 0, chat: { id: ADMIN.id, type: 'private', first_name: ADMIN.first_name }, text: 'request' };
 
     // Newcomers arrive over the first minute or so; the admin approves each pending one once; a
     // third of them add a device (a reply to the bot's prompt) once they are in.
@@ -131,7 +132,7 @@ describe.skipIf(!ready)('SIGKILL at random moments of a mixed load', () => {
       unknownRows.filter((r) => Number(r.chat_id) === chatId && r.kind === kind && match(JSON.parse(r.data) as Record<string, unknown>)).length;
 
     // Every update Telegram handed out was stored and handled.
-    const handedOut = new Set(calls.filter((c) => c.method === 'getUpdates' && c.ok).flatMap((c) => (c.result as TgUpdate[]).map((u) => u.update_id)));
+    const handedOut = new Set(calls.filter((c) => c.method === 'getUpdates' && c.ok).flatMap((c) => (c.result as Update[]).map((u) => u.update_id)));
     const handled = new Set((await db.selectFrom('inbox').select('update_id').where('handled_at', 'is not', null).execute()).map((r) => Number(r.update_id)));
     expect([...handedOut].filter((id) => !handled.has(id))).toEqual([]);
 

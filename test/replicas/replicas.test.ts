@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/index.js';
 import { leaderLockHolder } from '../../src/db/infra/locks.js';
 import { StandInClient } from '../support/bot-api-client.js';
-import type { TgMessage, TgUpdate } from '../support/bot-api.js';
+import type { Message, Update } from 'grammy/types';
 import { botEnv, startBot } from '../support/e2e.js';
 import { TEST_POSTGRES_SOCKET_DIR, TEST_POSTGRES_URL, createPostgresSchema, postgresReachable, schemaUrl } from '../support/database.js';
 import { type LabProcess, NetnsLab, realPartsGate, run } from '../support/netns.js';
@@ -88,7 +88,7 @@ describe.skipIf(!ready || !pgReady)('two bot replicas on one PostgreSQL (webhook
   }, 60_000);
 
   it('200 /start, then 200 approvals and 50 duplicates at once across both → one peer per user, no address twice, 200 peers on the interface, one config each; the leader killed → the other leads within one interval and its monitor counts traffic', async () => {
-    const deliver = async (i: number, update: Promise<TgUpdate>) => api.deliver(hook(i), await update, SECRET);
+    const deliver = async (i: number, update: Promise<Update>) => api.deliver(hook(i), await update, SECRET);
 
     const starts = await Promise.all(users.map((u, i) => deliver(i, api.sendText(u, '/start'))));
     expect(starts.every((r) => r.status === 200)).toBe(true);
@@ -99,7 +99,7 @@ describe.skipIf(!ready || !pgReady)('two bot replicas on one PostgreSQL (webhook
     // The admin's taps. The request messages themselves trickle into the admin's chat at about one
     // a second (Telegram's per-chat limit), so the taps carry a stand-in for them; the bot only
     // reads the callback data. Duplicates go to the other replica, right next to the original.
-    const request: TgMessage = { message_id: 1, date: 0, chat: { id: ADMIN.id, type: 'private' }, text: 'request' };
+    const request: Message = { message_id: 1, date: 0, chat: { id: ADMIN.id, type: 'private', first_name: ADMIN.first_name }, text: 'request' };
     const taps: Promise<{ status: number }>[] = [];
     for (const [i, u] of users.entries()) {
       taps.push(deliver(i, api.pressButton(ADMIN, request, `apr:${u.id}`)));

@@ -13,7 +13,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ApiErrorBody, RecordedCall, SentMessage, TgMessage, TgUpdate, UserInput } from './bot-api.js';
+import type { Message, Update } from 'grammy/types';
+import type { ApiErrorBody, MessageRef, RecordedCall, SentMessage, UserInput } from './bot-api.js';
 import { filesFromWire, type WireCall, type WireSentMessage } from './bot-api-wire.js';
 
 export interface StandInStartOptions {
@@ -209,28 +210,28 @@ export class StandInClient {
     return controlRequest(this.socketPath, method, urlPath, body, timeoutMs);
   }
 
-  async sendText(from: UserInput, text: string): Promise<TgUpdate> {
-    return (await this.control('POST', '/sendText', { from, text })) as TgUpdate;
+  async sendText(from: UserInput, text: string): Promise<Update> {
+    return (await this.control('POST', '/sendText', { from, text })) as Update;
   }
 
-  async pressButton(from: UserInput, message: TgMessage | SentMessage, data: string): Promise<TgUpdate> {
-    return (await this.control('POST', '/pressButton', { from, message: toMessage(message), data })) as TgUpdate;
+  async pressButton(from: UserInput, message: MessageRef | SentMessage, data: string): Promise<Update> {
+    return (await this.control('POST', '/pressButton', { from, message: toMessage(message), data })) as Update;
   }
 
   /** Presses the inline button with exactly this text (rejects listing the buttons if none). */
-  async clickButton(from: UserInput, message: TgMessage | SentMessage, text: string): Promise<TgUpdate> {
-    return (await this.control('POST', '/clickButton', { from, message: toMessage(message), text })) as TgUpdate;
+  async clickButton(from: UserInput, message: Message | SentMessage, text: string): Promise<Update> {
+    return (await this.control('POST', '/clickButton', { from, message: toMessage(message), text })) as Update;
   }
 
-  async pushUpdate(update: object): Promise<TgUpdate> {
-    return (await this.control('POST', '/pushUpdate', { update })) as TgUpdate;
+  async pushUpdate(update: object): Promise<Update> {
+    return (await this.control('POST', '/pushUpdate', { update })) as Update;
   }
 
   /**
    * POSTs an update to a webhook URL from inside the stand-in's namespace, with the secret header:
    * the test playing Telegram, or the load balancer in front of several replicas.
    */
-  async deliver(url: string, update: TgUpdate, secret?: string): Promise<{ status: number; body: string }> {
+  async deliver(url: string, update: Update, secret?: string): Promise<{ status: number; body: string }> {
     return (await this.control('POST', '/deliver', { url, update, secret }, 70_000)) as { status: number; body: string };
   }
 
@@ -335,16 +336,15 @@ export class StandInClient {
   }
 }
 
-function toMessage(m: TgMessage | SentMessage): TgMessage {
-  const s = m as Partial<SentMessage>;
-  return typeof s.method === 'string' && typeof s.message === 'object' && s.message !== null ? s.message : (m as TgMessage);
+function toMessage(m: MessageRef | SentMessage): MessageRef {
+  return 'chatId' in m ? m.message : m;
 }
 
 const SEND_METHODS = new Set(['sendMessage', 'sendPhoto', 'sendDocument', 'sendMediaGroup']);
 
 function sentFromCall(c: RecordedCall): SentMessage[] {
   if (c.ok !== true || !SEND_METHODS.has(c.method)) return [];
-  const results = (Array.isArray(c.result) ? c.result : [c.result]) as TgMessage[];
+  const results = (Array.isArray(c.result) ? c.result : [c.result]) as Message[];
   return results.map((message) => ({
     method: c.method,
     chatId: message.chat.id,

@@ -1,7 +1,8 @@
 // Where the bot's updates come from: a queue that getUpdates long polls read (with offset
 // confirmation, as Telegram), or that is POSTed to the webhook the bot set (with its secret token
 // header, retried until a 2xx).
-import { ApiError, bad, type TgUpdate } from './bot-api-state.js';
+import type { Update } from 'grammy/types';
+import { ApiError, bad } from './bot-api-state.js';
 
 export const UPDATE_METHODS = new Set(['getUpdates', 'setWebhook', 'deleteWebhook']);
 
@@ -14,10 +15,10 @@ export interface WebhookDelivery {
 export class UpdateSource {
   /** Webhook POSTs made so far. */
   readonly webhookDeliveries: WebhookDelivery[] = [];
-  private queue: TgUpdate[] = [];
+  private queue: Update[] = [];
   private nextUpdateId = 100_000 + Math.floor(Math.random() * 1000);
-  /** Pending long polls; each settles once: with what is queued, or (superseded, closed) with nothing. */
-  private readonly polls = new Set<(empty: boolean) => void>();
+  /** The pending long poll; it settles once: with what is queued, or (superseded, closed) with nothing. */
+  private poll: ((empty: boolean) => void) | null = null;
   private webhook: { url: string; secretToken?: string; pumping: boolean } | null = null;
   private closed = false;
 
@@ -25,27 +26,24 @@ export class UpdateSource {
   constructor(private readonly webhookDelivery: boolean) {}
 
   /** Queues an update (update_id assigned here) and wakes a pending long poll or the webhook. */
-  push(update: object): TgUpdate {
-    const u = { ...update, update_id: this.nextUpdateId++ } as TgUpdate;
+  push(update: object): Update {
+    const u = { ...update, update_id: this.nextUpdateId++ } as Update;
     this.queue.push(u);
-    this.release(false);
+    this.poll?.(false);
     void this.pumpWebhook();
     return u;
   }
 
   handle(method: string, p: Record<string, unknown>, aborted: Promise<void>): unknown {
     if (method === 'getUpdates') return this.getUpdates(p, aborted);
-    if (p.drop_pending_updates === true) this.queue = [];
     if (method === 'deleteWebhook' || !p.url) {
       this.webhook = null;
       return true;
     }
     const url = String(p.url);
     if (!/^https?:\/\//.test(url)) throw bad('bad webhook: An HTTPS URL must be provided for webhook');
-    const secret = typeof p.secret_token === 'string' ? p.secret_token : undefined;
-    if (secret !== undefined && !/^[A-Za-z0-9_-]{1,256}$/.test(secret)) throw bad('secret token contains unallowed characters');
-    this.webhook = { url, ...(secret ? { secretToken: secret } : {}), pumping: false };
-    this.release(true);
+    this.webhook = { url, ...(typeof p.secret_token === 'string' ? { secretToken: p.secret_token } : {}), pumping: false };
+    this.poll?.(true);
     void this.pumpWebhook();
     return true;
   }
@@ -53,34 +51,30 @@ export class UpdateSource {
   close(): void {
     this.closed = true;
     this.webhook = null;
-    this.release(true);
+    this.poll?.(true);
   }
 
-  private release(empty: boolean): void {
-    for (const finish of [...this.polls]) finish(empty);
-  }
-
-  private getUpdates(p: Record<string, unknown>, aborted: Promise<void>): TgUpdate[] | Promise<TgUpdate[]> {
+  private getUpdates(p: Record<string, unknown>, aborted: Promise<void>): Update[] | Promise<Update[]> {
     if (this.webhook) {
       throw new ApiError({ error_code: 409, description: "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first" });
     }
     const offset = Number(p.offset ?? 0);
     const limit = Math.min(100, Math.max(1, Number(p.limit ?? 100)));
-    const timeout = Math.max(0, Number(p.timeout ?? 0));
-    // Asking from `offset` confirms every update before it; a negative offset keeps the last -offset.
-    this.queue = offset < 0 ? this.queue.slice(offset) : this.queue.filter((u) => u.update_id >= offset);
+    const timeout = Number(p.timeout ?? 0);
+    // Asking from `offset` confirms every update before it.
+    this.queue = this.queue.filter((u) => u.update_id >= offset);
     // A newer poll ends the older one, which answers nothing.
-    this.release(true);
-    if (this.queue.length > 0 || timeout === 0 || this.closed) return structuredClone(this.queue.slice(0, limit));
+    this.poll?.(true);
+    if (this.queue.length > 0 || timeout <= 0 || this.closed) return structuredClone(this.queue.slice(0, limit));
     return new Promise((resolve) => {
       const finish = (empty: boolean): void => {
         clearTimeout(timer);
-        this.polls.delete(finish);
+        if (this.poll === finish) this.poll = null;
         resolve(empty ? [] : structuredClone(this.queue.slice(0, limit)));
       };
       const timer = setTimeout(() => finish(false), timeout * 1000);
-      this.polls.add(finish);
-      void aborted.then(() => this.polls.has(finish) && finish(true));
+      this.poll = finish;
+      void aborted.then(() => this.poll === finish && finish(true));
     });
   }
 

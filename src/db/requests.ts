@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { compiledOnce } from './infra/compiled.js';
 import type { AdminDigest } from './schema-messaging.js';
 import type { Database, User } from './schema.js';
 
@@ -14,8 +15,11 @@ export async function countPending(db: Q): Promise<number> {
 
 /** Whether at least `n` requests wait; reads no further than the n-th (a newcomer's /start asks it). */
 export async function pendingAtLeast(db: Q, n: number): Promise<boolean> {
-  return (await db.selectFrom('users').select('id').where('status', '=', 'pending').limit(1).offset(n - 1).executeTakeFirst()) !== undefined;
+  return (await nthPendingQuery(db, n - 1)).length > 0;
 }
+
+// Every newcomer's /start runs it: compiled once.
+const nthPendingQuery = compiledOnce((db, offset: number) => db.selectFrom('users').select('id').where('status', '=', 'pending').limit(1).offset(offset));
 
 export function newestPending(db: Q, limit: number): Promise<User[]> {
   return db.selectFrom('users').selectAll().where('status', '=', 'pending').orderBy('requested_at', 'desc').orderBy('id', 'desc').limit(limit).execute();

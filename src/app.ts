@@ -55,7 +55,6 @@ export async function startApp(config: Config, log: Logger, overrides: { runner?
   const { database } = config;
   const db = await openMigrated(database, (err) => log.warn({ err }, 'an idle database connection failed; the pool replaces it'));
 
-  const now = Date.now;
   const v = config.vpn;
   const { fleet, runDir } = await startFleet(config, db, log, overrides.runner).catch(async (e: unknown) => {
     await db.destroy();
@@ -63,7 +62,7 @@ export async function startApp(config: Config, log: Logger, overrides: { runner?
   });
 
   const imitation: ImitationSettings = { enabled: v.flavor === 'amneziawg' && v.awgProtocol === 2, ...v.imitation };
-  await ensureImitation(db, imitation, now());
+  await ensureImitation(db, imitation, Date.now());
 
   const translator = new Translator();
   const metrics = createMetrics(db, Date.now, config.onlineWindowMs);

@@ -13,6 +13,11 @@ export function isNotModified(e: unknown): boolean {
   return e instanceof GrammyError && /message is not modified/i.test(e.description);
 }
 
+/** Telegram will not edit the message: it was deleted (a user may delete the bot's messages in a private chat) or is too old to edit. */
+export function isEditGone(e: unknown): boolean {
+  return e instanceof GrammyError && e.error_code === 400 && /message to edit not found|message can't be edited/i.test(e.description);
+}
+
 /** The user blocked the bot or deleted their account: retrying will not help. */
 export function isUnreachable(e: unknown): boolean {
   return e instanceof GrammyError && e.error_code === 403;

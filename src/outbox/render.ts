@@ -1,4 +1,4 @@
-import { GrammyError, InlineKeyboard, InputFile } from 'grammy';
+import { InlineKeyboard, InputFile } from 'grammy';
 import type { BotDeps } from '../bot/context.js';
 import { cb } from '../bot/callback-data.js';
 import type { Params } from '../bot/i18n.js';
@@ -30,11 +30,6 @@ export interface Rendered {
   afterSent?: (trx: Db, messageId: number | undefined) => Promise<void>;
   /** An edit whose message is gone (isEditGone): what makes the row, queued again, go as a new message. */
   whenGone?: (trx: Db) => Promise<void>;
-}
-
-/** The message to edit was deleted (a user may delete the bot's messages in a private chat) or can no longer be edited. */
-export function isEditGone(err: unknown): boolean {
-  return err instanceof GrammyError && err.error_code === 400 && /message to edit not found|message can't be edited/i.test(err.description);
 }
 
 export type RenderDeps = Pick<BotDeps, 'db' | 'translator' | 'fleet' | 'now'>;

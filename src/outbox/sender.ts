@@ -3,7 +3,7 @@ import type { Message } from 'grammy/types';
 import type { Logger } from 'pino';
 import { fullName } from '../bot/format.js';
 import { neverReachedTelegram } from '../bot/api.js';
-import { HTML, isNotModified } from '../bot/ui.js';
+import { HTML, isEditGone, isNotModified } from '../bot/ui.js';
 import { type Pacer, PRIORITY } from '../bot/pacer.js';
 import type { Db } from '../db/index.js';
 import { claim, dueRows, enqueue, foldRequests, hasQueuedRequest, intentOf, markInterrupted, nextDue, postpone, queuedRowsOf, removeRow, requeue, settle } from '../db/outbox.js';
@@ -12,7 +12,7 @@ import type { OutboxRow } from '../db/schema-messaging.js';
 import { inTransaction } from '../db/infra/transaction.js';
 import { findUser, setBlocked } from '../db/users.js';
 import { tellUser, tellAdmins } from '../use-cases/notify.js';
-import { type Call, DIGEST_EVERY_MS, isEditGone, render, type RenderDeps } from './render.js';
+import { type Call, DIGEST_EVERY_MS, render, type RenderDeps } from './render.js';
 
 /** How often the sender looks for due rows (queued by this process, another replica or the monitor). */
 const POLL_MS = 100;

@@ -7,7 +7,7 @@ import type { DeviceRequest, Peer, User } from '../db/schema.js';
 import { inTransaction } from '../db/infra/transaction.js';
 import { findUser } from '../db/users.js';
 import type { Actor } from './access.js';
-import { type DeviceService, deviceLimitOf } from './devices.js';
+import { type DeviceResult, type DeviceService, deviceLimitOf } from './devices.js';
 import { askAdminsForDevice, deviceRequestDecided, tellUser } from './notify.js';
 
 // REQUIRE_APPROVAL_PER_DEVICE=on: a named device becomes a request that every admin gets with
@@ -44,7 +44,7 @@ export type DecisionResult =
   /** Decided already (or unknown): the caller shows how it stands. */
   | { kind: 'decided' }
   /** Nothing was created and the request is open again: the admin may raise the limit and approve again, or reject. */
-  | { kind: 'not-created'; request: DeviceRequest; user: User | undefined; reason: 'limit' | 'not-active' | 'failed'; max?: number };
+  | { kind: 'not-created'; request: DeviceRequest; user: User | undefined; why: Exclude<DeviceResult, { kind: 'ok' }> };
 
 export async function approveDeviceRequest(deps: DeviceRequestDeps, id: number, by: Actor): Promise<DecisionResult> {
   const { db, now } = deps;
@@ -59,8 +59,7 @@ export async function approveDeviceRequest(deps: DeviceRequestDeps, id: number, 
   const r = user ? await deps.devices.add(user.id, request.name, deviceLimitOf(user, deps.maxDevicesPerUser), told) : ({ kind: 'not-active' } as const);
   if (r.kind !== 'ok') {
     await reopenDeviceRequest(db, request.id, by.id);
-    const reason = r.kind === 'limit' || r.kind === 'not-active' ? r.kind : 'failed';
-    return { kind: 'not-created', request, user, reason, ...(r.kind === 'limit' ? { max: r.max } : {}) };
+    return { kind: 'not-created', request, user, why: r };
   }
   await audit(db, { actorId: by.id, action: 'device_request_approve', userId: request.user_id, details: { id: request.id, peerId: r.peer.id } }, now());
   return { kind: 'ok', request, peer: r.peer };

@@ -1,12 +1,12 @@
 import { Composer, InlineKeyboard } from 'grammy';
-import type { Actor, Decision } from '../../../use-cases/access.js';
 import { countPending, nextPending, pendingBefore, pendingUpTo, placeOf } from '../../../db/requests.js';
 import { findUser } from '../../../db/users.js';
 import { cb } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
-import { formatTime, fullName } from '../../format.js';
+import { formatTime } from '../../format.js';
 import { editCurrent, HTML, userParams } from '../../ui.js';
 import { PoolExhaustedError } from '../../../vpn/service.js';
+import { actorOf, answerDecidedAlready } from './decisions.js';
 
 // Pending requests for admins: Approve / Reject on a request's message; Review (from a digest, see
 // src/outbox/render.ts, or the overview) walks the queue one request at a time in order of arrival
@@ -20,16 +20,6 @@ function errorText(ctx: BotContext, error: unknown): string {
   if (error instanceof PoolExhaustedError) return ctx.tr('error-pool-exhausted');
   return ctx.tr('error-vpn', { error: String(error instanceof Error ? error.message : error).slice(0, 500) });
 }
-
-/** A decision that lost the race or hit an unknown user: the alert says so (true); false for any other outcome. */
-export async function answerDecidedAlready(ctx: BotContext, r: Decision): Promise<boolean> {
-  if (r.kind !== 'not-found' && r.kind !== 'wrong-state') return false;
-  const text = r.kind === 'not-found' ? ctx.tr('user-not-found') : ctx.tr('already-decided', { status: ctx.tr(`label-${r.user.status}`) });
-  await ctx.answerCallbackQuery({ text, show_alert: true });
-  return true;
-}
-
-export const actorOf = (ctx: BotContext): Actor => ({ id: ctx.from!.id, name: fullName(ctx.from!) });
 
 /**
  * An approval from a request's button (or the review's): the peer goes live here; the user's

@@ -11,7 +11,7 @@ import type { BotContext } from '../../context.js';
 import { formatBytes, formatTime, fullName } from '../../format.js';
 import { renderTrafficChart } from '../../traffic-chart.js';
 import { editCurrent, HTML, userParams } from '../../ui.js';
-import { actorOf, answerDecidedAlready } from './approvals.js';
+import { actorOf, answerDecidedAlready } from './decisions.js';
 
 /** A user's card: status, limits, devices; status changes, the 30-day chart. */
 export const cardScreen = new Composer<BotContext>();

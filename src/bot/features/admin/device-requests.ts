@@ -4,7 +4,7 @@ import { approveDeviceRequest, rejectDeviceRequest } from '../../../use-cases/de
 import { cb } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
 import { HTML, userParams } from '../../ui.js';
-import { actorOf } from './approvals.js';
+import { actorOf } from './decisions.js';
 
 /** Approve / Reject on a device request (REQUIRE_APPROVAL_PER_DEVICE=on). */
 export const deviceRequestsScreen = new Composer<BotContext>();
@@ -26,9 +26,9 @@ deviceRequestsScreen.callbackQuery(cb.deviceRequestApprove.filter, async (ctx) =
     // The request keeps its buttons: the admin can raise the limit (user card) and approve again, or reject.
     const params = r.user ? userParams(r.user) : { name: String(request.user_id), username: '—', id: String(request.user_id) };
     const text =
-      r.reason === 'limit'
-        ? ctx.tr('device-request-limit', { ...params, max: r.max ?? 0, device: request.name })
-        : ctx.tr(r.reason === 'not-active' ? 'device-request-user-inactive' : 'device-request-failed', { ...params, device: request.name });
+      r.why.kind === 'limit'
+        ? ctx.tr('device-request-limit', { ...params, max: r.why.max, device: request.name })
+        : ctx.tr(r.why.kind === 'not-active' ? 'device-request-user-inactive' : 'device-request-failed', { ...params, device: request.name });
     await ctx.answerCallbackQuery({ text: ctx.tr('device-request-not-created'), show_alert: true });
     await ctx.api.sendMessage(ctx.from.id, text, HTML);
     return;

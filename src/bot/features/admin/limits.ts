@@ -4,7 +4,7 @@ import { changeDeviceLimit, changeLimits, extendExpiry } from '../../../use-case
 import { cb } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
 import { editCurrent } from '../../ui.js';
-import { actorOf } from './approvals.js';
+import { actorOf } from './decisions.js';
 import { cardText, showCard } from './card.js';
 
 /** A user's quota, expiry, usage and device limit, from the card's Limits button. */

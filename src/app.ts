@@ -74,6 +74,7 @@ export async function startApp(config: Config, log: Logger, overrides: { runner?
     adminIds: config.adminIds,
     quotaBytes: config.limits.defaultQuotaBytes,
     days: config.limits.defaultDays,
+    daysFromFirstHandshake: config.limits.daysFromFirstHandshake,
   });
   const devices = new DeviceService(db, fleet, log.child({ module: 'devices' }), Date.now);
   const botLog = log.child({ module: 'bot' });
@@ -106,6 +107,7 @@ export async function startApp(config: Config, log: Logger, overrides: { runner?
     metrics,
     onlineWindowMs: config.onlineWindowMs,
     maxDevicesPerUser: config.maxDevicesPerUser,
+    periods: { resetDay: config.limits.resetDay, defaultPlan: config.limits.defaultPlan },
     maxPending: config.maxPending,
     requireApprovalPerDevice: config.requireApprovalPerDevice,
     nodeChoice: config.nodes.choice,

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { IMITATION_KEYS, IMITATION_PRESETS, type ImitationValues, imitationProblem, maxImitationBytes } from './vpn/imitation.js';
 import { HOST_RE, IFACE_RE, isIpv4, isIpv4Cidr, NODE_NAME_RE } from './vpn/patterns.js';
+import { RESET_PLANS } from './db/usage-periods.js';
 import { parseSecretsKey } from './vpn/secrets.js';
 
 /** Devices per user unless an admin set the user's own limit. */
@@ -106,6 +107,9 @@ const schema = z.object({
   DEFAULT_QUOTA_GB: z.string().trim().regex(/^\d+(\.\d+)?$/, 'must be a number of GB').transform(Number).pipe(z.number().positive()).optional(),
   DEFAULT_DAYS: int(1, 36500).optional(),
   QUOTA_RESET_DAY: int(1, 28).default(1),
+  DEFAULT_RESET_PLAN: z.enum(RESET_PLANS, { error: `must be one of ${RESET_PLANS.join(', ')}` }).default('month'),
+  DEFAULT_DAYS_FROM: z.enum(['approval', 'first_handshake'], { error: 'must be approval or first_handshake' }).default('approval'),
+  USAGE_SUMMARY: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
   MAX_DEVICES_PER_USER: int(1, 100).default(DEFAULT_MAX_DEVICES_PER_USER),
   MAX_PENDING: int(1, 1_000_000).default(500),
   REQUIRE_APPROVAL_PER_DEVICE: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
@@ -180,6 +184,10 @@ export function loadConfig(env: Record<string, string | undefined>) {
       defaultQuotaBytes: e.DEFAULT_QUOTA_GB === undefined ? undefined : Math.round(e.DEFAULT_QUOTA_GB * 1024 ** 3),
       defaultDays: e.DEFAULT_DAYS,
       resetDay: e.QUOTA_RESET_DAY,
+      defaultPlan: e.DEFAULT_RESET_PLAN,
+      /** first_handshake: DEFAULT_DAYS count from the user's first connection, not from the approval. */
+      daysFromFirstHandshake: e.DEFAULT_DAYS_FROM === 'first_handshake',
+      usageSummary: e.USAGE_SUMMARY === 'on',
     },
     backups: { dir: path.join(dataDir, 'backups'), intervalMs: e.BACKUP_INTERVAL_HOURS * 3_600_000, keep: e.BACKUP_KEEP },
     logLevel: e.LOG_LEVEL,

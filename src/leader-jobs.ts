@@ -79,6 +79,8 @@ export function leaderJobs(deps: LeaderJobDeps): () => LeaderJobs {
       },
       databaseUp: () => health.databaseUp(),
       quotaResetDay: config.limits.resetDay,
+      defaultResetPlan: config.limits.defaultPlan,
+      usageSummary: config.limits.usageSummary,
       afterTick: async (t) => {
         await enforceLimits(deps, t);
         // What a replica that died left behind (not only this one's last run).

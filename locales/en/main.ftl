@@ -43,6 +43,7 @@ help =
     <b>Commands</b>
     /start – ask for access or see your status
     /status – status, traffic, last connection
+    /usage – your traffic: a chart and this period
     /config – get your configuration again
     /devices – your devices: add, rename, delete
     /language – English or Russian

@@ -54,6 +54,12 @@ export const cb = {
   resetUsage: adminCodec('qrs', { userId: 'int' }),
   liftLimits: adminCodec('lft', { userId: 'int' }),
   maxDevices: adminCodec('mxd', { userId: 'int', n: 'int' }),
+  /** Days of validity that start at the user's first connection. */
+  extendFromConnection: adminCodec('xpf', { userId: 'int', days: 'int' }),
+  planMenu: adminCodec('pln', { userId: 'int' }),
+  /** plan: a reset plan, or 'default' (DEFAULT_RESET_PLAN). */
+  setPlan: adminCodec('pls', { userId: 'int', plan: 'id' }),
+  topUp: adminCodec('tup', { userId: 'int', gb: 'int' }),
   language: codec('lng', { locale: 'id' }),
   card: adminCodec('usr', { userId: 'int' }),
   disable: adminCodec('dis', { userId: 'int' }),

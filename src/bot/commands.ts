@@ -2,7 +2,7 @@ import type { Api } from 'grammy';
 import type { Logger } from 'pino';
 import { LOCALES, type Translator } from './i18n.js';
 
-const USER_COMMANDS = ['start', 'status', 'config', 'devices', 'language', 'help'];
+const USER_COMMANDS = ['start', 'status', 'usage', 'config', 'devices', 'language', 'help'];
 export const ADMIN_ONLY_COMMANDS = ['admin', 'nodes', 'invite', 'invites', 'broadcast', 'backup'];
 const ADMIN_COMMANDS = [...USER_COMMANDS, ...ADMIN_ONLY_COMMANDS];
 

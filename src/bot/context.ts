@@ -1,3 +1,4 @@
+import type { PeriodRules } from '../db/usage-periods.js';
 import type { ImitationSettings } from '../use-cases/imitation.js';
 import type { Context } from 'grammy';
 import type { Logger } from 'pino';
@@ -49,6 +50,8 @@ export interface BotDeps {
   broadcasts?: Broadcaster;
   /** Who is a member, for the order of handling and sending under load; noted from each update. */
   audience?: Audience;
+  /** QUOTA_RESET_DAY and DEFAULT_RESET_PLAN, for the periods shown; default: monthly from the 1st. */
+  periods?: PeriodRules;
   /** AmneziaWG imitation packets; /admin offers them only when enabled. */
   imitation?: ImitationSettings;
 }

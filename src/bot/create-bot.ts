@@ -8,6 +8,7 @@ import { locationFeature } from './features/location.js';
 import { membership } from './features/membership.js';
 import { onboarding } from './features/onboarding.js';
 import { unhandled } from './features/unhandled.js';
+import { usageFeature } from './features/usage.js';
 import { userFeature } from './features/user.js';
 import { DEFAULT_LOCALE, negotiateLocale } from './i18n.js';
 import { rateLimit } from './rate-limit.js';
@@ -56,7 +57,7 @@ export function createBot(token: string, deps: BotDeps, botConfig?: BotConfig<Bo
       // Already failing; the log line above is what matters.
     }
   });
-  features.use(refuseNonAdmins, membership, onboarding, userFeature, devicesFeature, locationFeature, invitesFeature, adminFeature, unhandled);
+  features.use(refuseNonAdmins, membership, onboarding, userFeature, usageFeature, devicesFeature, locationFeature, invitesFeature, adminFeature, unhandled);
 
   bot.catch((err) => {
     const e = err.error;

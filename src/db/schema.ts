@@ -7,6 +7,8 @@ import type { AdminDigestsTable, BroadcastDeliveriesTable, BroadcastPromptsTable
 // limited / expired: over the monthly quota / past the expiry date: peers off the interface, keys kept.
 export type UserStatus = 'pending' | 'provisioning' | 'active' | 'disabled' | 'limited' | 'expired' | 'rejected' | 'revoked' | 'banned';
 export type PeerStatus = 'active' | 'disabled';
+/** When a user's usage restarts: never, daily, weekly (Monday), monthly (QUOTA_RESET_DAY), every 30 days from the user's start. */
+export type ResetPlan = 'none' | 'day' | 'week' | 'month' | 'rolling';
 
 // Timestamps are epoch milliseconds.
 export interface UsersTable {
@@ -23,12 +25,20 @@ export interface UsersTable {
   blocked_at: number | null;
   /** Devices this user may have; null: MAX_DEVICES_PER_USER. */
   max_devices: number | null;
-  /** Monthly traffic quota (up + down, all devices); null = unlimited. */
+  /** Traffic quota per period (up + down, all devices); null = unlimited. */
   quota_bytes: number | null;
   expires_at: number | null;
-  /** Traffic in the current quota period (usage_period = its first day, YYYY-MM-DD). */
+  /** Traffic in the current quota period (usage_period: the period's key, usage-periods.ts). */
   usage_bytes: Generated<number>;
   usage_period: string | null;
+  /** When the usage restarts; null: DEFAULT_RESET_PLAN. */
+  reset_plan: ResetPlan | null;
+  /** Rolling 30-day periods count from here (approval, or the switch to rolling); null: created_at. */
+  period_anchor: number | null;
+  /** Added to the quota for this period only (an admin's top-up); zeroed when the period rolls. */
+  topup_bytes: Generated<number>;
+  /** Days of validity that start at the first handshake; expires_at is null until then. */
+  expiry_days_pending: number | null;
   /** Highest quota warning sent this period (0, 80, 100) and expiry warning sent (0, 3, 1 days). */
   warned_quota: Generated<number>;
   warned_expiry: Generated<number>;

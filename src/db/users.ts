@@ -150,28 +150,6 @@ export async function countUnreachable(db: Q): Promise<number> {
   return Number(n);
 }
 
-/** First day (YYYY-MM-DD, UTC) of the quota period that contains `now`, periods starting on `resetDay`. */
-export function quotaPeriod(now: number, resetDay: number): string {
-  const d = new Date(now);
-  let y = d.getUTCFullYear();
-  let m = d.getUTCMonth();
-  if (d.getUTCDate() < resetDay) m -= 1;
-  if (m < 0) {
-    m = 11;
-    y -= 1;
-  }
-  return `${y}-${String(m + 1).padStart(2, '0')}-${String(resetDay).padStart(2, '0')}`;
-}
-
-/** A new period starts counting from zero; totals and history are untouched. Run in the tick's transaction. */
-export async function rollUsagePeriod(db: Q, period: string): Promise<void> {
-  await db
-    .updateTable('users')
-    .set({ usage_bytes: 0, warned_quota: 0, usage_period: period })
-    .where((eb) => eb.or([eb('usage_period', 'is', null), eb('usage_period', '!=', period)]))
-    .execute();
-}
-
 /** The user's usage this period, with this hour's traffic that is not in usage_bytes yet. */
 export async function usageNow(db: Q, user: Pick<User, 'id' | 'usage_bytes'>): Promise<number> {
   const { bytes } = await pendingBytesOf(db, user.id).executeTakeFirstOrThrow();
@@ -195,7 +173,16 @@ export async function usersWithLimits(db: Q): Promise<User[]> {
   return rows.map(({ pending_bytes, ...u }) => ({ ...u, usage_bytes: u.usage_bytes + Number(pending_bytes ?? 0) }));
 }
 
-export async function setLimits(db: Q, id: number, values: { quota_bytes?: number | null; expires_at?: number | null; usage_bytes?: number; warned_quota?: number; warned_expiry?: number }): Promise<void> {
+export interface LimitValues {
+  quota_bytes?: number | null;
+  expires_at?: number | null;
+  expiry_days_pending?: number | null;
+  usage_bytes?: number;
+  warned_quota?: number;
+  warned_expiry?: number;
+}
+
+export async function setLimits(db: Q, id: number, values: LimitValues): Promise<void> {
   if (values.usage_bytes === undefined) {
     await db.updateTable('users').set(values).where('id', '=', id).execute();
     return;
@@ -205,6 +192,21 @@ export async function setLimits(db: Q, id: number, values: { quota_bytes?: numbe
     await flushPending(trx, { userId: id });
     await trx.updateTable('users').set(values).where('id', '=', id).execute();
   });
+}
+
+/** A newly approved user's periods start at `now` (rolling ones count from it); the usage restarts at the next tick. */
+export async function startPeriods(db: Q, id: number, now: number): Promise<void> {
+  await db.updateTable('users').set({ period_anchor: now, usage_period: null }).where('id', '=', id).execute();
+}
+
+/** Adds to this period's allowance (cleared when the period rolls). False for an unknown user. */
+export async function addTopUp(db: Q, id: number, bytes: number): Promise<boolean> {
+  const res = await db
+    .updateTable('users')
+    .set((eb) => ({ topup_bytes: eb('topup_bytes', '+', bytes) }))
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
 }
 
 /** The location a user picked (NODE_CHOICE=user); false for an unknown or banned user. */

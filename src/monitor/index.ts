@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
+import type { ResetPlan } from '../db/schema.js';
 import type { VpnService } from '../vpn/service.js';
 import { beforeDump, recordTraffic } from './traffic.js';
 
@@ -35,6 +36,10 @@ export interface MonitorDeps {
   afterTick?: (now: number) => Promise<void>;
   /** First day of the monthly quota period. */
   quotaResetDay?: number;
+  /** The plan of users without one of their own (DEFAULT_RESET_PLAN). */
+  defaultResetPlan?: ResetPlan;
+  /** USAGE_SUMMARY: a user hears what their period used when it ends. */
+  usageSummary?: boolean;
   /**
    * false: ticks are skipped. Nothing could be stored, and the nodes are not to blame; the
    * counters are cumulative, so the first tick after the outage counts its traffic.
@@ -59,6 +64,7 @@ interface NodeState {
 export function startMonitor(deps: MonitorDeps): Monitor {
   const { db, log, intervalMs } = deps;
   const now = deps.now ?? Date.now;
+  const rules = { resetDay: deps.quotaResetDay ?? 1, defaultPlan: deps.defaultResetPlan ?? 'month', usageSummary: deps.usageSummary ?? false } as const;
   const states = new Map<string, NodeState>();
   let running: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
@@ -105,7 +111,7 @@ export function startMonitor(deps: MonitorDeps): Monitor {
       if (ifindex === null) return restore();
       // The database is read while `show dump` runs: the tick costs little more than the dump.
       const [dump, baselines] = await Promise.all([vpn.readDump(), beforeDump(db, node)]);
-      const written = await recordTraffic(db, node, dump, baselines, ifindex, t, deps.quotaResetDay);
+      const written = await recordTraffic(db, node, dump, baselines, ifindex, t, rules);
       log.debug({ node, written }, 'traffic recorded');
       const { unknown } = await vpn.reconcile(dump);
       const fresh = unknown.filter((k) => !st.reported.has(k));

@@ -3,8 +3,18 @@ import { checkpointWal } from '../db/infra/wal.js';
 import { getServer, setServerIfindex } from '../db/servers.js';
 import { applyTraffic, flushPending, type TrafficBaseline, trafficBaselines, type TrafficUpdate } from '../db/peer-traffic.js';
 import { hourOf, pruneBuckets } from '../db/traffic-buckets.js';
-import { quotaPeriod, rollUsagePeriod } from '../db/users.js';
+import { DEFAULT_PERIOD_RULES, type PeriodRules, rollUsagePeriods, startPendingExpiries } from '../db/usage-periods.js';
+import { enqueue } from '../db/outbox.js';
+import { tellUser } from '../use-cases/notify.js';
 import type { Dump } from '../vpn/types.js';
+
+/** How the tick cuts quota periods, and whether a user hears what their ended period used (USAGE_SUMMARY). */
+export interface TickRules extends PeriodRules {
+  usageSummary?: boolean;
+}
+
+const GIB = 1024 ** 3;
+const gib = (bytes: number) => (bytes / GIB).toFixed(2);
 
 /** A node's stored baselines by public key. */
 export type Baselines = Map<string, TrafficBaseline>;
@@ -40,17 +50,21 @@ export async function beforeDump(db: Db, node: string): Promise<Baselines> {
  * One tick of a node, in one transaction: pending traffic of earlier hours (every node's, if any
  * is left) moves into the hour and day buckets and the users' usage; then the peers whose counters
  * moved since `baselines` (read while the dump was taken: `beforeDump`) get their deltas, in one
- * statement (applyTraffic). Returns how many peers were written.
+ * statement (applyTraffic). Users whose period ended start a new one (their summary queued in the
+ * same transaction, so it goes exactly once), and validity waiting for a first handshake starts.
+ * Returns how many peers were written.
  */
-export async function recordTraffic(db: Db, node: string, dump: Dump, baselines: Baselines, ifindex: number | null, now: number, quotaResetDay = 1): Promise<number> {
+export async function recordTraffic(db: Db, node: string, dump: Dump, baselines: Baselines, ifindex: number | null, now: number, rules: TickRules = DEFAULT_PERIOD_RULES): Promise<number> {
   return db.transaction().execute(async (trx) => {
     const server = await getServer(trx, node);
     const recreated = server?.ifindex != null && ifindex !== null && server.ifindex !== ifindex;
     // Earlier hours' traffic counts in the period it was made in, then a new period starts from zero.
     await flushPending(trx, { before: hourOf(now) });
     await pruneBuckets(trx, now);
-    await rollUsagePeriod(trx, quotaPeriod(now, quotaResetDay));
+    const ended = await rollUsagePeriods(trx, now, rules, rules.usageSummary);
+    await enqueue(trx, ended.map((u) => (u.quota_bytes === null ? tellUser(u.id, 'usage-summary', { used: gib(u.usage_bytes) }) : tellUser(u.id, 'usage-summary-of', { used: gib(u.usage_bytes), allowed: gib(u.quota_bytes + u.topup_bytes) }))), now);
     const written = await applyTraffic(trx, changedPeers(baselines, dump, recreated), hourOf(now), recreated);
+    if (written) await startPendingExpiries(trx);
     if (server && server.ifindex !== ifindex) await setServerIfindex(trx, node, ifindex);
     return written;
   });

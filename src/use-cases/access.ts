@@ -5,7 +5,7 @@ import { enqueue, type Outgoing } from '../db/outbox.js';
 import { deletePeer, markConfigQueued, peersOfUser, setPeerStatus } from '../db/peers.js';
 import type { Peer, User, UserStatus } from '../db/schema.js';
 import { inTransaction } from '../db/infra/transaction.js';
-import { findUser, listUsersByStatus, setLimits, transitionUser } from '../db/users.js';
+import { findUser, listUsersByStatus, setLimits, startPeriods, transitionUser } from '../db/users.js';
 import { configFor, tellUser, requestDecided, askAdmins, tellAdmins } from './notify.js';
 import type { Fleet } from '../vpn/fleet.js';
 
@@ -40,6 +40,8 @@ export interface AccessOptions {
   /** Quota and validity given to every newly approved user (DEFAULT_QUOTA_GB, DEFAULT_DAYS). */
   quotaBytes?: number | undefined;
   days?: number | undefined;
+  /** DEFAULT_DAYS_FROM=first_handshake: the days start at the user's first connection. */
+  daysFromFirstHandshake?: boolean;
 }
 
 /** What the user is told when their status changes to each of these. */
@@ -110,7 +112,11 @@ export class AccessService {
       const done = await inTransaction(this.db, async (trx) => {
         if (!(await transitionUser(trx, userId, 'provisioning', 'active', by?.id ?? user.decided_by, t))) return false;
         if (user.quota_bytes === null && this.opts.quotaBytes) await setLimits(trx, userId, { quota_bytes: this.opts.quotaBytes });
-        if (user.expires_at === null && this.opts.days) await setLimits(trx, userId, { expires_at: t + this.opts.days * 86_400_000 });
+        if (user.expires_at === null && user.expiry_days_pending === null && this.opts.days) {
+          await setLimits(trx, userId, this.opts.daysFromFirstHandshake ? { expiry_days_pending: this.opts.days } : { expires_at: t + this.opts.days * 86_400_000 });
+        }
+        // Rolling periods count from the approval; the first period starts at the next tick.
+        await startPeriods(trx, userId, t);
         await audit(trx, { actorId: by?.id ?? null, action: 'approve', userId, details: { ips: peers.map((p) => p.ip) } }, t);
         await markConfigQueued(trx, peers.map((p) => p.id), t);
         await enqueue(

@@ -2,8 +2,9 @@ import { audit } from '../db/audit-log.js';
 import type { Db } from '../db/index.js';
 import { inTransaction } from '../db/infra/transaction.js';
 import { enqueue } from '../db/outbox.js';
-import type { User } from '../db/schema.js';
-import { findUser, setLimits, setMaxDevices, usageNow, usersWithLimits } from '../db/users.js';
+import type { ResetPlan, User } from '../db/schema.js';
+import { type PeriodRules, setResetPlan } from '../db/usage-periods.js';
+import { addTopUp, findUser, setLimits, setMaxDevices, usageNow, usersWithLimits } from '../db/users.js';
 import type { AccessService, Actor } from './access.js';
 import { tellUser } from './notify.js';
 
@@ -15,8 +16,14 @@ export interface LimitsDeps {
   access: AccessService;
 }
 
-export function withinLimits(u: Pick<User, 'quota_bytes' | 'usage_bytes' | 'expires_at'>, now: number): { quota: boolean; expiry: boolean } {
-  return { quota: u.quota_bytes === null || u.usage_bytes < u.quota_bytes, expiry: u.expires_at === null || u.expires_at > now };
+/** This period's allowance: the quota and the period's top-up; null: unlimited. */
+export function allowanceOf(u: Pick<User, 'quota_bytes' | 'topup_bytes'>): number | null {
+  return u.quota_bytes === null ? null : u.quota_bytes + u.topup_bytes;
+}
+
+export function withinLimits(u: Pick<User, 'quota_bytes' | 'topup_bytes' | 'usage_bytes' | 'expires_at'>, now: number): { quota: boolean; expiry: boolean } {
+  const allowed = allowanceOf(u);
+  return { quota: allowed === null || u.usage_bytes < allowed, expiry: u.expires_at === null || u.expires_at > now };
 }
 
 /**
@@ -66,6 +73,11 @@ export async function changeLimits(deps: LimitsDeps, userId: number, values: Par
     await setLimits(trx, userId, values);
     await audit(trx, { actorId: by.id, action: 'limits', userId, details: values }, now);
   });
+  await liftIfWithin(deps, userId, by, now);
+}
+
+/** A limited user now within limits gets their peers back at once. */
+async function liftIfWithin(deps: LimitsDeps, userId: number, by: Actor, now: number): Promise<void> {
   const user = await findUser(deps.db, userId);
   if (user && (user.status === 'limited' || user.status === 'expired')) {
     const ok = withinLimits({ ...user, usage_bytes: await usageNow(deps.db, user) }, now);
@@ -73,13 +85,41 @@ export async function changeLimits(deps: LimitsDeps, userId: number, values: Par
   }
 }
 
-/** The expiry pushed `days` further from the later of now and the current one; 0 = no expiry. False for an unknown user. */
-export async function extendExpiry(deps: LimitsDeps, userId: number, days: number, by: Actor, now: number): Promise<boolean> {
+/**
+ * The expiry pushed `days` further from the later of now and the current one; 0 = no expiry.
+ * from 'first_handshake': `days` of validity that start at the user's next connection (the
+ * monitor sets the date). False for an unknown user.
+ */
+export async function extendExpiry(deps: LimitsDeps, userId: number, days: number, by: Actor, now: number, from: 'now' | 'first_handshake' = 'now'): Promise<boolean> {
   const user = await findUser(deps.db, userId);
   if (!user) return false;
+  if (from === 'first_handshake' && days > 0) {
+    await changeLimits(deps, userId, { expires_at: null, expiry_days_pending: days, warned_expiry: 0 }, by, now);
+    return true;
+  }
   const base = Math.max(now, user.expires_at ?? 0);
-  await changeLimits(deps, userId, { expires_at: days ? base + days * DAY : null, warned_expiry: 0 }, by, now);
+  await changeLimits(deps, userId, { expires_at: days ? base + days * DAY : null, expiry_days_pending: null, warned_expiry: 0 }, by, now);
   return true;
+}
+
+/** + `bytes` to this period's allowance (gone when the period rolls); a user limited by the quota may be back at once. False for an unknown user. */
+export async function topUp(deps: LimitsDeps, userId: number, bytes: number, by: Actor, now: number): Promise<boolean> {
+  const added = await inTransaction(deps.db, async (trx) => {
+    if (!(await addTopUp(trx, userId, bytes))) return false;
+    await audit(trx, { actorId: by.id, action: 'topup', userId, details: { bytes } }, now);
+    return true;
+  });
+  if (added) await liftIfWithin(deps, userId, by, now);
+  return added;
+}
+
+/** The user's reset plan (null: DEFAULT_RESET_PLAN); the usage so far stays in the new plan's period. False for an unknown user. */
+export async function changeResetPlan(deps: LimitsDeps, userId: number, plan: ResetPlan | null, rules: PeriodRules, by: Actor, now: number): Promise<boolean> {
+  return inTransaction(deps.db, async (trx) => {
+    if (!(await setResetPlan(trx, userId, plan, now, rules))) return false;
+    await audit(trx, { actorId: by.id, action: 'reset_plan', userId, details: { plan } }, now);
+    return true;
+  });
 }
 
 /** The user's own device limit (null: back to MAX_DEVICES_PER_USER). Lowering it keeps existing devices; it only stops new ones. */

@@ -101,7 +101,7 @@ describe('traffic accounting on a real database', () => {
 
   it('usage: this hour counts at once for quotas and the card; a reset clears it; a deleted device still counts; a new period starts from zero', async () => {
     const resetDay = 1;
-    await tick(db, 'awg0', dump(100, 1000), 5, T0, resetDay);
+    await tick(db, 'awg0', dump(100, 1000), 5, T0, { resetDay, defaultPlan: 'month' });
     await transitionUser(db, 1, 'pending', 'active', null, T0);
     await setLimits(db, 1, { quota_bytes: 5000 });
     const user = async () => (await usersWithLimits(db)).find((u) => u.id === 1)!;
@@ -109,21 +109,21 @@ describe('traffic accounting on a real database', () => {
     expect((await user()).usage_bytes).toBe(1100);
     expect(await usageNow(db, (await findUser(db, 1))!)).toBe(1100);
     expect(withinLimits(await user(), T0).quota).toBe(true);
-    await tick(db, 'awg0', dump(3100, 3000), 5, T0 + 60_000, resetDay);
+    await tick(db, 'awg0', dump(3100, 3000), 5, T0 + 60_000, { resetDay, defaultPlan: 'month' });
     expect(withinLimits(await user(), T0).quota).toBe(false); // 6100 bytes: over at once, not an hour later
 
     // An admin's reset: zero now, and still zero after the hour's traffic moves to the buckets.
     await setLimits(db, 1, { usage_bytes: 0, warned_quota: 0 });
     expect((await user()).usage_bytes).toBe(0);
-    await tick(db, 'awg0', dump(3110, 3000), 5, T0 + 2 * 60_000, resetDay);
+    await tick(db, 'awg0', dump(3110, 3000), 5, T0 + 2 * 60_000, { resetDay, defaultPlan: 'month' });
     expect((await user()).usage_bytes).toBe(10);
-    await tick(db, 'awg0', dump(3110, 3000), 5, T0 + 3_600_000, resetDay);
+    await tick(db, 'awg0', dump(3110, 3000), 5, T0 + 3_600_000, { resetDay, defaultPlan: 'month' });
     expect((await findUser(db, 1))?.usage_bytes).toBe(10);
     // The history kept every byte, reset or not.
     expect(await trafficSince(db, '2026-11-20')).toEqual({ rx: 3110, tx: 3000 });
 
     // A device deleted mid-hour: its bytes of the hour stay in the user's usage.
-    await tick(db, 'awg0', dump(3210, 3000), 5, T0 + 3_600_000 + 60_000, resetDay);
+    await tick(db, 'awg0', dump(3210, 3000), 5, T0 + 3_600_000 + 60_000, { resetDay, defaultPlan: 'month' });
     expect((await user()).usage_bytes).toBe(110);
     const [peer] = await peersOnNode(db, 'awg0');
     await deletePeer(db, peer!, T0);
@@ -131,7 +131,7 @@ describe('traffic accounting on a real database', () => {
     expect((await findUser(db, 1))?.usage_bytes).toBe(110);
 
     // The first tick of the next period: zero again.
-    await tick(db, 'awg0', dump(0, 0), 5, Date.UTC(2026, 11, 1, 0, 1), resetDay);
+    await tick(db, 'awg0', dump(0, 0), 5, Date.UTC(2026, 11, 1, 0, 1), { resetDay, defaultPlan: 'month' });
     expect((await user()).usage_bytes).toBe(0);
   });
 

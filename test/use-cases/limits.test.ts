@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AccessService } from '../../src/use-cases/access.js';
 import { peersOfUser } from '../../src/db/peers.js';
-import { findUser, quotaPeriod, setLimits } from '../../src/db/users.js';
+import { findUser, setLimits } from '../../src/db/users.js';
+import { quotaPeriod } from '../../src/db/usage-periods.js';
 import { type Monitor, startMonitor } from '../../src/monitor/index.js';
 import { ADMIN_A, createHarness, type Harness } from '../support/harness.js';
 import type { From } from '../support/recorder.js';

@@ -2,14 +2,12 @@ import { Composer, InlineKeyboard, InputFile } from 'grammy';
 import type { Decision } from '../../../use-cases/access.js';
 import { peersOfUser } from '../../../db/peers.js';
 import type { User } from '../../../db/schema.js';
-import { dailyTrafficOfUser } from '../../../db/stats.js';
-import { dayOf } from '../../../db/traffic-buckets.js';
-import { findUser, usageNow } from '../../../db/users.js';
+import { findUser } from '../../../db/users.js';
 import { deviceLimitOf } from '../../../use-cases/devices.js';
 import { cb } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
-import { formatBytes, formatTime, fullName } from '../../format.js';
-import { renderTrafficChart } from '../../traffic-chart.js';
+import { formatBytes, formatTime } from '../../format.js';
+import { usageChartPng, usageParams } from '../../usage-view.js';
 import { editCurrent, HTML, userParams } from '../../ui.js';
 import { actorOf, answerDecidedAlready } from './decisions.js';
 
@@ -26,14 +24,8 @@ export async function cardText(ctx: BotContext, user: User): Promise<string> {
     }),
   ];
   if (user.blocked_at) parts.push(ctx.tr('card-blocked', { since: formatTime(user.blocked_at, ctx.locale) }));
-  parts.push(
-    ctx.tr('card-limits', {
-      used: formatBytes(await usageNow(ctx.deps.db, user), ctx.locale),
-      quota: user.quota_bytes === null ? ctx.tr('unlimited') : formatBytes(user.quota_bytes, ctx.locale),
-      expires: user.expires_at === null ? ctx.tr('no-expiry') : formatTime(user.expires_at, ctx.locale),
-      devices: deviceLimitOf(user, ctx.deps.maxDevicesPerUser),
-    }),
-  );
+  const usage = await usageParams(ctx, user);
+  parts.push(ctx.tr('card-limits', { ...usage, devices: deviceLimitOf(user, ctx.deps.maxDevicesPerUser) }), ctx.tr('card-period', usage));
   for (const p of peers) {
     parts.push(
       ctx.tr('card-peer', {
@@ -56,7 +48,7 @@ function cardKeyboard(ctx: BotContext, user: User): InlineKeyboard {
   if (user.status === 'disabled') kb.text(ctx.tr('btn-enable'), cb.enable.pack({ userId }));
   if (user.status === 'active' || user.status === 'disabled') kb.text(ctx.tr('btn-revoke'), cb.revokeAsk.pack({ userId }));
   if (user.status !== 'pending' && user.status !== 'provisioning' && ctx.deps.fleet.names().length > 1) kb.row().text(ctx.tr('btn-move'), cb.moveMenu.pack({ userId }));
-  kb.row().text(ctx.tr('btn-chart'), cb.chart.pack({ userId })).text(ctx.tr('btn-limits'), cb.quotaMenu.pack({ userId }));
+  kb.row().text(ctx.tr('btn-chart'), cb.chart.pack({ userId })).text(ctx.tr('btn-limits'), cb.quotaMenu.pack({ userId })).text(ctx.tr('btn-plan'), cb.planMenu.pack({ userId }));
   if (user.status === 'limited' || user.status === 'expired') kb.row().text(ctx.tr('btn-lift'), cb.liftLimits.pack({ userId }));
   kb.row();
   if (user.status === 'banned') kb.text(ctx.tr('btn-unban'), cb.unban.pack({ userId }));
@@ -77,22 +69,14 @@ cardScreen.callbackQuery(cb.card.filter, async (ctx) => {
   if (data) await showCard(ctx, data.userId);
 });
 
-const CHART_DAYS = 30;
-
-/** The user's last 30 days as a PNG: download and upload per day, from the user's side. */
+/** The user's last 30 days as a PNG (usageChartPng), to the admin. */
 cardScreen.callbackQuery(cb.chart.filter, async (ctx) => {
   const data = cb.chart.unpack(ctx.callbackQuery.data);
   await ctx.answerCallbackQuery();
   if (!data) return;
   const user = await findUser(ctx.deps.db, data.userId);
   if (!user) return editCurrent(ctx, ctx.tr('user-not-found'));
-  const today = Date.parse(dayOf(ctx.deps.now()));
-  const days = Array.from({ length: CHART_DAYS }, (_, i) => dayOf(today - (CHART_DAYS - 1 - i) * 86_400_000));
-  const stored = new Map((await dailyTrafficOfUser(ctx.deps.db, user.id, days[0]!)).map((r) => [r.day, r]));
-  const png = await renderTrafficChart(
-    days.map((day) => ({ day, upload: stored.get(day)?.rx ?? 0, download: stored.get(day)?.tx ?? 0 })),
-    { title: ctx.deps.translator.tRaw(ctx.locale, 'chart-title', { name: fullName(user), days: String(CHART_DAYS) }), upload: ctx.tr('chart-upload'), download: ctx.tr('chart-download'), noData: ctx.tr('chart-no-data') },
-  );
+  const png = await usageChartPng(ctx, user);
   await ctx.api.sendPhoto(ctx.from.id, new InputFile(png, `traffic-${user.id}.png`), {
     caption: ctx.tr('chart-caption', { ...userParams(user) }),
     ...HTML,

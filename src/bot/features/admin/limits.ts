@@ -24,6 +24,8 @@ limitsScreen.callbackQuery(cb.quotaMenu.filter, async (ctx) => {
   kb.text('∞', cb.setQuota.pack({ userId, gb: 0 })).row();
   for (const days of [30, 90, 365]) kb.text(ctx.tr('btn-extend', { days }), cb.extend.pack({ userId, days }));
   kb.text(ctx.tr('btn-no-expiry'), cb.extend.pack({ userId, days: 0 })).row();
+  for (const days of [30, 90, 365]) kb.text(ctx.tr('btn-extend-from-connection', { days }), cb.extendFromConnection.pack({ userId, days }));
+  kb.row();
   kb.text(ctx.tr('btn-reset-usage'), cb.resetUsage.pack({ userId })).row();
   for (const n of [1, 3, 5, 10]) kb.text(ctx.tr('btn-max-devices', { n }), cb.maxDevices.pack({ userId, n }));
   kb.text(ctx.tr('btn-max-devices-default'), cb.maxDevices.pack({ userId, n: 0 })).row();
@@ -38,12 +40,18 @@ limitsScreen.callbackQuery(cb.setQuota.filter, async (ctx) => {
   await limitsSaved(ctx, data.userId);
 });
 
-limitsScreen.callbackQuery(cb.extend.filter, async (ctx) => {
-  const data = cb.extend.unpack(ctx.callbackQuery.data);
-  if (!data || data.days < 0 || data.days > 36_500) return ctx.answerCallbackQuery();
-  if (!(await extendExpiry(ctx.deps, data.userId, data.days, actorOf(ctx), ctx.deps.now()))) return ctx.answerCallbackQuery({ text: ctx.tr('user-not-found') });
-  await limitsSaved(ctx, data.userId);
-});
+// From now (or the current expiry), or days that start at the user's first connection.
+for (const [codec, from] of [
+  [cb.extend, 'now'],
+  [cb.extendFromConnection, 'first_handshake'],
+] as const) {
+  limitsScreen.callbackQuery(codec.filter, async (ctx) => {
+    const data = codec.unpack(ctx.callbackQuery.data);
+    if (!data || data.days < 0 || data.days > 36_500) return ctx.answerCallbackQuery();
+    if (!(await extendExpiry(ctx.deps, data.userId, data.days, actorOf(ctx), ctx.deps.now(), from))) return ctx.answerCallbackQuery({ text: ctx.tr('user-not-found') });
+    await limitsSaved(ctx, data.userId);
+  });
+}
 
 limitsScreen.callbackQuery(cb.resetUsage.filter, async (ctx) => {
   const data = cb.resetUsage.unpack(ctx.callbackQuery.data);

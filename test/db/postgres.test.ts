@@ -225,7 +225,7 @@ describe('PostgreSQL bot', () => {
       await monitor.tick();
       expect((await findUser(h.db, USER.id))?.status).toBe('limited');
       expect(h.wg.peers.has(key)).toBe(false);
-      expect(told(/whole monthly traffic quota/)).toBe(1);
+      expect(told(/whole traffic quota/)).toBe(1);
       h.advance(31 * DAY);
       await monitor.tick();
       expect(await findUser(h.db, USER.id)).toMatchObject({ status: 'active', usage_bytes: 0 });

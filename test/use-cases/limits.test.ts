@@ -47,11 +47,11 @@ describe('quotas and expiry', () => {
     expect((await findUser(h.db, USER.id))?.status).toBe('limited');
     expect(h.wg.peers.has(key)).toBe(false);
     expect((await peersOfUser(h.db, USER.id))[0]).toMatchObject({ public_key: key, status: 'disabled' });
-    expect(told(/whole monthly traffic quota/)).toBe(1);
-    expect(told(/reached the monthly quota/, ADMIN_A.id)).toBe(1);
+    expect(told(/whole traffic quota/)).toBe(1);
+    expect(told(/reached their traffic quota/, ADMIN_A.id)).toBe(1);
     expect(told(/used 80%/)).toBe(1);
     await h.send(USER, '/status');
-    expect(h.rec.last('sendMessage', USER.id)?.payload.text).toContain('monthly traffic quota');
+    expect(h.rec.last('sendMessage', USER.id)?.payload.text).toContain("this period's traffic quota");
 
     h.advance(31 * DAY); // the next period (reset day 1)
     await monitor.tick();

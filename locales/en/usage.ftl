@@ -6,5 +6,5 @@ usage-now =
     Usage resets: { $plan } · Period ends: { $end }
     Access until: { $expires }
 usage-members-only = /usage shows your traffic once you have access.
-usage-summary = 📊 A new period has started. Last period you used { $used } GiB.
-usage-summary-of = 📊 A new period has started. Last period you used { $used } GiB of { $allowed } GiB.
+usage-summary = 📊 A new period has started. Last period you used { $used }.
+usage-summary-of = 📊 A new period has started. Last period you used { $used } of { $allowed }.

@@ -14,7 +14,7 @@ export type ConfigPart = (typeof CONFIG_PARTS)[number];
  * Keys are translation ids; params are plain text, escaped when rendered.
  */
 export type Intent =
-  | { kind: 'notice'; key: string; params?: Record<string, string | number> }
+  | { kind: 'notice'; key: string; params?: Record<string, string | number>; /** Amounts of bytes, written out in the recipient's language. */ bytes?: Record<string, number> }
   | { kind: 'config'; peerId: number; part: ConfigPart }
   /** An access request with Approve / Reject, to an admin; folded into the digest in a burst. */
   | { kind: 'request'; userId: number }

@@ -13,9 +13,6 @@ export interface TickRules extends PeriodRules {
   usageSummary?: boolean;
 }
 
-const GIB = 1024 ** 3;
-const gib = (bytes: number) => (bytes / GIB).toFixed(2);
-
 /** A node's stored baselines by public key. */
 export type Baselines = Map<string, TrafficBaseline>;
 
@@ -62,7 +59,7 @@ export async function recordTraffic(db: Db, node: string, dump: Dump, baselines:
     await flushPending(trx, { before: hourOf(now) });
     await pruneBuckets(trx, now);
     const ended = await rollUsagePeriods(trx, now, rules, rules.usageSummary);
-    await enqueue(trx, ended.map((u) => (u.quota_bytes === null ? tellUser(u.id, 'usage-summary', { used: gib(u.usage_bytes) }) : tellUser(u.id, 'usage-summary-of', { used: gib(u.usage_bytes), allowed: gib(u.quota_bytes + u.topup_bytes) }))), now);
+    await enqueue(trx, ended.map((u) => (u.quota_bytes === null ? tellUser(u.id, 'usage-summary', {}, { used: u.usage_bytes }) : tellUser(u.id, 'usage-summary-of', {}, { used: u.usage_bytes, allowed: u.quota_bytes + u.topup_bytes }))), now);
     const written = await applyTraffic(trx, changedPeers(baselines, dump, recreated), hourOf(now), recreated);
     if (written) await startPendingExpiries(trx);
     if (server && server.ifindex !== ifindex) await setServerIfindex(trx, node, ifindex);

@@ -2,6 +2,7 @@ import { InlineKeyboard, InputFile } from 'grammy';
 import type { BotDeps } from '../bot/context.js';
 import { cb } from '../bot/callback-data.js';
 import type { Params } from '../bot/i18n.js';
+import { formatBytes } from '../bot/format.js';
 import { approvalKeyboard, localeOf, userParams } from '../bot/ui.js';
 import { deleteDeviceRequestMessage, deviceRequestMessage, findDeviceRequest, saveDeviceRequestMessage } from '../db/device-requests.js';
 import type { Db } from '../db/index.js';
@@ -49,7 +50,7 @@ export async function render(deps: RenderDeps, chatId: number, intent: Intent): 
   const t: Tr = (key, params) => deps.translator.t(locale, key, params);
   switch (intent.kind) {
     case 'notice':
-      return { call: { method: 'sendMessage', text: t(intent.key, intent.params) } };
+      return { call: { method: 'sendMessage', text: t(intent.key, { ...intent.params, ...bytesIn(intent.bytes, locale) }) } };
     case 'config':
       return renderConfig(deps, t, intent.peerId, intent.part);
     case 'request': {
@@ -161,4 +162,8 @@ async function renderDigest(deps: RenderDeps, chatId: number, t: Tr): Promise<Re
     call: { method: 'sendMessage', text, keyboard },
     afterSent: (trx, messageId) => updateDigest(trx, chatId, { message_id: messageId ?? null, sent_at: now, shown_at: now }),
   };
+}
+
+function bytesIn(bytes: Record<string, number> | undefined, locale: string): Params {
+  return Object.fromEntries(Object.entries(bytes ?? {}).map(([k, n]) => [k, formatBytes(n, locale)]));
 }

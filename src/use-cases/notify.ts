@@ -5,8 +5,8 @@ import type { Peer } from '../db/schema.js';
 // transaction of the change they report; src/outbox/ renders and sends them.
 
 /** A notice in the recipient's language (rendered when sent). */
-export function tellUser(chatId: number, key: string, params?: Record<string, string | number>): Outgoing {
-  return { chatId, intent: { kind: 'notice', key, ...(params ? { params } : {}) } };
+export function tellUser(chatId: number, key: string, params?: Record<string, string | number>, bytes?: Record<string, number>): Outgoing {
+  return { chatId, intent: { kind: 'notice', key, ...(params ? { params } : {}), ...(bytes ? { bytes } : {}) } };
 }
 
 export function tellAdmins(adminIds: readonly number[], key: string, params?: Record<string, string | number>): Outgoing[] {

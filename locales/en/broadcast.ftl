@@ -1,4 +1,4 @@
-# Broadcasts: an admin's message to many users (src/bot/features/broadcast.ts, src/broadcast/).
+# Broadcasts: an admin's message to many users (src/bot/features/admin/broadcast*.ts, src/broadcast/).
 cmd-broadcast = Message all users
 
 broadcast-unavailable = Broadcasts are not available right now.

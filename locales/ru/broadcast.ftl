@@ -1,4 +1,4 @@
-# Рассылки: сообщение администратора многим пользователям (src/bot/features/broadcast.ts, src/broadcast/).
+# Рассылки: сообщение администратора многим пользователям (src/bot/features/admin/broadcast*.ts, src/broadcast/).
 cmd-broadcast = Сообщение всем пользователям
 
 broadcast-unavailable = Рассылки сейчас недоступны.

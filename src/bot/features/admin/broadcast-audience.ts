@@ -101,15 +101,17 @@ export const broadcastAudienceScreen = new Composer<BotContext>();
 broadcastAudienceScreen.callbackQuery(cb.broadcastAudience.filter, async (ctx) => {
   const data = cb.broadcastAudience.unpack(ctx.callbackQuery.data);
   // A button of an earlier version, or of a picker that offered other days: nothing changes.
-  const parsed: Parsed = data ? parseChoice(ctx, data.audience, data.arg) : { outdated: true };
-  if ('outdated' in parsed) return ctx.answerCallbackQuery({ text: ctx.tr('button-outdated'), show_alert: true });
+  const outdated = () => ctx.answerCallbackQuery({ text: ctx.tr('button-outdated'), show_alert: true });
+  if (!data) return outdated();
+  const parsed = parseChoice(ctx, data.audience, data.arg);
+  if ('outdated' in parsed) return outdated();
   if ('unknownNode' in parsed) return ctx.answerCallbackQuery({ text: ctx.tr('broadcast-unknown-node', { node: parsed.unknownNode }), show_alert: true });
   const { db } = ctx.deps;
-  if (!(await setDraftAudience(db, data!.id, parsed.choice))) {
+  if (!(await setDraftAudience(db, data.id, parsed.choice))) {
     return ctx.answerCallbackQuery({ text: ctx.tr('broadcast-not-draft'), show_alert: true });
   }
   await ctx.answerCallbackQuery();
-  const b = await findBroadcast(db, data!.id);
+  const b = await findBroadcast(db, data.id);
   if (!b) return;
   const view = await confirmView(ctx, b);
   await editCurrent(ctx, view.text, view.keyboard);

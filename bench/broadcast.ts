@@ -4,7 +4,7 @@ import { AccessService } from '../src/use-cases/access.js';
 import { DeviceService } from '../src/use-cases/devices.js';
 import { installApiTransformers } from '../src/bot/api.js';
 import type { BotDeps } from '../src/bot/context.js';
-import { Translator } from '../src/bot/i18n.js';
+import { DEFAULT_LOCALE, Translator } from '../src/bot/i18n.js';
 import { Broadcaster } from '../src/broadcast/broadcaster.js';
 import { createDraft, startBroadcast } from '../src/db/broadcasts.js';
 import { GroupCommit } from '../src/db/infra/group-commit.js';
@@ -65,7 +65,7 @@ export async function broadcast(lab: Lab, users: number, perSecond: number): Pro
     const broadcaster = new Broadcaster(broadcastApi, deps);
     const progress = await broadcastApi.sendMessage(ADMIN_ID, 'Preparing the broadcast…');
     const draft = await createDraft(db, ADMIN_ID, { kind: 'text', text: 'Maintenance tonight at 23:00 UTC', entities: null, photo: null }, Date.now());
-    if ((await startBroadcast(db, draft.id, { chatId: ADMIN_ID, messageId: progress.message_id }, Date.now())) !== users) throw new Error('broadcast: wrong audience');
+    if ((await startBroadcast(db, draft.id, { chatId: ADMIN_ID, messageId: progress.message_id }, { now: Date.now(), defaultLocale: DEFAULT_LOCALE })) !== users) throw new Error('broadcast: wrong audience');
     const t0 = Date.now();
     const [ms] = await timed(async () => {
       broadcaster.start(draft.id);

@@ -1,4 +1,4 @@
-# Broadcasts: an admin's message to many users (src/bot/features/broadcast.ts, src/broadcast/).
+# Broadcasts: an admin's message to many users (src/bot/features/admin/broadcast*.ts, src/broadcast/).
 cmd-broadcast = Message all users
 
 broadcast-unavailable = Broadcasts are not available right now.
@@ -14,9 +14,24 @@ broadcast-confirm =
 broadcast-audience-active = active users
 broadcast-audience-all = all users except rejected
 broadcast-audience-pending = pending requests
+broadcast-audience-inactive = active users with no handshake for { $days } days or more (never connected included)
+broadcast-audience-quota = active users who have used 80 % of their quota or more this period
+broadcast-audience-expiring = active users whose access expires within { $days } days
+broadcast-audience-node = active users with a device on node { $node }
+broadcast-audience-language = active users whose language is { $language }{ $unstored ->
+    [yes] {" "}(users whose language is not known count as this one)
+   *[no] {""}
+}
 broadcast-btn-active = Active
 broadcast-btn-all = All
 broadcast-btn-pending = Pending
+broadcast-btn-inactive = 💤 Inactive (never connected too)
+broadcast-btn-quota = 📊 ≥ 80 % of quota
+broadcast-btn-expiring = ⏳ Expiring
+broadcast-btn-node = 🖥 On a node
+broadcast-btn-language = 🌐 By language
+broadcast-btn-days = { $days } days
+broadcast-unknown-node = Node { $node } is not in the fleet any more. Nothing changed.
 broadcast-btn-send = 📣 Send to { $count }
 broadcast-btn-cancel = Cancel
 broadcast-btn-stop = ⏹ Stop

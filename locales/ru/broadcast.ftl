@@ -1,4 +1,4 @@
-# Рассылки: сообщение администратора многим пользователям (src/bot/features/broadcast.ts, src/broadcast/).
+# Рассылки: сообщение администратора многим пользователям (src/bot/features/admin/broadcast*.ts, src/broadcast/).
 cmd-broadcast = Сообщение всем пользователям
 
 broadcast-unavailable = Рассылки сейчас недоступны.
@@ -14,9 +14,24 @@ broadcast-confirm =
 broadcast-audience-active = активные пользователи
 broadcast-audience-all = все, кроме отклонённых
 broadcast-audience-pending = ожидающие заявки
+broadcast-audience-inactive = активные пользователи без рукопожатия { $days } дней и дольше (включая тех, кто ни разу не подключался)
+broadcast-audience-quota = активные пользователи, израсходовавшие 80 % квоты или больше в этом периоде
+broadcast-audience-expiring = активные пользователи, чей доступ истекает в ближайшие { $days } дн.
+broadcast-audience-node = активные пользователи с устройством на узле { $node }
+broadcast-audience-language = активные пользователи с языком { $language }{ $unstored ->
+    [yes] {" "}(и те, чей язык неизвестен)
+   *[no] {""}
+}
 broadcast-btn-active = Активные
 broadcast-btn-all = Все
 broadcast-btn-pending = Заявки
+broadcast-btn-inactive = 💤 Неактивные (и не подключавшиеся)
+broadcast-btn-quota = 📊 ≥ 80 % квоты
+broadcast-btn-expiring = ⏳ Истекают
+broadcast-btn-node = 🖥 На узле
+broadcast-btn-language = 🌐 По языку
+broadcast-btn-days = { $days } дн.
+broadcast-unknown-node = Узла { $node } больше нет. Ничего не изменено.
 broadcast-btn-send = 📣 Отправить ({ $count })
 broadcast-btn-cancel = Отмена
 broadcast-btn-stop = ⏹ Остановить

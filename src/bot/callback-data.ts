@@ -68,7 +68,8 @@ export const cb = {
   revokeYes: adminCodec('rvy', { userId: 'int' }),
   // Broadcasts.
   broadcastQuit: adminCodec('bcq', {}),
-  broadcastAudience: adminCodec('bca', { id: 'int', audience: 'id' }),
+  // arg: days, a node's name or a locale; '-' for an audience without one.
+  broadcastAudience: adminCodec('bca', { id: 'int', audience: 'id', arg: 'name' }),
   broadcastSend: adminCodec('bcs', { id: 'int' }),
   broadcastDiscard: adminCodec('bcd', { id: 'int' }),
   broadcastStop: adminCodec('bcx', { id: 'int' }),

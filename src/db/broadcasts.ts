@@ -1,15 +1,9 @@
 import type { Kysely } from 'kysely';
-import type { Broadcast, BroadcastAudience, DeliveryStatus } from './schema-messaging.js';
-import type { Database, UserStatus } from './schema.js';
+import { type AudienceChoice, type AudienceEnv, audienceUsers } from './broadcast-audiences.js';
+import type { Broadcast, DeliveryStatus } from './schema-messaging.js';
+import type { Database } from './schema.js';
 
 type Q = Kysely<Database>;
-
-// Who each audience reaches. A positive list, so a status added later is not messaged by accident.
-const AUDIENCE_STATUSES: Record<BroadcastAudience, UserStatus[]> = {
-  active: ['active'],
-  pending: ['pending'],
-  all: ['pending', 'provisioning', 'active', 'disabled', 'revoked'],
-};
 
 // ---------------------------------------------------------------- prompts ("send me the message")
 
@@ -51,7 +45,7 @@ export interface BroadcastContent {
 export async function createDraft(db: Q, adminId: number, content: BroadcastContent, now: number): Promise<Broadcast> {
   return db
     .insertInto('broadcasts')
-    .values({ admin_id: adminId, status: 'draft', audience: 'active', ...content, created_at: now })
+    .values({ admin_id: adminId, status: 'draft', audience: 'active', audience_arg: null, ...content, created_at: now })
     .returningAll()
     .executeTakeFirstOrThrow();
 }
@@ -61,8 +55,13 @@ export function findBroadcast(db: Q, id: number): Promise<Broadcast | undefined>
 }
 
 /** Only a draft's audience can change. */
-export async function setDraftAudience(db: Q, id: number, audience: BroadcastAudience): Promise<boolean> {
-  const res = await db.updateTable('broadcasts').set({ audience }).where('id', '=', id).where('status', '=', 'draft').executeTakeFirst();
+export async function setDraftAudience(db: Q, id: number, { audience, arg }: AudienceChoice): Promise<boolean> {
+  const res = await db
+    .updateTable('broadcasts')
+    .set({ audience, audience_arg: arg })
+    .where('id', '=', id)
+    .where('status', '=', 'draft')
+    .executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
 }
 
@@ -71,42 +70,30 @@ export async function deleteDraft(db: Q, id: number): Promise<boolean> {
   return Number(res.numDeletedRows) === 1;
 }
 
-/** Recipients the audience would reach now: users of its statuses who have not blocked the bot. */
-export async function countAudience(db: Q, audience: BroadcastAudience): Promise<number> {
-  const { n } = await db
-    .selectFrom('users')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('status', 'in', AUDIENCE_STATUSES[audience])
-    .where('blocked_at', 'is', null)
-    .executeTakeFirstOrThrow();
-  return Number(n);
-}
-
 /**
  * draft → sending, and one queued delivery per recipient, in one transaction: a double tap
  * or two admins pressing Send start it once, and a crash leaves either nothing or everything.
  * Returns the number of recipients, or null if the broadcast was not a draft any more.
  */
-export async function startBroadcast(db: Q, id: number, progress: { chatId: number; messageId: number }, now: number): Promise<number | null> {
+export async function startBroadcast(db: Q, id: number, progress: { chatId: number; messageId: number }, env: AudienceEnv): Promise<number | null> {
+  const { now } = env;
   return db.transaction().execute(async (trx) => {
     const b = await trx
       .updateTable('broadcasts')
       .set({ status: 'sending', started_at: now, progress_chat_id: progress.chatId, progress_message_id: progress.messageId })
       .where('id', '=', id)
       .where('status', '=', 'draft')
-      .returning('audience')
+      .returning(['audience', 'audience_arg'])
       .executeTakeFirst();
     if (!b) return null;
+    // The audience as countAudience counts it.
     const res = await trx
       .insertInto('broadcast_deliveries')
       .columns(['broadcast_id', 'user_id', 'status', 'updated_at'])
       .expression((eb) =>
         eb
-          .selectFrom('users')
-          .select([eb.val(id).as('broadcast_id'), 'users.id', eb.val('queued').as('status'), eb.val(now).as('updated_at')])
-          .where('users.status', 'in', AUDIENCE_STATUSES[b.audience])
-          .where('users.blocked_at', 'is', null)
-          .orderBy('users.id'),
+          .selectFrom(audienceUsers(trx, { audience: b.audience, arg: b.audience_arg }, env).as('a'))
+          .select([eb.val(id).as('broadcast_id'), 'a.id', eb.val('queued').as('status'), eb.val(now).as('updated_at')]),
       )
       .executeTakeFirst();
     return Number(res.numInsertedOrUpdatedRows ?? 0);

@@ -4,7 +4,7 @@ import type { Generated, Selectable } from 'kysely';
 
 // Broadcast content as Telegram gave it (text or caption, entities as JSON): re-sent with entities, so formatting survives exactly.
 export type BroadcastStatus = 'draft' | 'sending' | 'done' | 'cancelled';
-export type BroadcastAudience = 'active' | 'all' | 'pending';
+export type BroadcastAudience = 'active' | 'all' | 'pending' | 'inactive' | 'quota' | 'expiring' | 'node' | 'language';
 export type DeliveryStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'blocked' | 'unknown' | 'cancelled';
 
 export interface BroadcastPromptsTable {
@@ -17,6 +17,8 @@ export interface BroadcastsTable {
   admin_id: number;
   status: BroadcastStatus;
   audience: BroadcastAudience;
+  /** inactive, expiring: days; node: the node's name; language: the locale; null for the others. */
+  audience_arg: string | null;
   kind: 'text' | 'photo';
   text: string | null;
   entities: string | null;

@@ -128,7 +128,7 @@ describe('broadcast: the admin flow', () => {
     await h.send(STRANGER, 'please send this to everyone');
 
     const { id } = await draft(h, ADMIN_A, { text: 'draft' });
-    const forged = ['bcq', `bca:${id}:all`, `bcs:${id}`, `bcd:${id}`, `bcx:${id}`];
+    const forged = ['bcq', `bca:${id}:all:-`, `bcs:${id}`, `bcd:${id}`, `bcx:${id}`];
     for (const data of forged) {
       await h.press(STRANGER, data);
       expect(h.rec.last('answerCallbackQuery')?.payload).toMatchObject({ show_alert: true, text: expect.stringContaining('admins only') });

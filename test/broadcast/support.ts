@@ -106,7 +106,7 @@ export async function draft(h: Harness, admin: From, content: Record<string, unk
   let confirm = callWithButton(h, admin.id, 'bcs:');
   const id = Number(buttonData(confirm, 'bcs:').split(':')[1]);
   if (audience) {
-    await h.press(admin, `bca:${id}:${audience}`, confirm);
+    await h.press(admin, `bca:${id}:${audience}:-`, confirm);
     confirm = callWithButton(h, admin.id, 'bcs:');
   }
   return { confirm, id };

@@ -1,31 +1,19 @@
 import { Composer, InlineKeyboard } from 'grammy';
 import type { Message } from 'grammy/types';
 import { sendContent } from '../../../broadcast/broadcaster.js';
-import {
-  type BroadcastContent,
-  countAudience,
-  createDraft,
-  deleteDraft,
-  deletePrompt,
-  findBroadcast,
-  promptExpiry,
-  putPrompt,
-  setDraftAudience,
-  startBroadcast,
-  takePrompt,
-} from '../../../db/broadcasts.js';
-import type { Broadcast, BroadcastAudience } from '../../../db/schema-messaging.js';
+import { type BroadcastContent, createDraft, deleteDraft, deletePrompt, promptExpiry, putPrompt, startBroadcast, takePrompt } from '../../../db/broadcasts.js';
 import { cb } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
 import { editCurrent, HTML } from '../../ui.js';
+import { audienceEnv, broadcastAudienceScreen, confirmView } from './broadcast-audience.js';
 
 // /broadcast → the admin sends the message → a preview (a copy of it) and a confirmation with
-// the audience → Send → src/broadcast/broadcaster.ts delivers it and reports progress.
+// the audience (broadcast-audience.ts) → Send → src/broadcast/broadcaster.ts delivers it and reports progress.
 
 export const PROMPT_TTL_MS = 15 * 60_000;
-const AUDIENCES: readonly BroadcastAudience[] = ['active', 'all', 'pending'];
 
 export const broadcastScreen = new Composer<BotContext>();
+broadcastScreen.use(broadcastAudienceScreen);
 
 broadcastScreen.chatType('private').command('broadcast', async (ctx) => {
   if (!ctx.deps.broadcasts) return ctx.reply(ctx.tr('broadcast-unavailable'), HTML);
@@ -77,37 +65,6 @@ broadcastScreen.chatType('private').on('message', async (ctx, next) => {
   await ctx.reply(view.text, { ...HTML, reply_markup: view.keyboard });
 });
 
-async function confirmView(ctx: BotContext, b: Broadcast): Promise<{ text: string; keyboard: InlineKeyboard }> {
-  const count = await countAudience(ctx.deps.db, b.audience);
-  const text = ctx.tr('broadcast-confirm', { audience: ctx.tr(`broadcast-audience-${b.audience}`), count });
-  const keyboard = new InlineKeyboard();
-  for (const a of AUDIENCES) {
-    keyboard.text(`${a === b.audience ? '● ' : ''}${ctx.tr(`broadcast-btn-${a}`)}`, cb.broadcastAudience.pack({ id: b.id, audience: a }));
-  }
-  keyboard.row();
-  if (count > 0) keyboard.text(ctx.tr('broadcast-btn-send', { count }), cb.broadcastSend.pack({ id: b.id }));
-  keyboard.text(ctx.tr('broadcast-btn-cancel'), cb.broadcastDiscard.pack({ id: b.id }));
-  return { text, keyboard };
-}
-
-function isAudience(s: string): s is BroadcastAudience {
-  return (AUDIENCES as readonly string[]).includes(s);
-}
-
-broadcastScreen.callbackQuery(cb.broadcastAudience.filter, async (ctx) => {
-  const data = cb.broadcastAudience.unpack(ctx.callbackQuery.data);
-  if (!data || !isAudience(data.audience)) return ctx.answerCallbackQuery();
-  const { db } = ctx.deps;
-  if (!(await setDraftAudience(db, data.id, data.audience))) {
-    return ctx.answerCallbackQuery({ text: ctx.tr('broadcast-not-draft'), show_alert: true });
-  }
-  await ctx.answerCallbackQuery();
-  const b = await findBroadcast(db, data.id);
-  if (!b) return;
-  const view = await confirmView(ctx, b);
-  await editCurrent(ctx, view.text, view.keyboard);
-});
-
 broadcastScreen.callbackQuery(cb.broadcastSend.filter, async (ctx) => {
   const data = cb.broadcastSend.unpack(ctx.callbackQuery.data);
   const m = ctx.callbackQuery.message;
@@ -115,7 +72,7 @@ broadcastScreen.callbackQuery(cb.broadcastSend.filter, async (ctx) => {
   if (!data || !m) return ctx.answerCallbackQuery();
   if (!broadcaster) return ctx.answerCallbackQuery({ text: ctx.tr('broadcast-unavailable'), show_alert: true });
   // The confirmation message becomes the progress line. Conditional on 'draft': a double tap sends once.
-  const total = await startBroadcast(ctx.deps.db, data.id, { chatId: m.chat.id, messageId: m.message_id }, ctx.deps.now());
+  const total = await startBroadcast(ctx.deps.db, data.id, { chatId: m.chat.id, messageId: m.message_id }, audienceEnv(ctx));
   if (total === null) return ctx.answerCallbackQuery({ text: ctx.tr('broadcast-not-draft'), show_alert: true });
   ctx.deps.log.info({ broadcast: data.id, adminId: ctx.from.id, total }, 'broadcast started');
   await ctx.answerCallbackQuery({ text: ctx.tr('broadcast-started-short') });

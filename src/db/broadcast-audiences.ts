@@ -21,13 +21,14 @@ export interface AudienceEnv {
 }
 
 // A positive list of statuses, so a status added later is not messaged by accident. The audiences
-// with an argument narrow the active users: only they use the VPN now.
+// with an argument narrow the active users (only they use the VPN now); the quota's also reaches
+// those already paused by it.
 const STATUSES: Record<BroadcastAudience, UserStatus[]> = {
   active: ['active'],
   pending: ['pending'],
-  all: ['pending', 'provisioning', 'active', 'disabled', 'revoked'],
+  all: ['pending', 'provisioning', 'active', 'disabled', 'limited', 'expired', 'revoked'],
   inactive: ['active'],
-  quota: ['active'],
+  quota: ['active', 'limited'],
   expiring: ['active'],
   node: ['active'],
   language: ['active'],
@@ -72,10 +73,10 @@ export function audienceUsers(db: Q, { audience, arg }: AudienceChoice, env: Aud
       );
     }
     case 'quota':
-      // Usage as usageNow counts it (with the traffic not in usage_bytes yet), at least 80 % of the quota; whole numbers only.
+      // Usage as usageNow counts it (with the traffic not in usage_bytes yet), at least 80 % of this period's allowance (quota and top-up); whole numbers only.
       return base
         .where('users.quota_bytes', 'is not', null)
-        .where(sql<boolean>`(users.usage_bytes + (${pendingBytesOf(db, sql.ref<number>('users.id'))})) * 5 >= users.quota_bytes * 4`);
+        .where(sql<boolean>`(users.usage_bytes + (${pendingBytesOf(db, sql.ref<number>('users.id'))})) * 5 >= (users.quota_bytes + users.topup_bytes) * 4`);
     case 'expiring':
       return base.where('users.expires_at', '>', env.now).where('users.expires_at', '<=', env.now + days(arg) * DAY_MS);
     case 'node': {

@@ -20,6 +20,7 @@ interface Someone {
   blocked?: boolean;
   quota?: number;
   usage?: number;
+  topup?: number;
   expiresIn?: number;
   locale?: { locale: string; chosen: boolean };
   /** node, last handshake (ms before NOW; null: never), traffic not yet in usage_bytes. */
@@ -44,23 +45,26 @@ const PEOPLE: Someone[] = [
   { id: 110, peers: [{ node: 'nl1', handshakeAgo: 60_000, pending: [5, 5] }], locale: { locale: 'en', chosen: true }, usage: 10 ** 12 },
   // 900 of 1000 with pending traffic on someone else's peer not counted; 91 days without a handshake
   { id: 111, peers: [{ node: 'nl1', handshakeAgo: 91 * DAY }], quota: 1000, usage: 900 },
+  // 850 of 1000 but a top-up of 200 this period: 71 % of the allowance
+  { id: 112, peers: [{ node: 'nl1', handshakeAgo: 60_000 }], locale: { locale: 'ru', chosen: true }, quota: 1000, usage: 850, topup: 200 },
 ];
 
 const EXPECTED: [AudienceChoice, number[]][] = [
-  [{ audience: 'active', arg: null }, [101, 102, 103, 104, 105, 110, 111]],
-  [{ audience: 'all', arg: null }, [101, 102, 103, 104, 105, 107, 108, 110, 111]],
+  [{ audience: 'active', arg: null }, [101, 102, 103, 104, 105, 110, 111, 112]],
+  [{ audience: 'all', arg: null }, [101, 102, 103, 104, 105, 107, 108, 109, 110, 111, 112]],
   [{ audience: 'pending', arg: null }, [107]],
   [{ audience: 'inactive', arg: '7' }, [102, 103, 104, 105, 111]],
   [{ audience: 'inactive', arg: '14' }, [103, 104, 111]],
   [{ audience: 'inactive', arg: '30' }, [103, 104, 111]],
-  [{ audience: 'quota', arg: null }, [104, 111]],
+  // 109 is already paused by its quota.
+  [{ audience: 'quota', arg: null }, [104, 109, 111]],
   [{ audience: 'expiring', arg: '3' }, [101]],
   [{ audience: 'expiring', arg: '7' }, [101, 102]],
   [{ audience: 'expiring', arg: '14' }, [101, 102, 105]],
   [{ audience: 'node', arg: 'awg0' }, [101, 102, 105]],
-  [{ audience: 'node', arg: 'nl1' }, [102, 104, 110, 111]],
+  [{ audience: 'node', arg: 'nl1' }, [102, 104, 110, 111, 112]],
   [{ audience: 'node', arg: 'gone' }, []],
-  [{ audience: 'language', arg: 'ru' }, [101, 104]],
+  [{ audience: 'language', arg: 'ru' }, [101, 104, 112]],
   // 103, 105 and 111 have no stored language: they count as the default one.
   [{ audience: 'language', arg: 'en' }, [102, 103, 105, 110, 111]],
 ];
@@ -78,6 +82,7 @@ async function build(db: Db): Promise<void> {
         blocked_at: p.blocked ? NOW - DAY : null,
         quota_bytes: p.quota ?? null,
         usage_bytes: p.usage ?? 0,
+        topup_bytes: p.topup ?? 0,
         expires_at: p.expiresIn === undefined ? null : NOW + p.expiresIn,
       })
       .execute();

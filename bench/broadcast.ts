@@ -13,6 +13,7 @@ import { Fleet } from '../src/vpn/fleet.js';
 import { BotApiStandIn } from '../test/support/bot-api.js';
 import { ADMIN_ID, type Lab, seedUsers, silentLog, timed } from './lab.js';
 import { DEFAULT_MAX_DEVICES_PER_USER } from '../src/config.js';
+import { DEFAULT_PERIOD_RULES } from '../src/db/usage-periods.js';
 import { broadcastCeilingMs, fmtMs, fmtRatio, nearCeiling, type Row } from './stats.js';
 
 // 5. A broadcast to `users` active users against a stand-in that enforces Telegram's flood limit
@@ -56,6 +57,7 @@ export async function broadcast(lab: Lab, users: number, perSecond: number): Pro
       captcha: true,
       maxPending: 500,
       maxDevicesPerUser: DEFAULT_MAX_DEVICES_PER_USER,
+      periods: DEFAULT_PERIOD_RULES,
       now: Date.now,
       backup: async () => null,
       randomInt: (max) => randomInt(max),

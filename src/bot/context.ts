@@ -50,8 +50,8 @@ export interface BotDeps {
   broadcasts?: Broadcaster;
   /** Who is a member, for the order of handling and sending under load; noted from each update. */
   audience?: Audience;
-  /** QUOTA_RESET_DAY and DEFAULT_RESET_PLAN, for the periods shown; default: monthly from the 1st. */
-  periods?: PeriodRules;
+  /** QUOTA_RESET_DAY and DEFAULT_RESET_PLAN, for the periods shown and a plan's change. */
+  periods: PeriodRules;
   /** AmneziaWG imitation packets; /admin offers them only when enabled. */
   imitation?: ImitationSettings;
 }

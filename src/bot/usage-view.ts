@@ -1,7 +1,7 @@
 import type { User } from '../db/schema.js';
 import { dailyTrafficOfUser } from '../db/stats.js';
 import { dayOf } from '../db/traffic-buckets.js';
-import { DEFAULT_PERIOD_RULES, periodEnd, planOf } from '../db/usage-periods.js';
+import { periodEnd, planOf } from '../db/usage-periods.js';
 import { usageNow } from '../db/users.js';
 import { allowanceOf } from '../use-cases/limits.js';
 import type { BotContext } from './context.js';
@@ -25,7 +25,7 @@ export async function usageChartPng(ctx: BotContext, user: User): Promise<Buffer
 
 /** This period's numbers as translation parameters: used, allowed, the plan, when the period ends, the expiry. */
 export async function usageParams(ctx: BotContext, user: User): Promise<Record<string, string>> {
-  const rules = ctx.deps.periods ?? DEFAULT_PERIOD_RULES;
+  const rules = ctx.deps.periods;
   const allowed = allowanceOf(user);
   const end = periodEnd(user, ctx.deps.now(), rules);
   return {

@@ -23,6 +23,7 @@ import { Pacer, PRIORITY } from '../../src/bot/pacer.js';
 import { enforceLimits } from '../../src/use-cases/limits.js';
 import { recoverInterrupted } from '../../src/use-cases/recovery.js';
 import { DEFAULT_MAX_DEVICES_PER_USER } from '../../src/config.js';
+import { DEFAULT_PERIOD_RULES } from '../../src/db/usage-periods.js';
 import { OutboxSender } from '../../src/outbox/sender.js';
 import { Inbox } from '../../src/bot/inbox.js';
 import { SecretBox } from '../../src/vpn/secrets.js';
@@ -146,6 +147,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     captcha: opts.captcha ?? true,
     maxPending: 500,
     maxDevicesPerUser: DEFAULT_MAX_DEVICES_PER_USER,
+    periods: DEFAULT_PERIOD_RULES,
     backup: async () => (kind === 'postgres' ? null : { file: await backupSqlite(path.join(dir, 'bot.db'), path.join(dir, 'backups'), now()), keysEncrypted: opts.secretsKey !== undefined }),
     now,
     randomInt: (max) => randomInt(max),

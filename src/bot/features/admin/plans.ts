@@ -1,6 +1,6 @@
 import { Composer, InlineKeyboard } from 'grammy';
 import type { ResetPlan } from '../../../db/schema.js';
-import { DEFAULT_PERIOD_RULES, RESET_PLANS } from '../../../db/usage-periods.js';
+import { RESET_PLANS } from '../../../db/usage-periods.js';
 import { findUser } from '../../../db/users.js';
 import { changeResetPlan, topUp } from '../../../use-cases/limits.js';
 import { cb } from '../../callback-data.js';
@@ -24,7 +24,7 @@ plansScreen.callbackQuery(cb.planMenu.filter, async (ctx) => {
   const kb = new InlineKeyboard();
   const mark = (on: boolean, label: string) => (on ? `✓ ${label}` : label);
   for (const plan of RESET_PLANS) kb.text(mark(user.reset_plan === plan, ctx.tr(`plan-${plan}`)), cb.setPlan.pack({ userId, plan }));
-  const fallback = ctx.tr(`plan-${(ctx.deps.periods ?? DEFAULT_PERIOD_RULES).defaultPlan}`);
+  const fallback = ctx.tr(`plan-${ctx.deps.periods.defaultPlan}`);
   kb.row().text(mark(user.reset_plan === null, ctx.tr('btn-plan-default', { plan: fallback })), cb.setPlan.pack({ userId, plan: 'default' })).row();
   for (const gb of TOP_UPS_GB) kb.text(ctx.tr('btn-topup', { gb }), cb.topUp.pack({ userId, gb }));
   kb.row().text(ctx.tr('btn-back'), cb.card.pack({ userId }));
@@ -35,7 +35,7 @@ plansScreen.callbackQuery(cb.setPlan.filter, async (ctx) => {
   const data = cb.setPlan.unpack(ctx.callbackQuery.data);
   const plan = data?.plan === 'default' ? null : (RESET_PLANS as readonly string[]).includes(data?.plan ?? '') ? (data!.plan as ResetPlan) : undefined;
   if (!data || plan === undefined) return ctx.answerCallbackQuery();
-  if (!(await changeResetPlan(ctx.deps, data.userId, plan, ctx.deps.periods ?? DEFAULT_PERIOD_RULES, actorOf(ctx), ctx.deps.now()))) return ctx.answerCallbackQuery({ text: ctx.tr('user-not-found') });
+  if (!(await changeResetPlan(ctx.deps, data.userId, plan, ctx.deps.periods, actorOf(ctx), ctx.deps.now()))) return ctx.answerCallbackQuery({ text: ctx.tr('user-not-found') });
   await ctx.answerCallbackQuery({ text: ctx.tr('limits-saved') });
   await showCard(ctx, data.userId);
 });

@@ -4,6 +4,8 @@ import { getServer, setServerIfindex } from '../db/servers.js';
 import { applyTraffic, flushPending, type TrafficBaseline, trafficBaselines, type TrafficUpdate } from '../db/peer-traffic.js';
 import { hourOf, pruneBuckets } from '../db/traffic-buckets.js';
 import { quotaPeriod, rollUsagePeriod } from '../db/users.js';
+import type { EndpointMove } from '../db/peer-endpoints.js';
+import { endpointAddress } from '../vpn/dump.js';
 import type { Dump } from '../vpn/types.js';
 
 /** A node's stored baselines by public key. */
@@ -24,6 +26,18 @@ export function changedPeers(baselines: Baselines, dump: Dump, recreated: boolea
     changed.push({ id: p.id, rx: l.rx, tx: l.tx, last_handshake_at: handshake });
   }
   return changed;
+}
+
+/** The peers whose endpoint address (not port: NAT rebinding keeps the address) differs from the stored one. */
+export function movedEndpoints(baselines: Baselines, dump: Dump): EndpointMove[] {
+  const moved: EndpointMove[] = [];
+  for (const l of dump.peers) {
+    const p = l.endpoint === null ? undefined : baselines.get(l.publicKey);
+    if (!p) continue;
+    const address = endpointAddress(l.endpoint!);
+    if (address !== p.endpoint) moved.push({ id: p.id, address, previous: p.endpoint });
+  }
+  return moved;
 }
 
 /**

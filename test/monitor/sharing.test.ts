@@ -12,7 +12,7 @@ import { buttons } from '../support/recorder.js';
 
 // The shared-config check on a real migrated database (each test project's), through the monitor
 // and the outbox to the Telegram stand-in; the interface is the in-memory one, whose endpoints
-// the tests set. test/vpn/sharing-live.test.ts does the same on real tunnels.
+// the tests set. sharing-live.test.ts does the same on real tunnels.
 
 const MINUTE = 60_000;
 const WINDOW = 30 * MINUTE;

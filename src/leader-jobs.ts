@@ -16,6 +16,7 @@ import type { AccessService } from './use-cases/access.js';
 import type { DeviceService } from './use-cases/devices.js';
 import { enforceLimits } from './use-cases/limits.js';
 import { recoverInterrupted } from './use-cases/recovery.js';
+import { watchSharing } from './use-cases/sharing.js';
 import type { Fleet } from './vpn/fleet.js';
 
 /** Approvals, deliveries and updates younger than this may still be in progress (here or on another replica): recovery leaves them alone. */
@@ -73,6 +74,9 @@ export function leaderJobs(deps: LeaderJobDeps): () => LeaderJobs {
       log: log.child({ module: 'monitor' }),
       intervalMs: config.monitorIntervalMs,
       onEvent: (e) => enqueue(db, monitorAlert(config.adminIds, e), Date.now()),
+      onEndpointMoves: async (moves, t) => {
+        await watchSharing({ db, access: deps.access, adminIds: config.adminIds, sharing: config.sharing }, moves, t);
+      },
       onTick: (s) => {
         metrics.monitorTick.observe(s);
         health.ticked();

@@ -22,6 +22,8 @@ export type Intent =
   | { kind: 'request-outcome'; userId: number; key: string; params: Record<string, string> }
   | { kind: 'device-request'; requestId: number }
   | { kind: 'device-request-outcome'; requestId: number; key: string; params: Record<string, string> }
+  /** A device's config used from several addresses at once, to an admin; disabled: the bot disabled its user already. */
+  | { kind: 'sharing'; peerId: number; addresses: string[]; minutes: number; disabled: boolean }
   /** The admin's live summary of pending requests, sent or edited in place. */
   | { kind: 'digest' };
 

@@ -35,13 +35,13 @@ export interface TrafficUpdate {
 }
 
 /** What the monitor needs of each active peer on a node to count its traffic. */
-export type TrafficBaseline = Pick<Peer, 'id' | 'public_key'> & Pick<PeerTraffic, 'rx_last' | 'tx_last' | 'last_handshake_at'>;
+export type TrafficBaseline = Pick<Peer, 'id' | 'public_key'> & Pick<PeerTraffic, 'rx_last' | 'tx_last' | 'last_handshake_at' | 'endpoint'>;
 
 export function trafficBaselines(db: Q, node: string): Promise<TrafficBaseline[]> {
   return db
     .selectFrom('peers')
     .innerJoin('peer_traffic', 'peer_traffic.peer_id', 'peers.id')
-    .select(['peers.id', 'peers.public_key', 'peer_traffic.rx_last', 'peer_traffic.tx_last', 'peer_traffic.last_handshake_at'])
+    .select(['peers.id', 'peers.public_key', 'peer_traffic.rx_last', 'peer_traffic.tx_last', 'peer_traffic.last_handshake_at', 'peer_traffic.endpoint'])
     .where('peers.node', '=', node)
     .where('peers.status', '=', 'active')
     .execute();
@@ -67,6 +67,19 @@ export async function applyTraffic(db: Q, updates: TrafficUpdate[], hour: number
     from v
     where t.peer_id = v.id`.execute(db);
   return Number(r.numAffectedRows ?? 0);
+}
+
+/** The peers' endpoint addresses as they are now, in one statement. */
+export async function setEndpoints(db: Q, moves: { id: number; address: string }[]): Promise<void> {
+  if (moves.length === 0) return;
+  const v = jsonRows(db, { id: 'integer', address: 'text' }, moves.map(({ id, address }) => ({ id, address })));
+  await sql`update peer_traffic as t set endpoint = v.address from ${v} where t.peer_id = v.id`.execute(db);
+}
+
+/** These peers just went back to an address they had left within the sharing window. */
+export async function markSharing(db: Q, ids: number[], now: number): Promise<void> {
+  if (ids.length === 0) return;
+  await db.updateTable('peer_traffic').set({ sharing_seen_at: now }).where('peer_id', 'in', ids).execute();
 }
 
 /** Whose pending traffic to flush: everything older than an hour, one user's, one peer's. */

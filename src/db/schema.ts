@@ -89,6 +89,18 @@ export interface PeerTrafficTable {
   pending_hour: number | null;
   pending_rx: Generated<number>;
   pending_tx: Generated<number>;
+  /** The endpoint's address (no port) at the last monitor tick; null: none seen yet. */
+  endpoint: string | null;
+  /** Last time the peer went back to an address it had left within the sharing window. */
+  sharing_seen_at: number | null;
+}
+
+/** Addresses a peer's endpoint was at: first seen, and last seen (when it arrived there or left), pruned beyond the sharing window. */
+export interface PeerEndpointsTable {
+  peer_id: number;
+  address: string;
+  first_seen: number;
+  last_seen: number;
 }
 
 /** Traffic per peer and hour (kept 14 days) and per UTC day (kept 13 months), from the user's side of the dump: rx = upload. */
@@ -156,6 +168,7 @@ export interface Database {
   captchas: CaptchasTable;
   peers: PeersTable;
   peer_traffic: PeerTrafficTable;
+  peer_endpoints: PeerEndpointsTable;
   traffic_hourly: TrafficHourlyTable;
   traffic_daily: TrafficDailyTable;
   servers: ServersTable;

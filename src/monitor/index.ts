@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
 import type { ResetPlan } from '../db/schema.js';
 import type { VpnService } from '../vpn/service.js';
-import { beforeDump, recordTraffic } from './traffic.js';
+import type { EndpointMove } from '../db/peer-endpoints.js';
+import { beforeDump, movedEndpoints, recordTraffic } from './traffic.js';
 
 export type MonitorEvent =
   | { kind: 'interface-down'; node: string; iface: string }
@@ -32,6 +33,8 @@ export interface MonitorDeps {
   onHealth?: (node: string, up: boolean) => Promise<void>;
   /** Duration of each tick that ran, in seconds. */
   onTick?: (seconds: number) => void;
+  /** Peers whose endpoint address changed since the last tick (shared-config detection), before the interface is reconciled. */
+  onEndpointMoves?: (moves: EndpointMove[], now: number) => Promise<void>;
   /** Runs at the end of every tick, with the tick's clock (quotas and expiry). */
   afterTick?: (now: number) => Promise<void>;
   /** First day of the monthly quota period. */
@@ -113,6 +116,9 @@ export function startMonitor(deps: MonitorDeps): Monitor {
       const [dump, baselines] = await Promise.all([vpn.readDump(), beforeDump(db, node)]);
       const written = await recordTraffic(db, node, dump, baselines, ifindex, t, rules);
       log.debug({ node, written }, 'traffic recorded');
+      const moves = movedEndpoints(baselines, dump);
+      // Not stored when it fails: the next tick sees the same moves again.
+      if (moves.length) await deps.onEndpointMoves?.(moves, t).catch((err: unknown) => log.error({ err, node }, 'shared-config check failed'));
       const { unknown } = await vpn.reconcile(dump);
       const fresh = unknown.filter((k) => !st.reported.has(k));
       if (fresh.length) {

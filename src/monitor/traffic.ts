@@ -6,6 +6,8 @@ import { hourOf, pruneBuckets } from '../db/traffic-buckets.js';
 import { DEFAULT_PERIOD_RULES, type PeriodRules, rollUsagePeriods, startPendingExpiries } from '../db/usage-periods.js';
 import { enqueue } from '../db/outbox.js';
 import { tellUser } from '../use-cases/notify.js';
+import type { EndpointMove } from '../db/peer-endpoints.js';
+import { endpointAddress } from '../vpn/dump.js';
 import type { Dump } from '../vpn/types.js';
 
 /** How the tick cuts quota periods, and whether a user hears what their ended period used (USAGE_SUMMARY). */
@@ -31,6 +33,18 @@ export function changedPeers(baselines: Baselines, dump: Dump, recreated: boolea
     changed.push({ id: p.id, rx: l.rx, tx: l.tx, last_handshake_at: handshake });
   }
   return changed;
+}
+
+/** The peers whose endpoint address (not port: NAT rebinding keeps the address) differs from the stored one. */
+export function movedEndpoints(baselines: Baselines, dump: Dump): EndpointMove[] {
+  const moved: EndpointMove[] = [];
+  for (const l of dump.peers) {
+    const p = l.endpoint === null ? undefined : baselines.get(l.publicKey);
+    if (!p) continue;
+    const address = endpointAddress(l.endpoint!);
+    if (address !== p.endpoint) moved.push({ id: p.id, address, previous: p.endpoint });
+  }
+  return moved;
 }
 
 /**

@@ -93,9 +93,24 @@ export async function render(deps: RenderDeps, chatId: number, intent: Intent): 
         afterSent: (trx) => deleteDeviceRequestMessage(trx, req.id, chatId),
       };
     }
+    case 'sharing':
+      return renderSharing(deps, t, intent);
     case 'digest':
       return renderDigest(deps, chatId, t);
   }
+}
+
+/** A shared config, from the peer and its user as they are now; Disable (the user: a device has no status of its own) while the user is active. */
+async function renderSharing(deps: RenderDeps, t: Tr, intent: Extract<Intent, { kind: 'sharing' }>): Promise<Rendered | null> {
+  const peer = await findPeer(deps.db, intent.peerId);
+  const user = peer && (await findUser(deps.db, peer.user_id));
+  if (!peer || !user) return null;
+  const device = deviceLabel(peer, await peersOfUser(deps.db, user.id), (n) => t('device-default-name', { n }));
+  const params = { ...userParams(user), device, ip: peer.ip, addresses: intent.addresses.join(', '), minutes: intent.minutes };
+  const active = user.status === 'active';
+  const outcome = intent.disabled ? t('sharing-disabled') : active ? t('sharing-disable-hint') : t('sharing-user-status', { status: t(`label-${user.status}`) });
+  const keyboard = !intent.disabled && active ? new InlineKeyboard().text(t('btn-disable'), cb.disable.pack({ userId: user.id })) : undefined;
+  return { call: { method: 'sendMessage', text: `${t('sharing-alert', params)}\n\n${outcome}`, ...(keyboard ? { keyboard } : {}) } };
 }
 
 function deviceRequestText(t: Tr, user: User, req: DeviceRequest): string {

@@ -188,6 +188,11 @@ export class AccessService {
     return this.switchPeers(userId, by.id, ['active'], 'disabled');
   }
 
+  /** The bot disables a user on its own (SHARING_ACTION=disable); `alert` tells the admins, in the same transaction. */
+  async disableUnattended(userId: number, alert: Outgoing[]): Promise<Decision> {
+    return this.switchPeers(userId, null, ['active'], 'disabled', TOLD.disabled, () => alert);
+  }
+
   /** Enable brings back the same keys and address. */
   async enable(userId: number, by: Actor): Promise<Decision> {
     return this.switchPeers(userId, by.id, ['disabled'], 'active', 'you-are-enabled');

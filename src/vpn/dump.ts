@@ -106,3 +106,11 @@ export function parseDump(text: string): Dump {
   for (let i = 1; i < lines.length; i++) peers.push(parsePeerLine(lines[i]!, i + 1));
   return { iface, peers };
 }
+
+/** The address of a dump endpoint, without its port: "1.2.3.4:5" → "1.2.3.4", "[2001:db8::1]:5" → "2001:db8::1". */
+export function endpointAddress(endpoint: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(endpoint);
+  if (bracketed) return bracketed[1]!;
+  const colon = endpoint.lastIndexOf(':');
+  return colon > 0 && endpoint.indexOf(':') === colon ? endpoint.slice(0, colon) : endpoint;
+}

@@ -5,6 +5,8 @@ interface LivePeer extends WirePeer {
   rx: number;
   tx: number;
   handshake: number;
+  /** ip:port the peer's packets last came from; null: none yet. */
+  endpoint: string | null;
 }
 
 /**
@@ -29,7 +31,7 @@ export class FakeWg implements VpnRunner {
     this.check(`dump ${iface}`);
     const lines = ['cHJpdmF0ZXByaXZhdGVwcml2YXRlcHJpdmF0ZXByaXY=\tcHVibGljcHVibGljcHVibGljcHVibGljcHVibGljcHU=\t51820\toff'];
     for (const p of this.peers.values()) {
-      lines.push([p.publicKey, p.presharedKey, '(none)', `${p.ip}/32`, String(p.handshake), String(p.rx), String(p.tx), 'off'].join('\t'));
+      lines.push([p.publicKey, p.presharedKey, p.endpoint ?? '(none)', `${p.ip}/32`, String(p.handshake), String(p.rx), String(p.tx), 'off'].join('\t'));
     }
     return `${lines.join('\n')}\n`;
   }
@@ -46,7 +48,7 @@ export class FakeWg implements VpnRunner {
 
   private put(p: WirePeer): void {
     const old = this.peers.get(p.publicKey);
-    this.peers.set(p.publicKey, { ...p, rx: old?.rx ?? 0, tx: old?.tx ?? 0, handshake: old?.handshake ?? 0 });
+    this.peers.set(p.publicKey, { ...p, rx: old?.rx ?? 0, tx: old?.tx ?? 0, handshake: old?.handshake ?? 0, endpoint: old?.endpoint ?? null });
   }
 
   async removePeer(iface: string, publicKey: string): Promise<void> {
@@ -72,6 +74,13 @@ export class FakeWg implements VpnRunner {
 
   async defaultRouteInterface(): Promise<string | null> {
     return this.defaultRoute;
+  }
+
+  /** Simulates a packet from a client at `endpoint` (ip:port). */
+  from(publicKey: string, endpoint: string) {
+    const p = this.peers.get(publicKey);
+    if (!p) throw new Error('no such peer on the fake interface');
+    p.endpoint = endpoint;
   }
 
   /** Simulates traffic from a client. */

@@ -57,6 +57,8 @@ export interface HarnessOptions {
   imitate?: ImitationPreset;
   /** Default: env TEST_DATABASE, else sqlite. postgres: a fresh schema in TEST_POSTGRES_URL, dropped on close. */
   database?: TestDatabase;
+  /** The default node's interface: real commands (test/support/lab-runner.ts) instead of the in-memory FakeWg (h.wg then unused). */
+  runner?: NodeRunner;
   /** Run on this existing PostgreSQL schema, as DATABASE_URL would make the bot do (e.g. after migrate-db); dropped on close. */
   postgresSchema?: string;
 }
@@ -124,6 +126,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     log,
     shared: { dns: ['1.1.1.1', '1.0.0.1'], allowedIps: ['0.0.0.0/0'], awgProtocol: opts.awgProtocol ?? 1, removeUnknown: opts.removeUnknown ?? false, local: {} },
     runnerFor: (n) => {
+      if (n.name === 'awg0' && opts.runner) return opts.runner;
       if (!wgs.has(n.name)) wgs.set(n.name, new FakeWg());
       return wgs.get(n.name)!;
     },

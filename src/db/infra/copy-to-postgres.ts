@@ -19,6 +19,7 @@ export const TABLE_ORDER = [
   'captchas',
   'peers',
   'peer_traffic',
+  'peer_endpoints',
   'traffic_hourly',
   'traffic_daily',
   'removed_peers',

@@ -23,7 +23,11 @@ export type Intent =
   | { kind: 'device-request'; requestId: number }
   | { kind: 'device-request-outcome'; requestId: number; key: string; params: Record<string, string> }
   /** The admin's live summary of pending requests, sent or edited in place. */
-  | { kind: 'digest' };
+  | { kind: 'digest' }
+  /** A device that never connected: how to import it, and a button that sends its config again. */
+  | { kind: 'never-connected'; peerId: number }
+  /** The admins' summary of the week [since, until), read from the database when it goes out. */
+  | { kind: 'weekly-digest'; since: number; until: number };
 
 export interface Outgoing {
   chatId: number;

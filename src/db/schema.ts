@@ -29,7 +29,7 @@ export interface UsersTable {
   /** Traffic in the current quota period (usage_period = its first day, YYYY-MM-DD). */
   usage_bytes: Generated<number>;
   usage_period: string | null;
-  /** Highest quota warning sent this period (0, 80, 100) and expiry warning sent (0, 3, 1 days). */
+  /** Highest quota warning sent this period (0, 50, 80, 95, 100) and expiry warning sent (0, 3, 1 days). */
   warned_quota: Generated<number>;
   warned_expiry: Generated<number>;
   /** NODE_CHOICE=user: the node (location) the user picked. */
@@ -64,6 +64,8 @@ export interface PeersTable {
   config_queued_at: number | null;
   /** The device's name, chosen by the user; null: shown as "Device <n>". */
   name: string | null;
+  /** When the user was reminded that this device never connected; null: not (yet). */
+  nudged_at: number | null;
 }
 
 /** A peer's traffic state, the row the monitor writes every tick; one per peer, made with it. */

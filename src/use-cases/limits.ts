@@ -20,9 +20,9 @@ export function withinLimits(u: Pick<User, 'quota_bytes' | 'usage_bytes' | 'expi
 /**
  * Runs after each monitor tick (usage is already counted): limits users over their quota or past
  * their expiry (peers off the interface, keys kept); lifts the limit as soon as the user is within
- * limits again (new period, bigger quota, later expiry). The reminders before are reminders.ts's.
- * Conditional updates make it idempotent, and everything it needs is in the database, so a
- * restart changes nothing.
+ * limits again (new period, bigger quota, later expiry). The reminders before the limit are
+ * reminders.ts's. Conditional updates make it idempotent, and everything it needs is in the
+ * database, so a restart changes nothing.
  */
 export async function enforceLimits(deps: LimitsDeps, now: number): Promise<void> {
   for (const u of await usersWithLimits(deps.db)) {

@@ -45,7 +45,8 @@ export interface LeaderJobDeps {
 
 /**
  * The singleton jobs (see src/leader.ts): recovery, the outbox, broadcasts, the monitor with the
- * limits and reminders steps, backups; started each time this replica becomes the leader, stopped when it stops.
+ * limits and reminders steps, backups; started each time this replica becomes the leader,
+ * stopped when it stops.
  */
 export function leaderJobs(deps: LeaderJobDeps): () => LeaderJobs {
   const { config, db, fleet, inbox, outbox, broadcaster, health, metrics, log } = deps;

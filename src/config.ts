@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { REMINDER_KINDS, type ReminderKind } from './use-cases/reminders.js';
 import { IMITATION_KEYS, IMITATION_PRESETS, type ImitationValues, imitationProblem, maxImitationBytes } from './vpn/imitation.js';
 import { HOST_RE, IFACE_RE, isIpv4, isIpv4Cidr, NODE_NAME_RE } from './vpn/patterns.js';
 import { RESET_PLANS } from './db/usage-periods.js';
@@ -112,6 +113,12 @@ const schema = z.object({
   DEFAULT_RESET_PLAN: z.enum(RESET_PLANS, { error: `must be one of ${RESET_PLANS.join(', ')}` }).default('month'),
   DEFAULT_DAYS_FROM: z.enum(['approval', 'first_handshake'], { error: 'must be approval or first_handshake' }).default('approval'),
   USAGE_SUMMARY: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
+  REMINDERS: z
+    .string()
+    .transform(list)
+    .pipe(z.array(z.enum([...REMINDER_KINDS, 'none'], { error: `each entry must be one of ${[...REMINDER_KINDS, 'none'].join(', ')}` })))
+    .refine((l) => !l.includes('none') || l.length === 1, 'none cannot be combined with other entries')
+    .default([...REMINDER_KINDS]),
   MAX_DEVICES_PER_USER: int(1, 100).default(DEFAULT_MAX_DEVICES_PER_USER),
   MAX_PENDING: int(1, 1_000_000).default(500),
   REQUIRE_APPROVAL_PER_DEVICE: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
@@ -192,6 +199,8 @@ export function loadConfig(env: Record<string, string | undefined>) {
       daysFromFirstHandshake: e.DEFAULT_DAYS_FROM === 'first_handshake',
       usageSummary: e.USAGE_SUMMARY === 'on',
     },
+    /** The reminders switched on (REMINDERS; none: an empty set). */
+    reminders: new Set(e.REMINDERS.filter((k): k is ReminderKind => k !== 'none')) as ReadonlySet<ReminderKind>,
     backups: { dir: path.join(dataDir, 'backups'), intervalMs: e.BACKUP_INTERVAL_HOURS * 3_600_000, keep: e.BACKUP_KEEP },
     logLevel: e.LOG_LEVEL,
     http: {

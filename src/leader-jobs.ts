@@ -15,6 +15,7 @@ import type { OutboxSender } from './outbox/sender.js';
 import type { AccessService } from './use-cases/access.js';
 import type { DeviceService } from './use-cases/devices.js';
 import { enforceLimits } from './use-cases/limits.js';
+import { sendReminders } from './use-cases/reminders.js';
 import { recoverInterrupted } from './use-cases/recovery.js';
 import { watchSharing } from './use-cases/sharing.js';
 import type { Fleet } from './vpn/fleet.js';
@@ -45,7 +46,8 @@ export interface LeaderJobDeps {
 
 /**
  * The singleton jobs (see src/leader.ts): recovery, the outbox, broadcasts, the monitor with the
- * limits step, backups; started each time this replica becomes the leader, stopped when it stops.
+ * limits and reminders steps, backups; started each time this replica becomes the leader,
+ * stopped when it stops.
  */
 export function leaderJobs(deps: LeaderJobDeps): () => LeaderJobs {
   const { config, db, fleet, inbox, outbox, broadcaster, health, metrics, log } = deps;
@@ -87,6 +89,7 @@ export function leaderJobs(deps: LeaderJobDeps): () => LeaderJobs {
       usageSummary: config.limits.usageSummary,
       afterTick: async (t) => {
         await enforceLimits(deps, t);
+        await sendReminders({ db, adminIds: config.adminIds, enabled: config.reminders }, t);
         // What a replica that died left behind (not only this one's last run).
         await recoverInterrupted(deps, t - IN_FLIGHT_GRACE_MS);
         await inbox.takeStored(t - IN_FLIGHT_GRACE_MS);

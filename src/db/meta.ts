@@ -32,3 +32,14 @@ export async function clearBackupWarned(db: Q): Promise<boolean> {
 export async function noteClearBackupWarned(db: Q, now: number): Promise<void> {
   await setMeta(db, CLEAR_BACKUP_WARNED, String(now));
 }
+
+/** Sets `key` to `value` unless it already holds a time at or after `since`: true for the one caller that set it. */
+export async function claimMetaSince(db: Q, key: string, value: number, since: number): Promise<boolean> {
+  const row = await db
+    .insertInto('meta')
+    .values({ key, value: String(value) })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(value) }).where(sql<number>`cast(meta.value as bigint)`, '<', since))
+    .returning('key')
+    .executeTakeFirst();
+  return row !== undefined;
+}

@@ -25,7 +25,11 @@ export type Intent =
   /** A device's config used from several addresses at once, to an admin; disabled: the bot disabled its user already. */
   | { kind: 'sharing'; peerId: number; addresses: string[]; minutes: number; disabled: boolean }
   /** The admin's live summary of pending requests, sent or edited in place. */
-  | { kind: 'digest' };
+  | { kind: 'digest' }
+  /** A device that never connected: how to import it, and a button that sends its config again. */
+  | { kind: 'never-connected'; peerId: number }
+  /** The admins' summary of the week [since, until), read from the database when it goes out. */
+  | { kind: 'weekly-digest'; since: number; until: number };
 
 export interface Outgoing {
   chatId: number;

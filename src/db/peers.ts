@@ -207,3 +207,23 @@ export function activeDevicesOfActiveUsers(db: Q): Promise<Pick<Peer, 'id' | 'us
     .orderBy('peers.id')
     .execute();
 }
+
+/**
+ * Marks the active peers of active users delivered in (after, before] that never had a
+ * handshake and were not reminded yet; returns them. One statement: call it in the transaction
+ * that queues their reminders, so each peer's is queued exactly once.
+ */
+export function markNeverConnectedNudged(db: Q, delivered: { after: number; before: number }, now: number): Promise<Pick<Peer, 'id' | 'user_id'>[]> {
+  const due = db
+    .selectFrom('peers as p')
+    .innerJoin('users', 'users.id', 'p.user_id')
+    .innerJoin('peer_traffic', 'peer_traffic.peer_id', 'p.id')
+    .select('p.id')
+    .where('p.nudged_at', 'is', null)
+    .where('p.delivered_at', '>', delivered.after)
+    .where('p.delivered_at', '<=', delivered.before)
+    .where('p.status', '=', 'active')
+    .where('users.status', '=', 'active')
+    .where('peer_traffic.last_handshake_at', 'is', null);
+  return db.updateTable('peers').set({ nudged_at: now }).where('id', 'in', due).where('nudged_at', 'is', null).returning(['id', 'user_id']).execute();
+}

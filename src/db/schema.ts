@@ -39,7 +39,7 @@ export interface UsersTable {
   topup_bytes: Generated<number>;
   /** Days of validity that start at the first handshake; expires_at is null until then. */
   expiry_days_pending: number | null;
-  /** Highest quota warning sent this period (0, 80, 100) and expiry warning sent (0, 3, 1 days). */
+  /** Highest quota warning sent this period (0, 50, 80, 95, 100) and expiry warning sent (0, 3, 1 days). */
   warned_quota: Generated<number>;
   warned_expiry: Generated<number>;
   /** NODE_CHOICE=user: the node (location) the user picked. */
@@ -74,6 +74,8 @@ export interface PeersTable {
   config_queued_at: number | null;
   /** The device's name, chosen by the user; null: shown as "Device <n>". */
   name: string | null;
+  /** When the user was reminded that this device never connected; null: not (yet). */
+  nudged_at: number | null;
 }
 
 /** A peer's traffic state, the row the monitor writes every tick; one per peer, made with it. */

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { Database } from './schema.js';
+import type { Database, User } from './schema.js';
 import { dayOf } from './traffic-buckets.js';
 
 type Q = Kysely<Database>;
@@ -90,4 +90,35 @@ export async function topUsersSince(db: Q, fromDay: string, limit: number) {
     .limit(limit)
     .execute();
   return rows.map((r) => ({ ...r, rx: Number(r.rx), tx: Number(r.tx) }));
+}
+
+export interface SomeUsers {
+  /** How many match in all. */
+  count: number;
+  /** The first of them, at most the limit asked for. */
+  users: Pick<User, 'id' | 'first_name' | 'last_name' | 'username' | 'expires_at'>[];
+}
+
+const NAMED = ['users.id', 'users.first_name', 'users.last_name', 'users.username', 'users.expires_at'] as const;
+const total = sql<number>`count(*) over ()`.as('total');
+
+async function some(rows: Promise<(SomeUsers['users'][number] & { total: number })[]>): Promise<SomeUsers> {
+  const r = await rows;
+  return { count: Number(r[0]?.total ?? 0), users: r.map(({ total: _t, ...u }) => u) };
+}
+
+/** Users who first wrote to the bot in [since, until), newest first. */
+export function usersJoinedBetween(db: Q, since: number, until: number, limit: number): Promise<SomeUsers> {
+  return some(db.selectFrom('users').select([...NAMED, total]).where('created_at', '>=', since).where('created_at', '<', until).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute());
+}
+
+/** Active users none of whose devices ever had a handshake, longest-standing first. */
+export function usersNeverConnected(db: Q, limit: number): Promise<SomeUsers> {
+  const connected = db.selectFrom('peers').innerJoin('peer_traffic', 'peer_traffic.peer_id', 'peers.id').select('peers.user_id').where('peer_traffic.last_handshake_at', 'is not', null);
+  return some(db.selectFrom('users').select([...NAMED, total]).where('status', '=', 'active').where('id', 'not in', connected).orderBy('created_at').orderBy('id').limit(limit).execute());
+}
+
+/** Active users whose access ends in [since, until), soonest first. */
+export function usersExpiringBetween(db: Q, since: number, until: number, limit: number): Promise<SomeUsers> {
+  return some(db.selectFrom('users').select([...NAMED, total]).where('status', '=', 'active').where('expires_at', '>=', since).where('expires_at', '<', until).orderBy('expires_at').orderBy('id').limit(limit).execute());
 }

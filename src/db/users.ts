@@ -226,3 +226,46 @@ export async function maxDevicesOf(db: Q, userId: number, fallback: number): Pro
   const row = await db.selectFrom('users').select('max_devices').where('id', '=', userId).executeTakeFirst();
   return row?.max_devices ?? fallback;
 }
+
+/** Active users with a quota not yet reminded at its last step (`below`), with their usage as usageNow gives it. */
+export async function usersForQuotaReminder(db: Q, below: number): Promise<Pick<User, 'id' | 'quota_bytes' | 'topup_bytes' | 'usage_bytes' | 'warned_quota'>[]> {
+  const rows = await db
+    .selectFrom('users')
+    .select(['id', 'quota_bytes', 'topup_bytes', 'usage_bytes', 'warned_quota'])
+    .select(pendingBytesOf(db, sql.ref<number>('users.id')).as('pending_bytes'))
+    .where('status', '=', 'active')
+    .where('quota_bytes', 'is not', null)
+    .where('warned_quota', '<', below)
+    .execute();
+  return rows.map(({ pending_bytes, ...u }) => ({ ...u, usage_bytes: u.usage_bytes + Number(pending_bytes ?? 0) }));
+}
+
+/** Active users whose access ends within (now, until] and who were not told at the last step (1 day). */
+export function usersForExpiryReminder(db: Q, now: number, until: number): Promise<Pick<User, 'id' | 'expires_at' | 'warned_expiry'>[]> {
+  return db
+    .selectFrom('users')
+    .select(['id', 'expires_at', 'warned_expiry'])
+    .where('status', '=', 'active')
+    .where('expires_at', '>', now)
+    .where('expires_at', '<=', until)
+    .where('warned_expiry', '!=', 1)
+    .execute();
+}
+
+/** Notes a quota reminder at `percent`; false when this step or a higher one was noted already. */
+export async function noteQuotaReminded(db: Q, id: number, percent: number): Promise<boolean> {
+  const res = await db.updateTable('users').set({ warned_quota: percent }).where('id', '=', id).where('status', '=', 'active').where('warned_quota', '<', percent).executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** Notes an expiry reminder `days` before; false when this one or a nearer one was noted already. */
+export async function noteExpiryReminded(db: Q, id: number, days: number): Promise<boolean> {
+  const res = await db
+    .updateTable('users')
+    .set({ warned_expiry: days })
+    .where('id', '=', id)
+    .where('status', '=', 'active')
+    .where((eb) => eb.or([eb('warned_expiry', '=', 0), eb('warned_expiry', '>', days)]))
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}

@@ -13,6 +13,7 @@ import { countPending, getDigest, newestPending, updateDigest } from '../db/requ
 import type { DeviceRequest, User } from '../db/schema.js';
 import { findUser } from '../db/users.js';
 import { currentImitationValues } from '../use-cases/imitation.js';
+import { neverConnectedMessage, weeklyDigestMessage } from './render-reminders.js';
 import { renderQrPng } from '../vpn/qr.js';
 import { clientConfigFileName } from '../vpn/render.js';
 
@@ -97,6 +98,14 @@ export async function render(deps: RenderDeps, chatId: number, intent: Intent): 
       return renderSharing(deps, t, intent);
     case 'digest':
       return renderDigest(deps, chatId, t);
+    case 'never-connected': {
+      const m = await neverConnectedMessage(deps.db, deps.fleet, t, intent.peerId);
+      return m && { call: { method: 'sendMessage', text: m.text, keyboard: m.keyboard, noPreview: true } };
+    }
+    case 'weekly-digest': {
+      const m = await weeklyDigestMessage(deps.db, t, locale, intent.since, intent.until);
+      return { call: { method: 'sendMessage', text: m.text } };
+    }
   }
 }
 

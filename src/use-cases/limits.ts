@@ -1,12 +1,10 @@
 import { audit } from '../db/audit-log.js';
 import type { Db } from '../db/index.js';
 import { inTransaction } from '../db/infra/transaction.js';
-import { enqueue } from '../db/outbox.js';
 import type { ResetPlan, User } from '../db/schema.js';
 import { type PeriodRules, setResetPlan } from '../db/usage-periods.js';
 import { addTopUp, findUser, setLimits, setMaxDevices, usageNow, usersWithLimits } from '../db/users.js';
 import type { AccessService, Actor } from './access.js';
-import { tellUser } from './notify.js';
 
 const DAY = 86_400_000;
 
@@ -27,11 +25,11 @@ export function withinLimits(u: Pick<User, 'quota_bytes' | 'topup_bytes' | 'usag
 }
 
 /**
- * Runs after each monitor tick (usage is already counted): warns at 80 % and 100 % of the
- * quota and 3 and 1 days before expiry, once each; limits users over their quota or past their
- * expiry (peers off the interface, keys kept); lifts the limit as soon as the user is within
- * limits again (new period, bigger quota, later expiry). Conditional updates make it idempotent,
- * and everything it needs is in the database, so a restart changes nothing.
+ * Runs after each monitor tick (usage is already counted): limits users over their quota or past
+ * their expiry (peers off the interface, keys kept); lifts the limit as soon as the user is within
+ * limits again (new period, bigger quota, later expiry). The reminders before the limit are
+ * reminders.ts's. Conditional updates make it idempotent, and everything it needs is in the
+ * database, so a restart changes nothing.
  */
 export async function enforceLimits(deps: LimitsDeps, now: number): Promise<void> {
   for (const u of await usersWithLimits(deps.db)) {
@@ -39,29 +37,13 @@ export async function enforceLimits(deps: LimitsDeps, now: number): Promise<void
     if (u.status === 'active') {
       if (!ok.expiry || !ok.quota) {
         await deps.access.limit(u.id, ok.expiry ? 'limited' : 'expired');
+        // No quota reminder after the limit itself, this period.
         if (!ok.quota && u.warned_quota < 100) await setLimits(deps.db, u.id, { warned_quota: 100 });
-        continue;
-      }
-      if (u.quota_bytes !== null && u.warned_quota < 80 && u.usage_bytes >= u.quota_bytes * 0.8) {
-        await warn(deps.db, u.id, { warned_quota: 80 }, 'quota-warning', { percent: 80 }, now);
-      }
-      if (u.expires_at !== null) {
-        const daysLeft = (u.expires_at - now) / DAY;
-        const due = daysLeft <= 1 ? 1 : daysLeft <= 3 ? 3 : 0;
-        if (due && (u.warned_expiry === 0 || due < u.warned_expiry)) await warn(deps.db, u.id, { warned_expiry: due }, `expiry-warning-${due}`, {}, now);
       }
     } else if (ok.quota && ok.expiry) {
       await deps.access.lift(u.id, null);
     }
   }
-}
-
-/** A warning and the mark that it was given, together: given once, never lost. */
-function warn(db: Db, userId: number, mark: Parameters<typeof setLimits>[2], key: string, params: Record<string, number>, now: number): Promise<void> {
-  return inTransaction(db, async (trx) => {
-    await setLimits(trx, userId, mark);
-    await enqueue(trx, [tellUser(userId, key, params)], now);
-  });
 }
 
 /**

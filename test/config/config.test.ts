@@ -70,6 +70,15 @@ describe('config', () => {
     }
   });
 
+  it('REMINDERS: all by default (also when empty), a list switches the others off, none switches all off', () => {
+    expect([...loadConfig(GOOD).reminders]).toEqual(['quota', 'expiry', 'never-connected', 'weekly-digest']);
+    expect([...loadConfig({ ...GOOD, REMINDERS: '' }).reminders]).toHaveLength(4);
+    expect([...loadConfig({ ...GOOD, REMINDERS: ' expiry, weekly-digest ' }).reminders]).toEqual(['expiry', 'weekly-digest']);
+    expect(loadConfig({ ...GOOD, REMINDERS: 'none' }).reminders.size).toBe(0);
+    expect(problems({ ...GOOD, REMINDERS: 'quota,birthday' })[0]).toMatch(/^REMINDERS: each entry must be one of quota, expiry, never-connected, weekly-digest, none/);
+    expect(problems({ ...GOOD, REMINDERS: 'none,quota' })[0]).toMatch(/^REMINDERS: none cannot be combined/);
+  });
+
   it('names every bad variable at once', () => {
     const p = problems({
       ADMIN_IDS: '12,abc',

@@ -21,6 +21,7 @@ import { setBlocked } from '../../src/db/users.js';
 import { backupSqlite } from '../../src/db/infra/backup.js';
 import { Pacer, PRIORITY } from '../../src/bot/pacer.js';
 import { enforceLimits } from '../../src/use-cases/limits.js';
+import { REMINDER_KINDS, type ReminderKind, sendReminders } from '../../src/use-cases/reminders.js';
 import { recoverInterrupted } from '../../src/use-cases/recovery.js';
 import { DEFAULT_MAX_DEVICES_PER_USER } from '../../src/config.js';
 import { DEFAULT_PERIOD_RULES } from '../../src/db/usage-periods.js';
@@ -61,6 +62,8 @@ export interface HarnessOptions {
   runner?: NodeRunner;
   /** Run on this existing PostgreSQL schema, as DATABASE_URL would make the bot do (e.g. after migrate-db); dropped on close. */
   postgresSchema?: string;
+  /** The reminders switched on (REMINDERS); default all. */
+  reminders?: readonly ReminderKind[];
 }
 
 /** A one-node Fleet over `runner`, its node row written from `settings` as startApp does for the VPN_* variables. */
@@ -228,9 +231,10 @@ export async function createHarness(opts: HarnessOptions = {}) {
       await recoverInterrupted(deps);
       await outbox.drain();
     },
-    /** The monitor's quota and expiry step at `t`, then its messages sent. */
+    /** The monitor's quota and expiry step and its reminders at `t`, as the leader runs them, then their messages sent. */
     async enforceLimits(t = now()) {
       await enforceLimits({ db, access: deps.access }, t);
+      await sendReminders({ db, adminIds, enabled: new Set(opts.reminders ?? REMINDER_KINDS) }, t);
       await outbox.drain();
     },
     /** Passes the CAPTCHA the way a person does: reads the sum and taps the button with the answer. */

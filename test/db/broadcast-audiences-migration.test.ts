@@ -4,8 +4,8 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDraft, findBroadcast } from '../../src/db/broadcasts.js';
-import { type Db, migrate, openSqlite } from '../../src/db/index.js';
-import { createPostgresSchema, defaultTestDatabase } from '../support/database.js';
+import { type Db, migrate } from '../../src/db/index.js';
+import { defaultTestDatabase, openTestDatabase } from '../support/database.js';
 
 // Migration 0014 lets broadcasts.audience hold the audiences with an argument (SQLite rebuilds the
 // table for it): the broadcasts and deliveries of the previous version stay as they were.
@@ -15,21 +15,16 @@ describe('migration 0014: broadcast audiences', () => {
     while (cleanup.length) await cleanup.pop()!();
   });
 
-  const open = async (): Promise<Db> => {
-    if (defaultTestDatabase() === 'postgres') {
-      const { db, drop } = await createPostgresSchema();
-      cleanup.push(drop, () => db.destroy());
-      return db;
-    }
+  /** A database migrated up to `to`, removed after the test. */
+  const open = async (to: string): Promise<Db> => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'avpn-m14-'));
-    const db = await openSqlite(path.join(dir, 'bot.db'));
-    cleanup.push(() => fs.rm(dir, { recursive: true, force: true }), () => db.destroy());
+    const { db, close } = await openTestDatabase(dir, to);
+    cleanup.push(() => fs.rm(dir, { recursive: true, force: true }), close);
     return db;
   };
 
   it('keeps old broadcasts, their deliveries, the cascade and the ids handed out; takes the new audiences, refuses unknown ones', async () => {
-    const db = await open();
-    await migrate(db, '0009_outbox_bulk');
+    const db = await open('0009_outbox_bulk');
     const row = (id: number, status: string, audience: string) =>
       sql`insert into broadcasts (id, admin_id, status, audience, kind, text, created_at) values (${id}, 1, ${status}, ${audience}, 'text', 'hi', 0)`.execute(db);
     await row(1, 'sending', 'active');

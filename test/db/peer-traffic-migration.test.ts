@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Db, migrate, openSqlite } from '../../src/db/index.js';
+import { type Db, migrate } from '../../src/db/index.js';
 import { peersOfUser } from '../../src/db/peers.js';
-import { createPostgresSchema, defaultTestDatabase } from '../support/database.js';
+import { openTestDatabase } from '../support/database.js';
 
 // Migration 0007 moves each peer's traffic state out of `peers` into `peer_traffic`: a database
 // of the previous version keeps every total, baseline and handshake.
@@ -15,21 +15,16 @@ describe('migration 0007: peer_traffic', () => {
     while (cleanup.length) await cleanup.pop()!();
   });
 
-  const open = async (): Promise<Db> => {
-    if (defaultTestDatabase() === 'postgres') {
-      const { db, drop } = await createPostgresSchema();
-      cleanup.push(drop, () => db.destroy());
-      return db;
-    }
+  /** A database migrated up to `to`, removed after the test. */
+  const open = async (to: string): Promise<Db> => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'avpn-m7-'));
-    const db = await openSqlite(path.join(dir, 'bot.db'));
-    cleanup.push(() => fs.rm(dir, { recursive: true, force: true }), () => db.destroy());
+    const { db, close } = await openTestDatabase(dir, to);
+    cleanup.push(() => fs.rm(dir, { recursive: true, force: true }), close);
     return db;
   };
 
   it('copies totals, baselines and handshakes of existing peers, and drops them from peers', async () => {
-    const db = await open();
-    await migrate(db, '0006_nodes');
+    const db = await open('0006_nodes');
     await sql`insert into users (id, first_name, status, created_at, updated_at) values (7, 'A', 'active', 0, 0)`.execute(db);
     await sql`
       insert into peers (user_id, node, public_key, private_key, preshared_key, ip, status, created_at, rx_total, tx_total, rx_last, tx_last, last_handshake_at)

@@ -82,14 +82,14 @@ export function schemaUrl(schema: string, opts: { viaSocket?: boolean } = {}): s
 }
 
 /** A fresh, migrated database for repository-level tests: a SQLite file in `dir`, or a PostgreSQL schema. */
-export async function openTestDatabase(dir: string): Promise<{ db: Db; close: () => Promise<void> }> {
+export async function openTestDatabase(dir: string, upTo?: string): Promise<{ db: Db; close: () => Promise<void> }> {
   if (defaultTestDatabase() === 'sqlite') {
     const db = await openSqlite(path.join(dir, 'bot.db'));
-    await migrate(db);
+    await migrate(db, upTo);
     return { db, close: () => db.destroy() };
   }
   const { db, drop } = await createPostgresSchema();
-  await migrate(db);
+  await migrate(db, upTo);
   return {
     db,
     close: async () => {

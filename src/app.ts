@@ -106,6 +106,7 @@ export async function startApp(config: Config, log: Logger, overrides: { runner?
     metrics,
     onlineWindowMs: config.onlineWindowMs,
     maxDevicesPerUser: config.maxDevicesPerUser,
+    defaultSpeed: config.vpn.defaultSpeed,
     maxPending: config.maxPending,
     requireApprovalPerDevice: config.requireApprovalPerDevice,
     nodeChoice: config.nodes.choice,

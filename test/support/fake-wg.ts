@@ -74,6 +74,14 @@ export class FakeWg implements VpnRunner {
     return this.defaultRoute;
   }
 
+  /** Shaping commands (argv, stdin), apart from `calls` so tests of the peers see only theirs. */
+  readonly shaped: { argv: string[]; input?: string }[] = [];
+
+  async shape(argv: string[], input?: string): Promise<string> {
+    this.shaped.push({ argv, ...(input === undefined ? {} : { input }) });
+    return '';
+  }
+
   /** Simulates traffic from a client. */
   traffic(publicKey: string, rx: number, tx: number, handshakeSec: number) {
     const p = this.peers.get(publicKey);

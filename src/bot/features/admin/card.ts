@@ -12,6 +12,7 @@ import { formatBytes, formatTime, fullName } from '../../format.js';
 import { renderTrafficChart } from '../../traffic-chart.js';
 import { editCurrent, HTML, userParams } from '../../ui.js';
 import { actorOf, answerDecidedAlready } from './decisions.js';
+import { speedLine } from './speed.js';
 
 /** A user's card: status, limits, devices; status changes, the 30-day chart. */
 export const cardScreen = new Composer<BotContext>();
@@ -33,6 +34,7 @@ export async function cardText(ctx: BotContext, user: User): Promise<string> {
       expires: user.expires_at === null ? ctx.tr('no-expiry') : formatTime(user.expires_at, ctx.locale),
       devices: deviceLimitOf(user, ctx.deps.maxDevicesPerUser),
     }),
+    speedLine(ctx, user),
   );
   for (const p of peers) {
     parts.push(
@@ -56,7 +58,7 @@ function cardKeyboard(ctx: BotContext, user: User): InlineKeyboard {
   if (user.status === 'disabled') kb.text(ctx.tr('btn-enable'), cb.enable.pack({ userId }));
   if (user.status === 'active' || user.status === 'disabled') kb.text(ctx.tr('btn-revoke'), cb.revokeAsk.pack({ userId }));
   if (user.status !== 'pending' && user.status !== 'provisioning' && ctx.deps.fleet.names().length > 1) kb.row().text(ctx.tr('btn-move'), cb.moveMenu.pack({ userId }));
-  kb.row().text(ctx.tr('btn-chart'), cb.chart.pack({ userId })).text(ctx.tr('btn-limits'), cb.quotaMenu.pack({ userId }));
+  kb.row().text(ctx.tr('btn-chart'), cb.chart.pack({ userId })).text(ctx.tr('btn-limits'), cb.quotaMenu.pack({ userId })).text(ctx.tr('btn-speed'), cb.speedMenu.pack({ userId }));
   if (user.status === 'limited' || user.status === 'expired') kb.row().text(ctx.tr('btn-lift'), cb.liftLimits.pack({ userId }));
   kb.row();
   if (user.status === 'banned') kb.text(ctx.tr('btn-unban'), cb.unban.pack({ userId }));

@@ -12,7 +12,7 @@ import { formatBytes, formatTime, fullName } from '../../format.js';
 import { renderTrafficChart } from '../../traffic-chart.js';
 import { editCurrent, HTML, userParams } from '../../ui.js';
 import { actorOf, answerDecidedAlready } from './decisions.js';
-import { speedLine } from './speed.js';
+import { effectiveSpeed, UNLIMITED } from '../../../vpn/shaper.js';
 
 /** A user's card: status, limits, devices; status changes, the 30-day chart. */
 export const cardScreen = new Composer<BotContext>();
@@ -48,6 +48,16 @@ export async function cardText(ctx: BotContext, user: User): Promise<string> {
     );
   }
   return parts.join('\n');
+}
+
+const mbit = (kbit: number | null) => (kbit === null ? '∞' : String(kbit / 1000));
+
+/** The card's speed line: what the user gets, and whether it is their own or the default. */
+function speedLine(ctx: BotContext, user: Pick<User, 'speed_down_kbit' | 'speed_up_kbit'>): string {
+  const speed = effectiveSpeed(user, ctx.deps.defaultSpeed ?? UNLIMITED);
+  const own = user.speed_down_kbit !== null || user.speed_up_kbit !== null;
+  const value = speed.downKbit === null && speed.upKbit === null ? ctx.tr('speed-unlimited') : ctx.tr('speed-value', { down: mbit(speed.downKbit), up: mbit(speed.upKbit) });
+  return ctx.tr(own ? 'card-speed' : 'card-speed-default', { speed: value });
 }
 
 function cardKeyboard(ctx: BotContext, user: User): InlineKeyboard {

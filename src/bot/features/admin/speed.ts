@@ -1,8 +1,6 @@
 import { Composer, InlineKeyboard } from 'grammy';
-import type { User } from '../../../db/schema.js';
 import { findUser } from '../../../db/users.js';
 import { changeSpeed, type SpeedChoice } from '../../../use-cases/speed.js';
-import { effectiveSpeed } from '../../../vpn/shaper.js';
 import { cb, SPEED_DEFAULT, SPEED_UNLIMITED } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
 import { editCurrent } from '../../ui.js';
@@ -14,16 +12,6 @@ export const speedScreen = new Composer<BotContext>();
 
 const SPEED_CHOICES_MBIT = [5, 10, 20, 50, 100];
 const MAX_MBIT = 10_000;
-
-const mbit = (kbit: number | null) => (kbit === null ? '∞' : String(kbit / 1000));
-
-/** The card's speed line: what the user gets, and whether it is their own or the default. */
-export function speedLine(ctx: BotContext, user: Pick<User, 'speed_down_kbit' | 'speed_up_kbit'>): string {
-  const speed = effectiveSpeed(user, ctx.deps.defaultSpeed ?? { downKbit: null, upKbit: null });
-  const own = user.speed_down_kbit !== null || user.speed_up_kbit !== null;
-  const value = speed.downKbit === null && speed.upKbit === null ? ctx.tr('speed-unlimited') : ctx.tr('speed-value', { down: mbit(speed.downKbit), up: mbit(speed.upKbit) });
-  return ctx.tr(own ? 'card-speed' : 'card-speed-default', { speed: value });
-}
 
 speedScreen.callbackQuery(cb.speedMenu.filter, async (ctx) => {
   const data = cb.speedMenu.unpack(ctx.callbackQuery.data);

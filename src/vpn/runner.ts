@@ -198,7 +198,10 @@ export function createRunner(flavor: VpnFlavor, opts: { logDir: string; secretsD
     up: async (confPath) => quickUp(cmd.up(confPath), cmd.upLogFile(opts.logDir, confPath), upTimeoutMs(timeoutMs)),
     defaultRouteInterface: async () => parseDefaultRoute(await exec(cmd.defaultRoute())),
     writeConfig: writePrivateFile,
-    shape: ([bin, ...args], input) => run(checkShapeArgv([bin!, ...args])[0]!, args, { timeoutMs, ...(input === undefined ? {} : { input }) }),
+    shape: async (argv, input) => {
+      const [bin, ...args] = checkShapeArgv(argv);
+      return run(bin!, args, { timeoutMs, ...(input === undefined ? {} : { input }) });
+    },
   };
 }
 

@@ -85,7 +85,7 @@ export function createSshRunner(flavor: VpnFlavor, target: SshTarget, opts: SshR
       checkPath(file);
       await exec(['write', file], script(WRITE_FILE, file), text);
     },
-    shape: (argv, input) => exec(argv, checkShapeArgv(argv), input),
+    shape: async (argv, input) => exec(argv, checkShapeArgv(argv), input),
     close,
   };
 }

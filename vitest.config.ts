@@ -35,6 +35,7 @@ const NO_DATABASE = [
   'test/vpn/render.test.ts',
   'test/vpn/run-dir.test.ts',
   'test/vpn/runner.test.ts',
+  'test/vpn/shaper.test.ts',
   'test/vpn/ssh-host-key.test.ts',
 ];
 

@@ -33,6 +33,7 @@ class RegenerateAndSyncconf implements VpnRunner {
   up = (conf: string) => this.host.up(conf);
   defaultRouteInterface = () => this.host.defaultRouteInterface();
   writeConfig = (file: string, text: string) => this.host.writeConfig(file, text);
+  shape = (argv: string[], input?: string) => this.host.shape(argv, input);
   removePeer = (iface: string) => this.syncconf(iface);
   setPeer = (iface: string) => this.syncconf(iface);
   setPeers = (iface: string) => this.syncconf(iface);

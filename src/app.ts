@@ -108,6 +108,7 @@ export async function startApp(config: Config, log: Logger, overrides: { runner?
     onlineWindowMs: config.onlineWindowMs,
     maxDevicesPerUser: config.maxDevicesPerUser,
     periods: { resetDay: config.limits.resetDay, defaultPlan: config.limits.defaultPlan },
+    defaultSpeed: config.vpn.defaultSpeed,
     maxPending: config.maxPending,
     requireApprovalPerDevice: config.requireApprovalPerDevice,
     nodeChoice: config.nodes.choice,

@@ -5,6 +5,7 @@ import { IMITATION_KEYS, IMITATION_PRESETS, type ImitationValues, imitationProbl
 import { HOST_RE, IFACE_RE, isIpv4, isIpv4Cidr, NODE_NAME_RE } from './vpn/patterns.js';
 import { RESET_PLANS } from './db/usage-periods.js';
 import { parseSecretsKey } from './vpn/secrets.js';
+import { parseSpeedMbit } from './vpn/shaper.js';
 
 /** Devices per user unless an admin set the user's own limit. */
 export const DEFAULT_MAX_DEVICES_PER_USER = 3;
@@ -120,6 +121,12 @@ const schema = z.object({
     .refine((l) => !l.includes('none') || l.length === 1, 'none cannot be combined with other entries')
     .default([...REMINDER_KINDS]),
   MAX_DEVICES_PER_USER: int(1, 100).default(DEFAULT_MAX_DEVICES_PER_USER),
+  DEFAULT_SPEED_MBIT: z
+    .string()
+    .trim()
+    .refine((s) => parseSpeedMbit(s) !== null, 'must be Mbit/s for both ways (20) or down/up (20/5); 0 = unlimited')
+    .transform((s) => parseSpeedMbit(s)!)
+    .optional(),
   MAX_PENDING: int(1, 1_000_000).default(500),
   REQUIRE_APPROVAL_PER_DEVICE: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
   BACKUP_INTERVAL_HOURS: int(0, 8760).default(24),
@@ -238,6 +245,8 @@ export function loadConfig(env: Record<string, string | undefined>) {
         maxBytes: maxImitationBytes(e.VPN_MTU),
       },
       removeUnknown: e.RECONCILE_REMOVE_UNKNOWN === 'on',
+      /** Users without their own speed get this (kbit/s per direction); unset: unlimited. */
+      defaultSpeed: e.DEFAULT_SPEED_MBIT,
       nat: e.VPN_NAT === 'on',
       wanInterface: e.VPN_WAN_INTERFACE,
       postUp: e.VPN_POST_UP,

@@ -36,6 +36,7 @@ export async function startFleet(config: Config, db: Db, log: Logger, runner?: V
       mtu: v.mtu,
       awgProtocol: v.awgProtocol,
       removeUnknown: v.removeUnknown,
+      defaultSpeed: v.defaultSpeed,
       nat: v.nat,
       local: { wanInterface: v.wanInterface, postUp: v.postUp, postDown: v.postDown },
     },

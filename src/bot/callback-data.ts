@@ -33,6 +33,10 @@ export function codec<S extends Shape>(prefix: string, shape: S, admin = false) 
   };
 }
 
+/** setSpeed's mbit for DEFAULT_SPEED_MBIT and for no limit at all. */
+export const SPEED_DEFAULT = -1;
+export const SPEED_UNLIMITED = 0;
+
 const adminCodec = <S extends Shape>(prefix: string, shape: S) => codec(prefix, shape, true);
 
 export const cb = {
@@ -60,6 +64,9 @@ export const cb = {
   /** plan: a reset plan, or 'default' (DEFAULT_RESET_PLAN). */
   setPlan: adminCodec('pls', { userId: 'int', plan: 'id' }),
   topUp: adminCodec('tup', { userId: 'int', gb: 'int' }),
+  // Speed limit: mbit both ways, or SPEED_DEFAULT / SPEED_UNLIMITED.
+  speedMenu: adminCodec('spm', { userId: 'int' }),
+  setSpeed: adminCodec('sps', { userId: 'int', mbit: 'int' }),
   language: codec('lng', { locale: 'id' }),
   card: adminCodec('usr', { userId: 'int' }),
   disable: adminCodec('dis', { userId: 'int' }),

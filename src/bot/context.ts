@@ -11,6 +11,7 @@ import type { User } from '../db/schema.js';
 import type { Metrics } from '../metrics.js';
 import type { Fleet } from '../vpn/fleet.js';
 import type { NodeDefaults } from '../vpn/nodes.js';
+import type { Speed } from '../vpn/types.js';
 import type { Audience } from './audience.js';
 import type { Params, Translator } from './i18n.js';
 
@@ -38,6 +39,8 @@ export interface BotDeps {
   randomInt: (max: number) => number;
   /** Devices per user unless the user has a limit of their own (MAX_DEVICES_PER_USER). */
   maxDevicesPerUser: number;
+  /** DEFAULT_SPEED_MBIT (kbit/s per direction), shown on the card for users without their own; unset: unlimited. */
+  defaultSpeed?: Speed | undefined;
   /** Requests that may wait at once; past it newcomers are asked to come back later. */
   maxPending: number;
   /** true: users cannot add devices themselves; they are told to ask an admin. */

@@ -46,6 +46,12 @@ export interface UsersTable {
   node: string | null;
   /** When the user last asked for access; requests are reviewed in this order. */
   requested_at: number | null;
+  /**
+   * Speed limit per direction in kbit/s, shaped on every node the user has peers on:
+   * null = DEFAULT_SPEED_MBIT (unlimited when unset), 0 = unlimited whatever the default, n > 0 = n kbit/s.
+   */
+  speed_down_kbit: number | null;
+  speed_up_kbit: number | null;
 }
 
 export interface CaptchasTable {

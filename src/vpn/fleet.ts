@@ -15,7 +15,7 @@ import { nodeClash } from './nodes.js';
 export type NodeRunner = VpnRunner & { close?(): Promise<void> };
 
 /** Settings every node shares; the rest comes from the node's row. */
-export type SharedSettings = Pick<VpnSettings, 'dns' | 'allowedIps' | 'mtu' | 'awgProtocol' | 'removeUnknown' | 'nat' | 'configWriteDelayMs'> & {
+export type SharedSettings = Pick<VpnSettings, 'dns' | 'allowedIps' | 'mtu' | 'awgProtocol' | 'removeUnknown' | 'nat' | 'configWriteDelayMs' | 'defaultSpeed'> & {
   /** Hooks and WAN interface of the local node (VPN_POST_UP, VPN_WAN_INTERFACE); remote nodes detect their own. */
   local: Pick<VpnSettings, 'wanInterface' | 'postUp' | 'postDown'>;
 };

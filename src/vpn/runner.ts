@@ -96,6 +96,14 @@ export interface VpnRunner {
   defaultRouteInterface(): Promise<string | null>;
   /** Replaces the file atomically, owner-only (0600, directory 0700): the server config holds its private key. */
   writeConfig(file: string, text: string): Promise<void>;
+  /** A traffic-shaping command (`tc …` or `ip link …`, built by shaper.ts); `input` goes to its stdin (`tc -batch -`). */
+  shape(argv: string[], input?: string): Promise<string>;
+}
+
+/** The argv of a shaping command, checked to start with one of the two tools it may run. */
+export function checkShapeArgv(argv: string[]): string[] {
+  if (argv[0] !== 'tc' && argv[0] !== 'ip') throw new Error(`not a shaping command: ${JSON.stringify(argv[0])}`);
+  return argv;
 }
 
 /** Atomic owner-only write on this host. */
@@ -190,6 +198,10 @@ export function createRunner(flavor: VpnFlavor, opts: { logDir: string; secretsD
     up: async (confPath) => quickUp(cmd.up(confPath), cmd.upLogFile(opts.logDir, confPath), upTimeoutMs(timeoutMs)),
     defaultRouteInterface: async () => parseDefaultRoute(await exec(cmd.defaultRoute())),
     writeConfig: writePrivateFile,
+    shape: async (argv, input) => {
+      const [bin, ...args] = checkShapeArgv(argv);
+      return run(bin!, args, { timeoutMs, ...(input === undefined ? {} : { input }) });
+    },
   };
 }
 

@@ -13,6 +13,7 @@ import { type ReconcileResult, reconcilePeers } from './reconcile.js';
 import { renderClientConfig } from './render.js';
 import type { VpnRunner } from './runner.js';
 import { openSecret, type SecretBox, sealSecret } from './secrets.js';
+import { Shaping } from './shaping.js';
 import { ServerConfigFile, storedAwgParams } from './server-config.js';
 import { type AwgParams, type Dump, toWire, type VpnSettings } from './types.js';
 
@@ -39,6 +40,7 @@ export class DeviceRefusedError extends Error {
 export class VpnService {
   private server?: Server;
   private readonly config: ServerConfigFile;
+  private readonly shaping: Shaping;
 
   constructor(
     private readonly db: Db,
@@ -50,6 +52,7 @@ export class VpnService {
     private readonly secrets?: SecretBox,
   ) {
     this.config = new ServerConfigFile({ db, runner, settings, log, secrets, server: () => this.requireServer() });
+    this.shaping = new Shaping({ db, runner, settings, log });
   }
 
   private open(stored: string): string {
@@ -106,7 +109,10 @@ export class VpnService {
       await this.runner.up(this.confPath);
     }
     await this.config.write();
-    return this.reconcile(parseDump(await this.runner.dump(this.settings.iface)));
+    const result = await reconcilePeers(this.reconcileDeps(), parseDump(await this.runner.dump(this.settings.iface)));
+    this.logReconciled(result);
+    await this.shaping.rebuild();
+    return result;
   }
 
   /** The config file catches up with the database now, when it lags behind (ServerConfigFile.flush). */
@@ -139,6 +145,7 @@ export class VpnService {
     }
     this.config.changed();
     this.log.info({ node, userId, ip: peer.ip, publicKey: peer.public_key }, 'peer added');
+    await this.shapePeer(peer.ip, true);
     return peer;
   }
 
@@ -180,6 +187,7 @@ export class VpnService {
     }
     this.config.changed();
     this.log.info({ node, from: peer.node, ip: moved.ip, publicKey: moved.public_key }, 'peer moved here');
+    await this.shapePeer(moved.ip, moved.status === 'active');
     return moved;
   }
 
@@ -188,12 +196,35 @@ export class VpnService {
     if (present) await this.runner.setPeer(this.settings.iface, toWire(peer, this.secrets));
     else await this.runner.removePeer(this.settings.iface, peer.public_key);
     this.config.changed();
+    await this.shapePeer(peer.ip, present);
   }
 
-  /** Makes the interface's peers those of the database (reconcilePeers). */
-  async reconcile(dump: Dump): Promise<ReconcileResult> {
-    const result = await reconcilePeers({ db: this.db, runner: this.runner, settings: this.settings, secrets: this.secrets }, dump);
+  /**
+   * The peer's speed limit follows it at once; a failure does not undo the peer (it is live): the
+   * next monitor tick rebuilds the shaping from the database.
+   */
+  private async shapePeer(ip: string, present: boolean): Promise<void> {
+    await this.shaping.peer(ip, present).catch((err: unknown) => this.log.warn({ err, node: this.settings.node, ip }, 'speed limit not applied yet; the next monitor tick retries'));
+  }
+
+  /** A user's speed changed: their peers here get it now (use-cases/speed.ts). */
+  reshapePeers(ips: string[]): Promise<void[]> {
+    return Promise.all(ips.map((ip) => this.shaping.peer(ip)));
+  }
+
+  private reconcileDeps() {
+    return { db: this.db, runner: this.runner, settings: this.settings, secrets: this.secrets };
+  }
+
+  private logReconciled(result: ReconcileResult): void {
     if (result.added.length || result.removed.length) this.log.info({ node: this.settings.node, added: result.added.length, removed: result.removed.length }, 'reconciled interface with the database');
+  }
+
+  /** Makes the interface's peers those of the database (reconcilePeers), and their speed limits (Shaping.sync). */
+  async reconcile(dump: Dump): Promise<ReconcileResult> {
+    const result = await reconcilePeers(this.reconcileDeps(), dump);
+    this.logReconciled(result);
+    await this.shaping.sync();
     return result;
   }
 

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { checkPath, vpnCommands } from './argv.js';
 import { parseDefaultRoute } from './nat.js';
 import { renderPeerSections } from './render.js';
-import { parseIfindex, upTimeoutMs, type VpnRunner } from './runner.js';
+import { checkShapeArgv, parseIfindex, upTimeoutMs, type VpnRunner } from './runner.js';
 import { tempFileName } from './run-dir.js';
 import { type SshConnectionOptions, type SshTarget, sshConnection } from './ssh-connection.js';
 import type { VpnFlavor } from './types.js';
@@ -85,6 +85,7 @@ export function createSshRunner(flavor: VpnFlavor, target: SshTarget, opts: SshR
       checkPath(file);
       await exec(['write', file], script(WRITE_FILE, file), text);
     },
+    shape: async (argv, input) => exec(argv, checkShapeArgv(argv), input),
     close,
   };
 }

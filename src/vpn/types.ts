@@ -60,6 +60,14 @@ export interface VpnSettings {
   postDown?: string | undefined;
   /** How long after a peer change the server config file catches up; default CONFIG_WRITE_DELAY_MS. */
   configWriteDelayMs?: number;
+  /** DEFAULT_SPEED_MBIT: the speed of users without their own; unset = unlimited. */
+  defaultSpeed?: Speed | undefined;
+}
+
+/** kbit/s per direction; null = unlimited. */
+export interface Speed {
+  downKbit: number | null;
+  upKbit: number | null;
 }
 
 export interface KeyPair {

@@ -70,9 +70,9 @@ describe('the app, webhook and polling', () => {
       // /healthz answers from what the app's probe and monitor found: a flood of them runs no command on the node.
       let ifindexCalls = 0;
       const ifindex = wg.ifindex.bind(wg);
-      wg.ifindex = () => {
+      wg.ifindex = (iface: string) => {
         ifindexCalls++;
-        return ifindex();
+        return ifindex(iface);
       };
       const calls = wg.calls.length;
       const healthz = (authorization?: string) => fetch(`http://127.0.0.1:${hooked.httpPort}/healthz`, authorization ? { headers: { authorization } } : {});

@@ -204,7 +204,7 @@ describe('user commands and admin tools', () => {
     await h.press(ADMIN_A, `usr:${USER.id}`, menu);
     const card = h.rec.last('editMessageText', ADMIN_A.id)!;
     expect(card.payload.text).toContain('10.8.0.2');
-    expect(buttons(card).map((b) => b.callback_data)).toEqual([`dis:${USER.id}`, `rvk:${USER.id}`, `cht:${USER.id}`, `qmn:${USER.id}`, `pln:${USER.id}`, `ban:${USER.id}`, `usr:${USER.id}`, 'usl:0:0']);
+    expect(buttons(card).map((b) => b.callback_data)).toEqual([`dis:${USER.id}`, `rvk:${USER.id}`, `cht:${USER.id}`, `qmn:${USER.id}`, `pln:${USER.id}`, `spm:${USER.id}`, `ban:${USER.id}`, `usr:${USER.id}`, 'usl:0:0']);
     // Pending: the requests one at a time, oldest first, in the same message.
     await h.press(ADMIN_A, 'pnd', menu);
     const review = h.rec.last('editMessageText', ADMIN_A.id)!;

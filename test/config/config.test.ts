@@ -47,6 +47,14 @@ describe('config', () => {
     expect(loadConfig({ ...GOOD, DATABASE_URL: 'sqlite:/tmp/a.db' }).databasePath).toBe('/tmp/a.db');
   });
 
+  it('DEFAULT_SPEED_MBIT: unset or 0 = unlimited, one number both ways, down/up; anything else stops the bot', () => {
+    expect(loadConfig(GOOD).vpn.defaultSpeed).toBeUndefined();
+    expect(loadConfig({ ...GOOD, DEFAULT_SPEED_MBIT: '20' }).vpn.defaultSpeed).toEqual({ downKbit: 20_000, upKbit: 20_000 });
+    expect(loadConfig({ ...GOOD, DEFAULT_SPEED_MBIT: '20/5' }).vpn.defaultSpeed).toEqual({ downKbit: 20_000, upKbit: 5000 });
+    expect(loadConfig({ ...GOOD, DEFAULT_SPEED_MBIT: '0' }).vpn.defaultSpeed).toEqual({ downKbit: null, upKbit: null });
+    for (const bad of ['fast', '20/5/1', '-3']) expect(() => loadConfig({ ...GOOD, DEFAULT_SPEED_MBIT: bad })).toThrow(/DEFAULT_SPEED_MBIT/);
+  });
+
   it('DATABASE_URL: sqlite:<path> or a postgres(ql):// URL', () => {
     expect(loadConfig({ ...GOOD, DATA_DIR: '/srv/x' }).database).toEqual({ kind: 'sqlite', path: '/srv/x/bot.db' });
     expect(loadConfig({ ...GOOD, DATABASE_URL: 'sqlite:/tmp/a.db' }).database).toEqual({ kind: 'sqlite', path: '/tmp/a.db' });

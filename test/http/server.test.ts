@@ -36,9 +36,9 @@ describe('HTTP server: webhook, /healthz, /metrics', () => {
     };
     const counted = h.db.withPlugin(counting);
     const ifindex = h.wg.ifindex.bind(h.wg);
-    h.wg.ifindex = () => {
+    h.wg.ifindex = (iface: string) => {
       nodeCommands++;
-      return ifindex();
+      return ifindex(iface);
     };
     h.deps.metrics = createMetrics(counted, h.deps.now);
     health = new HealthWatch({ db: counted, nodes: () => h.fleet.names(), adminIds: [ADMIN_A.id], botUp: () => true, intervalMs: 3_600_000, staleAfterMs: STALE_MS, log: h.deps.log, now: h.deps.now });

@@ -206,6 +206,17 @@ describe('doctor checks (fake host)', () => {
     expect((await wg.doctor()).find('binaries').line).toBe('✔ binaries — /usr/local/bin/wg (wireguard-tools v1.0.20210914), /usr/bin/wg-quick');
   });
 
+  it('binaries: with DEFAULT_SPEED_MBIT set, tc must be on PATH too', async () => {
+    const host = new FakeHost();
+    host.denv.env.DEFAULT_SPEED_MBIT = '20/5';
+    await expectOnly(host, 'binaries', 'fail', /✘ binaries — tc not found on PATH: DEFAULT_SPEED_MBIT cannot be applied\. Fix: install iproute2/);
+    host.exec('/usr/sbin/tc');
+    expect((await host.doctor()).ok).toBe(true);
+    const unlimited = new FakeHost();
+    unlimited.denv.env.DEFAULT_SPEED_MBIT = '0';
+    expect((await unlimited.doctor()).ok).toBe(true);
+  });
+
   it('binaries: a tool that does not run (--version fails or times out) fails, naming why', async () => {
     const host = new FakeHost();
     host.commands.set('awg --version', new Error('/usr/bin/awg --version: timed out after 10000 ms'));

@@ -56,7 +56,8 @@ export class FakeWg implements VpnRunner {
     this.peers.delete(publicKey);
   }
 
-  async ifindex(): Promise<number | null> {
+  async ifindex(iface: string): Promise<number | null> {
+    if (iface.startsWith('ifb-')) return this.ifbs.has(iface) ? this.index + 1 : null;
     return this.up_ ? this.index : null;
   }
 
@@ -81,6 +82,29 @@ export class FakeWg implements VpnRunner {
     const p = this.peers.get(publicKey);
     if (!p) throw new Error('no such peer on the fake interface');
     p.endpoint = endpoint;
+  }
+
+  /** Shaping commands (argv, stdin), apart from `calls` so tests of the peers see only theirs. */
+  readonly shaped: { argv: string[]; input?: string }[] = [];
+  /** The IFB devices `ip link` made and the devices with an HTB root, as far as shape() was told. */
+  readonly ifbs = new Set<string>();
+  readonly htbRoots = new Set<string>();
+  /** Set to make the next shaping call(s) fail like a broken `tc`. */
+  failingShape: string | null = null;
+
+  async shape(argv: string[], input?: string): Promise<string> {
+    this.shaped.push({ argv, ...(input === undefined ? {} : { input }) });
+    if (this.failingShape) throw new CommandError(argv, 2, this.failingShape, 'exited with code 2');
+    const [bin, a, b, c] = argv;
+    if (bin === 'ip' && a === 'link' && b === 'add') this.ifbs.add(c!);
+    if (bin === 'ip' && a === 'link' && b === 'del') this.ifbs.delete(c!);
+    if (bin === 'tc' && a === 'qdisc' && b === 'show') return [...this.htbRoots].map((d) => `qdisc htb 1: dev ${d} root refcnt 2 r2q 10 default 0\n`).join('');
+    for (const line of (input ?? '').split('\n')) {
+      const m = /^qdisc (replace|del) dev (\S+) root\b/.exec(line);
+      if (m?.[1] === 'replace') this.htbRoots.add(m[2]!);
+      if (m?.[1] === 'del') this.htbRoots.delete(m[2]!);
+    }
+    return '';
   }
 
   /** Simulates traffic from a client. */

@@ -24,5 +24,9 @@ export function labServerRunner(lab: NetnsLab, flavor: VpnFlavor, ifName: string
     },
     defaultRouteInterface: async () => null,
     writeConfig: writePrivateFile,
+    // The node's interface has another name here; nobody is speed-limited in these labs, so no tc runs.
+    shape: async (argv) => {
+      throw new Error(`shaping is not wired in the lab runner: ${argv.join(' ')}`);
+    },
   };
 }

@@ -81,6 +81,8 @@ exit 0
     expect(slow.message).toMatch(/timed out after 1000 ms/);
     expect(Date.now() - started).toBeLessThan(4000);
     await expect(run('missing-binary-xyz', [])).rejects.toThrow(/missing-binary-xyz.*ENOENT/);
+    // Shaping runs tc or ip, nothing else, whatever argv it is handed.
+    await expect(runner().shape(['sh', '-c', 'id'])).rejects.toThrow(/not a shaping command/);
   });
 
   it('dump: the output goes through a 0600 file, not a pipe a busy event loop would leave full; the file is gone afterwards, also after a failure or a timeout', async () => {

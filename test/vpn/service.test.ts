@@ -84,11 +84,11 @@ describe('VpnService (real database, in-memory interface)', () => {
     await vpn.addPeer(2);
     selects.length = 0;
     expect((await vpn.addPeer(3)).ip).toBe('10.8.0.4');
-    expect(selects).toHaveLength(2); // the count and the one lookup
+    expect(selects).toHaveLength(3); // the count and the one lookup, then the new peer's speed limit
     await deletePeer(db, first, 0);
     selects.length = 0;
     expect((await vpn.addPeer(4)).ip).toBe('10.8.0.2');
-    expect(selects).toHaveLength(3); // the guess (10.8.0.4) is taken: every address read
+    expect(selects).toHaveLength(4); // the guess (10.8.0.4) is taken: every address read (and the speed limit)
     await vpn.flushConfig();
   });
 

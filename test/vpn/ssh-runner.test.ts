@@ -10,12 +10,14 @@ import { getServer } from '../../src/db/servers.js';
 import type { NodeRow } from '../../src/db/nodes.js';
 import { realDoctorEnv } from '../../src/ops/doctor/real-host.js';
 import { peersOnNode, setPeerStatus } from '../../src/db/peers.js';
+import { setUserSpeed } from '../../src/db/speeds.js';
 import { requestAccess } from '../../src/db/users.js';
 import { CommandError } from '../../src/vpn/runner.js';
 import { generateKeyPair, generatePresharedKey } from '../../src/vpn/keys.js';
 import { parseDump } from '../../src/vpn/dump.js';
 import { serverAddress } from '../../src/vpn/pool.js';
 import { SecretBox } from '../../src/vpn/secrets.js';
+import { classMinor, ifbName } from '../../src/vpn/shaper.js';
 import { VpnService } from '../../src/vpn/service.js';
 import type { VpnSettings } from '../../src/vpn/types.js';
 import { shellCommand } from '../../src/vpn/argv.js';
@@ -248,6 +250,30 @@ describe.skipIf(!real)('createSshRunner: VpnService on a node over SSH (real ssh
     expect(live.find((p) => p.publicKey === peers[1]!.publicKey)).toMatchObject({ presharedKey: peers[1]!.presharedKey, allowedIps: [`${ip(1)}/32`] });
     expect(await fs.readdir(nodeDirs.secretsDir)).toEqual([]);
     for (const p of peers) await runner.removePeer(settings.iface, p.publicKey);
+  }, 60_000);
+
+  it("speed limits: a limited user's peer gets its classes on the node, tc run over the same connection; a tick after a flush rebuilds them", async () => {
+    const tc = async (dev: string) => (await lab.exec(node.ns, ['tc', 'class', 'show', 'dev', dev])).stdout;
+    const ifb = ifbName(settings.iface);
+    const peer = (await peersOnNode(db, settings.iface, 'active')).find((p) => p.user_id === 2)!;
+    const minor = `1:${classMinor(settings.subnet, peer.ip)!.toString(16)} `;
+    const before = commands.length;
+    await setUserSpeed(db, 2, { speed_down_kbit: 8000, speed_up_kbit: 4000 });
+    await vpn.reconcile(await vpn.readDump());
+    expect(await tc(settings.iface)).toMatch(new RegExp(`class htb ${minor}root .*rate 8Mbit ceil 8Mbit`));
+    expect(await tc(ifb)).toMatch(new RegExp(`class htb ${minor}root .*rate 4Mbit ceil 4Mbit`));
+    expect(commands.slice(before).some((c) => c.includes("'tc' '-batch' '-'"))).toBe(true);
+    expect(await fs.access(`/sys/class/net/${ifb}`).then(() => true, () => false)).toBe(false); // on the node, not here
+
+    await lab.exec(node.ns, ['tc', 'qdisc', 'del', 'dev', settings.iface, 'root']);
+    await vpn.reconcile(await vpn.readDump());
+    expect(await tc(settings.iface)).toContain(minor);
+
+    await setUserSpeed(db, 2, { speed_down_kbit: null, speed_up_kbit: null });
+    await vpn.reconcile(await vpn.readDump());
+    expect(await tc(settings.iface)).not.toContain(minor);
+    expect(await tc(ifb)).not.toContain(minor);
+    expect(logins()).toBe(1);
   }, 60_000);
 
   it('errors carry the node, the remote argv, the exit code and stderr; a failing up shows its log', async () => {

@@ -28,6 +28,9 @@ export const checkBinaries: Check = async (denv, config) => {
   }
   const v = await versionOf(denv, toolFile);
   if ('problem' in v) return fail('binaries', `${toolFile} does not run: ${v.problem}`, `reinstall ${pkg} for this machine`);
+  // Speed limits are shaped with tc; without a default, only users an admin limits need it.
+  const limited = config.vpn.defaultSpeed && (config.vpn.defaultSpeed.downKbit !== null || config.vpn.defaultSpeed.upKbit !== null);
+  if (limited && !(await findOnPath(denv, 'tc'))) return fail('binaries', 'tc not found on PATH: DEFAULT_SPEED_MBIT cannot be applied', 'install iproute2 (it provides tc and ip), or unset DEFAULT_SPEED_MBIT');
   return pass('binaries', `${toolFile} (${v.version}), ${quickFile}`);
 };
 

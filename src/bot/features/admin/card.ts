@@ -10,6 +10,7 @@ import { formatBytes, formatTime } from '../../format.js';
 import { usageChartPng, usageParams } from '../../usage-view.js';
 import { editCurrent, HTML, userParams } from '../../ui.js';
 import { actorOf, answerDecidedAlready } from './decisions.js';
+import { effectiveSpeed, UNLIMITED } from '../../../vpn/shaper.js';
 
 /** A user's card: status, limits, devices; status changes, the 30-day chart. */
 export const cardScreen = new Composer<BotContext>();
@@ -25,7 +26,7 @@ export async function cardText(ctx: BotContext, user: User): Promise<string> {
   ];
   if (user.blocked_at) parts.push(ctx.tr('card-blocked', { since: formatTime(user.blocked_at, ctx.locale) }));
   const usage = await usageParams(ctx, user);
-  parts.push(ctx.tr('card-limits', { ...usage, devices: deviceLimitOf(user, ctx.deps.maxDevicesPerUser) }), ctx.tr('card-period', usage));
+  parts.push(ctx.tr('card-limits', { ...usage, devices: deviceLimitOf(user, ctx.deps.maxDevicesPerUser) }), ctx.tr('card-period', usage), speedLine(ctx, user));
   for (const p of peers) {
     parts.push(
       ctx.tr('card-peer', {
@@ -40,6 +41,16 @@ export async function cardText(ctx: BotContext, user: User): Promise<string> {
   return parts.join('\n');
 }
 
+const mbit = (kbit: number | null) => (kbit === null ? '∞' : String(kbit / 1000));
+
+/** The card's speed line: what the user gets, and whether it is their own or the default. */
+function speedLine(ctx: BotContext, user: Pick<User, 'speed_down_kbit' | 'speed_up_kbit'>): string {
+  const speed = effectiveSpeed(user, ctx.deps.defaultSpeed ?? UNLIMITED);
+  const own = user.speed_down_kbit !== null || user.speed_up_kbit !== null;
+  const value = speed.downKbit === null && speed.upKbit === null ? ctx.tr('speed-unlimited') : ctx.tr('speed-value', { down: mbit(speed.downKbit), up: mbit(speed.upKbit) });
+  return ctx.tr(own ? 'card-speed' : 'card-speed-default', { speed: value });
+}
+
 function cardKeyboard(ctx: BotContext, user: User): InlineKeyboard {
   const kb = new InlineKeyboard();
   const userId = user.id;
@@ -48,7 +59,8 @@ function cardKeyboard(ctx: BotContext, user: User): InlineKeyboard {
   if (user.status === 'disabled') kb.text(ctx.tr('btn-enable'), cb.enable.pack({ userId }));
   if (user.status === 'active' || user.status === 'disabled') kb.text(ctx.tr('btn-revoke'), cb.revokeAsk.pack({ userId }));
   if (user.status !== 'pending' && user.status !== 'provisioning' && ctx.deps.fleet.names().length > 1) kb.row().text(ctx.tr('btn-move'), cb.moveMenu.pack({ userId }));
-  kb.row().text(ctx.tr('btn-chart'), cb.chart.pack({ userId })).text(ctx.tr('btn-limits'), cb.quotaMenu.pack({ userId })).text(ctx.tr('btn-plan'), cb.planMenu.pack({ userId }));
+  kb.row().text(ctx.tr('btn-chart'), cb.chart.pack({ userId })).text(ctx.tr('btn-limits'), cb.quotaMenu.pack({ userId }));
+  kb.row().text(ctx.tr('btn-plan'), cb.planMenu.pack({ userId })).text(ctx.tr('btn-speed'), cb.speedMenu.pack({ userId }));
   if (user.status === 'limited' || user.status === 'expired') kb.row().text(ctx.tr('btn-lift'), cb.liftLimits.pack({ userId }));
   kb.row();
   if (user.status === 'banned') kb.text(ctx.tr('btn-unban'), cb.unban.pack({ userId }));

@@ -12,13 +12,14 @@ import { limitsScreen } from './limits.js';
 import { nodesScreen } from './nodes.js';
 import { overviewScreen } from './overview.js';
 import { plansScreen } from './plans.js';
+import { speedScreen } from './speed.js';
 import { usersScreen } from './users.js';
 
 /** Every admin screen, reached only by an admin (createBot drops every update from outside private chats). */
 export const adminFeature = new Composer<BotContext>();
 adminFeature
   .filter((ctx) => ctx.isAdmin)
-  .use(overviewScreen, usersScreen, cardScreen, limitsScreen, plansScreen, approvalsScreen, deviceRequestsScreen, nodesScreen, imitationScreen, broadcastScreen);
+  .use(overviewScreen, usersScreen, cardScreen, limitsScreen, plansScreen, speedScreen, approvalsScreen, deviceRequestsScreen, nodesScreen, imitationScreen, broadcastScreen);
 
 /** Registered before every feature: a non-admin's admin button or command is refused, whatever the order of features. */
 export const refuseNonAdmins = new Composer<BotContext>();

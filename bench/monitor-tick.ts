@@ -2,11 +2,12 @@ import { getServer } from '../src/db/servers.js';
 import { resetBaselines } from '../src/db/peer-traffic.js';
 import { peersOnNode } from '../src/db/peers.js';
 import { startMonitor } from '../src/monitor/index.js';
+import { REMINDER_KINDS, sendReminders } from '../src/use-cases/reminders.js';
 import { beforeDump, recordTraffic } from '../src/monitor/traffic.js';
 import { parseDump } from '../src/vpn/dump.js';
 import { TransactionCounter } from '../test/support/tx-counter.js';
 import { HandshakeClient } from './handshakes.js';
-import { dropInterface, type Lab, silentLog, timed } from './lab.js';
+import { ADMIN_ID, dropInterface, type Lab, silentLog, timed } from './lab.js';
 import { fmtMs, fmtRatio, fmtSummary, quantile, type Row, summarize, type Summary, tickCheap } from './stats.js';
 
 // 2. Monitor tick: read (`wg show <if> dump`, and the stored baselines meanwhile, as the monitor
@@ -16,7 +17,8 @@ import { fmtMs, fmtRatio, fmtSummary, quantile, type Row, summarize, type Summar
 // moved", every peer's counters changed (the baselines are zeroed before the tick, untimed), which
 // writes every peer; and "all moved, first tick of an hour", which also moves the previous hour's
 // pending traffic of every peer to the hour and day buckets and the users' usage. The clock is
-// the bench's own: every sample ends with the first tick of a new hour.
+// the bench's own: every sample ends with the first tick of a new hour. Last, the leader's
+// reminders step after a tick, with every user on a quota and an expiry and nothing due.
 
 export interface MonitorResult {
   size: number;
@@ -36,6 +38,8 @@ export interface MonitorResult {
   transactions: number;
   /** The monitor's whole tick (node tick with reconcile, nothing moved). */
   monitorTick: Summary;
+  /** sendReminders after a tick, every kind on, every user with a quota and an expiry, nothing due. */
+  reminders: Summary;
 }
 
 export async function monitorTicks(lab: Lab, sizes: number[], samples: number): Promise<MonitorResult[]> {
@@ -91,6 +95,11 @@ export async function monitorTicks(lab: Lab, sizes: number[], samples: number): 
         transactions = Math.max(transactions, tx.transactions);
         newHour.push(first.total);
       }
+      await db.updateTable('users').set({ quota_bytes: 2 ** 40, expires_at: clock + 365 * 86_400_000 }).execute();
+      const deps = { db, adminIds: [ADMIN_ID], enabled: new Set(REMINDER_KINDS) };
+      await sendReminders(deps, clock); // this week's digest is claimed here, once
+      const reminders: number[] = [];
+      for (let i = 0; i < samples; i++) reminders.push((await timed(() => sendReminders(deps, clock)))[0]);
       const p50 = (k: 'read' | 'parse' | 'persist') => quantile(moved.map((m) => m[k]), 0.5);
       results.push({
         size,
@@ -107,6 +116,7 @@ export async function monitorTicks(lab: Lab, sizes: number[], samples: number): 
         written: Math.min(...moved.map((m) => m.written)),
         transactions,
         monitorTick: summarize(monitorTick),
+        reminders: summarize(reminders),
       });
       console.error(`  monitor at ${size}: bare ${fmtSummary(summarize(bare))}, all moved ${fmtSummary(summarize(moved.map((m) => m.total)))} (persist ${fmtMs(p50('persist'))}, ${transactions} transaction(s))`);
     } finally {
@@ -133,6 +143,7 @@ export function monitorRows(results: MonitorResult[]): Row[] {
     });
     rows.push({ measurement: m, case: `${r.size} peers, all moved, first tick of an hour (buckets and usage written too)`, value: fmtSummary(r.newHour), reference: `${fmtSummary(r.bare)} bare dump`, ratio: fmtRatio(r.newHour.p50 / r.bare.p50) });
     rows.push({ measurement: m, case: `${r.size} peers, monitor.tick() with reconcile`, value: fmtSummary(r.monitorTick) });
+    rows.push({ measurement: m, case: `${r.size} users, the reminders step after it (every kind on, all with quota and expiry, none due)`, value: fmtSummary(r.reminders) });
   }
   const last = results.at(-1);
   if (last) {

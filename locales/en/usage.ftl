@@ -2,7 +2,7 @@
 cmd-usage = Your traffic
 usage-now =
     📊 <b>Your traffic</b>
-    This period: { $used } of { $quota } { $topup }
+    This period: { $used } of { $quota }{ $topup }
     Usage resets: { $plan } · Period ends: { $end }
     Access until: { $expires }
 usage-members-only = /usage shows your traffic once you have access.

@@ -2,7 +2,7 @@
 cmd-usage = Ваш трафик
 usage-now =
     📊 <b>Ваш трафик</b>
-    В этом периоде: { $used } из { $quota } { $topup }
+    В этом периоде: { $used } из { $quota }{ $topup }
     Сброс расхода: { $plan } · Период до: { $end }
     Доступ до: { $expires }
 usage-members-only = /usage покажет ваш трафик, когда у вас будет доступ.

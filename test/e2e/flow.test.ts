@@ -154,7 +154,7 @@ for (const variant of variants) describe.skipIf(!variant.ready)(`end to end on a
     let mark = await api.mark();
     // About 300 KB both ways through the tunnel; the peer goes on the way, so ping reports losses.
     await lab.exec(lab.clientNs, ['ping', '-n', '-q', '-c', '150', '-i', '0.01', '-s', '1000', '-W', '1', serverTunnelIp], { timeoutMs: 20_000 }).catch(() => undefined);
-    await api.waitForMessage(USER.id, (m) => /лимит трафика исчерпан/.test(m.message.text ?? ''), 15_000, mark);
+    await api.waitForMessage(USER.id, (m) => /Лимит трафика на этот период исчерпан/.test(m.message.text ?? ''), 15_000, mark);
     await api.waitForMessage(ADMIN.id, (m) => /reached their traffic quota/.test(m.message.text ?? ''), 15_000, mark);
     expect((await vpn(['show', iface, 'dump'])).stdout.trim().split('\n')).toHaveLength(1);
     expect(await lab.ping(lab.clientNs, serverTunnelIp, 1)).toBe(false);

@@ -84,9 +84,7 @@ export function leaderJobs(deps: LeaderJobDeps): () => LeaderJobs {
         health.ticked();
       },
       databaseUp: () => health.databaseUp(),
-      quotaResetDay: config.limits.resetDay,
-      defaultResetPlan: config.limits.defaultPlan,
-      usageSummary: config.limits.usageSummary,
+      periods: { resetDay: config.limits.resetDay, defaultPlan: config.limits.defaultPlan, usageSummary: config.limits.usageSummary },
       afterTick: async (t) => {
         await enforceLimits(deps, t);
         await sendReminders({ db, adminIds: config.adminIds, enabled: config.reminders }, t);

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
-import type { ResetPlan } from '../db/schema.js';
+import { DEFAULT_PERIOD_RULES } from '../db/usage-periods.js';
 import type { VpnService } from '../vpn/service.js';
 import type { EndpointMove } from '../db/peer-endpoints.js';
-import { beforeDump, movedEndpoints, recordTraffic } from './traffic.js';
+import { beforeDump, movedEndpoints, recordTraffic, type TickRules } from './traffic.js';
 
 export type MonitorEvent =
   | { kind: 'interface-down'; node: string; iface: string }
@@ -37,12 +37,8 @@ export interface MonitorDeps {
   onEndpointMoves?: (moves: EndpointMove[], now: number) => Promise<void>;
   /** Runs at the end of every tick, with the tick's clock (quotas and expiry). */
   afterTick?: (now: number) => Promise<void>;
-  /** First day of the monthly quota period. */
-  quotaResetDay?: number;
-  /** The plan of users without one of their own (DEFAULT_RESET_PLAN). */
-  defaultResetPlan?: ResetPlan;
-  /** USAGE_SUMMARY: a user hears what their period used when it ends. */
-  usageSummary?: boolean;
+  /** How quota periods are cut (QUOTA_RESET_DAY, DEFAULT_RESET_PLAN) and USAGE_SUMMARY; default: monthly from the 1st, no summary. */
+  periods?: TickRules;
   /**
    * false: ticks are skipped. Nothing could be stored, and the nodes are not to blame; the
    * counters are cumulative, so the first tick after the outage counts its traffic.
@@ -67,7 +63,7 @@ interface NodeState {
 export function startMonitor(deps: MonitorDeps): Monitor {
   const { db, log, intervalMs } = deps;
   const now = deps.now ?? Date.now;
-  const rules = { resetDay: deps.quotaResetDay ?? 1, defaultPlan: deps.defaultResetPlan ?? 'month', usageSummary: deps.usageSummary ?? false } as const;
+  const rules = deps.periods ?? DEFAULT_PERIOD_RULES;
   const states = new Map<string, NodeState>();
   let running: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;

@@ -211,7 +211,6 @@ describe('PostgreSQL bot', () => {
       log: h.deps.log,
       intervalMs: HOUR,
       now: h.deps.now,
-      quotaResetDay: 1,
       afterTick: (t) => h.enforceLimits(t),
     });
     try {

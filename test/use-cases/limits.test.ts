@@ -25,7 +25,6 @@ describe('quotas and expiry', () => {
       log: h.deps.log,
       intervalMs: 3_600_000,
       now: h.deps.now,
-      quotaResetDay: 1,
       afterTick: (t) => h.enforceLimits(t),
     });
   });

@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { peersOfUser } from '../../src/db/peers.js';
 import type { ResetPlan } from '../../src/db/schema.js';
-import { type PeriodRules, periodEnd, rollUsagePeriods, setResetPlan } from '../../src/db/usage-periods.js';
+import { DEFAULT_PERIOD_RULES, type PeriodRules, periodEnd, rollUsagePeriods, setResetPlan } from '../../src/db/usage-periods.js';
 import { findUser, setLimits } from '../../src/db/users.js';
 import { type Monitor, startMonitor } from '../../src/monitor/index.js';
+import type { TickRules } from '../../src/monitor/traffic.js';
 import { AccessService } from '../../src/use-cases/access.js';
 import { ADMIN_A, createHarness, type Harness } from '../support/harness.js';
 import type { From } from '../support/recorder.js';
@@ -16,8 +17,8 @@ describe('reset plans, top-ups, expiry from the first connection, /usage', () =>
   let h: Harness;
   let monitor: Monitor;
   let key: string;
-  const startMonitorWith = (opts: { usageSummary?: boolean; defaultResetPlan?: ResetPlan } = {}) =>
-    startMonitor({ db: h.db, nodes: () => h.fleet.services(), log: h.deps.log, intervalMs: 3_600_000, now: h.deps.now, quotaResetDay: 1, afterTick: (t) => h.enforceLimits(t), ...opts });
+  const startMonitorWith = (periods: Partial<TickRules> = {}) =>
+    startMonitor({ db: h.db, nodes: () => h.fleet.services(), log: h.deps.log, intervalMs: 3_600_000, now: h.deps.now, periods: { ...DEFAULT_PERIOD_RULES, ...periods }, afterTick: (t) => h.enforceLimits(t) });
   beforeEach(async () => {
     h = await createHarness({ captcha: false });
     await h.send(USER, '/start');

@@ -30,7 +30,7 @@ describe('reminders', () => {
   }
   /** A monitor tick: traffic counted, then the limits and the reminders (the harness's afterTick), then sent. */
   function withMonitor() {
-    monitor = startMonitor({ db: h.db, nodes: () => h.fleet.services(), log: h.deps.log, intervalMs: HOUR, now: h.deps.now, quotaResetDay: 1, afterTick: (t) => h.enforceLimits(t) });
+    monitor = startMonitor({ db: h.db, nodes: () => h.fleet.services(), log: h.deps.log, intervalMs: HOUR, now: h.deps.now, afterTick: (t) => h.enforceLimits(t) });
     return monitor;
   }
   const told = (re: RegExp, chat = USER.id) => h.rec.find('sendMessage', chat).filter((c) => re.test(c.payload.text)).length;

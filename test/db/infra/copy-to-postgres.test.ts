@@ -88,7 +88,7 @@ async function community(): Promise<Harness> {
   await h.press(EVE, 'lng:ru', h.rec.last('sendMessage', EVE.id)!);
 
   // Traffic over two days, counted by the monitor: totals, hour and day buckets.
-  const monitor = startMonitor({ db: h.db, nodes: () => h.fleet.services(), log: h.deps.log, intervalMs: HOUR, now: h.deps.now, quotaResetDay: 1 });
+  const monitor = startMonitor({ db: h.db, nodes: () => h.fleet.services(), log: h.deps.log, intervalMs: HOUR, now: h.deps.now });
   try {
     const peers = await peersOnNode(h.db, 'awg0', 'active');
     for (const step of [1, 2, 3]) {

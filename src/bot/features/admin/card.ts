@@ -68,6 +68,24 @@ function cardKeyboard(ctx: BotContext, user: User): InlineKeyboard {
   return kb.row().text(ctx.tr('btn-refresh'), cb.card.pack({ userId })).text(ctx.tr('btn-back'), cb.users.pack({ page: 0, sort: 0 }));
 }
 
+/**
+ * A screen under the card (its Limits, Plan, Speed buttons): the card's text with a prompt, the
+ * screen's buttons for the user, and Back to the card.
+ */
+export function cardSubmenu(screen: Composer<BotContext>, menu: typeof cb.quotaMenu, prompt: string, buttons: (ctx: BotContext, user: User, kb: InlineKeyboard) => void): void {
+  screen.callbackQuery(menu.filter, async (ctx) => {
+    const data = menu.unpack(ctx.callbackQuery.data);
+    await ctx.answerCallbackQuery();
+    if (!data) return;
+    const user = await findUser(ctx.deps.db, data.userId);
+    if (!user) return editCurrent(ctx, ctx.tr('user-not-found'));
+    const kb = new InlineKeyboard();
+    buttons(ctx, user, kb);
+    kb.row().text(ctx.tr('btn-back'), cb.card.pack({ userId: user.id }));
+    await editCurrent(ctx, `${await cardText(ctx, user)}\n\n${ctx.tr(prompt)}`, kb);
+  });
+}
+
 export async function showCard(ctx: BotContext, userId: number, notice?: string): Promise<void> {
   const user = await findUser(ctx.deps.db, userId);
   if (!user) return editCurrent(ctx, ctx.tr('user-not-found'));

@@ -1,25 +1,16 @@
-import { Composer, InlineKeyboard } from 'grammy';
-import { findUser } from '../../../db/users.js';
+import { Composer } from 'grammy';
 import { changeDeviceLimit, changeLimits, extendExpiry } from '../../../use-cases/limits.js';
 import { cb } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
-import { editCurrent } from '../../ui.js';
 import { actorOf } from './decisions.js';
-import { cardText, showCard } from './card.js';
+import { cardSubmenu, showCard } from './card.js';
 
 /** A user's quota, expiry, usage and device limit, from the card's Limits button. */
 export const limitsScreen = new Composer<BotContext>();
 
 const QUOTA_CHOICES_GB = [10, 50, 100, 500];
 
-limitsScreen.callbackQuery(cb.quotaMenu.filter, async (ctx) => {
-  const data = cb.quotaMenu.unpack(ctx.callbackQuery.data);
-  await ctx.answerCallbackQuery();
-  if (!data) return;
-  const user = await findUser(ctx.deps.db, data.userId);
-  if (!user) return editCurrent(ctx, ctx.tr('user-not-found'));
-  const { userId } = data;
-  const kb = new InlineKeyboard();
+cardSubmenu(limitsScreen, cb.quotaMenu, 'limits-menu', (ctx, { id: userId }, kb) => {
   for (const gb of QUOTA_CHOICES_GB) kb.text(`${gb} GiB`, cb.setQuota.pack({ userId, gb }));
   kb.text('∞', cb.setQuota.pack({ userId, gb: 0 })).row();
   for (const days of [30, 90, 365]) kb.text(ctx.tr('btn-extend', { days }), cb.extend.pack({ userId, days }));
@@ -28,9 +19,7 @@ limitsScreen.callbackQuery(cb.quotaMenu.filter, async (ctx) => {
   kb.row();
   kb.text(ctx.tr('btn-reset-usage'), cb.resetUsage.pack({ userId })).row();
   for (const n of [1, 3, 5, 10]) kb.text(ctx.tr('btn-max-devices', { n }), cb.maxDevices.pack({ userId, n }));
-  kb.text(ctx.tr('btn-max-devices-default'), cb.maxDevices.pack({ userId, n: 0 })).row();
-  kb.text(ctx.tr('btn-back'), cb.card.pack({ userId }));
-  await editCurrent(ctx, `${await cardText(ctx, user)}\n\n${ctx.tr('limits-menu')}`, kb);
+  kb.text(ctx.tr('btn-max-devices-default'), cb.maxDevices.pack({ userId, n: 0 }));
 });
 
 limitsScreen.callbackQuery(cb.setQuota.filter, async (ctx) => {

@@ -1,34 +1,24 @@
-import { Composer, InlineKeyboard } from 'grammy';
+import { Composer } from 'grammy';
 import type { ResetPlan } from '../../../db/schema.js';
 import { RESET_PLANS } from '../../../db/usage-periods.js';
-import { findUser } from '../../../db/users.js';
 import { changeResetPlan, topUp } from '../../../use-cases/limits.js';
 import { cb } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
-import { editCurrent } from '../../ui.js';
 import { actorOf } from './decisions.js';
-import { cardText, showCard } from './card.js';
+import { cardSubmenu, showCard } from './card.js';
 
 /** A user's reset plan and this period's top-ups, from the card's Plan button. */
 export const plansScreen = new Composer<BotContext>();
 
 const TOP_UPS_GB = [1, 5, 10, 50];
 
-plansScreen.callbackQuery(cb.planMenu.filter, async (ctx) => {
-  const data = cb.planMenu.unpack(ctx.callbackQuery.data);
-  await ctx.answerCallbackQuery();
-  if (!data) return;
-  const user = await findUser(ctx.deps.db, data.userId);
-  if (!user) return editCurrent(ctx, ctx.tr('user-not-found'));
-  const { userId } = data;
-  const kb = new InlineKeyboard();
+cardSubmenu(plansScreen, cb.planMenu, 'plans-menu', (ctx, user, kb) => {
+  const userId = user.id;
   const mark = (on: boolean, label: string) => (on ? `✓ ${label}` : label);
   for (const plan of RESET_PLANS) kb.text(mark(user.reset_plan === plan, ctx.tr(`plan-${plan}`)), cb.setPlan.pack({ userId, plan }));
   const fallback = ctx.tr(`plan-${ctx.deps.periods.defaultPlan}`);
   kb.row().text(mark(user.reset_plan === null, ctx.tr('btn-plan-default', { plan: fallback })), cb.setPlan.pack({ userId, plan: 'default' })).row();
   for (const gb of TOP_UPS_GB) kb.text(ctx.tr('btn-topup', { gb }), cb.topUp.pack({ userId, gb }));
-  kb.row().text(ctx.tr('btn-back'), cb.card.pack({ userId }));
-  await editCurrent(ctx, `${await cardText(ctx, user)}\n\n${ctx.tr('plans-menu')}`, kb);
 });
 
 plansScreen.callbackQuery(cb.setPlan.filter, async (ctx) => {

@@ -1,10 +1,8 @@
-import { Composer, InlineKeyboard } from 'grammy';
-import { findUser } from '../../../db/users.js';
+import { Composer } from 'grammy';
 import { changeSpeed, type SpeedChoice } from '../../../use-cases/speed.js';
 import { cb, SPEED_DEFAULT, SPEED_UNLIMITED } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
-import { editCurrent } from '../../ui.js';
-import { cardText, showCard } from './card.js';
+import { cardSubmenu, showCard } from './card.js';
 import { actorOf } from './decisions.js';
 
 /** A user's speed limit, from the card's Speed button: shaped on every node the user has peers on. */
@@ -13,18 +11,9 @@ export const speedScreen = new Composer<BotContext>();
 const SPEED_CHOICES_MBIT = [5, 10, 20, 50, 100];
 const MAX_MBIT = 10_000;
 
-speedScreen.callbackQuery(cb.speedMenu.filter, async (ctx) => {
-  const data = cb.speedMenu.unpack(ctx.callbackQuery.data);
-  await ctx.answerCallbackQuery();
-  if (!data) return;
-  const user = await findUser(ctx.deps.db, data.userId);
-  if (!user) return editCurrent(ctx, ctx.tr('user-not-found'));
-  const { userId } = data;
-  const kb = new InlineKeyboard();
+cardSubmenu(speedScreen, cb.speedMenu, 'speed-menu', (ctx, { id: userId }, kb) => {
   for (const n of SPEED_CHOICES_MBIT) kb.text(ctx.tr('btn-speed-mbit', { n }), cb.setSpeed.pack({ userId, mbit: n }));
   kb.row().text(ctx.tr('btn-speed-default'), cb.setSpeed.pack({ userId, mbit: SPEED_DEFAULT })).text(ctx.tr('btn-speed-unlimited'), cb.setSpeed.pack({ userId, mbit: SPEED_UNLIMITED }));
-  kb.row().text(ctx.tr('btn-back'), cb.card.pack({ userId }));
-  await editCurrent(ctx, `${await cardText(ctx, user)}\n\n${ctx.tr('speed-menu')}`, kb);
 });
 
 speedScreen.callbackQuery(cb.setSpeed.filter, async (ctx) => {

@@ -227,25 +227,27 @@ export async function maxDevicesOf(db: Q, userId: number, fallback: number): Pro
   return row?.max_devices ?? fallback;
 }
 
-/** Active users with a quota not yet reminded at its last step (`below`), with their usage as usageNow gives it. */
+/** Active users (who have not blocked the bot) with a quota not yet reminded at its last step (`below`), with their usage as usageNow gives it. */
 export async function usersForQuotaReminder(db: Q, below: number): Promise<Pick<User, 'id' | 'quota_bytes' | 'topup_bytes' | 'usage_bytes' | 'warned_quota'>[]> {
   const rows = await db
     .selectFrom('users')
     .select(['id', 'quota_bytes', 'topup_bytes', 'usage_bytes', 'warned_quota'])
     .select(pendingBytesOf(db, sql.ref<number>('users.id')).as('pending_bytes'))
     .where('status', '=', 'active')
+    .where('blocked_at', 'is', null)
     .where('quota_bytes', 'is not', null)
     .where('warned_quota', '<', below)
     .execute();
   return rows.map(({ pending_bytes, ...u }) => ({ ...u, usage_bytes: u.usage_bytes + Number(pending_bytes ?? 0) }));
 }
 
-/** Active users whose access ends within (now, until] and who were not told at the last step (1 day). */
+/** Active users (who have not blocked the bot) whose access ends within (now, until] and who were not told at the last step (1 day). */
 export function usersForExpiryReminder(db: Q, now: number, until: number): Promise<Pick<User, 'id' | 'expires_at' | 'warned_expiry'>[]> {
   return db
     .selectFrom('users')
     .select(['id', 'expires_at', 'warned_expiry'])
     .where('status', '=', 'active')
+    .where('blocked_at', 'is', null)
     .where('expires_at', '>', now)
     .where('expires_at', '<=', until)
     .where('warned_expiry', '!=', 1)

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { findPeer, peersOfUser } from '../../src/db/peers.js';
-import { setLimits } from '../../src/db/users.js';
+import { setBlocked, setLimits } from '../../src/db/users.js';
 import { type Monitor, startMonitor } from '../../src/monitor/index.js';
 import { digestSlot, REMINDER_KINDS, type ReminderKind } from '../../src/use-cases/reminders.js';
 import { ADMIN_A, ADMIN_B, createHarness, type Harness, type HarnessOptions } from '../support/harness.js';
@@ -138,6 +138,21 @@ describe('reminders', () => {
     await m.tick();
     await m.tick();
     expect(told(/used 50%/)).toBe(1);
+  });
+
+  it('a user who blocked the bot is not reminded (Telegram would refuse it)', async () => {
+    await start();
+    const key = await approve(USER);
+    const m = withMonitor();
+    await setLimits(h.db, USER.id, { quota_bytes: 1000, expires_at: h.deps.now() + 0.5 * DAY });
+    await setBlocked(h.db, USER.id, h.deps.now());
+    h.wg.traffic(key, 990, 0, 1);
+    await m.tick();
+    await m.tick();
+    expect(told(/used \d+%|less than a day/)).toBe(0);
+    await setBlocked(h.db, USER.id, null);
+    await m.tick();
+    expect([told(/used 95%/), told(/less than a day/)]).toEqual([1, 1]);
   });
 
   it('weekly digest: once a week from Monday 09:00 UTC to every admin, with the week\'s new users, top traffic, who never connected and who expires next', async () => {

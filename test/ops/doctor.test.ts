@@ -96,6 +96,7 @@ class FakeHost {
         if (answer === undefined || answer instanceof Error) throw answer ?? new Error('connect ECONNREFUSED');
         return answer;
       },
+      now: () => Date.parse('2026-12-01T00:00:00Z'),
     };
   }
 
@@ -118,6 +119,7 @@ class FakeHost {
     const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
     if (token !== TOKEN || !this.tokenAccepted) return json(401, { ok: false, error_code: 401, description: 'Unauthorized' });
     if (method === 'getMe') return json(200, { ok: true, result: { id: 1234567890, is_bot: true, first_name: 'VPN', username: 'andrey_vpn_bot' } });
+    if (method === 'getWebhookInfo') return json(200, { ok: true, result: { url: '', has_custom_certificate: false, pending_update_count: 0 } });
     if (method === 'getChat') {
       const { chat_id } = JSON.parse(String(init?.body)) as { chat_id: number };
       if (this.started.has(chat_id)) return json(200, { ok: true, result: { id: chat_id, type: 'private', first_name: 'Ann', username: 'ann' } });
@@ -158,8 +160,9 @@ describe('doctor checks (fake host)', () => {
     expect(report.lines.every((l) => l.startsWith('✔ '))).toBe(true);
     expect(report.results.map((r) => r.name)).toEqual([
       'node', 'config', 'binaries', 'privileges', 'tun device', 'vpn backend', 'interface', 'ip_forward', 'nat', 'udp port',
-      'vpn nodes', 'data dir', 'database', 'bot token', 'admin 111',
+      'vpn nodes', 'data dir', 'database', 'bot token', 'admin 111', 'webhook',
     ]);
+    expect(report.find('webhook').line).toBe('✔ webhook — none set (BOT_MODE=polling), 0 pending update(s)');
     expect(report.find('bot token').line).toBe('✔ bot token — @andrey_vpn_bot');
     expect(report.find('binaries').line).toBe('✔ binaries — /usr/bin/awg (amneziawg-tools v1.0.20260223), /usr/bin/awg-quick');
     expect(report.find('vpn backend').line).toBe('✔ vpn backend — amneziawg kernel module loaded');
@@ -183,7 +186,7 @@ describe('doctor checks (fake host)', () => {
     expect(report.lines).toContain('    BOT_TOKEN: is required (missing)');
     expect(report.lines.some((l) => l.startsWith('    VPN_PORT:'))).toBe(true);
     const skipped = report.results.filter((r) => r.status === 'skip');
-    expect(skipped.length).toBe(12);
+    expect(skipped.length).toBe(13);
     expect(report.find('nat').line).toBe('- nat — skipped (the configuration is invalid)');
     expect(host.fetched).toEqual([]);
   });
@@ -398,6 +401,7 @@ describe('doctor checks (fake host)', () => {
     const report = await host.doctor();
     expect(report.find('bot token').line).toMatch(/^✘ bot token — BOT_TOKEN rejected by Telegram \(401 Unauthorized\)\. Fix: copy the token again from @BotFather/);
     expect(report.find('admin 111').line).toBe('- admin 111 — skipped (the bot token does not work)');
+    expect(report.find('webhook').line).toBe('- webhook — skipped (the bot token does not work)');
     expect(report.ok).toBe(false);
 
     host.tokenAccepted = true;

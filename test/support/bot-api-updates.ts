@@ -1,15 +1,17 @@
 // Where the bot's updates come from: a queue that getUpdates long polls read (with offset
 // confirmation, as Telegram), or that is POSTed to the webhook the bot set (with its secret token
 // header, retried until a 2xx).
-import type { Update } from 'grammy/types';
+import type { Update, WebhookInfo } from 'grammy/types';
 import { ApiError, bad } from './bot-api-state.js';
 
-export const UPDATE_METHODS = new Set(['getUpdates', 'setWebhook', 'deleteWebhook']);
+export const UPDATE_METHODS = new Set(['getUpdates', 'setWebhook', 'deleteWebhook', 'getWebhookInfo']);
 
 export interface WebhookDelivery {
   update_id: number;
   status: number | null;
   error?: string;
+  /** Unix time of the attempt. */
+  at: number;
 }
 
 export class UpdateSource {
@@ -36,6 +38,7 @@ export class UpdateSource {
 
   handle(method: string, p: Record<string, unknown>, aborted: Promise<void>): unknown {
     if (method === 'getUpdates') return this.getUpdates(p, aborted);
+    if (method === 'getWebhookInfo') return this.webhookInfo();
     if (method === 'deleteWebhook' || !p.url) {
       this.webhook = null;
       return true;
@@ -46,6 +49,18 @@ export class UpdateSource {
     this.poll?.(true);
     void this.pumpWebhook();
     return true;
+  }
+
+  /** Telegram's WebhookInfo: the updates not delivered (or confirmed) yet and the last failed delivery, which Telegram keeps after later successes. */
+  webhookInfo(): WebhookInfo {
+    const failed = this.webhookDeliveries.filter((d) => d.status === null || d.status < 200 || d.status >= 300).at(-1);
+    return {
+      url: this.webhook?.url ?? '',
+      has_custom_certificate: false,
+      pending_update_count: this.queue.length,
+      ...(failed ? { last_error_date: failed.at, last_error_message: failed.error ?? `Wrong response from the webhook: ${failed.status}` } : {}),
+      ...(this.webhook ? { max_connections: 40 } : {}),
+    };
   }
 
   close(): void {
@@ -85,7 +100,7 @@ export class UpdateSource {
     let failures = 0;
     while (this.webhook === hook && !this.closed && this.queue.length > 0) {
       const update = this.queue[0]!;
-      const delivery: WebhookDelivery = { update_id: update.update_id, status: null };
+      const delivery: WebhookDelivery = { update_id: update.update_id, status: null, at: Math.floor(Date.now() / 1000) };
       try {
         const res = await fetch(hook.url, {
           method: 'POST',

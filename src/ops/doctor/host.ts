@@ -48,6 +48,10 @@ export interface DoctorEnv {
   paths: SystemPaths;
   /** Reaches an SSH node and reads its interface index (null: interface down); throws when the node does not answer. */
   probeNode: (node: NodeRow) => Promise<number | null>;
+  /** Milliseconds since the epoch (certificate expiry, age of Telegram's last webhook error). */
+  now: () => number;
+  /** CA certificates the webhook check trusts instead of the system ones (tests). */
+  webhookCa?: Buffer;
 }
 
 /** First executable file called `name` in the PATH directories, without spawning `which`. */

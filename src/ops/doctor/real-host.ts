@@ -43,6 +43,7 @@ export function realDoctorEnv(env: Record<string, string | undefined>, overrides
         await runner.close();
       }
     },
+    now: Date.now,
     ...overrides,
   };
 }

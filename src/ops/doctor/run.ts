@@ -7,6 +7,7 @@ import type { DoctorEnv } from './host.js';
 import { checkTelegram } from './telegram.js';
 import { checkIpForward, checkInterface, checkNat, checkUdpPort } from './vpn-network.js';
 import { checkVpnNodes } from './vpn-nodes.js';
+import { checkWebhookCertificate } from './webhook.js';
 import { checkBinaries, checkKernelOrUserspace, checkPrivileges, checkTun } from './vpn-tools.js';
 
 /** The checks that need a valid configuration, in output order; local: a check of this host's own VPN node, not needed when VPN_LOCAL=off. */
@@ -23,6 +24,7 @@ export const CONFIG_CHECKS: { name: string; check: Check; local?: true }[] = [
   { name: 'data dir', check: checkDataDir },
   { name: 'database', check: checkDatabase },
   { name: 'telegram', check: checkTelegram },
+  { name: 'webhook certificate', check: checkWebhookCertificate },
 ];
 
 export async function runDoctor(denv: DoctorEnv): Promise<DoctorReport> {

@@ -2,14 +2,15 @@ import type { Config } from '../../config.js';
 import { type BotApiAnswer, type BotChat, callBotApi, checkBotToken } from '../telegram.js';
 import { type Check, type CheckResult, errorText, fail, pass, skip } from './check.js';
 import type { DoctorEnv } from './host.js';
+import { checkWebhookInfo } from './webhook.js';
 
 export const checkTelegram: Check = async (denv, config) => {
   const me = await checkBotToken(denv.fetch, config.telegramApiRoot, config.botToken);
   if (!me.ok) {
-    return [fail('bot token', me.problem, me.fix), ...config.adminIds.map((id) => skip(`admin ${id}`, 'the bot token does not work'))];
+    return [fail('bot token', me.problem, me.fix), ...[...config.adminIds.map((id) => `admin ${id}`), 'webhook'].map((name) => skip(name, 'the bot token does not work'))];
   }
-  const admins = await Promise.all(config.adminIds.map((id) => checkAdmin(denv, config, id, me.username)));
-  return [pass('bot token', `@${me.username}`), ...admins];
+  const [webhook, ...admins] = await Promise.all([checkWebhookInfo(denv, config), ...config.adminIds.map((id) => checkAdmin(denv, config, id, me.username))]);
+  return [pass('bot token', `@${me.username}`), ...admins, webhook];
 };
 
 async function checkAdmin(denv: DoctorEnv, config: Config, id: number, botUsername: string): Promise<CheckResult> {

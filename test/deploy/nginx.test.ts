@@ -2,8 +2,11 @@
 // as the nginx image renders it, checked by the real `nginx -t` with a self-signed certificate, and
 // the compose file validated by the real `docker-compose config`. Under CI=true a missing nginx,
 // openssl or docker-compose fails (.ci/run installs them).
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,26 +88,34 @@ describe('nginx template: what it says', () => {
   });
 });
 
+/** A temporary prefix with a self-signed certificate, and a main nginx.conf that includes conf as the image's includes conf.d/*.conf inside http {}. */
+async function nginxPrefix(): Promise<{ dir: string; certs: string; write: (conf: string, extraMain?: string) => string }> {
+  if (!nginxAvailable) throw new Error('nginx or openssl is not installed (CI=true, refusing to skip); .ci/run installs them');
+  const dir = tmp();
+  const certs = path.join(dir, 'certs');
+  fs.mkdirSync(certs);
+  const cert = await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=bot.test',
+    '-keyout', path.join(certs, 'privkey.pem'), '-out', path.join(certs, 'fullchain.pem')]);
+  expect(cert.code, cert.stderr).toBe(0);
+  const accessLog = 'access_log /var/log/nginx/access.log andreyvpn;';
+  const write = (conf: string, extraMain = ''): string => {
+    expect(conf).toContain(accessLog);
+    // The image's log file, not this machine's.
+    fs.writeFileSync(path.join(dir, 'andreyvpn.conf'), conf.replace(accessLog, `access_log ${dir}/access.log andreyvpn;`));
+    fs.writeFileSync(path.join(dir, 'nginx.conf'),
+      `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\n${extraMain}events {}\nhttp {\n  client_body_temp_path ${dir}/body;\n  proxy_temp_path ${dir}/proxy;\n  include ${dir}/andreyvpn.conf;\n}\n`);
+    return path.join(dir, 'nginx.conf');
+  };
+  return { dir, certs, write };
+}
+
+const testVars = (certs: string) => ({ BOT_DOMAIN: 'bot.test', TLS_CERT_DIR: certs, WEBHOOK_PATH: '/telegram-hook', BOT_REPLICA_1: '127.0.0.1:18081', BOT_REPLICA_2: '127.0.0.1:18082' });
+
 describe.skipIf(!nginxAvailable && !ci)('nginx -t on the rendered template (real nginx)', () => {
   it('accepts it with a self-signed certificate; a missing certificate or an unrendered variable is refused', async () => {
-    if (!nginxAvailable) throw new Error('nginx or openssl is not installed (CI=true, refusing to skip); .ci/run installs nginx');
-    const dir = tmp();
-    const certs = path.join(dir, 'certs');
-    fs.mkdirSync(certs);
-    const cert = await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=bot.test',
-      '-keyout', path.join(certs, 'privkey.pem'), '-out', path.join(certs, 'fullchain.pem')]);
-    expect(cert.code, cert.stderr).toBe(0);
-    const vars = { BOT_DOMAIN: 'bot.test', TLS_CERT_DIR: certs, WEBHOOK_PATH: '/telegram-hook', BOT_REPLICA_1: '127.0.0.1:18081', BOT_REPLICA_2: '127.0.0.1:18082' };
-    const accessLog = 'access_log /var/log/nginx/access.log andreyvpn;';
-    const nginxTest = (conf: string) => {
-      expect(conf).toContain(accessLog);
-      // The image's log file, not this machine's.
-      fs.writeFileSync(path.join(dir, 'andreyvpn.conf'), conf.replace(accessLog, `access_log ${dir}/access.log andreyvpn;`));
-      // The image's main nginx.conf includes conf.d/*.conf inside http {}; this one does the same, in the temporary prefix.
-      fs.writeFileSync(path.join(dir, 'nginx.conf'),
-        `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp {\n  client_body_temp_path ${dir}/body;\n  proxy_temp_path ${dir}/proxy;\n  include ${dir}/andreyvpn.conf;\n}\n`);
-      return run(NGINX, ['-t', '-q', '-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'error_log stderr;']);
-    };
+    const { dir, certs, write } = await nginxPrefix();
+    const vars = testVars(certs);
+    const nginxTest = (conf: string) => run(NGINX, ['-t', '-q', '-p', dir, '-c', write(conf), '-g', 'error_log stderr;']);
     const rendered = render(template, vars);
     expect(rendered).not.toMatch(/\$\{/);
     expect(rendered).toContain('location = /telegram-hook {');
@@ -117,6 +128,113 @@ describe.skipIf(!nginxAvailable && !ci)('nginx -t on the rendered template (real
     expect(noCert.stderr).toMatch(/missing\/fullchain\.pem/);
     const unrendered = await nginxTest(render(template, { ...vars, BOT_REPLICA_2: '${BOT_REPLICA_2}' }));
     expect(unrendered.code).not.toBe(0);
+  }, 60_000);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The rendered template served by a real nginx on a loopback port, before two stand-in replicas.
+
+interface Replica {
+  port: number;
+  seen: { method: string; url: string; secret: string | undefined; body: string }[];
+  status: number;
+  close: () => Promise<void>;
+}
+
+async function replica(): Promise<Replica> {
+  const r: Replica = { port: 0, seen: [], status: 200, close: async () => {} };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      r.seen.push({ method: req.method ?? '', url: req.url ?? '', secret: req.headers['x-telegram-bot-api-secret-token'] as string | undefined, body: Buffer.concat(chunks).toString() });
+      res.writeHead(r.status, { 'content-type': 'application/json' });
+      res.end('{"ok":true}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  r.port = (server.address() as AddressInfo).port;
+  r.close = () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+  return r;
+}
+
+const freePort = async (): Promise<number> => {
+  const s = http.createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+};
+
+function request(port: number, method: string, urlPath: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port, method, path: urlPath, servername: 'bot.test', rejectUnauthorized: false, agent: false,
+      headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe.skipIf(!nginxAvailable && !ci)('the rendered template served by nginx (real nginx, stand-in replicas)', () => {
+  it('proxies webhook POSTs with the secret header, fails them over, and hides everything else', async () => {
+    const { dir, certs, write } = await nginxPrefix();
+    const a = await replica();
+    const b = await replica();
+    const port = await freePort();
+    const listen = 'listen 443 ssl;';
+    expect(template).toContain(listen);
+    const conf = render(template, { ...testVars(certs), BOT_REPLICA_1: `127.0.0.1:${a.port}`, BOT_REPLICA_2: `127.0.0.1:${b.port}` }).replace(listen, `listen 127.0.0.1:${port} ssl;`);
+    // One root process in the foreground: no worker switching to another user.
+    const nginx: ChildProcess = spawn(NGINX, ['-p', dir, '-c', write(conf, 'daemon off;\nmaster_process off;\n')], { stdio: 'ignore' });
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!(await request(port, 'GET', '/').then(() => true, () => false))) {
+        if (Date.now() > deadline || nginx.exitCode !== null) throw new Error(`nginx did not start: ${fs.readFileSync(path.join(dir, 'error.log'), 'utf8')}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const secret = { 'X-Telegram-Bot-Api-Secret-Token': 'secret-token-1234567890' };
+      const update = (id: number) => JSON.stringify({ update_id: id, message: { text: `private text ${id}` } });
+
+      // Proxied, secret header and body intact, alternating between the replicas.
+      for (const id of [1, 2]) expect(await request(port, 'POST', '/telegram-hook', update(id), secret)).toEqual({ status: 200, body: '{"ok":true}' });
+      expect(a.seen).toHaveLength(1);
+      expect(b.seen).toHaveLength(1);
+      for (const s of [...a.seen, ...b.seen]) expect(s).toMatchObject({ method: 'POST', url: '/telegram-hook', secret: 'secret-token-1234567890' });
+      expect([...a.seen, ...b.seen].map((s) => JSON.parse(s.body).update_id).sort()).toEqual([1, 2]);
+
+      // /healthz, /metrics and other paths: 404 from nginx itself; a GET on the webhook path: 403.
+      for (const p of ['/healthz', '/metrics', '/', '/telegram-hook/x']) expect((await request(port, 'GET', p)).status, p).toBe(404);
+      expect((await request(port, 'GET', '/telegram-hook')).status).toBe(403);
+      expect(a.seen.length + b.seen.length).toBe(2);
+
+      // A replica answering 503: the POST goes on to the other one (non_idempotent).
+      a.status = 503;
+      a.seen.length = 0;
+      b.seen.length = 0;
+      for (const id of [3, 4, 5, 6]) expect((await request(port, 'POST', '/telegram-hook', update(id), secret)).status).toBe(200);
+      expect(a.seen.length).toBeGreaterThan(0);
+      expect(b.seen.map((s) => JSON.parse(s.body).update_id)).toEqual([3, 4, 5, 6]);
+
+      // A replica that is down: every POST still reaches the other one.
+      await a.close();
+      b.seen.length = 0;
+      for (const id of [7, 8, 9, 10]) expect((await request(port, 'POST', '/telegram-hook', update(id), secret)).status).toBe(200);
+      expect(b.seen.map((s) => JSON.parse(s.body).update_id)).toEqual([7, 8, 9, 10]);
+
+      // The access log has the requests, but neither bodies nor the secret.
+      const log = fs.readFileSync(path.join(dir, 'access.log'), 'utf8');
+      expect(log).toMatch(/"POST \/telegram-hook HTTP\/1\.1" 200/);
+      expect(log).toMatch(/"GET \/metrics HTTP\/1\.1" 404/);
+      expect(log).not.toMatch(/private text|secret-token/);
+    } finally {
+      nginx.kill('SIGTERM');
+      await a.close();
+      await b.close();
+    }
   }, 60_000);
 });
 

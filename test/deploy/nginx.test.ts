@@ -68,6 +68,14 @@ describe('nginx template: what it says', () => {
     expect(compose).toMatch(/- \.\.\/nginx\/andreyvpn\.conf\.template:\/etc\/nginx\/templates\/andreyvpn\.conf\.template:ro/);
   });
 
+  it('every ${VAR} the compose file uses is documented in the README', () => {
+    const code = compose.split('\n').map((l) => l.replace(/(^|\s)#.*$/, '')).join('\n');
+    const vars = new Set([...code.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!));
+    expect([...vars].sort()).toEqual(['BOT_DOMAIN', 'POSTGRES_PASSWORD', 'WEBHOOK_PATH']);
+    const readme = read('README.md');
+    for (const v of vars) expect(readme, `${v} is not documented in README.md`).toContain(`\`${v}\``);
+  });
+
   it('proxies the webhook path to both replicas, failing POSTs over too', () => {
     expect(webhook).toMatch(/proxy_pass http:\/\/andreyvpn_bots;/);
     expect(template).toMatch(/upstream andreyvpn_bots \{[^}]*server \$\{BOT_REPLICA_1\}[^}]*server \$\{BOT_REPLICA_2\}/);

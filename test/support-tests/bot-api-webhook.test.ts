@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { Bot } from 'grammy';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BotApiStandIn, type BotApiStandInOptions, type UserInput } from '../support/bot-api.js';
+import { StandInClient } from '../support/bot-api-client.js';
 
 const run = promisify(execFile);
 const TOKEN = '123456:TEST-token_abc';
@@ -185,5 +186,20 @@ describe('webhook delivery', () => {
     expect((await bot.api.getWebhookInfo()).pending_update_count).toBe(0);
     await bot.api.deleteWebhook();
     expect(await bot.api.getWebhookInfo()).toEqual({ url: '', has_custom_certificate: false, pending_update_count: 0 });
+  });
+
+  it('in its own process, takes the CA file, back-off and timeout from its options', async () => {
+    await fs.writeFile(path.join(dir, 'trusted.pem'), pki.ca);
+    let n = 0;
+    const url = await receiver((req, res) => void answer(req, res, 200, ++n === 1 ? 5000 : 0), pki.leaf);
+    const api = await StandInClient.start({ token: TOKEN, rateLimit: false, webhookCaFile: path.join(dir, 'trusted.pem'), webhookRetryMs: [50, 1000], webhookTimeoutMs: 200 });
+    closers.push(() => api.stop());
+    await new Bot(TOKEN, { client: { apiRoot: api.apiRoot } }).api.setWebhook(url, { max_connections: 1 });
+    const u = await api.sendText(alice, 'from afar');
+    await vi.waitFor(async () => expect((await api.webhook()).deliveries.map((d) => [d.update_id, d.status, d.error])).toEqual([
+      [u.update_id, null, 'Read timeout expired (200 ms)'],
+      [u.update_id, 200, undefined],
+    ]), { timeout: 5000 });
+    expect((await api.webhook()).peakInFlight).toBe(1);
   });
 });

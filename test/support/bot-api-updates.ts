@@ -166,6 +166,8 @@ export class UpdateSource {
     const { timeoutMs = 60_000, ca } = this.hookOpts;
     return new Promise((resolve) => {
       const fail = (err: Error): void => {
+        clearTimeout(timer);
+        delivery.status = null;
         delivery.error ??= err.message;
         resolve(delivery);
       };
@@ -183,10 +185,7 @@ export class UpdateSource {
         req.destroy();
         resolve(delivery);
       }, timeoutMs);
-      req.on('error', (err) => {
-        clearTimeout(timer);
-        fail(err);
-      });
+      req.on('error', fail);
       req.end(body);
     });
   }

@@ -21,6 +21,7 @@ const NO_DATABASE = [
   'test/ops/setup.test.ts',
   'test/support-tests/amneziawg.test.ts',
   'test/support-tests/bot-api.test.ts',
+  'test/support-tests/bot-api-webhook.test.ts',
   'test/support-tests/netns.test.ts',
   'test/vpn/amnezia-key.test.ts',
   'test/vpn/amneziawg.test.ts',

@@ -297,7 +297,7 @@ describe('BotApiStandIn transport and update source', () => {
       await bot.api.setWebhook(`http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`, { secret_token: 's3cret' });
       expect((await apiError(bot.api.getUpdates())).description).toMatch(/^Conflict: can't use getUpdates method while webhook is active/);
       const u = server.sendText(alice, 'via hook');
-      await vi.waitFor(() => expect(server.webhookDeliveries).toMatchObject([{ update_id: u.update_id, status: 500 }, { update_id: u.update_id, status: 200 }]));
+      await vi.waitFor(() => expect(server.webhookDeliveries.map(({ update_id, status }) => ({ update_id, status }))).toEqual([{ update_id: u.update_id, status: 500 }, { update_id: u.update_id, status: 200 }]));
       expect(seen).toEqual(['s3cret', 's3cret']);
       await bot.api.deleteWebhook();
       await expect(bot.api.getUpdates({ timeout: 0 })).resolves.toEqual([]);

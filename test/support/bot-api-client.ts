@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Message, Update } from 'grammy/types';
 import type { ApiErrorBody, MessageRef, RecordedCall, SentMessage, UserInput } from './bot-api.js';
+import type { WebhookDelivery } from './bot-api-updates.js';
 import { filesFromWire, type WireCall, type WireSentMessage } from './bot-api-wire.js';
 
 export interface StandInStartOptions {
@@ -28,6 +29,10 @@ export interface StandInStartOptions {
   startTimeoutMs?: number;
   /** false: webhooks the bot sets are not called; the test delivers updates itself (deliver()). */
   webhookDelivery?: boolean;
+  /** PEM file of the CA an https:// webhook must chain to; back-off (`[base, cap]` ms) and timeout of webhook POSTs. */
+  webhookCaFile?: string;
+  webhookRetryMs?: [number, number];
+  webhookTimeoutMs?: number;
   /**
    * Flood limits (BotApiStandInOptions.rateLimit): Telegram's 30 a second over all chats and 1 a
    * second per chat by default; a field left out keeps its default; false turns both off (only for
@@ -134,6 +139,9 @@ export class StandInClient {
         STANDIN_CONTROL_SOCKET: socketPath,
         STANDIN_EXIT_ON_STDIN_END: '1',
         ...(opts.webhookDelivery === false ? { STANDIN_WEBHOOK_DELIVERY: 'off' } : {}),
+        ...(opts.webhookCaFile ? { STANDIN_WEBHOOK_CA: opts.webhookCaFile } : {}),
+        ...(opts.webhookRetryMs ? { STANDIN_WEBHOOK_RETRY_MS: opts.webhookRetryMs.join(',') } : {}),
+        ...(opts.webhookTimeoutMs !== undefined ? { STANDIN_WEBHOOK_TIMEOUT_MS: String(opts.webhookTimeoutMs) } : {}),
         STANDIN_RATE_LIMIT: rateLimitEnv(opts.rateLimit) ?? '',
         STANDIN_REQUIRE_STARTED: opts.requireStartedChat === false ? 'off' : 'on',
       },
@@ -233,6 +241,11 @@ export class StandInClient {
    */
   async deliver(url: string, update: Update, secret?: string): Promise<{ status: number; body: string }> {
     return (await this.control('POST', '/deliver', { url, update, secret }, 70_000)) as { status: number; body: string };
+  }
+
+  /** The webhook POSTs made so far and the most that were in flight at once. */
+  async webhook(): Promise<{ deliveries: WebhookDelivery[]; peakInFlight: number }> {
+    return (await this.control('GET', '/webhook')) as { deliveries: WebhookDelivery[]; peakInFlight: number };
   }
 
   async failNext(method: string, error: ApiErrorBody, times = 1): Promise<void> {

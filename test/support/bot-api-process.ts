@@ -5,7 +5,9 @@
 //      STANDIN_WEBHOOK_DELIVERY=off when the test delivers updates itself (POST /deliver),
 //      STANDIN_RATE_LIMIT: `off`, or `<global>,<perChat>` messages a second (e.g. `30,1`, an empty
 //        part keeps its default, `Infinity` lifts it); unset: Telegram's limits (DEFAULT_RATE_LIMIT),
-//      STANDIN_REQUIRE_STARTED=off to let the bot message users who never wrote to it.
+//      STANDIN_REQUIRE_STARTED=off to let the bot message users who never wrote to it,
+//      STANDIN_WEBHOOK_CA: PEM file of the CA an https:// webhook must chain to,
+//      STANDIN_WEBHOOK_RETRY_MS: `<base>,<cap>` back-off of webhook retries, STANDIN_WEBHOOK_TIMEOUT_MS.
 // The Bot API listens on 127.0.0.1 of the namespace; the control API listens on the unix
 // socket, which the test process outside the namespace can reach (unix sockets are not
 // network-namespaced). Prints one line `{"port":N}` on stdout once both are listening.
@@ -45,6 +47,18 @@ function parseRateLimit(value: string | undefined): BotApiStandInOptions['rateLi
   return { ...(global !== undefined ? { perSecond: global } : {}), ...(perChat !== undefined ? { perChatPerSecond: perChat } : {}) };
 }
 
+/** The webhook's CA, back-off and timeout from STANDIN_WEBHOOK_*; unset ones keep their defaults. */
+function webhookOptions(env: NodeJS.ProcessEnv): BotApiStandInOptions['webhook'] {
+  const [retryBaseMs, retryCapMs] = (env.STANDIN_WEBHOOK_RETRY_MS ?? '').split(',').map((x) => (x.trim() === '' ? undefined : Number(x)));
+  const timeoutMs = env.STANDIN_WEBHOOK_TIMEOUT_MS ? Number(env.STANDIN_WEBHOOK_TIMEOUT_MS) : undefined;
+  return {
+    ...(env.STANDIN_WEBHOOK_CA ? { ca: fs.readFileSync(env.STANDIN_WEBHOOK_CA) } : {}),
+    ...(retryBaseMs !== undefined ? { retryBaseMs } : {}),
+    ...(retryCapMs !== undefined ? { retryCapMs } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+  };
+}
+
 async function main(): Promise<void> {
   const token = process.env.STANDIN_TOKEN;
   const socketPath = process.env.STANDIN_CONTROL_SOCKET;
@@ -57,6 +71,7 @@ async function main(): Promise<void> {
   const api = new BotApiStandIn({
     token,
     webhookDelivery: process.env.STANDIN_WEBHOOK_DELIVERY !== 'off',
+    webhook: webhookOptions(process.env),
     ...(rateLimit !== undefined ? { rateLimit } : {}),
     requireStartedChat: process.env.STANDIN_REQUIRE_STARTED !== 'off',
   });
@@ -92,6 +107,8 @@ async function main(): Promise<void> {
           throw new HttpError(404, err instanceof Error ? err.message : String(err));
         }
       }
+      case 'GET /webhook':
+        return { deliveries: api.webhookDeliveries, peakInFlight: api.webhookPeakInFlight };
       case 'POST /pushUpdate': {
         const b = await readJson(req);
         return api.pushUpdate((b.update ?? {}) as object);

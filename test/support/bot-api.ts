@@ -18,7 +18,7 @@ import {
   ApiError, buttonsOf, TelegramState, type ApiErrorBody, type ApiRequest, type MessageRef, type RecordedFile,
   type SentMessage, type TelegramStateOptions, type UserInput,
 } from './bot-api-state.js';
-import { UPDATE_METHODS, UpdateSource } from './bot-api-updates.js';
+import { UPDATE_METHODS, UpdateSource, type WebhookOptions } from './bot-api-updates.js';
 import { parseMultipart } from './multipart.js';
 
 export * from './bot-api-state.js';
@@ -42,6 +42,8 @@ export interface BotApiStandInOptions extends Omit<TelegramStateOptions, 'bot'> 
   botUsername?: string;
   /** false: a webhook the bot sets is never called; the test delivers updates itself. Default true. */
   webhookDelivery?: boolean;
+  /** How the webhook is called: the CA to trust for https://, back-off and timeout (small in tests). */
+  webhook?: Omit<WebhookOptions, 'delivery'>;
 }
 
 /** Form fields that stay strings even when they look like JSON (an all-digit callback query id). */
@@ -60,7 +62,7 @@ export class BotApiStandIn extends TelegramState {
     const bot = { id: Number(opts.token.split(':')[0]), is_bot: true, first_name: 'Test Bot', username: opts.botUsername ?? 'test_standin_bot' };
     super({ ...opts, bot });
     this.token = opts.token;
-    this.updates = new UpdateSource(opts.webhookDelivery ?? true);
+    this.updates = new UpdateSource({ ...opts.webhook, delivery: opts.webhookDelivery ?? true });
   }
 
   async listen(port = 0, host = '127.0.0.1'): Promise<number> {
@@ -86,6 +88,11 @@ export class BotApiStandIn extends TelegramState {
 
   get webhookDeliveries(): UpdateSource['webhookDeliveries'] {
     return this.updates.webhookDeliveries;
+  }
+
+  /** The most webhook POSTs that were in flight at once. */
+  get webhookPeakInFlight(): number {
+    return this.updates.peakInFlight;
   }
 
   async close(): Promise<void> {

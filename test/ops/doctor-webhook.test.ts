@@ -157,7 +157,7 @@ describe('doctor: getWebhookInfo (Bot API stand-in over HTTP)', () => {
     await setWebhook(dead);
     api.sendText({ id: 111, first_name: 'Ann' }, '/start');
     await vi.waitFor(() => expect(api.webhookDeliveries.length).toBeGreaterThan(0));
-    expect(await info(dead)).toMatch(new RegExp(`^! webhook — ${dead}, 1 pending update\\(s\\); last delivery error \\d+ s ago: fetch failed$`));
+    expect(await info(dead)).toMatch(new RegExp(`^! webhook — ${dead}, 1 pending update\\(s\\); last delivery error \\d+ s ago: .*ECONNREFUSED.*$`));
     await setWebhook('');
   });
 

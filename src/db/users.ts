@@ -169,7 +169,11 @@ export async function usersWithLimits(db: Q): Promise<User[]> {
       ]),
     )
     .execute();
-  // usage_bytes as usageNow gives it.
+  return withPendingUsage(rows);
+}
+
+/** Rows read with pendingBytesOf(…).as('pending_bytes'): usage_bytes as usageNow gives it. */
+function withPendingUsage<T extends { usage_bytes: number; pending_bytes: unknown }>(rows: T[]): Omit<T, 'pending_bytes'>[] {
   return rows.map(({ pending_bytes, ...u }) => ({ ...u, usage_bytes: u.usage_bytes + Number(pending_bytes ?? 0) }));
 }
 
@@ -238,7 +242,7 @@ export async function usersForQuotaReminder(db: Q, below: number): Promise<Pick<
     .where('quota_bytes', 'is not', null)
     .where('warned_quota', '<', below)
     .execute();
-  return rows.map(({ pending_bytes, ...u }) => ({ ...u, usage_bytes: u.usage_bytes + Number(pending_bytes ?? 0) }));
+  return withPendingUsage(rows);
 }
 
 /** Active users (who have not blocked the bot) whose access ends within (now, until] and who were not told at the last step (1 day). */

@@ -109,8 +109,7 @@ export class VpnService {
       await this.runner.up(this.confPath);
     }
     await this.config.write();
-    const result = await reconcilePeers(this.reconcileDeps(), parseDump(await this.runner.dump(this.settings.iface)));
-    this.logReconciled(result);
+    const result = await this.reconcilePeers(parseDump(await this.runner.dump(this.settings.iface)));
     await this.shaping.rebuild();
     return result;
   }
@@ -212,18 +211,15 @@ export class VpnService {
     return Promise.all(ips.map((ip) => this.shaping.peer(ip)));
   }
 
-  private reconcileDeps() {
-    return { db: this.db, runner: this.runner, settings: this.settings, secrets: this.secrets };
-  }
-
-  private logReconciled(result: ReconcileResult): void {
+  private async reconcilePeers(dump: Dump): Promise<ReconcileResult> {
+    const result = await reconcilePeers({ db: this.db, runner: this.runner, settings: this.settings, secrets: this.secrets }, dump);
     if (result.added.length || result.removed.length) this.log.info({ node: this.settings.node, added: result.added.length, removed: result.removed.length }, 'reconciled interface with the database');
+    return result;
   }
 
   /** Makes the interface's peers those of the database (reconcilePeers), and their speed limits (Shaping.sync). */
   async reconcile(dump: Dump): Promise<ReconcileResult> {
-    const result = await reconcilePeers(this.reconcileDeps(), dump);
-    this.logReconciled(result);
+    const result = await this.reconcilePeers(dump);
     await this.shaping.sync();
     return result;
   }

@@ -159,10 +159,6 @@ export function sameSpeed(a: Speed, b: Speed): boolean {
   return a.downKbit === b.downKbit && a.upKbit === b.upKbit;
 }
 
-export function isLimited(s: Speed): boolean {
-  return s.downKbit !== null || s.upKbit !== null;
-}
-
 /** The speed a user's stored columns give: null = `fallback` (DEFAULT_SPEED_MBIT), 0 = unlimited. */
 export function effectiveSpeed(stored: StoredSpeed, fallback: Speed): Speed {
   const pick = (own: number | null, def: number | null) => (own === null ? def : own === 0 ? null : own);

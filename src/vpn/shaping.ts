@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
-import { peerSpeedsOnNode } from '../db/speeds.js';
+import { limitedPeersOnNode } from '../db/speeds.js';
 import type { VpnRunner } from './runner.js';
-import { batchInput, effectiveSpeed, ifbCommands, ifbName, isLimited, peerCommands, setupCommands, teardownCommands, UNLIMITED } from './shaper.js';
+import { batchInput, effectiveSpeed, ifbCommands, ifbName, peerCommands, setupCommands, teardownCommands, UNLIMITED } from './shaper.js';
 import type { Speed, VpnSettings } from './types.js';
 
 export interface ShapingDeps {
@@ -37,10 +37,8 @@ export class Shaping {
     const { db, settings } = this.deps;
     const fallback = settings.defaultSpeed ?? UNLIMITED;
     const out = new Map<string, Speed>();
-    for (const row of await peerSpeedsOnNode(db, settings.node, ip)) {
-      const speed = effectiveSpeed(row, fallback);
-      if (isLimited(speed)) out.set(row.ip, speed);
-    }
+    const limitedByDefault = { down: fallback.downKbit !== null, up: fallback.upKbit !== null };
+    for (const row of await limitedPeersOnNode(db, settings.node, limitedByDefault, ip)) out.set(row.ip, effectiveSpeed(row, fallback));
     return out;
   }
 

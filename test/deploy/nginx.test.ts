@@ -2,7 +2,7 @@
 // as the nginx image renders it, checked by the real `nginx -t` with a self-signed certificate, and
 // the compose file validated by the real `docker-compose config`. Under CI=true a missing nginx,
 // openssl or docker-compose fails (.ci/run installs them).
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -11,37 +11,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { nginxArgv, nginxAvailable as nginxInstalled, NGINX, NGINX_TEMPLATE as TEMPLATE, readTemplate, renderTemplate as render, runCode as run, selfSignedCert, TEMPLATE_ACCESS_LOG, TEMPLATE_LISTEN, writeNginxConf } from '../support/nginx.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const read = (rel: string): string => fs.readFileSync(path.join(ROOT, rel), 'utf8');
-const TEMPLATE = 'deploy/nginx/andreyvpn.conf.template';
 const COMPOSE = 'deploy/large/docker-compose.yml';
 const ci = process.env.CI === 'true';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, argv, { env, timeout: 60_000 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
-    });
-  });
-}
-
-const works = (cmd: string, argv: string[]): Promise<boolean> => run(cmd, argv).then((r) => r.code === 0, () => false);
-const NGINX = fs.existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
-const nginxAvailable = (await works(NGINX, ['-v'])) && (await works('openssl', ['version']));
-const composeAvailable = await works('docker-compose', ['version']);
-
-/** What the nginx image's envsubst does with the variables it is given: ${NAME} and $NAME of those names only. */
-function render(template: string, vars: Record<string, string>): string {
-  return template.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (m, a?: string, b?: string) => vars[(a ?? b)!] ?? m);
-}
+const nginxAvailable = await nginxInstalled();
+const composeAvailable = await run('docker-compose', ['version']).then((r) => r.code === 0, () => false);
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -53,7 +31,7 @@ const tmp = (): string => {
   return d;
 };
 
-const template = read(TEMPLATE);
+const template = readTemplate();
 const compose = read(COMPOSE);
 /** The template's variables: every ${NAME} (nginx's own variables are written $name). */
 const templateVars = [...new Set([...template.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!))].sort();
@@ -96,25 +74,15 @@ describe('nginx template: what it says', () => {
   });
 });
 
-/** A temporary prefix with a self-signed certificate, and a main nginx.conf that includes conf as the image's includes conf.d/*.conf inside http {}. */
-async function nginxPrefix(): Promise<{ dir: string; certs: string; write: (conf: string, extraMain?: string) => string }> {
+/** A temporary prefix with a self-signed certificate; write() puts conf where the image's conf.d would include it. */
+async function nginxPrefix(): Promise<{ dir: string; certs: string; write: (conf: string) => string }> {
   if (!nginxAvailable) throw new Error('nginx or openssl is not installed (CI=true, refusing to skip); .ci/run installs them');
   const dir = tmp();
   const certs = path.join(dir, 'certs');
   fs.mkdirSync(certs);
-  const cert = await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=bot.test',
-    '-keyout', path.join(certs, 'privkey.pem'), '-out', path.join(certs, 'fullchain.pem')]);
-  expect(cert.code, cert.stderr).toBe(0);
-  const accessLog = 'access_log /var/log/nginx/access.log andreyvpn;';
-  const write = (conf: string, extraMain = ''): string => {
-    expect(conf).toContain(accessLog);
-    // The image's log file, not this machine's.
-    fs.writeFileSync(path.join(dir, 'andreyvpn.conf'), conf.replace(accessLog, `access_log ${dir}/access.log andreyvpn;`));
-    fs.writeFileSync(path.join(dir, 'nginx.conf'),
-      `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\n${extraMain}events {}\nhttp {\n  client_body_temp_path ${dir}/body;\n  proxy_temp_path ${dir}/proxy;\n  include ${dir}/andreyvpn.conf;\n}\n`);
-    return path.join(dir, 'nginx.conf');
-  };
-  return { dir, certs, write };
+  await selfSignedCert(certs, 'bot.test');
+  expect(template).toContain(TEMPLATE_ACCESS_LOG);
+  return { dir, certs, write: (conf) => writeNginxConf(dir, conf) };
 }
 
 const testVars = (certs: string) => ({ BOT_DOMAIN: 'bot.test', TLS_CERT_DIR: certs, WEBHOOK_PATH: '/telegram-hook', BOT_REPLICA_1: '127.0.0.1:18081', BOT_REPLICA_2: '127.0.0.1:18082' });
@@ -189,15 +157,14 @@ function request(port: number, method: string, urlPath: string, body?: string, h
 
 describe.skipIf(!nginxAvailable && !ci)('the rendered template served by nginx (real nginx, stand-in replicas)', () => {
   it('proxies webhook POSTs with the secret header, fails them over, and hides everything else', async () => {
-    const { dir, certs, write } = await nginxPrefix();
+    const { dir, certs } = await nginxPrefix();
     const a = await replica();
     const b = await replica();
     const port = await freePort();
-    const listen = 'listen 443 ssl;';
-    expect(template).toContain(listen);
-    const conf = render(template, { ...testVars(certs), BOT_REPLICA_1: `127.0.0.1:${a.port}`, BOT_REPLICA_2: `127.0.0.1:${b.port}` }).replace(listen, `listen 127.0.0.1:${port} ssl;`);
-    // One root process in the foreground: no worker switching to another user.
-    const nginx: ChildProcess = spawn(NGINX, ['-p', dir, '-c', write(conf, 'daemon off;\nmaster_process off;\n')], { stdio: 'ignore' });
+    expect(template).toContain(TEMPLATE_LISTEN);
+    const conf = render(template, { ...testVars(certs), BOT_REPLICA_1: `127.0.0.1:${a.port}`, BOT_REPLICA_2: `127.0.0.1:${b.port}` }).replace(TEMPLATE_LISTEN, `listen 127.0.0.1:${port} ssl;`);
+    const [cmd, ...args] = nginxArgv(dir, conf);
+    const nginx: ChildProcess = spawn(cmd!, args, { stdio: 'ignore' });
     try {
       const deadline = Date.now() + 10_000;
       while (!(await request(port, 'GET', '/').then(() => true, () => false))) {

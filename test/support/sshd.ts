@@ -15,7 +15,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
 import type { SshTarget } from '../../src/vpn/ssh-connection.js';
-import { gateOn, type LabProcess, type NetnsLab, onPath, realPartsAvailable, run } from './netns.js';
+import { gateOn, type LabLink, type LabProcess, type NetnsLab, onPath, realPartsAvailable, run } from './netns.js';
 
 const SSHD = '/usr/sbin/sshd';
 
@@ -205,6 +205,8 @@ export interface SshNode {
   sshd: Sshd;
   /** The node's address towards the client namespace: the host of its WireGuard endpoint. */
   endpointIp: string;
+  /** The link sshd is reached by (its b end in the node's namespace): set it down to cut the node off. */
+  controllerLink: LabLink;
 }
 
 /**
@@ -215,5 +217,5 @@ export async function addSshNode(lab: NetnsLab, tag: string, controllerNs: strin
   const ns = await lab.addNamespace(tag);
   const toClient = await lab.link(ns, lab.clientNs);
   const toController = await lab.link(controllerNs, ns);
-  return { ns, endpointIp: toClient.aIp, sshd: await Sshd.start(lab, ns, toController.bIp) };
+  return { ns, endpointIp: toClient.aIp, controllerLink: toController, sshd: await Sshd.start(lab, ns, toController.bIp) };
 }

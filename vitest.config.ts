@@ -41,7 +41,7 @@ const NO_DATABASE = [
 ];
 
 /** Tests of PostgreSQL itself and of moving to it: the postgres project only. */
-const POSTGRES_ONLY = ['test/db/postgres.test.ts', 'test/db/infra/copy-to-postgres.test.ts', 'test/db/outage.test.ts'];
+const POSTGRES_ONLY = ['test/db/postgres.test.ts', 'test/deploy/large-setup.test.ts', 'test/db/infra/copy-to-postgres.test.ts', 'test/db/outage.test.ts'];
 
 // Like every real part: outside CI a missing PostgreSQL skips its project; under CI=true the
 // project stays and fails (test/support/postgres-gate.ts).

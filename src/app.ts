@@ -18,12 +18,12 @@ import type { Config } from './config.js';
 import { openMigrated } from './db/index.js';
 import { backupSqlite, pruneBackups } from './db/infra/backup.js';
 import { GroupCommit } from './db/infra/group-commit.js';
-import { openLockSession, replicasAlive } from './db/infra/locks.js';
+import { openLockSession, replicasAlive, thisReplica } from './db/infra/locks.js';
 import { setBlocked } from './db/users.js';
 import { HealthWatch } from './health.js';
 import { startHttp } from './http/server.js';
 import { startLeadership } from './leader.js';
-import { IN_FLIGHT_GRACE_MS, leaderJobs } from './leader-jobs.js';
+import { leaderJobs } from './leader-jobs.js';
 import { createMetrics } from './metrics.js';
 import { OutboxSender } from './outbox/sender.js';
 import { startFleet } from './start-fleet.js';
@@ -70,7 +70,10 @@ export async function startApp(config: Config, log: Logger, overrides: { runner?
   await audience.load(db);
   // Every message this process sends takes its turn here: replies, the outbox and broadcasts.
   const pacer = Pacer.forTelegram();
+  // Work this process has in hand is marked as its own, so another replica takes it over if it dies.
+  const replica = thisReplica(db, database.kind);
   const access = new AccessService(db, fleet, log.child({ module: 'access' }), Date.now, {
+    replica,
     adminIds: config.adminIds,
     quotaBytes: config.limits.defaultQuotaBytes,
     days: config.limits.defaultDays,
@@ -117,7 +120,7 @@ export async function startApp(config: Config, log: Logger, overrides: { runner?
     randomInt: (max) => randomInt(max),
   };
   const bot = createBot(config.botToken, deps, { client: { apiRoot: config.telegramApiRoot } });
-  const inbox = new Inbox({ db, handle: (u) => bot.handleUpdate(u), priorityOf: (userId) => audience.priorityOf(userId), log: log.child({ module: 'updates' }), now: Date.now });
+  const inbox = new Inbox({ db, replica, handle: (u) => bot.handleUpdate(u), priorityOf: (userId) => audience.priorityOf(userId), log: log.child({ module: 'updates' }), now: Date.now });
   // A handler waiting for its reply's turn gives its update slot to the next update meanwhile.
   const pacing = overrides.throttle === false ? undefined : { pacer, priorityOf: (chatId: number) => audience.priorityOf(chatId), beforeWait: () => inbox.queue.yieldSlot() };
   installApiTransformers(bot.api, { log: deps.log, pacing, onBlocked });
@@ -163,6 +166,7 @@ export async function startApp(config: Config, log: Logger, overrides: { runner?
   const nodesTimer = setInterval(() => void fleet.refresh().catch((err) => log.warn({ err }, 'could not refresh the VPN nodes')), config.monitorIntervalMs);
   const leadership = await startLeadership({
     ...(database.kind === 'postgres' ? { connect: () => openLockSession(database.url, `andreyvpn ${os.hostname()} pid ${process.pid}`) } : {}),
+    replica: replica.id,
     intervalMs: config.monitorIntervalMs,
     log: log.child({ module: 'leader' }),
     // The singleton jobs run on exactly one replica at a time; updates are handled by every replica.
@@ -172,8 +176,9 @@ export async function startApp(config: Config, log: Logger, overrides: { runner?
       metrics.leaderChanges.inc({ event: leading ? 'acquired' : 'released' });
     },
   });
-  // Updates stored but not handled when this process (or, alone, any replica) stopped go first.
-  await inbox.takeStored((await alone()) ? Number.POSITIVE_INFINITY : Date.now() - IN_FLIGHT_GRACE_MS);
+  // Alone, updates stored but not handled when the last run stopped go first; otherwise the leader
+  // takes those of replicas that are gone at its next tick.
+  if (await alone()) await inbox.takeOrphaned();
 
   // Webhook mode: Telegram POSTs updates to WEBHOOK_URL (proxied to our HTTP server).
   // Polling mode: any webhook left from an earlier run is removed first, or getUpdates fails.

@@ -20,7 +20,7 @@ import { recoverInterrupted } from './use-cases/recovery.js';
 import { watchSharing } from './use-cases/sharing.js';
 import type { Fleet } from './vpn/fleet.js';
 
-/** Approvals, deliveries and updates younger than this may still be in progress (here or on another replica): recovery leaves them alone. */
+/** Deliveries younger than this may still be in progress (here or on another replica): recovery leaves them alone. Approvals and updates name their replica instead. */
 export const IN_FLIGHT_GRACE_MS = 10 * 60_000;
 /** How often the leader looks for broadcasts confirmed on other replicas. */
 const BROADCAST_PICKUP_MS = 5_000;
@@ -90,7 +90,7 @@ export function leaderJobs(deps: LeaderJobDeps): () => LeaderJobs {
         await sendReminders({ db, adminIds: config.adminIds, enabled: config.reminders }, t);
         // What a replica that died left behind (not only this one's last run).
         await recoverInterrupted(deps, t - IN_FLIGHT_GRACE_MS);
-        await inbox.takeStored(t - IN_FLIGHT_GRACE_MS);
+        await inbox.takeOrphaned();
         await pruneInbox(db, t - KEEP_HANDLED_MS);
         await pruneOutbox(db, t - KEEP_FINISHED_MS);
       },

@@ -14,6 +14,8 @@ export interface LeadershipDeps {
    * Omitted with SQLite: one process per database, always the leader.
    */
   connect?: () => Promise<pg.Client>;
+  /** This replica's id, announced on the lock session (announceReplica). */
+  replica: number;
   /** How often a replica without the lock tries to take it, and the holder checks it still has it. */
   intervalMs: number;
   log: Logger;
@@ -72,7 +74,7 @@ export async function startLeadership(d: LeadershipDeps): Promise<Leadership> {
 
   const connect = async (): Promise<pg.Client> => {
     const s = await d.connect!();
-    await announceReplica(s).catch(async (err) => {
+    await announceReplica(s, d.replica).catch(async (err) => {
       await s.end().catch(() => {});
       throw err;
     });

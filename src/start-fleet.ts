@@ -40,7 +40,7 @@ export async function startFleet(config: Config, db: Db, log: Logger, runner?: V
       nat: v.nat,
       local: { wanInterface: v.wanInterface, postUp: v.postUp, postDown: v.postDown },
     },
-    runnerFor: (node) => (node.ssh_host === null ? localRunner(node.flavor) : sshRunner(node)),
+    runnerFor: (node) => (node.ssh_host === null ? localRunner(node.flavor) : sshRunner(node, sshTimeoutMs(config.monitorIntervalMs))),
     // A local node of the table is this host's only when it runs one (VPN_LOCAL=on).
     drives: (node) => node.ssh_host !== null || v.local,
     now,
@@ -59,12 +59,21 @@ export async function startFleet(config: Config, db: Db, log: Logger, runner?: V
   return { fleet, runDir };
 }
 
-/** A node reached over SSH: the same commands, on its host; its files under the node's own paths. */
-function sshRunner(node: Node): NodeRunner {
+/**
+ * A node reached over SSH: the same commands, on its host; its files under the node's own paths.
+ * Each command must be answered within `timeoutMs`.
+ */
+function sshRunner(node: Node, timeoutMs: number): NodeRunner {
   const stateDir = node.state_dir ?? '/var/lib/andreyvpn';
   return createSshRunner(
     node.flavor,
     { host: node.ssh_host!, port: node.ssh_port ?? 22, user: node.ssh_user ?? 'root', privateKeyFile: node.ssh_key_file!, hostKey: node.ssh_host_key! },
-    { logDir: path.posix.join(stateDir, 'logs'), secretsDir: path.posix.join(stateDir, 'run') },
+    { logDir: path.posix.join(stateDir, 'logs'), secretsDir: path.posix.join(stateDir, 'run'), timeoutMs, connectTimeoutMs: timeoutMs },
   );
 }
+
+/**
+ * A remote node answers within one monitor interval, 2 to 10 s: a node cut off fails the monitor's
+ * ticks at its pace (so an outage of a few intervals is reported) and an approval soon moves on.
+ */
+const sshTimeoutMs = (monitorIntervalMs: number): number => Math.min(10_000, Math.max(2_000, monitorIntervalMs));

@@ -2,7 +2,8 @@ import type { Api } from 'grammy';
 import type { Update } from 'grammy/types';
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
-import { markHandled, storeUpdates, unhandledUpdates } from '../db/inbox.js';
+import { markHandled, storeUpdates, takeOrphanedUpdates } from '../db/inbox.js';
+import type { Replica } from '../db/infra/locks.js';
 import type { Priority } from './pacer.js';
 import { type Polling, startPolling } from './polling.js';
 import { UpdateQueue } from './updates.js';
@@ -26,6 +27,8 @@ const STOP_GRACE_MS = 3000;
 
 export interface InboxOptions {
   db: Db;
+  /** Updates are stored as this replica's; a dead replica's are taken over (takeOrphaned). */
+  replica: Replica;
   handle: (update: Update) => Promise<void>;
   priorityOf: (userId: number) => Priority;
   log: Logger;
@@ -58,16 +61,17 @@ export class Inbox {
 
   /** A webhook's update: stored, then handled; a repeat of a stored one is not handled again. Telegram gets its 200 once this resolves. */
   async receive(update: Update): Promise<void> {
-    for (const u of await storeUpdates(this.o.db, [update], this.o.now())) this.queue.push(u);
+    for (const u of await storeUpdates(this.o.db, [update], this.o.replica.id, this.o.now())) this.queue.push(u);
   }
 
-  /** Stored updates not handled, received before `receivedBefore` (younger ones may be in hand on a live replica), are handled now. */
-  async takeStored(receivedBefore: number): Promise<void> {
-    for (const u of await unhandledUpdates<Update>(this.o.db, receivedBefore)) this.queue.push(u);
+  /** Stored updates no live replica is handling (one died, or this process's last run stopped) are handled here now. */
+  async takeOrphaned(): Promise<void> {
+    const { replica } = this.o;
+    for (const u of await takeOrphanedUpdates<Update>(this.o.db, replica.id, await replica.alive())) this.queue.push(u);
   }
 
   poll(api: Api): Polling {
-    return startPolling({ api, db: this.o.db, queue: this.queue, log: this.o.log, now: this.o.now });
+    return startPolling({ api, db: this.o.db, replica: this.o.replica.id, queue: this.queue, log: this.o.log, now: this.o.now });
   }
 
   /**

@@ -10,6 +10,8 @@ const MAX_WAITING = 1000;
 export interface PollingOptions {
   api: Api;
   db: Db;
+  /** This replica's id: updates are stored as its own. */
+  replica: number;
   queue: UpdateQueue;
   log: Logger;
   now: () => number;
@@ -63,7 +65,7 @@ export function startPolling(o: PollingOptions): Polling {
       let fresh;
       for (;;) {
         try {
-          fresh = await storeUpdates(o.db, updates, o.now(), next);
+          fresh = await storeUpdates(o.db, updates, o.replica, o.now(), next);
           break;
         } catch (err) {
           // Not confirmed to Telegram until stored: the store is tried again after a pause.

@@ -11,18 +11,18 @@ type Update = { update_id: number };
 const OFFSET_KEY = 'update_offset';
 
 /**
- * Stores updates as received, in one transaction, with the polling offset that confirms them
- * (omitted in webhook mode). Returns the ones not stored before: a webhook retry or a batch
- * Telegram sends again after a crash is recognised and not handled twice.
+ * Stores updates as received by `replica` (which handles them), in one transaction, with the
+ * polling offset that confirms them (omitted in webhook mode). Returns the ones not stored before:
+ * a webhook retry or a batch Telegram sends again after a crash is recognised and not handled twice.
  */
-export async function storeUpdates<U extends Update>(db: Q, updates: readonly U[], now: number, offset?: number): Promise<U[]> {
+export async function storeUpdates<U extends Update>(db: Q, updates: readonly U[], replica: number, now: number, offset?: number): Promise<U[]> {
   if (updates.length === 0 && offset === undefined) return [];
   return inTransaction(db, async (trx) => {
     let fresh: U[] = [];
     if (updates.length > 0) {
       const rows = await trx
         .insertInto('inbox')
-        .values(updates.map((u) => ({ update_id: u.update_id, payload: JSON.stringify(u), received_at: now })))
+        .values(updates.map((u) => ({ update_id: u.update_id, payload: JSON.stringify(u), received_at: now, replica })))
         .onConflict((oc) => oc.column('update_id').doNothing())
         .returning('update_id')
         .execute();
@@ -45,16 +45,19 @@ export async function markHandled(db: Q, updateIds: readonly number[], now: numb
   await db.updateTable('inbox').set({ handled_at: now, payload: '' }).where('update_id', 'in', updateIds).execute();
 }
 
-/** Stored and not handled, oldest first; only those received before `receivedBefore` (younger ones may be in hand on a live replica). */
-export async function unhandledUpdates<U extends Update>(db: Q, receivedBefore = Number.POSITIVE_INFINITY): Promise<U[]> {
+/**
+ * Stored, not handled, and handled by no replica in `alive` (it died, or they are from before):
+ * now `replica`'s, oldest first. Only one of two replicas asking at once gets each.
+ */
+export async function takeOrphanedUpdates<U extends Update>(db: Q, replica: number, alive: readonly number[]): Promise<U[]> {
   const rows = await db
-    .selectFrom('inbox')
-    .select('payload')
+    .updateTable('inbox')
+    .set({ replica })
     .where('handled_at', 'is', null)
-    .where('received_at', '<', Math.min(receivedBefore, Number.MAX_SAFE_INTEGER))
-    .orderBy('update_id')
+    .where((eb) => eb.or([eb('replica', 'is', null), eb('replica', 'not in', [replica, ...alive])]))
+    .returning(['update_id', 'payload'])
     .execute();
-  return rows.map((r) => JSON.parse(r.payload) as U);
+  return rows.sort((a, b) => Number(a.update_id) - Number(b.update_id)).map((r) => JSON.parse(r.payload) as U);
 }
 
 export async function pruneInbox(db: Q, before: number): Promise<void> {

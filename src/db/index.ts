@@ -32,13 +32,14 @@ import * as m0011 from './migrations/0011_reset_plans.js';
 import * as m0012 from './migrations/0012_reminders.js';
 import * as m0013 from './migrations/0013_sharing.js';
 import * as m0014 from './migrations/0014_broadcast_audiences.js';
+import * as m0015 from './migrations/0015_replica_claims.js';
 import { isPostgres } from './infra/dialect.js';
 import { loadPg } from './infra/pg.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
 
-const migrations: Record<string, Migration> = { '0001_init': m0001, '0002_broadcasts': m0002, '0003_invites': m0003, '0004_devices': m0004, '0005_device_requests': m0005, '0006_nodes': m0006, '0007_peer_traffic': m0007, '0008_outbox': m0008, '0009_outbox_bulk': m0009, '0010_speed_limits': m0010, '0011_reset_plans': m0011, '0012_reminders': m0012, '0013_sharing': m0013, '0014_broadcast_audiences': m0014 };
+const migrations: Record<string, Migration> = { '0001_init': m0001, '0002_broadcasts': m0002, '0003_invites': m0003, '0004_devices': m0004, '0005_device_requests': m0005, '0006_nodes': m0006, '0007_peer_traffic': m0007, '0008_outbox': m0008, '0009_outbox_bulk': m0009, '0010_speed_limits': m0010, '0011_reset_plans': m0011, '0012_reminders': m0012, '0013_sharing': m0013, '0014_broadcast_audiences': m0014, '0015_replica_claims': m0015 };
 
 /** Names of every migration this version knows; `npm run doctor` compares them with the database. */
 export const MIGRATIONS: readonly string[] = Object.keys(migrations);

@@ -70,6 +70,8 @@ export interface InboxTable {
   payload: string;
   received_at: number;
   handled_at: number | null;
+  /** The replica handling it (null: nobody's, taken like a dead replica's). */
+  replica: number | null;
 }
 
 export interface AdminDigestsTable {

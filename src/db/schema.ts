@@ -52,6 +52,8 @@ export interface UsersTable {
    */
   speed_down_kbit: number | null;
   speed_up_kbit: number | null;
+  /** The replica provisioning this user (status 'provisioning'); see src/db/infra/locks.ts. */
+  claimed_by: number | null;
 }
 
 export interface CaptchasTable {

@@ -75,6 +75,22 @@ export async function transitionUser(
   return Number(res.numUpdatedRows) === 1;
 }
 
+/** The user being provisioned is `replica`'s (see takeAbandonedProvisioning). */
+export async function claimProvisioning(db: Q, id: number, replica: number): Promise<void> {
+  await db.updateTable('users').set({ claimed_by: replica }).where('id', '=', id).execute();
+}
+
+/** Users left 'provisioning' by a replica not in `alive` (or from before claims): now `replica`'s, returned. */
+export async function takeAbandonedProvisioning(db: Q, replica: number, alive: readonly number[]): Promise<User[]> {
+  return db
+    .updateTable('users')
+    .set({ claimed_by: replica })
+    .where('status', '=', 'provisioning')
+    .where((eb) => eb.or([eb('claimed_by', 'is', null), eb('claimed_by', 'not in', [replica, ...alive])]))
+    .returningAll()
+    .execute();
+}
+
 /** Marks or clears "blocked the bot"; only writes when it changes. */
 export async function setBlocked(db: Q, id: number, at: number | null): Promise<void> {
   await db

@@ -5,7 +5,8 @@ import { enqueue, type Outgoing } from '../db/outbox.js';
 import { deletePeer, markConfigQueued, peersOfUser, setPeerStatus } from '../db/peers.js';
 import type { Peer, User, UserStatus } from '../db/schema.js';
 import { inTransaction } from '../db/infra/transaction.js';
-import { findUser, listUsersByStatus, setLimits, startPeriods, transitionUser } from '../db/users.js';
+import { claimProvisioning, findUser, setLimits, startPeriods, takeAbandonedProvisioning, transitionUser } from '../db/users.js';
+import { type Replica, soleReplica } from '../db/infra/locks.js';
 import { configFor, tellUser, requestDecided, askAdmins, tellAdmins } from './notify.js';
 import type { Fleet } from '../vpn/fleet.js';
 
@@ -42,6 +43,8 @@ export interface AccessOptions {
   days?: number | undefined;
   /** DEFAULT_DAYS_FROM=first_handshake: the days start at the user's first connection. */
   daysFromFirstHandshake?: boolean;
+  /** Approvals are claimed by this replica; a dead replica's are finished by recoverInterrupted. Default: the only one. */
+  replica?: Replica;
 }
 
 /** What the user is told when their status changes to each of these. */
@@ -63,6 +66,7 @@ const TOLD: Partial<Record<UserStatus, string>> = {
 export class AccessService {
   private provisioningFailing = false;
   private readonly adminIds: readonly number[];
+  private readonly replica: Replica;
 
   constructor(
     private readonly db: Db,
@@ -72,6 +76,7 @@ export class AccessService {
     private readonly opts: AccessOptions = {},
   ) {
     this.adminIds = opts.adminIds ?? [];
+    this.replica = opts.replica ?? soleReplica();
   }
 
   /**
@@ -91,7 +96,7 @@ export class AccessService {
   }
 
   async approve(userId: number, by: Actor, opts: ApproveOptions = {}): Promise<Decision> {
-    const user = await this.decide(userId, ['pending'], 'provisioning', by.id);
+    const user = await this.decide(userId, ['pending'], 'provisioning', by.id, (trx) => claimProvisioning(trx, userId, this.replica.id));
     if ('kind' in user) return user;
     return this.provision(user, by, opts);
   }
@@ -162,13 +167,12 @@ export class AccessService {
 
   /**
    * Approvals a crash interrupted are finished (or rolled back to pending, and the admins asked
-   * again). Only those started before staleBefore: a younger one may still be running, in this
-   * process or another replica.
+   * again): those of a replica that is not alive any more (this process's last run included),
+   * taken over first so that only one replica finishes each.
    */
-  async recoverInterrupted(staleBefore = Number.POSITIVE_INFINITY): Promise<Decision[]> {
+  async recoverInterrupted(): Promise<Decision[]> {
     const results: Decision[] = [];
-    const stale = (await listUsersByStatus(this.db, 'provisioning', 10_000)).filter((u) => u.updated_at < staleBefore);
-    for (const user of stale) {
+    for (const user of await takeAbandonedProvisioning(this.db, this.replica.id, await this.replica.alive())) {
       this.log.warn({ userId: user.id }, 'finishing an approval interrupted by a restart');
       results.push(await this.provision(user, null));
     }

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
 import { activePeersPerNode, deleteEmptyNode, getNode, insertNode, listNodes, type NodeRow, setNodeDown, setNodeState } from '../db/nodes.js';
 import type { Node, NodeState, Peer } from '../db/schema.js';
-import type { VpnRunner } from './runner.js';
+import { CommandError, type VpnRunner } from './runner.js';
 import type { SecretBox } from './secrets.js';
 import type { ReconcileResult } from './reconcile.js';
 import { PoolExhaustedError, VpnService } from './service.js';
@@ -218,23 +218,25 @@ export class Fleet {
 
   /**
    * Creates the peer on `opts.node` when it takes peers, else on the least loaded node that does;
-   * a full node passes to the next one.
+   * a full node, or one that does not answer (the monitor marks it down soon), passes to the next.
    */
   async addPeer(userId: number, opts: { name?: string | null; maxDevices?: number; node?: string | null } = {}): Promise<Peer> {
     const nodes = await this.candidates();
     if (nodes.length === 0) throw new NoNodeError('no VPN node takes new peers (all down or draining)');
     const preferred = nodes.findIndex((n) => n.name === opts.node);
     if (preferred > 0) nodes.unshift(...nodes.splice(preferred, 1));
-    let full: PoolExhaustedError | undefined;
+    let failure: Error | undefined;
     for (const n of nodes) {
       try {
         return await this.node(n.name).addPeer(userId, { ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.maxDevices !== undefined ? { maxDevices: opts.maxDevices } : {}) });
       } catch (e) {
-        if (!(e instanceof PoolExhaustedError)) throw e;
-        full = e;
+        if (!(e instanceof PoolExhaustedError || e instanceof CommandError)) throw e;
+        if (e instanceof CommandError) this.deps.log.warn({ err: e, node: n.name, userId }, 'VPN node did not take the peer; trying the next one');
+        // A node that does not answer is the cause to report over one that is merely full.
+        if (!(failure instanceof CommandError)) failure = e;
       }
     }
-    throw full!;
+    throw failure!;
   }
 
   apply(peer: Pick<Peer, 'node' | 'public_key' | 'preshared_key' | 'ip'>, present: boolean): Promise<void> {

@@ -138,8 +138,9 @@ export class VpnService {
       await this.runner.setPeer(iface, toWire(peer, this.secrets));
     } catch (e) {
       await deletePeer(this.db, peer, this.now());
-      // Best effort: if this fails too, the next reconcile removes the peer the DB no longer has.
-      await this.runner.removePeer(iface, peer.public_key).catch(() => {});
+      // Best effort, not waited for (a node that does not answer would hold the caller for another
+      // timeout): if it fails too, the next reconcile removes the peer the DB no longer has.
+      void this.runner.removePeer(iface, peer.public_key).catch(() => {});
       throw e;
     }
     this.config.changed();

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { startPolling } from '../../src/bot/polling.js';
 import { PRIORITY } from '../../src/bot/pacer.js';
 import { UpdateQueue } from '../../src/bot/updates.js';
-import { markHandled, unhandledUpdates } from '../../src/db/inbox.js';
+import { markHandled, takeOrphanedUpdates } from '../../src/db/inbox.js';
 import { findUser } from '../../src/db/users.js';
 import { BotApiStandIn } from '../support/bot-api.js';
 import { createHarness } from '../support/harness.js';
@@ -92,7 +92,7 @@ describe('durable inbox (long polling)', () => {
         },
       });
       const stuck = { push: () => { throw new Error('nothing was stored, nothing is handled'); }, pending: 0 } as unknown as UpdateQueue;
-      const first = startPolling({ api: h.bot.api, db: failing, queue: stuck, log, now: Date.now, timeoutSeconds: 1 });
+      const first = startPolling({ api: h.bot.api, db: failing, replica: 1, queue: stuck, log, now: Date.now, timeoutSeconds: 1 });
       await api.waitFor((c) => c.method === 'getUpdates' && Array.isArray(c.result) && c.result.length === 3);
       await new Promise((r) => setTimeout(r, 300));
       await first.stop();
@@ -102,13 +102,14 @@ describe('durable inbox (long polling)', () => {
       const pushed: number[] = [];
       const dead = { push: (u: { update_id: number }) => void pushed.push(u.update_id), pending: 0 } as unknown as UpdateQueue;
       const again = api.mark();
-      const second = startPolling({ api: h.bot.api, db: h.db, queue: dead, log, now: Date.now, timeoutSeconds: 1 });
+      const second = startPolling({ api: h.bot.api, db: h.db, replica: 1, queue: dead, log, now: Date.now, timeoutSeconds: 1 });
       await api.waitFor((c) => c.method === 'getUpdates' && Array.isArray(c.result) && c.result.length === 3, 5000, again);
       const since = api.mark();
       await api.waitFor((c) => c.method === 'getUpdates', 5000, since); // the next poll carries the confirming offset
       await second.stop();
       expect(pushed).toHaveLength(3);
-      expect(await unhandledUpdates(h.db)).toHaveLength(3);
+      const unhandled = () => h.db.selectFrom('inbox').select('update_id').where('handled_at', 'is', null).execute();
+      expect(await unhandled()).toHaveLength(3);
 
       // 3. The next start handles what is stored, first, and Telegram does not send it again.
       const handled: number[] = [];
@@ -122,8 +123,9 @@ describe('durable inbox (long polling)', () => {
         reserved: 0,
         log,
       });
-      for (const u of await unhandledUpdates(h.db)) queue.push(u);
-      const third = startPolling({ api: h.bot.api, db: h.db, queue, log, now: Date.now, timeoutSeconds: 1 });
+      // A new process (replica 2): what replica 1 stored is nobody's now.
+      for (const u of await takeOrphanedUpdates(h.db, 2, [2])) queue.push(u);
+      const third = startPolling({ api: h.bot.api, db: h.db, replica: 2, queue, log, now: Date.now, timeoutSeconds: 1 });
       await queue.idle();
       await markHandled(h.db, handled, Date.now());
       await new Promise((r) => setTimeout(r, 1500)); // a poll or two: nothing comes again
@@ -133,7 +135,7 @@ describe('durable inbox (long polling)', () => {
         expect((await findUser(h.db, u.id))?.status).toBe('pending');
         expect(await requestsSent(api, u.id)).toBe(1);
       }
-      expect(await unhandledUpdates(h.db)).toEqual([]);
+      expect(await unhandled()).toEqual([]);
     } finally {
       await h.close();
       await api.close();

@@ -48,7 +48,7 @@ describe('HTTP server: webhook, /healthz, /metrics', () => {
       port: 0,
       // As the app does it, but handled before the 200 here, so the test can look at once.
       onUpdate: async (update) => {
-        for (const u of await storeUpdates(h.db, [update], h.deps.now())) await h.handle(u);
+        for (const u of await storeUpdates(h.db, [update], 1, h.deps.now())) await h.handle(u);
       },
       webhook: { url: 'https://bot.example.com/tg/hook', secret: SECRET },
       metrics: h.deps.metrics,

@@ -64,6 +64,24 @@ describe('several VPN nodes (in-memory interfaces)', () => {
     expect((await peersOfUser(h.db, user(3).id))[0]!.node).toBe('ams');
   });
 
+  it('a node that does not answer before the monitor marks it down: the approval goes to the next node, the peer tried there is not kept', async () => {
+    h = await createHarness({ captcha: false, nodes: [{ name: 'ams' }] });
+    await approveWithoutCaptcha(h, user(1)); // awg0: ams is the least loaded now
+    h.wgs.get('ams')!.failing = 'ssh: timed out after 10000 ms';
+    await approveWithoutCaptcha(h, user(2));
+    expect((await findUser(h.db, user(2).id))?.status).toBe('active');
+    const peers = await peersOfUser(h.db, user(2).id);
+    expect(peers.map((p) => p.node)).toEqual(['awg0']);
+    expect(h.wgs.get('ams')!.peers.size).toBe(0);
+    await h.drain();
+    expect(h.rec.find('sendMessage').filter((c) => /Creating VPN peers fails/.test(String(c.payload.text)))).toEqual([]);
+    // Every node failing: the approval fails with the cause, and the user stays pending.
+    h.wg.failing = 'wg: interface gone';
+    await approveWithoutCaptcha(h, user(3));
+    expect((await findUser(h.db, user(3).id))?.status).toBe('pending');
+    expect(lastText(h, ADMIN_A.id)).toMatch(/timed out after 10000 ms|interface gone/);
+  });
+
   it('/nodes lists every node; Drain and Resume change what takes peers; Remove refuses a node with peers', async () => {
     h = await createHarness({ captcha: false, nodes: [{ name: 'ams' }] });
     await approveWithoutCaptcha(h, user(1)); // awg0 (first of equals)

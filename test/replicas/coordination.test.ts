@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,9 +8,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AccessService } from '../../src/use-cases/access.js';
 import { DeviceService } from '../../src/use-cases/devices.js';
 import { type Db, migrate, openSqlite } from '../../src/db/index.js';
-import { leaderLockHolder, openLockSession, replicasAlive } from '../../src/db/infra/locks.js';
+import { leaderLockHolder, liveReplicas, openLockSession, replicasAlive } from '../../src/db/infra/locks.js';
+import { storeUpdates, takeOrphanedUpdates } from '../../src/db/inbox.js';
 import { peersOfUser, peersOnNode } from '../../src/db/peers.js';
-import { requestAccess, transitionUser } from '../../src/db/users.js';
+import { claimProvisioning, requestAccess, takeAbandonedProvisioning, transitionUser } from '../../src/db/users.js';
 import { type Leadership, startLeadership } from '../../src/leader.js';
 import type { VpnSettings } from '../../src/vpn/types.js';
 import { FakeWg } from '../support/fake-wg.js';
@@ -77,7 +79,7 @@ describe.skipIf(!reachable)('replicas on PostgreSQL', () => {
   const url = (s: string) => `${TEST_POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${s}`)}`;
   const replica = (name: string, s = schema) => {
     const probe = jobsProbe();
-    const started = startLeadership({ connect: () => openLockSession(url(s), name), intervalMs: INTERVAL, log, lead: probe.lead }).then((l) => {
+    const started = startLeadership({ connect: () => openLockSession(url(s), name), replica: randomInt(1, 2 ** 31 - 1), intervalMs: INTERVAL, log, lead: probe.lead }).then((l) => {
       leaderships.push(l);
       return l;
     });
@@ -113,6 +115,33 @@ describe.skipIf(!reachable)('replicas on PostgreSQL', () => {
       await other.db.destroy();
       await other.drop();
     }
+  });
+
+  it('work in hand names its replica: a dead replica\'s stored updates and approvals are taken over at once, a live one\'s never', async () => {
+    const [idA, idB] = [randomInt(1, 2 ** 30), 2 ** 30 + randomInt(1, 2 ** 30)];
+    const a = await startLeadership({ connect: () => openLockSession(url(schema), 'replica-a'), replica: idA, intervalMs: INTERVAL, log, lead: jobsProbe().lead });
+    const b = await startLeadership({ connect: () => openLockSession(url(schema), 'replica-b'), replica: idB, intervalMs: INTERVAL, log, lead: jobsProbe().lead });
+    leaderships.push(b);
+    expect((await liveReplicas(db)).sort()).toEqual([idA, idB].sort());
+    await storeUpdates(db, [{ update_id: 1 }, { update_id: 3 }], idA, 0);
+    await storeUpdates(db, [{ update_id: 2 }], idB, 0);
+    for (const id of [1, 2]) await requestAccess(db, { id, first_name: `u${id}` }, 0);
+    for (const [user, by] of [[1, idA], [2, idB]] as const) {
+      await transitionUser(db, user, 'pending', 'provisioning', null, 0);
+      await claimProvisioning(db, user, by);
+    }
+    // Both alive: nothing is anybody else's.
+    const alive = [idB, ...(await liveReplicas(db))];
+    expect(await takeOrphanedUpdates(db, idB, alive)).toEqual([]);
+    expect(await takeAbandonedProvisioning(db, idB, alive)).toEqual([]);
+    // A dies (its lock session ends with it): B takes A's, once.
+    await a.stop();
+    expect(await liveReplicas(db)).toEqual([idB]);
+    const now = [idB];
+    expect(await takeOrphanedUpdates(db, idB, now)).toEqual([{ update_id: 1 }, { update_id: 3 }]);
+    expect((await takeAbandonedProvisioning(db, idB, now)).map((u) => u.id)).toEqual([1]);
+    expect(await takeOrphanedUpdates(db, idB, now)).toEqual([]);
+    expect(await takeAbandonedProvisioning(db, idB, now)).toEqual([]);
   });
 
   it('leader lock: one leader per schema; its connection killed → its jobs stop at once, then exactly one leads again; a clean stop hands over within one interval', async () => {
@@ -197,7 +226,7 @@ describe.skipIf(!reachable)('replicas on PostgreSQL', () => {
 describe('replicas on SQLite', () => {
   it('one process per database file: it leads at once, for good, and stops its jobs as the leader', async () => {
     const probe = jobsProbe();
-    const l = await startLeadership({ intervalMs: INTERVAL, log, lead: probe.lead });
+    const l = await startLeadership({ replica: 1, intervalMs: INTERVAL, log, lead: probe.lead });
     expect(l.isLeader()).toBe(true);
     await sleep(2 * INTERVAL);
     expect(probe.terms).toHaveLength(1);

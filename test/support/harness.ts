@@ -35,6 +35,7 @@ import { localNodeRow } from '../../src/vpn/nodes.js';
 import { createPostgresSchema, defaultTestDatabase, dropPostgresSchema, openPostgresSchema, type TestDatabase } from './database.js';
 import type { TelegramState } from './bot-api-state.js';
 import { FakeWg } from './fake-wg.js';
+import { soleReplica } from '../../src/db/infra/locks.js';
 import { BOT_INFO, Recorder, callbackUpdate, replyUpdate, textUpdate, type Call, type From } from './recorder.js';
 
 export const ADMIN_A: From = { id: 900001, first_name: 'Alice', username: 'alice_admin', language_code: 'en' };
@@ -216,7 +217,7 @@ export async function createHarness(opts: HarnessOptions = {}) {
     handle,
     /** Long polling into a queue that handles each update as handle() does (for a harness over HTTP). */
     poll() {
-      return new Inbox({ db, handle, priorityOf: () => PRIORITY.member, log, now: Date.now }).poll(bot.api);
+      return new Inbox({ db, replica: soleReplica(), handle, priorityOf: () => PRIORITY.member, log, now: Date.now }).poll(bot.api);
     },
     /** Sends what is queued in the outbox (after a monitor tick, a recovery, …). */
     drain: () => outbox.drain(),

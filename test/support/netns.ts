@@ -302,6 +302,7 @@ export class NetnsLab {
   async addNamespace(tag: string): Promise<string> {
     if (!/^[A-Za-z]{1,3}$/.test(tag)) throw new Error(`bad namespace tag ${JSON.stringify(tag)}`);
     const ns = `av${tag}${this.suffix}`;
+    if (this.namespaces.includes(ns)) throw new Error(`namespace tag ${tag} is taken in this lab (S and C are the server's and the client's)`);
     await this.addNamespaceNamed(ns);
     return ns;
   }

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import type pg from 'pg';
 import { loadPg } from './pg.js';
@@ -8,6 +9,7 @@ import type { Database } from '../schema.js';
 const LEADER = 1_096_155_137;
 const PEER_ALLOCATION = 1_096_155_138;
 const REPLICA = 1_096_155_139;
+const REPLICA_SELF = 1_096_155_140;
 
 /**
  * Peer allocations on one interface take turns until the end of the caller's transaction
@@ -45,10 +47,39 @@ export async function openLockSession(url: string, applicationName: string, time
 
 /**
  * Every replica holds a shared lock on its lock session while it lives: pg_locks then tells how
- * many replicas of this schema are alive (a dead one's lock went with its connection).
+ * many replicas of this schema are alive (a dead one's lock went with its connection); and a lock
+ * of its own, keyed by its id (random, 1..2^31-1), that tells which ones (liveReplicas).
  */
-export async function announceReplica(session: pg.Client): Promise<void> {
-  await session.query(`select pg_advisory_lock_shared(${REPLICA}, hashtext(current_schema()))`);
+export async function announceReplica(session: pg.Client, replica: number): Promise<void> {
+  await session.query(`select pg_advisory_lock_shared(${REPLICA}, hashtext(current_schema())), pg_advisory_lock(${REPLICA_SELF}, $1::int)`, [replica]);
+}
+
+/** This process among the replicas: its id, and the ids of those alive now (its own always among them). */
+export interface Replica {
+  id: number;
+  alive(): Promise<number[]>;
+}
+
+/** A new replica id; with SQLite (one process) nobody else is ever alive. */
+export function thisReplica(db: Kysely<Database>, kind: 'sqlite' | 'postgres'): Replica {
+  if (kind === 'sqlite') return soleReplica();
+  const id = randomInt(1, 2 ** 31 - 1);
+  return { id, alive: async () => [id, ...(await liveReplicas(db))] };
+}
+
+/** The only process on its database: whatever another id claimed was left by an earlier run. */
+export function soleReplica(): Replica {
+  const id = randomInt(1, 2 ** 31 - 1);
+  return { id, alive: async () => [id] };
+}
+
+/** The ids of the replicas alive now (see announceReplica); of any schema, but ids are random. */
+export async function liveReplicas(db: Kysely<Database>): Promise<number[]> {
+  const r = await sql<{ id: string }>`
+    select objid::bigint as id from pg_locks
+    where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())
+      and classid = ${sql.lit(REPLICA_SELF)} and objsubid = 2`.execute(db);
+  return r.rows.map((row) => Number(row.id));
 }
 
 /** Replicas of the schema `db` works in that are alive (see announceReplica). */

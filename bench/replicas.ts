@@ -73,6 +73,13 @@ function postsBy(dir: string, addrs: string[]): number[] {
   return addrs.map((a) => log.split('\n').filter((l) => l.includes('"POST ') && l.includes(`upstream=${a}/`)).length);
 }
 
+interface Options {
+  newcomers: number;
+  members: number;
+  rounds: number;
+  profileDir: string | null;
+}
+
 interface Setup {
   lab: Lab;
   api: BotApiStandIn;
@@ -84,7 +91,7 @@ interface Setup {
   nginxPort: number;
 }
 
-async function variant(s: Setup, mode: ReplicasMode, replicas: number, o: { newcomers: number; rounds: number }): Promise<ReplicasVariant> {
+async function variant(s: Setup, mode: ReplicasMode, replicas: number, o: Options): Promise<ReplicasVariant> {
   const addrs = s.replicaPorts.slice(0, replicas).map((p) => `127.0.0.1:${p}`);
   const prefix = path.join(s.dir, `nginx-${replicas}`);
   await mkdirPrivate(prefix);
@@ -99,12 +106,13 @@ async function variant(s: Setup, mode: ReplicasMode, replicas: number, o: { newc
     await listening(s.nginxPort, nginx, prefix);
     // One after the other, as in test/replicas: the first brings the interface up, the next finds it.
     for (const [i, port] of s.replicaPorts.slice(0, replicas).entries()) {
-      const bot = startBotProcess(mode, { ...s.env, WEBHOOK_PORT: String(port), DATA_DIR: s.lab.path(`data-replicas-${mode}-${replicas}-${i}`) }, null);
+      const bot = startBotProcess(mode, { ...s.env, WEBHOOK_PORT: String(port), DATA_DIR: s.lab.path(`data-replicas-${mode}-${replicas}-${i}`) }, o.profileDir);
       bots.push(bot);
       await bot.line('taking updates');
     }
     const timeout = 60_000 + o.newcomers * 200;
-    await newcomersRound(s.api, Math.min(o.newcomers, 100), timeout); // warm-up: JITs and connection pools
+    // Warm-up (JITs, connection pools): a full round where it costs little, 100 under the throttle.
+    await newcomersRound(s.api, mode === 'shipped' ? Math.min(o.newcomers, 100) : o.newcomers, timeout);
     const rounds = mode === 'shipped' ? 1 : o.rounds;
     const before = { bots: bots.map((b) => cpuMsOf(b.child.pid!)), nginx: cpuMsOf(nginx.pid!), me: process.cpuUsage(), host: hostCpu(), posts: postsBy(prefix, addrs) };
     const results = [];
@@ -144,7 +152,7 @@ async function variant(s: Setup, mode: ReplicasMode, replicas: number, o: { newc
 }
 
 /** One mode: its own stand-in, schema (with `members` users holding peers) and interface; one replica, then two. */
-async function mode(lab: Lab, mode: ReplicasMode, o: { newcomers: number; members: number; rounds: number }): Promise<ReplicasVariant[]> {
+async function mode(lab: Lab, mode: ReplicasMode, o: Options): Promise<ReplicasVariant[]> {
   const dir = lab.path(`replicas-${mode}`);
   await mkdirPrivate(dir);
   const { cert } = await selfSignedCert(dir, '127.0.0.1');
@@ -169,7 +177,7 @@ async function mode(lab: Lab, mode: ReplicasMode, o: { newcomers: number; member
   }
 }
 
-export async function replicasThroughput(lab: Lab, o: { newcomers: number; members: number; rounds: number }): Promise<ReplicasResult> {
+export async function replicasThroughput(lab: Lab, o: Options): Promise<ReplicasResult> {
   return { newcomers: o.newcomers, members: o.members, shipped: await mode(lab, 'shipped', o), unthrottled: await mode(lab, 'unthrottled', o) };
 }
 
@@ -197,7 +205,7 @@ export function replicasRows(r: ReplicasResult): Row[] {
     },
     {
       measurement: '8. peak RSS of each replica',
-      case: `as shipped, webhook mode: start, ${r.newcomers + 100} /start through nginx`,
+      case: `as shipped, webhook mode: start, ${r.newcomers + Math.min(r.newcomers, 100)} /start through nginx`,
       value: `${shipped.two.peakRss.map((m) => `${m.toFixed(0)} MB`).join(' + ')} (2 replicas)`,
       reference: `${shipped.one.peakRss[0]!.toFixed(0)} MB, 1 replica`,
       target: `≤ ${RSS_LIMIT_MB} MB each`,

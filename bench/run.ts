@@ -77,7 +77,7 @@ async function inner(opts: BenchOptions, info: LabInfo): Promise<number> {
         r,
         burstRows(r, (results.peer as PeerChangeResult[] | undefined)?.[0]?.ours.p50),
       ]),
-    replicas: () => replicasThroughput(lab, { newcomers: opts.replicaNewcomers, members: opts.members, rounds: opts.rounds }).then((r) => [r, replicasRows(r)]),
+    replicas: () => replicasThroughput(lab, { newcomers: opts.replicaNewcomers, members: opts.members, rounds: opts.rounds, profileDir: opts.profileDir }).then((r) => [r, replicasRows(r)]),
   };
   for (const phase of PHASES.filter((p) => opts.phases.includes(p))) {
     const [result, phaseRows] = await phases[phase]();

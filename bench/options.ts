@@ -50,7 +50,7 @@ const FULL = {
   replicaNewcomers: 1000,
 };
 
-/** Small sizes: the whole run in under a minute. */
+/** Small sizes: the whole run in under two minutes. */
 const QUICK: typeof FULL = {
   peerSizes: [10, 300],
   peerSamples: 20,
@@ -75,7 +75,7 @@ export const USAGE = `npm run bench -- [--quick] [--only ${PHASES.join(',')}]
   [--broadcast-users 1000] [--flood-limit 30] [--approvals 150] [--burst-newcomers 1000] [--members 1000]
   [--replica-newcomers 1000]
   [--profile DIR] [--json FILE]
-Runs as root (network namespaces, wireguard-go). --quick: small sizes, under a minute.
+Runs as root (network namespaces, wireguard-go). --quick: small sizes, under two minutes.
 A table of the results goes to stdout, progress to stderr; the exit code is 1 when a target is missed.`;
 
 const sizes = (s: string, flag: string): number[] => {

@@ -30,9 +30,10 @@ export interface ReplicasVariant {
   /** Updates per second of each round (1,000 newcomers until the last answer). */
   rates: number[];
   rate: number;
-  /** 429s the stand-in gave in the measured rounds, and newcomers left without an answer. */
+  /** 429s the stand-in gave in the measured rounds, newcomers left without an answer, webhook POSTs not answered 2xx. */
   tooMany: number;
   unanswered: number;
+  failedPosts: number;
   /** Per replica: VmHWM at the end (MB), CPU ms per update it took, and the POSTs nginx passed it. */
   peakRss: number[];
   cpuPerUpdate: number[];
@@ -114,7 +115,7 @@ async function variant(s: Setup, mode: ReplicasMode, replicas: number, o: Option
     // Warm-up (JITs, connection pools): a full round where it costs little, 100 under the throttle.
     await newcomersRound(s.api, mode === 'shipped' ? Math.min(o.newcomers, 100) : o.newcomers, timeout);
     const rounds = mode === 'shipped' ? 1 : o.rounds;
-    const before = { bots: bots.map((b) => cpuMsOf(b.child.pid!)), nginx: cpuMsOf(nginx.pid!), me: process.cpuUsage(), host: hostCpu(), posts: postsBy(prefix, addrs) };
+    const before = { bots: bots.map((b) => cpuMsOf(b.child.pid!)), nginx: cpuMsOf(nginx.pid!), me: process.cpuUsage(), host: hostCpu(), posts: postsBy(prefix, addrs), deliveries: s.api.webhookDeliveries.length };
     const results = [];
     for (let i = 0; i < rounds; i++) results.push(await newcomersRound(s.api, o.newcomers, timeout));
     const host = hostCpu();
@@ -131,6 +132,7 @@ async function variant(s: Setup, mode: ReplicasMode, replicas: number, o: Option
       rate: quantile(rates, 0.5),
       tooMany: results.reduce((n, r) => n + r.refused.filter((c) => c.error?.error_code === 429).length, 0),
       unanswered: results.reduce((n, r) => n + r.unanswered, 0),
+      failedPosts: s.api.webhookDeliveries.slice(before.deliveries).filter((d) => d.status === null || d.status < 200 || d.status >= 300).length,
       peakRss: bots.map((b) => rssOf(b.child.pid!).peak),
       cpuPerUpdate: botCpu.map((ms, i) => ms / Math.max(1, posts[i]!)),
       posts,
@@ -140,7 +142,7 @@ async function variant(s: Setup, mode: ReplicasMode, replicas: number, o: Option
       busyCores: ((host.busy - before.host.busy) / (host.total - before.host.total)) * os.cpus().length,
     };
     console.error(
-      `  ${mode}, ${replicas} replica(s): ${rates.map((r) => r.toFixed(0)).join(', ')} updates/s; ${v.tooMany} × 429, ${v.unanswered} unanswered; POSTs ${posts.join(' + ')}; ` +
+      `  ${mode}, ${replicas} replica(s): ${rates.map((r) => r.toFixed(0)).join(', ')} updates/s; ${v.tooMany} × 429, ${v.unanswered} unanswered; POSTs ${posts.join(' + ')} (${v.failedPosts} failed); ` +
         `CPU per update: replicas ${v.cpuPerUpdate.map((c) => fmtMs(c)).join(', ')}, nginx ${fmtMs(v.nginxCpuPerUpdate)}, stand-in ${fmtMs(v.standInCpuPerUpdate)}, the rest ${fmtMs(v.restCpuPerUpdate)}; host ${v.busyCores.toFixed(2)} cores busy; peak RSS ${v.peakRss.map((r) => r.toFixed(0)).join(', ')} MB`,
     );
     return v;
@@ -182,7 +184,7 @@ export async function replicasThroughput(lab: Lab, o: Options): Promise<Replicas
 }
 
 const pair = (v: ReplicasVariant[]) => ({ one: v.find((x) => x.replicas === 1)!, two: v.find((x) => x.replicas === 2)! });
-const refusals = (v: ReplicasVariant) => `${v.tooMany} × 429${v.unanswered ? `, ${v.unanswered} never answered` : ''}`;
+const refusals = (v: ReplicasVariant) => `${v.tooMany} × 429${v.unanswered ? `, ${v.unanswered} never answered` : ''}${v.failedPosts ? `, ${v.failedPosts} webhook POSTs failed` : ''}`;
 
 export function replicasRows(r: ReplicasResult): Row[] {
   const shipped = pair(r.shipped);

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const PHASES = ['peer', 'monitor', 'bot', 'startup', 'broadcast', 'burst'] as const;
+export const PHASES = ['peer', 'monitor', 'bot', 'startup', 'broadcast', 'burst', 'replicas'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface BenchOptions {
@@ -22,6 +22,8 @@ export interface BenchOptions {
   approvals: number;
   burstNewcomers: number;
   members: number;
+  /** Replicas: newcomers per round through nginx to one replica and to two. */
+  replicaNewcomers: number;
   /** The stand-in's flood limit for the broadcast. */
   floodLimit: number;
   /** Directory for `node --cpu-prof` profiles of the bench and the bot processes. */
@@ -45,9 +47,10 @@ const FULL = {
   approvals: 150,
   burstNewcomers: 1000,
   members: 1000,
+  replicaNewcomers: 1000,
 };
 
-/** Small sizes: the whole run in under a minute. */
+/** Small sizes: the whole run in under two minutes. */
 const QUICK: typeof FULL = {
   peerSizes: [10, 300],
   peerSamples: 20,
@@ -62,6 +65,7 @@ const QUICK: typeof FULL = {
   approvals: 40,
   burstNewcomers: 200,
   members: 200,
+  replicaNewcomers: 200,
 };
 
 export const USAGE = `npm run bench -- [--quick] [--only ${PHASES.join(',')}]
@@ -69,8 +73,9 @@ export const USAGE = `npm run bench -- [--quick] [--only ${PHASES.join(',')}]
   [--monitor-sizes 1000,5000,10000] [--monitor-samples 10]
   [--start-users 1000] [--db-users 10000] [--rounds 3] [--startup-peers 5000]
   [--broadcast-users 1000] [--flood-limit 30] [--approvals 150] [--burst-newcomers 1000] [--members 1000]
+  [--replica-newcomers 1000]
   [--profile DIR] [--json FILE]
-Runs as root (network namespaces, wireguard-go). --quick: small sizes, under a minute.
+Runs as root (network namespaces, wireguard-go). --quick: small sizes, under two minutes.
 A table of the results goes to stdout, progress to stderr; the exit code is 1 when a target is missed.`;
 
 const sizes = (s: string, flag: string): number[] => {
@@ -106,6 +111,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       approvals: str,
       'burst-newcomers': str,
       members: str,
+      'replica-newcomers': str,
       profile: str,
       json: str,
     },
@@ -132,6 +138,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     approvals: opt('approvals', d.approvals),
     burstNewcomers: opt('burst-newcomers', d.burstNewcomers),
     members: opt('members', d.members),
+    replicaNewcomers: opt('replica-newcomers', d.replicaNewcomers),
     floodLimit: opt('flood-limit', 30),
     profileDir: values.profile ?? null,
     json: values.json ?? null,

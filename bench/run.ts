@@ -16,6 +16,7 @@ import { Lab, type LabInfo, mkdirPrivate } from './lab.js';
 import { monitorRows, monitorTicks } from './monitor-tick.js';
 import { type BenchOptions, type Phase, PHASES, parseOptions, USAGE } from './options.js';
 import { peerChange, type PeerChangeResult, peerChangeRows } from './peer-change.js';
+import { replicasRows, replicasThroughput } from './replicas.js';
 import { renderTable, type Row } from './stats.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -76,6 +77,7 @@ async function inner(opts: BenchOptions, info: LabInfo): Promise<number> {
         r,
         burstRows(r, (results.peer as PeerChangeResult[] | undefined)?.[0]?.ours.p50),
       ]),
+    replicas: () => replicasThroughput(lab, { newcomers: opts.replicaNewcomers, members: opts.members, rounds: opts.rounds, profileDir: opts.profileDir }).then((r) => [r, replicasRows(r)]),
   };
   for (const phase of PHASES.filter((p) => opts.phases.includes(p))) {
     const [result, phaseRows] = await phases[phase]();

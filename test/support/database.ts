@@ -35,29 +35,35 @@ export async function postgresReachable(): Promise<boolean> {
   }
 }
 
+/** Where a connection goes: TEST_POSTGRES_URL, or (`viaSocket`, from inside a network namespace) its Unix socket. */
+export interface PostgresRoute {
+  viaSocket?: boolean;
+}
+
 /** A connection to TEST_POSTGRES_URL (its default schema), for creating and dropping test schemas. */
-function adminPool(): Db {
-  return openPostgres(TEST_POSTGRES_URL, { max: 1 });
+function adminPool(route: PostgresRoute = {}): Db {
+  return openPostgres(route.viaSocket ? viaSocket(new URL(TEST_POSTGRES_URL)).href : TEST_POSTGRES_URL, { max: 1 });
 }
 
 /** A fresh, empty schema and a pool whose search_path is that schema. */
-export async function createPostgresSchema(): Promise<{ schema: string; db: Db; drop: () => Promise<void> }> {
+export async function createPostgresSchema(route: PostgresRoute = {}): Promise<{ schema: string; db: Db; drop: () => Promise<void> }> {
   const schema = `h_${randomBytes(6).toString('hex')}`;
-  const admin = adminPool();
+  const admin = adminPool(route);
   try {
     await sql`create schema ${sql.id(schema)}`.execute(admin);
   } finally {
     await admin.destroy();
   }
-  return { schema, db: openPostgresSchema(schema), drop: () => dropPostgresSchema(schema) };
+  const db = route.viaSocket ? openPostgres(schemaUrl(schema, route)) : openPostgresSchema(schema);
+  return { schema, db, drop: () => dropPostgresSchema(schema, route) };
 }
 
 export function openPostgresSchema(schema: string): Db {
   return openPostgres(TEST_POSTGRES_URL, { options: `-c search_path=${schema}` });
 }
 
-export async function dropPostgresSchema(schema: string): Promise<void> {
-  const admin = adminPool();
+export async function dropPostgresSchema(schema: string, route: PostgresRoute = {}): Promise<void> {
+  const admin = adminPool(route);
   try {
     await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(admin);
   } finally {
@@ -69,16 +75,19 @@ export async function dropPostgresSchema(schema: string): Promise<void> {
  * A DATABASE_URL for the bot on `schema` (pg reads `options` from the URL). `viaSocket`: through
  * TEST_POSTGRES_SOCKET_DIR, for a bot running inside a network namespace.
  */
-export function schemaUrl(schema: string, opts: { viaSocket?: boolean } = {}): string {
+export function schemaUrl(schema: string, opts: PostgresRoute = {}): string {
   const url = new URL(TEST_POSTGRES_URL);
   url.searchParams.set('options', `-c search_path=${schema}`);
-  if (opts.viaSocket) {
-    if (!fs.existsSync(path.join(TEST_POSTGRES_SOCKET_DIR, `.s.PGSQL.${url.port || 5432}`))) {
-      throw new Error(`a bot in a network namespace reaches PostgreSQL through its Unix socket, and there is none in ${TEST_POSTGRES_SOCKET_DIR}: set TEST_POSTGRES_SOCKET_DIR`);
-    }
-    url.searchParams.set('host', TEST_POSTGRES_SOCKET_DIR);
+  return (opts.viaSocket ? viaSocket(url) : url).href;
+}
+
+/** `url` through TEST_POSTGRES_SOCKET_DIR (pg reads `host` from the query). */
+function viaSocket(url: URL): URL {
+  if (!fs.existsSync(path.join(TEST_POSTGRES_SOCKET_DIR, `.s.PGSQL.${url.port || 5432}`))) {
+    throw new Error(`a bot in a network namespace reaches PostgreSQL through its Unix socket, and there is none in ${TEST_POSTGRES_SOCKET_DIR}: set TEST_POSTGRES_SOCKET_DIR`);
   }
-  return url.href;
+  url.searchParams.set('host', TEST_POSTGRES_SOCKET_DIR);
+  return url;
 }
 
 /** A fresh, migrated database for repository-level tests: a SQLite file in `dir`, or a PostgreSQL schema. */

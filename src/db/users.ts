@@ -65,19 +65,16 @@ export async function transitionUser(
   to: UserStatus,
   actorId: number | null,
   now: number,
+  /** The replica that works on the user in the new status (provisioning; see takeAbandonedProvisioning). */
+  claimedBy?: number,
 ): Promise<boolean> {
   const res = await db
     .updateTable('users')
-    .set({ status: to, updated_at: now, decided_by: actorId, decided_at: now })
+    .set({ status: to, updated_at: now, decided_by: actorId, decided_at: now, ...(claimedBy === undefined ? {} : { claimed_by: claimedBy }) })
     .where('id', '=', id)
     .where('status', 'in', Array.isArray(from) ? from : [from])
     .executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
-}
-
-/** The user being provisioned is `replica`'s (see takeAbandonedProvisioning). */
-export async function claimProvisioning(db: Q, id: number, replica: number): Promise<void> {
-  await db.updateTable('users').set({ claimed_by: replica }).where('id', '=', id).execute();
 }
 
 /** Users left 'provisioning' by a replica not in `alive` (or from before claims): now `replica`'s, returned. */

@@ -5,7 +5,7 @@ import { enqueue, type Outgoing } from '../db/outbox.js';
 import { deletePeer, markConfigQueued, peersOfUser, setPeerStatus } from '../db/peers.js';
 import type { Peer, User, UserStatus } from '../db/schema.js';
 import { inTransaction } from '../db/infra/transaction.js';
-import { claimProvisioning, findUser, setLimits, startPeriods, takeAbandonedProvisioning, transitionUser } from '../db/users.js';
+import { findUser, setLimits, startPeriods, takeAbandonedProvisioning, transitionUser } from '../db/users.js';
 import { type Replica, soleReplica } from '../db/infra/locks.js';
 import { configFor, tellUser, requestDecided, askAdmins, tellAdmins } from './notify.js';
 import type { Fleet } from '../vpn/fleet.js';
@@ -85,7 +85,8 @@ export class AccessService {
    */
   private decide(userId: number, from: UserStatus[], to: UserStatus, actorId: number | null, write: (trx: Db, user: User) => Promise<void> = async () => {}): Promise<Decision | User> {
     return inTransaction(this.db, async (trx) => {
-      if (!(await transitionUser(trx, userId, from, to, actorId, this.now()))) {
+      // A user being provisioned is this replica's, so another one finishes it if this one dies.
+      if (!(await transitionUser(trx, userId, from, to, actorId, this.now(), to === 'provisioning' ? this.replica.id : undefined))) {
         const user = await findUser(trx, userId);
         return user ? { kind: 'wrong-state', user } : { kind: 'not-found' };
       }
@@ -96,7 +97,7 @@ export class AccessService {
   }
 
   async approve(userId: number, by: Actor, opts: ApproveOptions = {}): Promise<Decision> {
-    const user = await this.decide(userId, ['pending'], 'provisioning', by.id, (trx) => claimProvisioning(trx, userId, this.replica.id));
+    const user = await this.decide(userId, ['pending'], 'provisioning', by.id);
     if ('kind' in user) return user;
     return this.provision(user, by, opts);
   }

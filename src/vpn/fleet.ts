@@ -225,18 +225,21 @@ export class Fleet {
     if (nodes.length === 0) throw new NoNodeError('no VPN node takes new peers (all down or draining)');
     const preferred = nodes.findIndex((n) => n.name === opts.node);
     if (preferred > 0) nodes.unshift(...nodes.splice(preferred, 1));
-    let failure: Error | undefined;
+    let unanswered: CommandError | undefined;
+    let full: PoolExhaustedError | undefined;
     for (const n of nodes) {
       try {
         return await this.node(n.name).addPeer(userId, { ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.maxDevices !== undefined ? { maxDevices: opts.maxDevices } : {}) });
       } catch (e) {
-        if (!(e instanceof PoolExhaustedError || e instanceof CommandError)) throw e;
-        if (e instanceof CommandError) this.deps.log.warn({ err: e, node: n.name, userId }, 'VPN node did not take the peer; trying the next one');
-        // A node that does not answer is the cause to report over one that is merely full.
-        if (!(failure instanceof CommandError)) failure = e;
+        if (e instanceof CommandError) {
+          this.deps.log.warn({ err: e, node: n.name, userId }, 'VPN node did not take the peer; trying the next one');
+          unanswered ??= e;
+        } else if (e instanceof PoolExhaustedError) full = e;
+        else throw e;
       }
     }
-    throw failure!;
+    // A node that does not answer is the cause to report over one that is merely full.
+    throw unanswered ?? full!;
   }
 
   apply(peer: Pick<Peer, 'node' | 'public_key' | 'preshared_key' | 'ip'>, present: boolean): Promise<void> {

@@ -138,8 +138,7 @@ export class VpnService {
       await this.runner.setPeer(iface, toWire(peer, this.secrets));
     } catch (e) {
       await deletePeer(this.db, peer, this.now());
-      // Best effort, not waited for (a node that does not answer would hold the caller for another
-      // timeout): if it fails too, the next reconcile removes the peer the DB no longer has.
+      // Not waited for: a node that does not answer would hold the caller a second timeout; reconcile removes a leftover.
       void this.runner.removePeer(iface, peer.public_key).catch(() => {});
       throw e;
     }

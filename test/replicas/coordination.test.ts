@@ -11,7 +11,7 @@ import { type Db, migrate, openSqlite } from '../../src/db/index.js';
 import { leaderLockHolder, liveReplicas, openLockSession, replicasAlive } from '../../src/db/infra/locks.js';
 import { storeUpdates, takeOrphanedUpdates } from '../../src/db/inbox.js';
 import { peersOfUser, peersOnNode } from '../../src/db/peers.js';
-import { claimProvisioning, requestAccess, takeAbandonedProvisioning, transitionUser } from '../../src/db/users.js';
+import { requestAccess, takeAbandonedProvisioning, transitionUser } from '../../src/db/users.js';
 import { type Leadership, startLeadership } from '../../src/leader.js';
 import type { VpnSettings } from '../../src/vpn/types.js';
 import { FakeWg } from '../support/fake-wg.js';
@@ -126,12 +126,9 @@ describe.skipIf(!reachable)('replicas on PostgreSQL', () => {
     await storeUpdates(db, [{ update_id: 1 }, { update_id: 3 }], idA, 0);
     await storeUpdates(db, [{ update_id: 2 }], idB, 0);
     for (const id of [1, 2]) await requestAccess(db, { id, first_name: `u${id}` }, 0);
-    for (const [user, by] of [[1, idA], [2, idB]] as const) {
-      await transitionUser(db, user, 'pending', 'provisioning', null, 0);
-      await claimProvisioning(db, user, by);
-    }
+    for (const [user, by] of [[1, idA], [2, idB]] as const) await transitionUser(db, user, 'pending', 'provisioning', null, 0, by);
     // Both alive: nothing is anybody else's.
-    const alive = [idB, ...(await liveReplicas(db))];
+    const alive = await liveReplicas(db);
     expect(await takeOrphanedUpdates(db, idB, alive)).toEqual([]);
     expect(await takeAbandonedProvisioning(db, idB, alive)).toEqual([]);
     // A dies (its lock session ends with it): B takes A's, once.

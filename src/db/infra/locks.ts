@@ -54,7 +54,7 @@ export async function announceReplica(session: pg.Client, replica: number): Prom
   await session.query(`select pg_advisory_lock_shared(${REPLICA}, hashtext(current_schema())), pg_advisory_lock(${REPLICA_SELF}, $1::int)`, [replica]);
 }
 
-/** This process among the replicas: its id, and the ids of those alive now (its own always among them). */
+/** This process among the replicas: its id, and the ids of the other replicas alive now (its own may be among them). */
 export interface Replica {
   id: number;
   alive(): Promise<number[]>;
@@ -62,15 +62,12 @@ export interface Replica {
 
 /** A new replica id; with SQLite (one process) nobody else is ever alive. */
 export function thisReplica(db: Kysely<Database>, kind: 'sqlite' | 'postgres'): Replica {
-  if (kind === 'sqlite') return soleReplica();
-  const id = randomInt(1, 2 ** 31 - 1);
-  return { id, alive: async () => [id, ...(await liveReplicas(db))] };
+  return { id: randomInt(1, 2 ** 31 - 1), alive: kind === 'sqlite' ? async () => [] : () => liveReplicas(db) };
 }
 
 /** The only process on its database: whatever another id claimed was left by an earlier run. */
 export function soleReplica(): Replica {
-  const id = randomInt(1, 2 ** 31 - 1);
-  return { id, alive: async () => [id] };
+  return { id: randomInt(1, 2 ** 31 - 1), alive: async () => [] };
 }
 
 /** The ids of the replicas alive now (see announceReplica); of any schema, but ids are random. */
